@@ -1,0 +1,76 @@
+# Two commands for a new user: `make demo` and `make test`. Every other target is a step they
+# run by themselves, idempotently (stamp files), so a second run installs nothing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+export PATH := $(abspath $(BIN)):$(PATH)
+export REGISTRY_HOME ?= $(abspath .registry)
+
+ARTIFACTS := registry/artifacts/CredentialRegistry.json
+CONTRACTS := $(wildcard contracts/*.sol contracts/*/*.sol)
+
+.PHONY: help setup demo test lint typecheck unit contract-tests e2e bench clean distclean
+
+help:
+	@echo "make demo   - set up everything, then run the end-to-end demo on a local chain"
+	@echo "make test   - set up everything, then run lint, type checks and the whole test suite"
+	@echo "make bench  - print benchmark figures as one JSON object"
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The compiler shim: a `solc` command on the venv's PATH running the pinned WASM compiler,
+# registered with py-solc-x so neither it nor ape-solidity ever tries to download a compiler.
+$(BIN)/.solc: scripts/solc_shim.js node_modules/.installed $(BIN)/.installed
+	printf '#!/bin/sh\nexec node "%s" "$$@"\n' "$(abspath scripts/solc_shim.js)" > $(BIN)/solc
+	chmod +x $(BIN)/solc
+	ln -sf "$(abspath node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil)" $(BIN)/anvil
+	$(PY) -c "import solcx, shutil; solcx.get_solcx_install_folder(); [p.unlink() for p in solcx.get_solcx_install_folder().glob('solc-v0.8.28')]; print('solc registered:', solcx.import_installed_solc())"
+	touch $@
+
+$(ARTIFACTS): $(CONTRACTS) scripts/build_contracts.py $(BIN)/.solc
+	$(PY) scripts/build_contracts.py
+
+setup: $(BIN)/.installed node_modules/.installed $(BIN)/.solc $(ARTIFACTS)
+
+lint: setup
+	$(BIN)/ruff check registry scripts tests
+	$(BIN)/ruff format --check registry scripts tests
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest -p no:ape_test tests/unit
+
+contract-tests: setup
+	$(BIN)/ape test tests/contracts
+
+test: lint typecheck
+	$(BIN)/ape test tests/contracts -q
+	$(BIN)/pytest -p no:ape_test tests/unit tests/e2e
+
+demo: setup
+	$(PY) scripts/demo.py
+
+bench: setup
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf demo-out .pytest_cache .mypy_cache .ruff_cache .build
+	find . -name __pycache__ -type d -prune -not -path './node_modules/*' -not -path './.venv/*' -exec rm -rf {} +
+
+distclean: clean
+	-$(PY) -m registry.cli chain down 2>/dev/null
+	rm -rf $(VENV) node_modules .registry registry/artifacts
