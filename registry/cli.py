@@ -270,6 +270,23 @@ def redact(
     out.print(f"wrote {output}: hidden {', '.join(hide)}")
 
 
+def _register_extensions() -> None:
+    """Commands of the service (`serve`, `worker`, `db`) and the auditor (`audit`)."""
+    import importlib
+
+    for module in ("registry.cli_service", "registry.cli_audit"):
+        try:
+            ext = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        ext.register(app)
+
+
+_register_extensions()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -1,0 +1,106 @@
+"""Shared helpers for end-to-end tests: a real anvil process and a deployed registry.
+
+Each test session gets its own anvil on a free port with its state in a temporary directory,
+never the user's local chain on 8545.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from registry.chain import ChainClient
+from registry.config import Settings
+from registry.credential import Achievement, IssuerProfile
+from registry.devkeys import dev_account
+from registry.issuing import IssuedBatch, issue_and_anchor
+from registry.localchain import LocalChain
+from registry.ops import admit_issuer, deploy_registry, grant_accreditor
+from registry.pipeline import synthetic_cohort
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_anvil(data_dir: Path, **kwargs: Any) -> LocalChain:
+    chain = LocalChain(data_dir, port=free_port(), **kwargs)
+    chain.up()
+    return chain
+
+
+ACHIEVEMENT = Achievement(
+    id="https://uni.example/achievements/test-course",
+    name="Test Course in Applied Cryptography",
+    description="A short course used by the test suite.",
+    criteria_narrative="Passed the final exam.",
+    learning_outcomes=["Explain Merkle trees", "Verify a credential"],
+    workload_ects=2.0,
+    eqf_level=5,
+    assessment_type="Written exam",
+    participation_form="online",
+    quality_assurance="Internal QA",
+)
+
+
+@dataclass
+class Registry:
+    """A deployed registry with an accreditation body and two admitted issuers."""
+
+    chain: LocalChain
+    settings: Settings
+    client: ChainClient
+    admin: LocalAccount
+    accreditor: LocalAccount
+    issuer_key: LocalAccount
+    issuer2_key: LocalAccount
+    stranger: LocalAccount
+    issuer_id: int
+    issuer2_id: int
+    tmp: Path
+    _counter: list[int] = field(default_factory=lambda: [0])
+
+    @property
+    def rpc_url(self) -> str:
+        return self.chain.rpc_url
+
+    def profile(self, which: int = 1) -> IssuerProfile:
+        ident = self.issuer_id if which == 1 else self.issuer2_id
+        info = self.client.issuers([ident])[ident]
+        return IssuerProfile(id=info.did, name=info.name)
+
+    def issue(self, n: int = 8, *, key: LocalAccount | None = None, issuer: IssuerProfile | None = None,
+              docs: list[dict[str, Any]] | None = None) -> IssuedBatch:
+        self._counter[0] += 1
+        out = self.tmp / f"batch-{self._counter[0]}"
+        if docs is None:
+            docs = list(synthetic_cohort(n, issuer or self.profile(), ACHIEVEMENT, seed=self._counter[0]))
+        return issue_and_anchor(self.client, key or self.issuer_key, docs, out)
+
+
+def deploy_fixture(tmp: Path) -> Iterator[Registry]:
+    chain = start_anvil(tmp / "chain")
+    try:
+        settings = Settings(home=tmp / "home", rpc_url=chain.rpc_url)
+        client = ChainClient(chain.rpc_url)
+        admin = dev_account("admin", 31337)
+        deploy_registry(settings, client, admin)
+        accreditor = dev_account("accreditor", 31337)
+        grant_accreditor(client, admin, accreditor.address)
+        issuer_key = dev_account("issuer", 31337)
+        issuer2_key = dev_account("issuer2", 31337)
+        issuer_id = admit_issuer(client, accreditor, "Universidad de Ejemplo", "did:web:uni.example", issuer_key.address)
+        issuer2_id = admit_issuer(client, accreditor, "Other College", "other.example", issuer2_key.address)
+        yield Registry(
+            chain, settings, client, admin, accreditor, issuer_key, issuer2_key,
+            dev_account("stranger", 31337), issuer_id, issuer2_id, tmp,
+        )
+    finally:
+        chain.down()

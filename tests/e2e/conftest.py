@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.chain_fixtures import Registry, deploy_fixture
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A fresh anvil + deployed registry per test module."""
+    tmp: Path = tmp_path_factory.mktemp("registry")
+    yield from deploy_fixture(tmp)
