@@ -68,8 +68,9 @@ def chain_up() -> None:
         status = _local_chain(settings).up()
     except RegistryError as exc:
         _fail(exc)
-    out.print(f"local chain up: {status.rpc_url} chain {status.chain_id} block {status.block} "
-              f"(state {status.state_file})")
+    out.print(
+        f"local chain up: {status.rpc_url} chain {status.chain_id} block {status.block} (state {status.state_file})"
+    )
 
 
 @chain_app.command("down")
@@ -83,8 +84,14 @@ def chain_down() -> None:
 def chain_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Whether the local chain runs, at which block."""
     status = _local_chain(_settings()).status()
-    data = {"running": status.running, "pid": status.pid, "rpc": status.rpc_url, "block": status.block,
-            "chainId": status.chain_id, "state": str(status.state_file)}
+    data = {
+        "running": status.running,
+        "pid": status.pid,
+        "rpc": status.rpc_url,
+        "block": status.block,
+        "chainId": status.chain_id,
+        "state": str(status.state_file),
+    }
     if as_json:
         out.print_json(data=data)
     else:
@@ -132,8 +139,14 @@ def issuer_list(rpc: RpcOption = None, as_json: Annotated[bool, typer.Option("--
     except RegistryError as exc:
         _fail(exc)
     rows = [
-        {"id": i.issuer_id, "name": i.name, "did": i.did, "accreditedBy": i.admitted_by,
-         "activeKey": i.active_key, "suspended": i.suspended}
+        {
+            "id": i.issuer_id,
+            "name": i.name,
+            "did": i.did,
+            "accreditedBy": i.admitted_by,
+            "activeKey": i.active_key,
+            "suspended": i.suspended,
+        }
         for i in issuers
     ]
     if as_json:
@@ -141,8 +154,14 @@ def issuer_list(rpc: RpcOption = None, as_json: Annotated[bool, typer.Option("--
         return
     table = Table("id", "name", "did", "accredited by", "active key", "status")
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["did"], r["accreditedBy"], r["activeKey"],
-                      "suspended" if r["suspended"] else "active")
+        table.add_row(
+            str(r["id"]),
+            str(r["name"]),
+            str(r["did"]),
+            str(r["accreditedBy"]),
+            str(r["activeKey"]),
+            "suspended" if r["suspended"] else "active",
+        )
     out.print(table)
 
 
@@ -217,8 +236,14 @@ def verify(
         _fail(ConfigError(f"no such file: {', '.join(missing)}"))
     settings = _settings()
     try:
-        reports = verify_files(files, rpc_url=rpc, offline=offline, min_confirmations=confirmations,
-                               timeout=timeout, trusted=_local_trust(settings))
+        reports = verify_files(
+            files,
+            rpc_url=rpc,
+            offline=offline,
+            min_confirmations=confirmations,
+            timeout=timeout,
+            trusted=_local_trust(settings),
+        )
     except RegistryError as exc:
         _fail(exc)
     if as_json:
@@ -227,7 +252,10 @@ def verify(
     else:
         for report in reports:
             _print_report(report)
-    worst = max((r.verdict for r in reports), key=lambda v: {"VALID": 0, "INDETERMINATE": 1, "INVALID": 2}[v.value])
+    worst = max(
+        (r.verdict for r in reports),
+        key=lambda v: {"VALID": 0, "INDETERMINATE": 1, "INVALID": 2}[v.value],
+    )
     raise typer.Exit(Verdict(worst).exit_code)
 
 
@@ -236,14 +264,20 @@ def _print_report(report: Any) -> None:
     cred = report.credential
     out.print(f"[bold]{report.source}[/]: [bold {colour}]{report.verdict.value}[/]", highlight=False)
     if cred:
-        out.print(f"  {cred.get('achievement') or cred.get('name')} — issued by "
-                  f"{cred.get('issuerName')} ({cred.get('issuerId')})", highlight=False)
+        out.print(
+            f"  {cred.get('achievement') or cred.get('name')} — issued by "
+            f"{cred.get('issuerName')} ({cred.get('issuerId')})",
+            highlight=False,
+        )
     marks = {"pass": "[green]✔[/]", "fail": "[red]✘[/]", "indeterminate": "[yellow]?[/]"}
     for check in report.checks:
         out.print(f"  {marks[check.status.value]} {check.name:<10} {check.reason}", highlight=False)
     if report.hidden_fields or report.redacted_field_count:
         shown = ", ".join(report.hidden_fields) or "(paths not stated)"
-        out.print(f"  hidden by the holder: {report.redacted_field_count} field(s): {shown}", highlight=False)
+        out.print(
+            f"  hidden by the holder: {report.redacted_field_count} field(s): {shown}",
+            highlight=False,
+        )
     if report.offline:
         out.print("  [yellow]offline: anchoring, issuer and revocation were NOT checked[/]")
 

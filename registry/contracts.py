@@ -66,8 +66,7 @@ def compile_sources(root: Path) -> dict[str, Any]:
     import solcx  # dev dependency: only builders and auditors recompile
 
     sources = {
-        str(p.relative_to(root)): {"content": p.read_text()}
-        for p in sorted((root / "contracts").rglob("*.sol"))
+        str(p.relative_to(root)): {"content": p.read_text()} for p in sorted((root / "contracts").rglob("*.sol"))
     }
     if not sources:
         raise DeploymentError(f"no Solidity sources under {root / 'contracts'}")

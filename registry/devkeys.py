@@ -18,7 +18,14 @@ from registry.networks import DEV_CHAIN_IDS
 __all__ = ["DEV_ROLES", "dev_account"]
 
 # Index in anvil's default mnemonic for each demo role.
-DEV_ROLES = {"admin": 0, "accreditor": 1, "issuer": 2, "issuer2": 3, "issuer-rotated": 4, "stranger": 5}
+DEV_ROLES = {
+    "admin": 0,
+    "accreditor": 1,
+    "issuer": 2,
+    "issuer2": 3,
+    "issuer-rotated": 4,
+    "stranger": 5,
+}
 
 
 def dev_account(role: str, chain_id: int) -> LocalAccount:
@@ -38,7 +45,5 @@ def dev_account(role: str, chain_id: int) -> LocalAccount:
 @cache
 def _derive(index: int) -> LocalAccount:
     Account.enable_unaudited_hdwallet_features()
-    account: LocalAccount = Account.from_mnemonic(
-        DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}"
-    )
+    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
     return account

@@ -131,3 +131,38 @@ class PermissionDenied(RegistryError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class AuthenticationError(RegistryError):
+    """A request carries no API key, or one that is unknown or revoked."""
+
+    code = "invalid_api_key"
+
+    def __init__(self, message: str = "missing or invalid API key") -> None:
+        super().__init__(message)
+
+
+class Conflict(RegistryError):
+    """The request contradicts the current state (already revoked, not yet released, ...)."""
+
+    code = "conflict"
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class ImportRejected(InvalidInput):
+    """A CSV or bulk import had invalid rows; nothing of it was stored. ``rows`` lists them."""
+
+    code = "import_rejected"
+
+    def __init__(self, rows: list[dict[str, object]]) -> None:
+        self.rows = rows
+        first = rows[0] if rows else {}
+        more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+        super().__init__(
+            "rows",
+            f"{len(rows)} invalid row(s), nothing imported; row {first.get('row')}: "
+            f"{first.get('field')}: {first.get('problem')}{more}",
+        )

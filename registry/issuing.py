@@ -39,7 +39,7 @@ class IssuedBatch:
 def batch_metadata(docs: Sequence[dict[str, Any]], issuer_address: str) -> bytes:
     """Canonical (RFC 8785) batch metadata whose keccak goes on chain: no personal data."""
     achievements = sorted({d["credentialSubject"]["achievement"]["id"] for d in docs})
-    meta = {
+    meta: Any = {
         "format": "credreg-batch-metadata-v1",
         "count": len(docs),
         "issuer": issuer_address.lower(),
@@ -62,7 +62,12 @@ def write_files(
     paths: list[Path] = []
     for index, doc in enumerate(docs):
         data = make_credential_file(
-            doc, prepared.salts[index], prepared.digests[index], root, prepared.tree.proof(index), anchor
+            doc,
+            prepared.salts[index],
+            prepared.digests[index],
+            root,
+            prepared.tree.proof(index),
+            anchor,
         )
         path = out_dir / f"{_slug(doc, index)}.json"
         tmp = path.with_suffix(".tmp")

@@ -80,9 +80,7 @@ def grant_accreditor(client: ChainClient, admin: LocalAccount, accreditor: str) 
     return client.transact(admin, fn, "grant accreditor role")
 
 
-def admit_issuer(
-    client: ChainClient, accreditor: LocalAccount, name: str, uri: str, key: str
-) -> int:
+def admit_issuer(client: ChainClient, accreditor: LocalAccount, name: str, uri: str, key: str) -> int:
     """Admit an issuer (or return its id when this URI is already admitted with this key)."""
     existing = int(client.contract.functions.issuerIdByUri(uri).call())
     if existing:
@@ -95,9 +93,7 @@ def admit_issuer(
     return int(events[0]["issuerId"])
 
 
-def anchor_root(
-    client: ChainClient, issuer_key: LocalAccount, root: bytes, count: int, metadata: bytes
-) -> TxResult:
+def anchor_root(client: ChainClient, issuer_key: LocalAccount, root: bytes, count: int, metadata: bytes) -> TxResult:
     """Anchor one batch root (one transaction whatever the batch size)."""
     metadata_hash = keccak(metadata)
     return client.transact(issuer_key, client.fn("anchor", root, count, metadata_hash), "anchor batch")

@@ -164,7 +164,11 @@ class Verifier:
             for item in items:
                 for name in ("anchor", "issuer", "revocation"):
                     if item.pending(name):
-                        item.set(name, CheckStatus.INDETERMINATE, "not checked: offline mode, the chain was not consulted")
+                        item.set(
+                            name,
+                            CheckStatus.INDETERMINATE,
+                            "not checked: offline mode, the chain was not consulted",
+                        )
         else:
             groups: dict[tuple[int, str], list[_Item]] = {}
             for item in items:
@@ -183,7 +187,11 @@ class Verifier:
         except CredentialFormatError as exc:
             item.set("format", CheckStatus.FAIL, str(exc))
             for name in CHECK_NAMES[1:]:
-                item.set(name, CheckStatus.INDETERMINATE, "not checked: the file is not a valid credential file")
+                item.set(
+                    name,
+                    CheckStatus.INDETERMINATE,
+                    "not checked: the file is not a valid credential file",
+                )
             return item
         item.cf = cf
         proof = cf.proof
@@ -191,20 +199,41 @@ class Verifier:
         item.root = proof["merkleRoot"]
         item.chain_id = int(proof["chainId"])
         item.registry = to_checksum_address(proof["registry"])
-        item.set("format", CheckStatus.PASS, "well-formed credential file (credreg-proof-v1, Open Badges 3.0 schema)")
+        item.set(
+            "format",
+            CheckStatus.PASS,
+            "well-formed credential file (credreg-proof-v1, Open Badges 3.0 schema)",
+        )
         try:
             credfile.check_integrity(cf)
-            item.set("integrity", CheckStatus.PASS, "credential digest recomputed from the disclosed fields and salts",
-                     digest=item.digest, hidden=len(cf.proof.get("redacted", [])))
+            item.set(
+                "integrity",
+                CheckStatus.PASS,
+                "credential digest recomputed from the disclosed fields and salts",
+                digest=item.digest,
+                hidden=len(cf.proof.get("redacted", [])),
+            )
         except RegistryError as exc:
-            item.set("integrity", CheckStatus.FAIL,
-                     f"the content does not match the anchored digest: {exc}. The file was altered after issuance.")
+            item.set(
+                "integrity",
+                CheckStatus.FAIL,
+                f"the content does not match the anchored digest: {exc}. The file was altered after issuance.",
+            )
         try:
             credfile.check_inclusion(cf)
-            item.set("inclusion", CheckStatus.PASS, "the Merkle path leads from the credential digest to the batch root",
-                     root=item.root, depth=len(proof["merklePath"]))
+            item.set(
+                "inclusion",
+                CheckStatus.PASS,
+                "the Merkle path leads from the credential digest to the batch root",
+                root=item.root,
+                depth=len(proof["merklePath"]),
+            )
         except RegistryError as exc:
-            item.set("inclusion", CheckStatus.FAIL, f"{exc}: this credential is not part of the batch it names")
+            item.set(
+                "inclusion",
+                CheckStatus.FAIL,
+                f"{exc}: this credential is not part of the batch it names",
+            )
         self._validity(item)
         return item
 
@@ -217,14 +246,28 @@ class Verifier:
         if valid_from is None:
             item.set("validity", CheckStatus.FAIL, "validFrom is missing or not a date-time")
         elif now < valid_from:
-            item.set("validity", CheckStatus.FAIL, f"not yet valid: valid from {doc['validFrom']}",
-                     validFrom=doc["validFrom"])
+            item.set(
+                "validity",
+                CheckStatus.FAIL,
+                f"not yet valid: valid from {doc['validFrom']}",
+                validFrom=doc["validFrom"],
+            )
         elif valid_until is not None and now > valid_until:
-            item.set("validity", CheckStatus.FAIL, f"expired on {doc['validUntil']}", validUntil=doc["validUntil"])
+            item.set(
+                "validity",
+                CheckStatus.FAIL,
+                f"expired on {doc['validUntil']}",
+                validUntil=doc["validUntil"],
+            )
         else:
             until = f" until {doc['validUntil']}" if valid_until else " with no expiry"
-            item.set("validity", CheckStatus.PASS, f"valid from {doc['validFrom']}{until}",
-                     validFrom=doc.get("validFrom"), validUntil=doc.get("validUntil"))
+            item.set(
+                "validity",
+                CheckStatus.PASS,
+                f"valid from {doc['validFrom']}{until}",
+                validFrom=doc.get("validFrom"),
+                validUntil=doc.get("validUntil"),
+            )
 
     # -- chain part ---------------------------------------------------------------------
 
@@ -258,39 +301,46 @@ class Verifier:
             self._indeterminate(group, f"could not read the chain ({exc.reason}); try again or use another RPC")
 
     def _read_and_check(self, client: ChainClient, chain_id: int, registry: str, group: list[_Item]) -> None:
-        actual = client.chain_id()
-        if actual != chain_id:
+        client.registry_address = registry
+        pairs = [(i.root, i.digest) for i in group]
+        snap = client.snapshot([i.root for i in group], pairs)
+        if snap.chain_id != chain_id:
             self._indeterminate(
                 group,
-                f"the RPC {client.rpc_url} serves chain {actual}, but the credential was anchored on chain "
+                f"the RPC {client.rpc_url} serves chain {snap.chain_id}, but the credential was anchored on chain "
                 f"{chain_id}: give an RPC endpoint of chain {chain_id}",
             )
             return
-        if not client.has_code(registry):
+        if not snap.has_code:
             for item in group:
-                item.set("anchor", CheckStatus.FAIL, f"there is no contract at {registry} on chain {chain_id}")
+                item.set(
+                    "anchor",
+                    CheckStatus.FAIL,
+                    f"there is no contract at {registry} on chain {chain_id}",
+                )
             self._indeterminate(group, "not checked: the registry contract does not exist")
             return
-        client.registry_address = registry
-        head = client.head()
-        batches = client.batches(item.root for item in group)
-        known = {r: b for r, b in batches.items() if b is not None}
-        keys = client.keys_by_id({b.key_id for b in known.values()}) if known else {}
-        issuers = client.issuers({b.issuer_id for b in known.values()}) if known else {}
-        pairs = [(i.root, i.digest) for i in group if i.root in known]
-        revocations = client.revocations(pairs) if pairs else {}
         trusted = self._trusted_set(chain_id)
         for item in group:
-            batch = batches.get(item.root.lower())
+            batch = snap.batches.get(item.root.lower())
             if batch is None:
-                item.set("anchor", CheckStatus.FAIL,
-                         f"the root {item.root} is not anchored in registry {registry} on chain {chain_id}")
+                item.set(
+                    "anchor",
+                    CheckStatus.FAIL,
+                    f"the root {item.root} is not anchored in registry {registry} on chain {chain_id}",
+                )
                 self._indeterminate([item], "not checked: the batch root is not on chain")
                 continue
-            self._anchor(item, batch, head, chain_id, registry)
-            key = keys[batch.key_id]
-            self._issuer(item, batch, key, issuers[batch.issuer_id], registry, trusted)
-            self._revocation(item, batch, revocations.get((item.root.lower(), item.digest.lower())))
+            self._anchor(item, batch, snap.head, chain_id, registry)
+            self._issuer(
+                item,
+                batch,
+                snap.keys[batch.key_id],
+                snap.issuers[batch.issuer_id],
+                registry,
+                trusted,
+            )
+            self._revocation(item, batch, snap.revocations.get((item.root.lower(), item.digest.lower())))
 
     def _trusted_set(self, chain_id: int) -> set[str] | None:
         table = self._trusted if self._trusted is not None else trusted_registries()
@@ -310,20 +360,37 @@ class Verifier:
         }
         claimed_block = item.cf.proof.get("anchorBlock")
         if claimed_block != batch.block_number:
-            item.set("anchor", CheckStatus.FAIL,
-                     f"the file says the batch was anchored in block {claimed_block}, the chain says block "
-                     f"{batch.block_number}", **details)
+            item.set(
+                "anchor",
+                CheckStatus.FAIL,
+                f"the file says the batch was anchored in block {claimed_block}, the chain says block "
+                f"{batch.block_number}",
+                **details,
+            )
         elif confirmations < self.min_confirmations:
-            item.set("anchor", CheckStatus.INDETERMINATE,
-                     f"anchored in block {batch.block_number} but only {confirmations} of "
-                     f"{self.min_confirmations} confirmations yet; check again shortly", **details)
+            item.set(
+                "anchor",
+                CheckStatus.INDETERMINATE,
+                f"anchored in block {batch.block_number} but only {confirmations} of "
+                f"{self.min_confirmations} confirmations yet; check again shortly",
+                **details,
+            )
         else:
-            item.set("anchor", CheckStatus.PASS,
-                     f"batch root anchored on chain {chain_id} in block {batch.block_number} at "
-                     f"{_ts(batch.anchored_at)} ({confirmations} confirmations)", **details)
+            item.set(
+                "anchor",
+                CheckStatus.PASS,
+                f"batch root anchored on chain {chain_id} in block {batch.block_number} at "
+                f"{_ts(batch.anchored_at)} ({confirmations} confirmations)",
+                **details,
+            )
 
     def _issuer(
-        self, item: _Item, batch: BatchInfo, key: KeyInfo, issuer: IssuerInfo, registry: str,
+        self,
+        item: _Item,
+        batch: BatchInfo,
+        key: KeyInfo,
+        issuer: IssuerInfo,
+        registry: str,
         trusted: set[str] | None,
     ) -> None:
         assert item.cf is not None
@@ -344,44 +411,76 @@ class Verifier:
         }
         item.issuer_info = info
         if trusted is not None and registry not in trusted:
-            item.set("issuer", CheckStatus.FAIL,
-                     f"registry {registry} is not one of the registries you trust on chain {item.chain_id}", **info)
+            item.set(
+                "issuer",
+                CheckStatus.FAIL,
+                f"registry {registry} is not one of the registries you trust on chain {item.chain_id}",
+                **info,
+            )
         elif claimed_key != key.address:
-            item.set("issuer", CheckStatus.FAIL,
-                     f"the file names anchoring key {claimed_key}, but the batch was anchored by {key.address}",
-                     **info)
+            item.set(
+                "issuer",
+                CheckStatus.FAIL,
+                f"the file names anchoring key {claimed_key}, but the batch was anchored by {key.address}",
+                **info,
+            )
         elif named_id != issuer.did:
-            item.set("issuer", CheckStatus.FAIL,
-                     f"the credential names issuer {named_id!r}, but the batch was anchored by the key of "
-                     f"directory entry {issuer.did!r} ({issuer.name}): an issuer cannot issue in another's name",
-                     **info)
+            item.set(
+                "issuer",
+                CheckStatus.FAIL,
+                f"the credential names issuer {named_id!r}, but the batch was anchored by the key of "
+                f"directory entry {issuer.did!r} ({issuer.name}): an issuer cannot issue in another's name",
+                **info,
+            )
         elif key.compromised_for(batch.anchored_at):
-            item.set("issuer", CheckStatus.FAIL,
-                     f"the anchoring key {key.address} was declared compromised from {_ts(key.compromised_at)}; "
-                     f"this batch was anchored after that, at {_ts(batch.anchored_at)}", **info)
+            item.set(
+                "issuer",
+                CheckStatus.FAIL,
+                f"the anchoring key {key.address} was declared compromised from {_ts(key.compromised_at)}; "
+                f"this batch was anchored after that, at {_ts(batch.anchored_at)}",
+                **info,
+            )
         elif batch.anchored_at < issuer.admitted_at:
             item.set("issuer", CheckStatus.FAIL, "the batch predates the issuer's admission", **info)
         elif issuer.suspended:
-            item.set("issuer", CheckStatus.FAIL,
-                     f"{issuer.name} ({issuer.did}) has been suspended by its accreditation body since "
-                     f"{_ts(issuer.suspended_at)}", **info)
+            item.set(
+                "issuer",
+                CheckStatus.FAIL,
+                f"{issuer.name} ({issuer.did}) has been suspended by its accreditation body since "
+                f"{_ts(issuer.suspended_at)}",
+                **info,
+            )
         else:
             pinned = "" if trusted is not None else " (registry not pinned: add it to your trusted registries)"
-            item.set("issuer", CheckStatus.PASS,
-                     f"issued by {issuer.name} ({issuer.did}), admitted {_ts(issuer.admitted_at)} by accreditation "
-                     f"body {issuer.admitted_by}; anchoring key valid at anchoring time{pinned}", **info)
+            item.set(
+                "issuer",
+                CheckStatus.PASS,
+                f"issued by {issuer.name} ({issuer.did}), admitted {_ts(issuer.admitted_at)} by accreditation "
+                f"body {issuer.admitted_by}; anchoring key valid at anchoring time{pinned}",
+                **info,
+            )
 
     def _revocation(self, item: _Item, batch: BatchInfo, revocation: CredentialRevocation | None) -> None:
         if batch.revoked:
             reason = REVOCATION_REASONS.get(batch.revocation_reason, f"code {batch.revocation_reason}")
-            item.set("revocation", CheckStatus.FAIL,
-                     f"the whole batch was revoked by the issuer on {_ts(batch.revoked_at)}: {reason}",
-                     revokedAt=_ts(batch.revoked_at), reasonCode=batch.revocation_reason, scope="batch")
+            item.set(
+                "revocation",
+                CheckStatus.FAIL,
+                f"the whole batch was revoked by the issuer on {_ts(batch.revoked_at)}: {reason}",
+                revokedAt=_ts(batch.revoked_at),
+                reasonCode=batch.revocation_reason,
+                scope="batch",
+            )
         elif revocation is not None:
             reason = REVOCATION_REASONS.get(revocation.reason, f"code {revocation.reason}")
-            item.set("revocation", CheckStatus.FAIL,
-                     f"revoked by the issuer on {_ts(revocation.revoked_at)}: {reason}",
-                     revokedAt=_ts(revocation.revoked_at), reasonCode=revocation.reason, scope="credential")
+            item.set(
+                "revocation",
+                CheckStatus.FAIL,
+                f"revoked by the issuer on {_ts(revocation.revoked_at)}: {reason}",
+                revokedAt=_ts(revocation.revoked_at),
+                reasonCode=revocation.reason,
+                scope="credential",
+            )
         else:
             item.set("revocation", CheckStatus.PASS, "neither the credential nor its batch is revoked")
 
@@ -454,4 +553,3 @@ def read_credential_bytes(path: Path) -> bytes:
     except ImportError:  # baking arrives with the service
         return data
     return baking.extract_if_baked(data)
-

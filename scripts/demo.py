@@ -46,7 +46,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the real `registry` command, as a user would."""
     cmd = [sys.executable, "-m", "registry.cli", *args]
     console.print(f"$ registry {' '.join(args)}", style="dim", highlight=False)
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)  # noqa: S603
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
     return proc
@@ -64,8 +64,10 @@ def main() -> int:
     step("1. Local chain and registry contract")
     chain = LocalChain(settings.data_dir)
     status = chain.up()
-    console.print(f"anvil at {status.rpc_url}, chain {status.chain_id}, block {status.block}; "
-                  f"state persists in {status.state_file}")
+    console.print(
+        f"anvil at {status.rpc_url}, chain {status.chain_id}, block {status.block}; "
+        f"state persists in {status.state_file}"
+    )
     try:
         client = connect(settings, status.rpc_url)
         if not client.has_code(client.registry_address or ""):
@@ -86,8 +88,10 @@ def main() -> int:
     grant_accreditor(client, admin, accreditor.address)
     issuer_id = admit_issuer(client, accreditor, "Universidad de Ejemplo", "did:web:uni.example", issuer_key.address)
     info = client.issuers([issuer_id])[issuer_id]
-    console.print(f"issuer #{issuer_id} {info.name} ({info.did}) accredited by {info.admitted_by}, "
-                  f"anchoring key {info.active_key}")
+    console.print(
+        f"issuer #{issuer_id} {info.name} ({info.did}) accredited by {info.admitted_by}, "
+        f"anchoring key {info.active_key}"
+    )
 
     step(f"3. Issue {COHORT} micro-credentials and anchor the batch")
     issuer = IssuerProfile(id=info.did, name=info.name, url="https://uni.example")
@@ -118,8 +122,10 @@ def main() -> int:
     )
     onchain = client.batches([issued.root])[issued.root]
     assert onchain is not None
-    console.print(f"read back from the chain: {onchain.count} credentials, issuer #{onchain.issuer_id}, "
-                  f"anchored at block {onchain.block_number}")
+    console.print(
+        f"read back from the chain: {onchain.count} credentials, issuer #{onchain.issuer_id}, "
+        f"anchored at block {onchain.block_number}"
+    )
 
     rpc = ["--rpc", status.rpc_url]
     first, second = issued.files[0], issued.files[1]
@@ -129,9 +135,23 @@ def main() -> int:
     step("5. The learner hides the grade and shares the redacted file")
     redacted = first.with_name(first.stem + ".redacted.json")
     hide = _grade_path(json.loads(first.read_text()))
-    expect(cli("redact", str(first.relative_to(ROOT)), "--hide", hide, "-o", str(redacted.relative_to(ROOT))), 0,
-           "redaction")
-    expect(cli("verify", str(redacted.relative_to(ROOT)), *rpc), 0, "verification of the redacted credential")
+    expect(
+        cli(
+            "redact",
+            str(first.relative_to(ROOT)),
+            "--hide",
+            hide,
+            "-o",
+            str(redacted.relative_to(ROOT)),
+        ),
+        0,
+        "redaction",
+    )
+    expect(
+        cli("verify", str(redacted.relative_to(ROOT)), *rpc),
+        0,
+        "verification of the redacted credential",
+    )
 
     step("6. The university revokes one credential")
     data = json.loads(second.read_text())
@@ -139,7 +159,11 @@ def main() -> int:
     fn = client.fn("revokeCredential", bytes.fromhex(issued.root[2:]), bytes.fromhex(digest[2:]), 1)
     tx = client.transact(issuer_key, fn, "revoke credential")
     console.print(f"revoked {digest[:18]}… (reason: issued in error) in block {tx.block_number}, gas {tx.gas_used}")
-    expect(cli("verify", str(second.relative_to(ROOT)), *rpc), 1, "verification of the revoked credential")
+    expect(
+        cli("verify", str(second.relative_to(ROOT)), *rpc),
+        1,
+        "verification of the revoked credential",
+    )
 
     step("Summary")
     console.print(

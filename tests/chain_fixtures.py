@@ -76,8 +76,14 @@ class Registry:
         info = self.client.issuers([ident])[ident]
         return IssuerProfile(id=info.did, name=info.name)
 
-    def issue(self, n: int = 8, *, key: LocalAccount | None = None, issuer: IssuerProfile | None = None,
-              docs: list[dict[str, Any]] | None = None) -> IssuedBatch:
+    def issue(
+        self,
+        n: int = 8,
+        *,
+        key: LocalAccount | None = None,
+        issuer: IssuerProfile | None = None,
+        docs: list[dict[str, Any]] | None = None,
+    ) -> IssuedBatch:
         self._counter[0] += 1
         out = self.tmp / f"batch-{self._counter[0]}"
         if docs is None:
@@ -96,11 +102,22 @@ def deploy_fixture(tmp: Path) -> Iterator[Registry]:
         grant_accreditor(client, admin, accreditor.address)
         issuer_key = dev_account("issuer", 31337)
         issuer2_key = dev_account("issuer2", 31337)
-        issuer_id = admit_issuer(client, accreditor, "Universidad de Ejemplo", "did:web:uni.example", issuer_key.address)
+        issuer_id = admit_issuer(
+            client, accreditor, "Universidad de Ejemplo", "did:web:uni.example", issuer_key.address
+        )
         issuer2_id = admit_issuer(client, accreditor, "Other College", "other.example", issuer2_key.address)
         yield Registry(
-            chain, settings, client, admin, accreditor, issuer_key, issuer2_key,
-            dev_account("stranger", 31337), issuer_id, issuer2_id, tmp,
+            chain,
+            settings,
+            client,
+            admin,
+            accreditor,
+            issuer_key,
+            issuer2_key,
+            dev_account("stranger", 31337),
+            issuer_id,
+            issuer2_id,
+            tmp,
         )
     finally:
         chain.down()

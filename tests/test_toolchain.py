@@ -23,17 +23,32 @@ def test_shim_reports_version_in_native_format() -> None:
 
 
 def test_shim_refuses_other_modes() -> None:
-    proc = subprocess.run(["solc", "contracts/CredentialRegistry.sol"], capture_output=True, text=True,
-                          cwd=ROOT, check=False)
+    proc = subprocess.run(
+        ["solc", "contracts/CredentialRegistry.sol"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert proc.returncode == 1
     assert "only --standard-json" in proc.stderr
 
 
 def test_shim_resolves_imports_with_base_and_include_paths(tmp_path: Path) -> None:
     src = 'pragma solidity ^0.8.24; import {Strings} from "@openzeppelin/contracts/utils/Strings.sol"; contract A {}'
-    request = {"language": "Solidity", "sources": {"A.sol": {"content": src}},
-               "settings": {"outputSelection": {"*": {"*": ["abi"]}}}}
-    args = ["solc", "--standard-json", "--base-path", str(tmp_path), "--include-path", str(ROOT / "node_modules")]
+    request = {
+        "language": "Solidity",
+        "sources": {"A.sol": {"content": src}},
+        "settings": {"outputSelection": {"*": {"*": ["abi"]}}},
+    }
+    args = [
+        "solc",
+        "--standard-json",
+        "--base-path",
+        str(tmp_path),
+        "--include-path",
+        str(ROOT / "node_modules"),
+    ]
     proc = subprocess.run(args, input=json.dumps(request), capture_output=True, text=True, check=True)
     output = json.loads(proc.stdout)
     assert not [e for e in output.get("errors", []) if e["severity"] == "error"], output

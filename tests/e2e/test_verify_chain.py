@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import json
 import subprocess
 import sys
@@ -73,7 +72,9 @@ def test_contract_view_agrees(registry: Registry, batch: Any) -> None:
         (("credentialSubject", "achievement", "eqfLevel"), 8),
     ],
 )
-def test_each_tampered_field_fails_integrity(registry: Registry, batch: Any, pointer: tuple[Any, ...], value: Any) -> None:
+def test_each_tampered_field_fails_integrity(
+    registry: Registry, batch: Any, pointer: tuple[Any, ...], value: Any
+) -> None:
     data = load(batch.files[0])
     target: Any = data
     for token in pointer[:-1]:
@@ -129,10 +130,22 @@ def test_unanchored_root_fails_anchor(registry: Registry) -> None:
 
     docs = list(synthetic_cohort(2, registry.profile(), ACHIEVEMENT, seed=99))
     prepared = prepare_batch(docs)
-    fake = AnchorInfo(31337, registry.client.registry_address or "", registry.issuer_key.address.lower(),
-                      "0x" + "ab" * 32, 1, datetime.now(UTC))
-    data = make_credential_file(docs[0], prepared.salts[0], prepared.digests[0], prepared.tree.root,
-                                prepared.tree.proof(0), fake)
+    fake = AnchorInfo(
+        31337,
+        registry.client.registry_address or "",
+        registry.issuer_key.address.lower(),
+        "0x" + "ab" * 32,
+        1,
+        datetime.now(UTC),
+    )
+    data = make_credential_file(
+        docs[0],
+        prepared.salts[0],
+        prepared.digests[0],
+        prepared.tree.root,
+        prepared.tree.proof(0),
+        fake,
+    )
     report = verifier(registry).verify(data)
     assert report.verdict is Verdict.INVALID
     status, reason = check(report, "anchor")
@@ -204,7 +217,9 @@ def test_revoked_credential_is_invalid_with_reason(registry: Registry) -> None:
 def test_revoked_batch_is_invalid(registry: Registry) -> None:
     issued = registry.issue(3)
     registry.client.transact(
-        registry.issuer_key, registry.client.fn("revokeBatch", bytes.fromhex(issued.root[2:]), 1), "revoke batch"
+        registry.issuer_key,
+        registry.client.fn("revokeBatch", bytes.fromhex(issued.root[2:]), 1),
+        "revoke batch",
     )
     report = verifier(registry).verify(load(issued.files[0]))
     status, reason = check(report, "revocation")
@@ -215,10 +230,19 @@ def test_revoked_batch_is_invalid(registry: Registry) -> None:
 def test_expired_and_not_yet_valid(registry: Registry) -> None:
     now = datetime.now(UTC)
     docs = [
-        build_credential(achievement=ACHIEVEMENT, issuer=registry.profile(), recipient_email="old@example.org",
-                         valid_from=now - timedelta(days=800), valid_until=now - timedelta(days=1)),
-        build_credential(achievement=ACHIEVEMENT, issuer=registry.profile(), recipient_email="new@example.org",
-                         valid_from=now + timedelta(days=30)),
+        build_credential(
+            achievement=ACHIEVEMENT,
+            issuer=registry.profile(),
+            recipient_email="old@example.org",
+            valid_from=now - timedelta(days=800),
+            valid_until=now - timedelta(days=1),
+        ),
+        build_credential(
+            achievement=ACHIEVEMENT,
+            issuer=registry.profile(),
+            recipient_email="new@example.org",
+            valid_from=now + timedelta(days=30),
+        ),
     ]
     issued = registry.issue(docs=docs)
     expired = verifier(registry).verify(load(issued.files[0]))
@@ -267,10 +291,18 @@ def test_cli_exit_codes_and_json(registry: Registry, batch: Any, tmp_path: Path)
     bad.write_text(json.dumps(data))
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {"REGISTRY_HOME": str(tmp_path / "home"), "PATH": str(Path(sys.executable).parent),
-               "REGISTRY_CONFIG_DIR": str(tmp_path / "config")}
-        return subprocess.run([sys.executable, "-m", "registry.cli", "verify", *args], capture_output=True,
-                              text=True, env=env, check=False)
+        env = {
+            "REGISTRY_HOME": str(tmp_path / "home"),
+            "PATH": str(Path(sys.executable).parent),
+            "REGISTRY_CONFIG_DIR": str(tmp_path / "config"),
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "registry.cli", "verify", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
 
     ok = run(str(good), "--rpc", registry.rpc_url, "--json")
     assert ok.returncode == 0, ok.stderr
@@ -297,9 +329,9 @@ def test_redacted_file_verifies_and_lists_hidden_fields(registry: Registry, batc
 
 def test_local_chain_state_survives_restart(tmp_path: Path) -> None:
     """`registry chain down` / `up`: anchored batches are still there."""
+    from registry.config import Settings
     from registry.devkeys import dev_account
     from registry.ops import deploy_registry
-    from registry.config import Settings
 
     chain = start_anvil(tmp_path / "chain")
     try:
@@ -325,6 +357,3 @@ def test_deploy_refuses_to_overwrite_without_force(registry: Registry) -> None:
 
     with pytest.raises(DeploymentError, match="already deployed"):
         deploy_registry(registry.settings, registry.client.__class__(registry.rpc_url), registry.admin)
-
-
-

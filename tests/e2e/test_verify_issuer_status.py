@@ -18,7 +18,9 @@ def advance(registry: Registry, seconds: int) -> None:
     registry.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
-def test_rotation_keeps_old_batches_and_compromise_invalidates_later_ones(registry: Registry) -> None:
+def test_rotation_keeps_old_batches_and_compromise_invalidates_later_ones(
+    registry: Registry,
+) -> None:
     from registry.devkeys import dev_account
 
     client = registry.client

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Benchmarks: prints ONE JSON object of named figures. Targets live here, never in tests.
+
+Sections: gas of every contract function (receipt gasUsed on anvil), Merkle tree and issuance
+pipeline throughput (vs @openzeppelin/merkle-tree measured in the same run), verification
+latency, and (when present) the audit reader. `--quick` skips the 1M-credential runs;
+`--long` adds the long campaigns of the reliability work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+TARGETS: dict[str, tuple[str, float]] = {
+    # key: (comparison, bound) — reported alongside the figures as `targets_met`
+    "anchor_gas": ("<=", 50_000),
+    "revoke_gas": ("<=", 48_000),
+    "revoke_bulk100_gas_each": ("<=", 25_000),
+    "onchain_verify_gas_depth20": ("<=", 20_000),
+    "merkle_build_100k_s": ("<=", 0.4),
+    "merkle_proofs_100k_s": ("<=", 0.4),
+    "merkle_verify_100k_s": ("<=", 1.5),
+    "merkle_build_proofs_1m_s": ("<=", 5.0),
+    "merkle_1m_peak_mb": ("<=", 1000),
+    "issue_pipeline_1m_s": ("<=", 40.0),
+    "verify_one_ms": ("<=", 50.0),
+    "ratio_vs_oz_100k": (">=", 20.0),
+    "audit_10k_batches_first_s": ("<=", 60.0),
+    "audit_10k_batches_resumed_s": ("<=", 2.0),
+}
+
+
+def gas_and_verify() -> dict[str, Any]:
+    """Deploy on a private anvil; measure gas and in-process verification latency."""
+    from bench_gas import measure_gas
+
+    from registry.chain import ChainClient
+    from registry.verify import Verifier
+    from tests.chain_fixtures import deploy_fixture
+
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        fixture = deploy_fixture(Path(tmp))
+        registry = next(fixture)
+        try:
+            client: ChainClient = registry.client
+            probe = client.w3.eth.contract(abi=_artifact("GasProbe")["abi"], bytecode=_artifact("GasProbe")["bytecode"])
+            tx = probe.constructor().transact({"from": registry.admin.address})
+            probe_address = client.w3.eth.wait_for_transaction_receipt(tx)["contractAddress"]
+            figures.update(measure_gas(client.w3, client.registry_address, probe_address, client.w3.eth.accounts))
+            batch = registry.issue(1000)
+            files = [json.loads(p.read_text()) for p in batch.files[:50]]
+            timings = []
+            for data in files:
+                verifier = Verifier(rpc_url=registry.rpc_url, trusted={})
+                t0 = time.perf_counter()
+                report = verifier.verify(data)
+                timings.append((time.perf_counter() - t0) * 1000)
+                assert report.verdict.value == "VALID", report.summary
+            figures["verify_one_ms"] = round(statistics.median(timings), 2)
+            figures["verify_one_p95_ms"] = round(sorted(timings)[int(len(timings) * 0.95) - 1], 2)
+            verifier = Verifier(rpc_url=registry.rpc_url, trusted={})
+            all_files = [(str(p), json.loads(p.read_text())) for p in batch.files]
+            t0 = time.perf_counter()
+            reports = verifier.verify_many(all_files)
+            elapsed = time.perf_counter() - t0
+            assert all(r.verdict.value == "VALID" for r in reports)
+            figures["verify_1000_files_batched_s"] = round(elapsed, 3)
+            figures["anchor_gas_1000_credential_batch"] = batch.gas_used
+        finally:
+            fixture.close()
+    return figures
+
+
+def _artifact(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((ROOT / "registry" / "artifacts" / f"{name}.json").read_text())
+    return data
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="skip the 1M-credential measurements")
+    parser.add_argument("--long", action="store_true", help="also run the long campaigns")
+    parser.add_argument("--only", choices=["gas", "core", "audit"], help="run one section")
+    args = parser.parse_args()
+    figures: dict[str, Any] = {}
+    sections = [args.only] if args.only else ["gas", "core", "audit"]
+    if "gas" in sections:
+        figures.update(gas_and_verify())
+    if "core" in sections:
+        import bench_core
+
+        figures.update(bench_core.run(long=not args.quick))
+    if "audit" in sections and (ROOT / "scripts" / "bench_audit.py").exists():
+        import bench_audit
+
+        figures.update(bench_audit.run())
+    met: dict[str, bool] = {}
+    for key, (op, bound) in TARGETS.items():
+        if isinstance(figures.get(key), int | float):
+            met[key] = figures[key] <= bound if op == "<=" else figures[key] >= bound
+    figures["targets_met"] = met
+    sys.stdout.write(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
