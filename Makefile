@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
@@ -11,6 +11,9 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export REGISTRY_HOME ?= $(abspath .registry)
 
 ARTIFACTS := registry/artifacts/CredentialRegistry.json
+SOLC_VERSION := 0.8.28
+SOLCX_DIR ?= $(if $(SOLCX_BINARY_PATH),$(SOLCX_BINARY_PATH),$(HOME)/.solcx)
+SOLCX_SOLC := $(SOLCX_DIR)/solc-v$(SOLC_VERSION)
 CONTRACTS := $(wildcard contracts/*.sol contracts/*/*.sol)
 
 .PHONY: help setup demo test lint typecheck unit contract-tests e2e bench clean distclean
@@ -21,7 +24,7 @@ help:
 	@echo "make bench  - print benchmark figures as one JSON object"
 
 $(BIN)/.installed: pyproject.toml constraints.txt
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	@$(PYTHON) -c "import sys; sys.exit(sys.version_info[:2] != (3, 11))" || { echo "error: Python 3.11 is required (set PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
@@ -32,17 +35,18 @@ node_modules/.installed: package.json package-lock.json
 
 # The compiler shim: a `solc` command on the venv's PATH running the pinned WASM compiler,
 # registered with py-solc-x so neither it nor ape-solidity ever tries to download a compiler.
-$(BIN)/.solc: scripts/solc_shim.js node_modules/.installed $(BIN)/.installed
+$(SOLCX_SOLC): scripts/solc_shim.js node_modules/.installed $(BIN)/.installed
 	printf '#!/bin/sh\nexec node "%s" "$$@"\n' "$(abspath scripts/solc_shim.js)" > $(BIN)/solc
 	chmod +x $(BIN)/solc
 	ln -sf "$(abspath node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil)" $(BIN)/anvil
-	$(PY) -c "import solcx, shutil; solcx.get_solcx_install_folder(); [p.unlink() for p in solcx.get_solcx_install_folder().glob('solc-v0.8.28')]; print('solc registered:', solcx.import_installed_solc())"
-	touch $@
+	rm -f "$@"
+	$(PY) -c "import solcx; print('solc registered with py-solc-x:', solcx.import_installed_solc())"
+	test -x "$@"
 
-$(ARTIFACTS): $(CONTRACTS) scripts/build_contracts.py $(BIN)/.solc
+$(ARTIFACTS): $(CONTRACTS) scripts/build_contracts.py $(SOLCX_SOLC)
 	$(PY) scripts/build_contracts.py
 
-setup: $(BIN)/.installed node_modules/.installed $(BIN)/.solc $(ARTIFACTS)
+setup: $(BIN)/.installed node_modules/.installed $(SOLCX_SOLC) $(ARTIFACTS)
 
 lint: setup
 	$(BIN)/ruff check registry scripts tests
@@ -52,14 +56,14 @@ typecheck: setup
 	$(BIN)/mypy
 
 unit: setup
-	$(BIN)/pytest -p no:ape_test tests/unit
+	$(BIN)/pytest -p no:ape_test tests/unit tests/test_toolchain.py
 
 contract-tests: setup
 	$(BIN)/ape test tests/contracts
 
 test: lint typecheck
 	$(BIN)/ape test tests/contracts -q
-	$(BIN)/pytest -p no:ape_test tests/unit tests/e2e
+	$(BIN)/pytest -p no:ape_test tests --ignore=tests/contracts
 
 demo: setup
 	$(PY) scripts/demo.py
