@@ -29,8 +29,8 @@ issuer_app = typer.Typer(help="The issuer directory on chain.", no_args_is_help=
 app.add_typer(chain_app, name="chain")
 app.add_typer(issuer_app, name="issuer")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(exc: Exception) -> NoReturn:

@@ -21,6 +21,8 @@ __all__ = [
     "ACCREDITOR_ROLE",
     "admit_issuer",
     "anchor_root",
+    "revoke_batch",
+    "revoke_credentials",
     "connect",
     "deploy_registry",
 ]
@@ -97,3 +99,17 @@ def anchor_root(client: ChainClient, issuer_key: LocalAccount, root: bytes, coun
     """Anchor one batch root (one transaction whatever the batch size)."""
     metadata_hash = keccak(metadata)
     return client.transact(issuer_key, client.fn("anchor", root, count, metadata_hash), "anchor batch")
+
+
+def revoke_credentials(client: ChainClient, issuer_key: LocalAccount, digests: list[bytes], reason: int) -> TxResult:
+    """Revoke credentials by digest in the issuer's namespace: one call, or a bulk call."""
+    if len(digests) == 1:
+        fn = client.fn("revokeCredential", digests[0], reason)
+    else:
+        fn = client.fn("revokeCredentials", digests, reason)
+    return client.transact(issuer_key, fn, "revoke credential" if len(digests) == 1 else "revoke credentials")
+
+
+def revoke_batch(client: ChainClient, issuer_key: LocalAccount, root: bytes, reason: int) -> TxResult:
+    """Revoke a whole batch (only the issuer that anchored it)."""
+    return client.transact(issuer_key, client.fn("revokeBatch", root, reason), "revoke batch")

@@ -340,7 +340,7 @@ class Verifier:
                 registry,
                 trusted,
             )
-            self._revocation(item, batch, snap.revocations.get((item.root.lower(), item.digest.lower())))
+            self._revocation(item, batch, snap.revocations.get((batch.issuer_id, item.digest.lower())))
 
     def _trusted_set(self, chain_id: int) -> set[str] | None:
         table = self._trusted if self._trusted is not None else trusted_registries()

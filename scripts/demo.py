@@ -30,7 +30,13 @@ from registry.devkeys import dev_account  # noqa: E402
 from registry.errors import DeploymentError  # noqa: E402
 from registry.issuing import issue_and_anchor  # noqa: E402
 from registry.localchain import LocalChain  # noqa: E402
-from registry.ops import admit_issuer, connect, deploy_registry, grant_accreditor  # noqa: E402
+from registry.ops import (  # noqa: E402
+    admit_issuer,
+    connect,
+    deploy_registry,
+    grant_accreditor,
+    revoke_credentials,
+)
 from registry.pipeline import synthetic_cohort  # noqa: E402
 
 console = Console()
@@ -156,8 +162,7 @@ def main() -> int:
     step("6. The university revokes one credential")
     data = json.loads(second.read_text())
     digest = data["proof"][0]["credentialDigest"]
-    fn = client.fn("revokeCredential", bytes.fromhex(issued.root[2:]), bytes.fromhex(digest[2:]), 1)
-    tx = client.transact(issuer_key, fn, "revoke credential")
+    tx = revoke_credentials(client, issuer_key, [bytes.fromhex(digest[2:])], 1)
     console.print(f"revoked {digest[:18]}… (reason: issued in error) in block {tx.block_number}, gas {tx.gas_used}")
     expect(
         cli("verify", str(second.relative_to(ROOT)), *rpc),

@@ -14,6 +14,7 @@ from eth_utils import keccak
 
 from registry.chain import ChainClient
 from registry.credential import build_credential
+from registry.ops import revoke_credentials
 from registry.verify import CheckStatus, Report, Verdict, Verifier
 from tests.chain_fixtures import ACHIEVEMENT, Registry, free_port, start_anvil
 
@@ -203,8 +204,7 @@ def test_revoked_credential_is_invalid_with_reason(registry: Registry) -> None:
     issued = registry.issue(4)
     data = load(issued.files[2])
     digest = data["proof"][0]["credentialDigest"]
-    fn = registry.client.fn("revokeCredential", bytes.fromhex(issued.root[2:]), bytes.fromhex(digest[2:]), 3)
-    registry.client.transact(registry.issuer_key, fn, "revoke")
+    revoke_credentials(registry.client, registry.issuer_key, [bytes.fromhex(digest[2:])], 3)
     report = verifier(registry).verify(data)
     assert report.verdict is Verdict.INVALID
     status, reason = check(report, "revocation")
@@ -212,6 +212,20 @@ def test_revoked_credential_is_invalid_with_reason(registry: Registry) -> None:
     assert "misconduct" in reason
     # the other credentials of the batch are untouched
     assert verifier(registry).verify(load(issued.files[1])).verdict is Verdict.VALID
+
+
+def test_another_issuer_cannot_revoke_my_credential(registry: Registry) -> None:
+    """Revocations live in the revoking issuer's namespace: issuer 2 cannot touch issuer 1's files."""
+    issued = registry.issue(2)
+    data = load(issued.files[0])
+    digest = bytes.fromhex(data["proof"][0]["credentialDigest"][2:])
+    revoke_credentials(registry.client, registry.issuer2_key, [digest], 3)  # accepted, but in issuer 2's namespace
+    report = verifier(registry).verify(data)
+    assert report.verdict is Verdict.VALID, report.summary
+    assert registry.client.revocations([(registry.issuer2_id, digest)])[(registry.issuer2_id, "0x" + digest.hex())]
+    assert (
+        registry.client.revocations([(registry.issuer_id, digest)])[(registry.issuer_id, "0x" + digest.hex())] is None
+    )
 
 
 def test_revoked_batch_is_invalid(registry: Registry) -> None:
@@ -357,3 +371,25 @@ def test_deploy_refuses_to_overwrite_without_force(registry: Registry) -> None:
 
     with pytest.raises(DeploymentError, match="already deployed"):
         deploy_registry(registry.settings, registry.client.__class__(registry.rpc_url), registry.admin)
+
+
+def test_rpc_url_comes_from_known_networks_by_chain_id(registry: Registry, batch: Any, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    env = {
+        "REGISTRY_HOME": str(tmp_path / "home"),
+        "REGISTRY_CONFIG_DIR": str(config),
+        "PATH": str(Path(sys.executable).parent),
+    }
+    cmd = [sys.executable, "-m", "registry.cli", "verify", str(batch.files[0])]
+    (config / "networks.json").write_text(json.dumps({"31337": {"rpc": registry.rpc_url}}))
+    assert subprocess.run(cmd, capture_output=True, text=True, env=env, check=False).returncode == 0
+    pinned = {"31337": {"rpc": registry.rpc_url, "registries": ["0x" + "42" * 20]}}
+    (config / "networks.json").write_text(json.dumps(pinned))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 1
+    assert "not one of the registries you trust" in proc.stdout
+    (config / "networks.json").write_text("[1, 2]")
+    bad = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    assert bad.returncode == 3
+    assert "networks.json" in bad.stderr

@@ -1,0 +1,729 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+
+/**
+ * @title CredentialRegistry
+ * @notice On-chain anchor for batches of micro-credentials.
+ *
+ * Issuers (universities, training providers) are admitted by accreditation bodies into an issuer
+ * directory. Each issuer signs with one active key at a time; keys can be rotated, reassigned by an
+ * accreditation body for recovery, and declared compromised from a point in time. An issuer anchors
+ * the Merkle root of a batch of credential digests (OpenZeppelin StandardMerkleTree over `bytes32`
+ * values) and may later revoke single credentials (by digest, in its own namespace) or a whole
+ * batch.
+ *
+ * No personal data is stored: only roots, salted digests, counts, and directory metadata (the
+ * issuer's public name and domain or DID).
+ *
+ * Storage is laid out for gas: the key record read by `anchor` and the batch record written by it
+ * each fit in a single slot, and a credential revocation is one slot keyed by (issuerId, digest), so
+ * that revoking a credential reads only the sender's key record and the revocation slot itself.
+ * See docs/contract.md for the layout and the measured gas figures.
+ */
+contract CredentialRegistry is AccessControl {
+    /// @notice Role of accreditation bodies: admit, suspend and reinstate issuers, assign keys,
+    /// declare keys compromised.
+    bytes32 public constant ACCREDITOR_ROLE = keccak256("ACCREDITOR_ROLE");
+
+    /// @notice Outcome of {checkCredential}, in order of precedence.
+    enum Status {
+        Valid,
+        UnknownRoot,
+        BadProof,
+        Revoked,
+        IssuerSuspended,
+        KeyCompromised
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Storage
+    // ------------------------------------------------------------------------------------------
+
+    /// @dev One slot (192 bits), looked up by the signing address. `issuerSuspended` is a
+    /// denormalised copy of the issuer's suspension, kept current on the issuer's active key only,
+    /// so `anchor` authorises the sender with a single SLOAD.
+    struct KeyRecord {
+        uint32 issuerId;
+        uint32 keyId;
+        uint40 activatedAt;
+        uint40 retiredAt;
+        uint40 compromisedAt;
+        bool issuerSuspended;
+    }
+
+    /// @dev One slot (200 bits), looked up by key id. `compromisedAt` mirrors the key record so
+    /// that `checkCredential` needs one SLOAD to learn whether the anchoring key was compromised.
+    struct KeySlot {
+        address key;
+        uint40 compromisedAt;
+    }
+
+    /// @dev Slot 0 (240 bits) holds everything `checkCredential` needs (suspension).
+    struct IssuerRecord {
+        address admittedBy;
+        uint40 admittedAt;
+        uint40 suspendedAt;
+        address activeKey;
+        string name;
+        string uri;
+    }
+
+    /// @dev Exactly one slot (256 bits), keyed by root.
+    struct Batch {
+        uint32 issuerId;
+        uint32 keyId;
+        uint40 anchoredAt;
+        uint40 blockNumber;
+        uint64 count;
+        uint40 revokedAt;
+        uint8 revocationReason;
+    }
+
+    /// @dev One slot (80 bits), keyed by (issuerId, digest): the issuer's own namespace.
+    struct Revocation {
+        uint40 revokedAt;
+        uint8 reason;
+        uint32 keyId;
+    }
+
+    // Bit offsets of the packed records, for the hot paths that read or write a whole slot at once.
+    // Solidity packs struct members from the low-order end of the slot, in declaration order; the
+    // tests read every field back through the typed views.
+    uint256 private constant _KEY_ID = 32;
+    uint256 private constant _KEY_RETIRED = 104;
+    uint256 private constant _KEY_COMPROMISED_AT = 144;
+    uint256 private constant _BATCH_KEY_ID = 32;
+    uint256 private constant _BATCH_ANCHORED_AT = 64;
+    uint256 private constant _BATCH_BLOCK = 104;
+    uint256 private constant _BATCH_COUNT = 144;
+    uint256 private constant _BATCH_REVOKED_AT = 208;
+    uint256 private constant _REV_REASON = 40;
+    uint256 private constant _REV_KEY_ID = 48;
+    uint256 private constant _LOW64 = type(uint64).max;
+
+    uint32 private _issuerCount;
+    uint32 private _keyCount;
+    mapping(uint32 issuerId => IssuerRecord) private _issuers;
+    mapping(bytes32 uriHash => uint32 issuerId) private _issuerIdByUriHash;
+    mapping(address key => KeyRecord) private _keys;
+    mapping(uint32 keyId => KeySlot) private _keyById;
+    mapping(bytes32 root => Batch) private _batches;
+    mapping(uint32 issuerId => mapping(bytes32 digest => Revocation)) private _revocations;
+
+    // ------------------------------------------------------------------------------------------
+    // Events
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice An accreditation body admitted an issuer with its first key.
+    event IssuerAdmitted(
+        uint32 indexed issuerId, address indexed key, address indexed admittedBy, uint32 keyId, string name, string uri
+    );
+    /// @notice An accreditation body suspended an issuer.
+    event IssuerSuspended(uint32 indexed issuerId, address indexed by);
+    /// @notice An accreditation body lifted an issuer's suspension.
+    event IssuerReinstated(uint32 indexed issuerId, address indexed by);
+    /// @notice An issuer's active key changed (rotation by the issuer or assignment by an
+    /// accreditation body, `by`). `previousKey` is retired from now on; its batches stay valid.
+    event KeyRotated(
+        uint32 indexed issuerId, address indexed previousKey, address indexed newKey, uint32 newKeyId, address by
+    );
+    /// @notice A key was declared compromised: batches it anchored at or after `since` are invalid,
+    /// and it can no longer anchor or revoke.
+    event KeyCompromised(address indexed key, uint32 indexed issuerId, uint40 since, address by);
+    /// @notice A batch root was anchored. `metadataHash` is recorded only here, not in storage.
+    event BatchAnchored(bytes32 indexed root, uint32 indexed issuerId, uint32 keyId, uint64 count, bytes32 metadataHash);
+    /// @notice Issuer `issuerId` revoked credential `digest` in its own namespace. Deliberately
+    /// lean (LOG2, one data word; it is paid once per credential): the reason, time and revoking
+    /// key id are in storage, {credentialRevocation}(issuerId, digest).
+    event CredentialRevoked(uint32 indexed issuerId, bytes32 digest);
+    /// @notice A whole batch was revoked by key `keyId`.
+    event BatchRevoked(bytes32 indexed root, uint32 keyId, uint8 reason);
+
+    // ------------------------------------------------------------------------------------------
+    // Errors
+    // ------------------------------------------------------------------------------------------
+
+    error EmptyName();
+    error EmptyUri();
+    error UriAlreadyRegistered(string uri, uint32 issuerId);
+    error InvalidKey(address key);
+    error KeyAlreadyRegistered(address key);
+    error UnknownIssuer(uint32 issuerId);
+    error UnknownKey(address key);
+    error KeyRetired(address key);
+    error CompromisedKey(address key);
+    error SuspendedIssuer(uint32 issuerId);
+    error IssuerNotSuspended(uint32 issuerId);
+    error InvalidCompromiseTime(uint40 since);
+    error KeyAlreadyCompromised(address key, uint40 compromisedAt);
+    error UnauthorizedCompromiseDeclaration(address sender, address key);
+    error InvalidBatch(bytes32 root, uint64 count);
+    error RootAlreadyAnchored(bytes32 root);
+    error UnknownRoot(bytes32 root);
+    error NotBatchIssuer(address sender, bytes32 root);
+    error CredentialAlreadyRevoked(uint32 issuerId, bytes32 digest);
+    error BatchAlreadyRevoked(bytes32 root);
+    error NoDigests();
+
+    /**
+     * @param admin Receives DEFAULT_ADMIN_ROLE, which grants and revokes ACCREDITOR_ROLE.
+     */
+    constructor(address admin) {
+        if (admin == address(0)) revert InvalidKey(admin);
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Issuer directory
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * @notice Admits an issuer with its first signing key.
+     * @param name Public display name of the issuer (e.g. "University of Example").
+     * @param uri Domain or DID identifying the issuer ("uni.example", "did:web:uni.example"),
+     * compared byte for byte: normalise (e.g. lower-case a domain) before calling.
+     * @param key First active signing key of the issuer.
+     * @return issuerId Sequential id of the new issuer, starting at 1.
+     *
+     * Requirements:
+     * - the caller has ACCREDITOR_ROLE (recorded as `admittedBy`);
+     * - `name` and `uri` are not empty;
+     * - no issuer has been admitted with the same `uri`;
+     * - `key` is not the zero address and has never been registered as a key.
+     *
+     * Emits {IssuerAdmitted}.
+     */
+    function admitIssuer(string calldata name, string calldata uri, address key)
+        external
+        onlyRole(ACCREDITOR_ROLE)
+        returns (uint32 issuerId)
+    {
+        if (bytes(name).length == 0) revert EmptyName();
+        if (bytes(uri).length == 0) revert EmptyUri();
+        bytes32 uriHash = keccak256(bytes(uri));
+        uint32 existing = _issuerIdByUriHash[uriHash];
+        if (existing != 0) revert UriAlreadyRegistered(uri, existing);
+        _requireFreshKey(key);
+
+        issuerId = ++_issuerCount;
+        _issuerIdByUriHash[uriHash] = issuerId;
+        IssuerRecord storage rec = _issuers[issuerId];
+        rec.admittedBy = msg.sender;
+        rec.admittedAt = uint40(block.timestamp);
+        rec.name = name;
+        rec.uri = uri;
+        uint32 keyId = _activateKey(issuerId, key, false);
+        emit IssuerAdmitted(issuerId, key, msg.sender, keyId, name, uri);
+    }
+
+    /**
+     * @notice Suspends an issuer: it can no longer anchor, and {checkCredential} reports its
+     * credentials as `IssuerSuspended` while the suspension lasts.
+     * @param issuerId Issuer to suspend.
+     *
+     * Requirements:
+     * - the caller has ACCREDITOR_ROLE (recorded in the event);
+     * - the issuer exists and is not suspended.
+     *
+     * Emits {IssuerSuspended}.
+     */
+    function suspendIssuer(uint32 issuerId) external onlyRole(ACCREDITOR_ROLE) {
+        IssuerRecord storage rec = _existingIssuer(issuerId);
+        if (rec.suspendedAt != 0) revert SuspendedIssuer(issuerId);
+        rec.suspendedAt = uint40(block.timestamp);
+        _keys[rec.activeKey].issuerSuspended = true;
+        emit IssuerSuspended(issuerId, msg.sender);
+    }
+
+    /**
+     * @notice Lifts an issuer's suspension.
+     * @param issuerId Issuer to reinstate.
+     *
+     * Requirements:
+     * - the caller has ACCREDITOR_ROLE (recorded in the event);
+     * - the issuer exists and is suspended.
+     *
+     * Emits {IssuerReinstated}.
+     */
+    function reinstateIssuer(uint32 issuerId) external onlyRole(ACCREDITOR_ROLE) {
+        IssuerRecord storage rec = _existingIssuer(issuerId);
+        if (rec.suspendedAt == 0) revert IssuerNotSuspended(issuerId);
+        rec.suspendedAt = 0;
+        _keys[rec.activeKey].issuerSuspended = false;
+        emit IssuerReinstated(issuerId, msg.sender);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Keys
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * @notice Replaces the caller, an issuer's active key, with `newKey`. The caller is retired:
+     * it can no longer anchor, but the batches it anchored stay valid and it may still revoke them.
+     * @param newKey New active key of the caller's issuer.
+     *
+     * Requirements:
+     * - the caller is the active (not retired), non-compromised key of an issuer;
+     * - `newKey` is not the zero address and has never been registered as a key.
+     *
+     * Emits {KeyRotated} with `by` set to the caller.
+     */
+    function rotateKey(address newKey) external {
+        KeyRecord storage k = _keys[msg.sender];
+        uint32 issuerId = k.issuerId;
+        if (issuerId == 0) revert UnknownKey(msg.sender);
+        if (k.retiredAt != 0) revert KeyRetired(msg.sender);
+        if (k.compromisedAt != 0) revert CompromisedKey(msg.sender);
+        _replaceKey(issuerId, newKey);
+    }
+
+    /**
+     * @notice Assigns a new active key to an issuer, retiring the current one. Used for recovery,
+     * e.g. when the issuer's only key is lost or compromised.
+     * @param issuerId Issuer whose key is replaced.
+     * @param newKey New active key.
+     *
+     * Requirements:
+     * - the caller has ACCREDITOR_ROLE (recorded as `by` in the event);
+     * - the issuer exists;
+     * - `newKey` is not the zero address and has never been registered as a key.
+     *
+     * Emits {KeyRotated}.
+     */
+    function assignKey(uint32 issuerId, address newKey) external onlyRole(ACCREDITOR_ROLE) {
+        _existingIssuer(issuerId);
+        _replaceKey(issuerId, newKey);
+    }
+
+    /**
+     * @notice Declares `key` compromised from `since` on: batches it anchored at or after `since`
+     * are reported `KeyCompromised` by {checkCredential}, and the key can no longer anchor or
+     * revoke. A later declaration may move `since` earlier, never later.
+     * @param key A registered key (active or retired).
+     * @param since Unix time from which the key is considered compromised.
+     *
+     * Requirements:
+     * - `key` is registered;
+     * - the caller has ACCREDITOR_ROLE, or is the active, non-compromised key of the same issuer
+     *   and not `key` itself;
+     * - `0 < since <= block.timestamp`;
+     * - `key` is not already compromised at or before `since`.
+     *
+     * Emits {KeyCompromised}.
+     */
+    function declareKeyCompromised(address key, uint40 since) external {
+        KeyRecord storage k = _keys[key];
+        uint32 issuerId = k.issuerId;
+        if (issuerId == 0) revert UnknownKey(key);
+        if (!hasRole(ACCREDITOR_ROLE, msg.sender)) {
+            KeyRecord storage s = _keys[msg.sender];
+            if (
+                msg.sender == key || s.issuerId != issuerId || s.retiredAt != 0 || s.compromisedAt != 0
+            ) revert UnauthorizedCompromiseDeclaration(msg.sender, key);
+        }
+        if (since == 0 || since > block.timestamp) revert InvalidCompromiseTime(since);
+        uint40 previous = k.compromisedAt;
+        if (previous != 0 && since >= previous) revert KeyAlreadyCompromised(key, previous);
+        k.compromisedAt = since;
+        _keyById[k.keyId].compromisedAt = since;
+        emit KeyCompromised(key, issuerId, since, msg.sender);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Anchoring and revocation
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * @notice Anchors the Merkle root of a batch of `count` credentials for the caller's issuer.
+     * One transaction per batch, whatever its size.
+     * @param root StandardMerkleTree root over the credential digests.
+     * @param count Number of credentials in the batch.
+     * @param metadataHash Hash of off-chain batch metadata; emitted, not stored.
+     *
+     * Requirements:
+     * - the caller is the active (not retired), non-compromised key of a non-suspended issuer;
+     * - `root` and `count` are not zero;
+     * - `root` has never been anchored.
+     *
+     * Emits {BatchAnchored}.
+     */
+    function anchor(bytes32 root, uint64 count, bytes32 metadataHash) external {
+        uint256 k = _loadKey(msg.sender);
+        // retiredAt, compromisedAt and issuerSuspended are the bits at and above _KEY_RETIRED:
+        // all three are zero exactly when the key may anchor.
+        if (uint32(k) == 0 || k >> _KEY_RETIRED != 0) _revertCannotAnchor(k);
+        if (root == 0 || count == 0) revert InvalidBatch(root, count);
+        Batch storage b = _batches[root];
+        uint256 existing;
+        assembly ("memory-safe") {
+            existing := sload(b.slot)
+        }
+        if (existing != 0) revert RootAlreadyAnchored(root);
+        // issuerId and keyId are the low 64 bits of the key record and of the batch record.
+        uint256 packed = (k & _LOW64) | (uint256(uint40(block.timestamp)) << _BATCH_ANCHORED_AT)
+            | (uint256(uint40(block.number)) << _BATCH_BLOCK) | (uint256(count) << _BATCH_COUNT);
+        assembly ("memory-safe") {
+            sstore(b.slot, packed)
+        }
+        emit BatchAnchored(root, uint32(k), uint32(k >> _KEY_ID), count, metadataHash);
+    }
+
+    /**
+     * @notice Revokes credential `digest` of the caller's issuer. Revocations live in the issuer's
+     * own namespace, keyed by (issuerId, digest): a digest is unique per credential (salted), and
+     * another issuer's write lands in that issuer's namespace, never in this one. No batch is read:
+     * revoking a digest the issuer never anchored is accepted and harmless (it verifies nothing).
+     * @param digest Credential digest (the tree value, not the leaf hash).
+     * @param reason Application-defined reason code (0 = unspecified); stored, not emitted.
+     *
+     * Requirements:
+     * - the caller is a registered (active or retired), non-compromised key (a suspended issuer
+     *   may still revoke);
+     * - the credential is not already revoked by the caller's issuer.
+     *
+     * Emits {CredentialRevoked}.
+     *
+     * Hot path, written in assembly for the ≤ 48,000 gas budget (docs/contract.md): two cold slots
+     * (the key record and the revocation slot), one SSTORE, one LOG2, then STOP. Errors, in order:
+     * `UnknownKey`, `CompromisedKey`, `CredentialAlreadyRevoked`.
+     */
+    function revokeCredential(bytes32 digest, uint8 reason) external {
+        bytes32 topic0 = CredentialRevoked.selector;
+        uint256 k;
+        assembly ("memory-safe") {
+            // The caller's key record _keys[caller] (one word, see the bit offsets above).
+            mstore(0x00, caller())
+            mstore(0x20, _keys.slot)
+            k := sload(keccak256(0x00, 0x40))
+            let issuerId := and(k, 0xffffffff)
+            // Proceed unless the caller is no key (issuerId 0) or a compromised one.
+            if iszero(or(iszero(issuerId), and(shr(_KEY_COMPROMISED_AT, k), 0xffffffffff))) {
+                // _revocations[issuerId][digest] is at keccak256(digest . keccak256(issuerId . slot)).
+                mstore(0x00, issuerId)
+                mstore(0x20, _revocations.slot)
+                mstore(0x20, keccak256(0x00, 0x40))
+                mstore(0x00, digest)
+                let slot := keccak256(0x00, 0x40)
+                if iszero(sload(slot)) {
+                    // Revocation {revokedAt: now, reason, keyId}, as _revocationValue(k, reason):
+                    // keyId is bits [32,64) of k, moved to [48,80).
+                    sstore(
+                        slot,
+                        or(
+                            or(and(timestamp(), 0xffffffffff), shl(_REV_REASON, reason)),
+                            shl(16, and(k, 0xffffffff00000000)) // 16 = _REV_KEY_ID - _KEY_ID
+                        )
+                    )
+                    // CredentialRevoked(issuerId, digest): the digest is still at 0x00.
+                    log2(0x00, 0x20, topic0, issuerId)
+                    // Done: skip the failure path below (nothing is returned).
+                    stop()
+                }
+            }
+        }
+        // Reached only on failure: unknown or compromised key, or already revoked.
+        _revertCannotRevoke(k, digest);
+    }
+
+    /**
+     * @notice Revokes several credentials of the caller's issuer in one transaction, with the same
+     * rules as {revokeCredential}.
+     * @param digests Credential digests; all or nothing.
+     * @param reason Reason code applied to every credential.
+     *
+     * Requirements:
+     * - `digests` is not empty;
+     * - the caller is a registered (active or retired), non-compromised key (a suspended issuer
+     *   may still revoke);
+     * - no digest in `digests` is already revoked by the caller's issuer, and none appears twice.
+     *
+     * Emits one {CredentialRevoked} per digest.
+     */
+    function revokeCredentials(bytes32[] calldata digests, uint8 reason) external {
+        if (digests.length == 0) revert NoDigests();
+        uint256 k = _revokerKey();
+        uint256 value = _revocationValue(k, reason);
+        uint256 issuerId = uint32(k);
+        mapping(bytes32 => Revocation) storage byDigest = _revocations[uint32(k)];
+        bytes32 topic0 = CredentialRevoked.selector;
+        bytes32 duplicate;
+        bool failed;
+        assembly ("memory-safe") {
+            // Slot of byDigest[d] is keccak256(d . byDigest.slot); scratch space 0x00-0x3f holds the
+            // pair. Each CredentialRevoked(issuerId, digest) is LOG2 over the digest at 0x00.
+            mstore(0x20, byDigest.slot)
+            let end := add(digests.offset, shl(5, digests.length))
+            for { let p := digests.offset } lt(p, end) { p := add(p, 0x20) } {
+                let d := calldataload(p)
+                mstore(0x00, d)
+                let slot := keccak256(0x00, 0x40)
+                if sload(slot) {
+                    duplicate := d
+                    failed := 1
+                    break
+                }
+                sstore(slot, value)
+                log2(0x00, 0x20, topic0, issuerId) // data: d, still at 0x00
+            }
+        }
+        if (failed) revert CredentialAlreadyRevoked(uint32(k), duplicate);
+    }
+
+    /**
+     * @notice Revokes a whole batch: every credential under `root` is reported `Revoked`.
+     * @param root Anchored batch root.
+     * @param reason Application-defined reason code (0 = unspecified).
+     *
+     * Requirements:
+     * - `root` is anchored;
+     * - the caller is a registered (active or retired), non-compromised key of the issuer that
+     *   anchored `root` (a suspended issuer may still revoke);
+     * - the batch is not already revoked.
+     *
+     * Emits {BatchRevoked}.
+     */
+    function revokeBatch(bytes32 root, uint8 reason) external {
+        uint32 keyId = _authorizeRevoker(root);
+        Batch storage b = _batches[root];
+        if (b.revokedAt != 0) revert BatchAlreadyRevoked(root);
+        b.revokedAt = uint40(block.timestamp);
+        b.revocationReason = reason;
+        emit BatchRevoked(root, keyId, reason);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Verification
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * @notice Checks one credential against the registry. Callable by other contracts.
+     * @param root Batch root named in the credential's proof.
+     * @param digest Credential digest (the tree value).
+     * @param proof StandardMerkleTree proof (sibling hashes, leaf to root).
+     * @return status The first failing check, in this order: `UnknownRoot`, `BadProof`,
+     * `Revoked` (batch or credential), `KeyCompromised` (batch anchored at or after the anchoring
+     * key's compromise time), `IssuerSuspended` (issuer suspended now); `Valid` otherwise.
+     *
+     * Requirements: none; it never reverts on well-formed calldata.
+     */
+    function checkCredential(bytes32 root, bytes32 digest, bytes32[] calldata proof)
+        external
+        view
+        returns (Status status)
+    {
+        Batch storage bref = _batches[root];
+        uint256 b;
+        bytes32 leaf;
+        assembly ("memory-safe") {
+            b := sload(bref.slot)
+            // StandardMerkleTree leaf of a bytes32 value: keccak256(keccak256(abi.encode(digest))).
+            mstore(0x00, digest)
+            mstore(0x00, keccak256(0x00, 0x20))
+            leaf := keccak256(0x00, 0x20)
+        }
+        if (b == 0) return Status.UnknownRoot;
+        if (!MerkleProof.verifyCalldata(proof, root, leaf)) return Status.BadProof;
+        // A credential revocation is looked up in the namespace of the issuer that anchored `root`.
+        if (uint40(b >> _BATCH_REVOKED_AT) != 0 || _revocations[uint32(b)][digest].revokedAt != 0) {
+            return Status.Revoked;
+        }
+        uint40 compromisedAt = _keyById[uint32(b >> _BATCH_KEY_ID)].compromisedAt;
+        if (compromisedAt != 0 && uint40(b >> _BATCH_ANCHORED_AT) >= compromisedAt) {
+            return Status.KeyCompromised;
+        }
+        if (_issuers[uint32(b)].suspendedAt != 0) return Status.IssuerSuspended;
+        return Status.Valid;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Views (never revert; zero values mean "unknown")
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Number of issuers admitted so far; ids run from 1 to this number.
+    /// Requirements: none.
+    function issuerCount() external view returns (uint32) {
+        return _issuerCount;
+    }
+
+    /// @notice Number of keys registered so far; key ids run from 1 to this number.
+    /// Requirements: none.
+    function keyCount() external view returns (uint32) {
+        return _keyCount;
+    }
+
+    /// @notice Directory entry of issuer `issuerId` (all zero/empty if unknown).
+    /// Requirements: none.
+    function issuer(uint32 issuerId)
+        external
+        view
+        returns (
+            string memory name,
+            string memory uri,
+            address admittedBy,
+            uint40 admittedAt,
+            uint40 suspendedAt,
+            address activeKey
+        )
+    {
+        IssuerRecord storage rec = _issuers[issuerId];
+        return (rec.name, rec.uri, rec.admittedBy, rec.admittedAt, rec.suspendedAt, rec.activeKey);
+    }
+
+    /// @notice Id of the issuer admitted with exactly this `uri`, or 0.
+    /// Requirements: none.
+    function issuerIdByUri(string calldata uri) external view returns (uint32) {
+        return _issuerIdByUriHash[keccak256(bytes(uri))];
+    }
+
+    /// @notice Record of signing key `key` (issuerId 0 if unknown). `issuerSuspended` is the
+    /// issuer's current suspension state.
+    /// Requirements: none.
+    function keyInfo(address key)
+        external
+        view
+        returns (
+            uint32 issuerId,
+            uint32 keyId,
+            uint40 activatedAt,
+            uint40 retiredAt,
+            uint40 compromisedAt,
+            bool issuerSuspended
+        )
+    {
+        KeyRecord memory k = _keys[key];
+        issuerSuspended = k.issuerId != 0 && _issuers[k.issuerId].suspendedAt != 0;
+        return (k.issuerId, k.keyId, k.activatedAt, k.retiredAt, k.compromisedAt, issuerSuspended);
+    }
+
+    /// @notice Address of key `keyId` (zero if unknown).
+    /// Requirements: none.
+    function keyAddress(uint32 keyId) external view returns (address) {
+        return _keyById[keyId].key;
+    }
+
+    /// @notice Batch record of `root` (anchoredAt 0 if unknown).
+    /// Requirements: none.
+    function batch(bytes32 root)
+        external
+        view
+        returns (
+            uint32 issuerId,
+            uint32 keyId,
+            uint40 anchoredAt,
+            uint40 blockNumber,
+            uint64 count,
+            uint40 revokedAt,
+            uint8 revocationReason
+        )
+    {
+        Batch memory b = _batches[root];
+        return (b.issuerId, b.keyId, b.anchoredAt, b.blockNumber, b.count, b.revokedAt, b.revocationReason);
+    }
+
+    /// @notice Revocation of credential `digest` by issuer `issuerId` (revokedAt 0 if not revoked).
+    /// `keyId` is the revoking key. Does not reflect a revocation of a whole batch; see {batch}.
+    /// Requirements: none.
+    function credentialRevocation(uint32 issuerId, bytes32 digest)
+        external
+        view
+        returns (uint40 revokedAt, uint8 reason, uint32 keyId)
+    {
+        Revocation memory r = _revocations[issuerId][digest];
+        return (r.revokedAt, r.reason, r.keyId);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------------------------------
+
+    function _existingIssuer(uint32 issuerId) private view returns (IssuerRecord storage rec) {
+        rec = _issuers[issuerId];
+        if (rec.admittedAt == 0) revert UnknownIssuer(issuerId);
+    }
+
+    function _requireFreshKey(address key) private view {
+        if (key == address(0)) revert InvalidKey(key);
+        if (_keys[key].issuerId != 0) revert KeyAlreadyRegistered(key);
+    }
+
+    function _activateKey(uint32 issuerId, address key, bool suspended) private returns (uint32 keyId) {
+        keyId = ++_keyCount;
+        _keys[key] = KeyRecord({
+            issuerId: issuerId,
+            keyId: keyId,
+            activatedAt: uint40(block.timestamp),
+            retiredAt: 0,
+            compromisedAt: 0,
+            issuerSuspended: suspended
+        });
+        _keyById[keyId] = KeySlot({key: key, compromisedAt: 0});
+        _issuers[issuerId].activeKey = key;
+    }
+
+    function _replaceKey(uint32 issuerId, address newKey) private {
+        _requireFreshKey(newKey);
+        IssuerRecord storage rec = _issuers[issuerId];
+        address previous = rec.activeKey;
+        KeyRecord storage old = _keys[previous];
+        old.retiredAt = uint40(block.timestamp);
+        old.issuerSuspended = false;
+        uint32 keyId = _activateKey(issuerId, newKey, rec.suspendedAt != 0);
+        emit KeyRotated(issuerId, previous, newKey, keyId, msg.sender);
+    }
+
+    /// @dev Reverts unless `root` is anchored and the caller is a registered, non-compromised key
+    /// of the issuer that anchored it; returns the caller's key id. Two SLOADs: the batch record
+    /// and the caller's key record (needed for the compromise check, see docs/contract.md).
+    function _authorizeRevoker(bytes32 root) private view returns (uint32 keyId) {
+        Batch storage bref = _batches[root];
+        uint256 b;
+        assembly ("memory-safe") {
+            b := sload(bref.slot)
+        }
+        if (b == 0) revert UnknownRoot(root);
+        uint256 k = _loadKey(msg.sender);
+        if (uint32(k) != uint32(b)) revert NotBatchIssuer(msg.sender, root);
+        if (uint40(k >> _KEY_COMPROMISED_AT) != 0) revert CompromisedKey(msg.sender);
+        return uint32(k >> _KEY_ID);
+    }
+
+    /// @dev The whole key record of `key` as one word (see the bit offsets above).
+    function _loadKey(address key) private view returns (uint256 k) {
+        KeyRecord storage kref = _keys[key];
+        assembly ("memory-safe") {
+            k := sload(kref.slot)
+        }
+    }
+
+    /// @dev The caller's key record as one word; reverts unless the caller is a registered,
+    /// non-compromised key (retired keys and keys of suspended issuers pass). One SLOAD.
+    function _revokerKey() private view returns (uint256 k) {
+        k = _loadKey(msg.sender);
+        if (uint32(k) == 0) revert UnknownKey(msg.sender);
+        if (uint40(k >> _KEY_COMPROMISED_AT) != 0) revert CompromisedKey(msg.sender);
+    }
+
+    /// @dev Packed Revocation {revokedAt: now, reason, keyId} for the key record `k` of the caller.
+    function _revocationValue(uint256 k, uint8 reason) private view returns (uint256) {
+        return uint256(uint40(block.timestamp)) | (uint256(reason) << _REV_REASON)
+            | (uint256(uint32(k >> _KEY_ID)) << _REV_KEY_ID);
+    }
+
+    /// @dev Reverts with the reason why the caller, with key record `k`, could not revoke `digest`.
+    function _revertCannotRevoke(uint256 k, bytes32 digest) private view {
+        if (uint32(k) == 0) revert UnknownKey(msg.sender);
+        if (uint40(k >> _KEY_COMPROMISED_AT) != 0) revert CompromisedKey(msg.sender);
+        revert CredentialAlreadyRevoked(uint32(k), digest);
+    }
+
+    /// @dev Reverts with the reason why key record `k` (of msg.sender) cannot anchor.
+    function _revertCannotAnchor(uint256 k) private view {
+        if (uint32(k) == 0) revert UnknownKey(msg.sender);
+        if (uint40(k >> _KEY_RETIRED) != 0) revert KeyRetired(msg.sender);
+        if (uint40(k >> _KEY_COMPROMISED_AT) != 0) revert CompromisedKey(msg.sender);
+        revert SuspendedIssuer(uint32(k));
+    }
+}

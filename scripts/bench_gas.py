@@ -1,0 +1,168 @@
+"""Gas figures of CredentialRegistry, measured as receipt gasUsed on a dev node (anvil).
+
+Reusable from scripts/bench.py:
+
+    from bench_gas import measure_gas, load_artifact
+    gas = measure_gas(w3, registry_address, gas_probe_address, w3.eth.accounts)
+
+`accounts` are addresses the node signs for (anvil's unlocked accounts) or eth-account
+LocalAccounts: `accounts[1]` must hold ACCREDITOR_ROLE, or `accounts[0]` DEFAULT_ADMIN_ROLE to
+grant it; `accounts[0]` pays for the issuer keys, which are fresh local keys so that the
+function can run many times against the same deployment. `onchain_verify_gas_depth20` is what a
+calling contract pays for `checkCredential` with a 20-element proof (GasProbe: gasleft() around
+the external call, read with eth_call).
+
+Run directly (`python scripts/bench_gas.py [--artifacts DIR] [--rpc URL]`) to deploy both contracts
+on a running node and print the figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_utils import keccak
+from web3 import Web3
+
+ArtifactLoader = Callable[[str], dict[str, Any]]
+
+DEFAULT_ARTIFACTS = Path(__file__).resolve().parent.parent / "registry" / "artifacts"
+
+
+def load_artifact(name: str, directory: Path | str = DEFAULT_ARTIFACTS) -> dict[str, Any]:
+    """Artifact `{abi, bytecode, deployedBytecode}` of contract `name` from `directory`."""
+    return json.loads((Path(directory) / f"{name}.json").read_text())
+
+
+def _std_leaf(digest: bytes) -> bytes:
+    """StandardMerkleTree leaf of a bytes32 value: keccak256(keccak256(abi.encode(v)))."""
+    return keccak(keccak(digest))
+
+
+def _root_with_depth(leaf: bytes, depth: int) -> tuple[bytes, list[bytes]]:
+    """A root and a `depth`-element proof for `leaf` (random siblings, sorted-pair hashing)."""
+    proof = [secrets.token_bytes(32) for _ in range(depth)]
+    node = leaf
+    for sibling in proof:
+        a, b = sorted((node, sibling))
+        node = keccak(a + b)
+    return node, proof
+
+
+def _address(account: Any) -> str:
+    return account if isinstance(account, str) else str(account.address)
+
+
+def _send(w3: Web3, fn: Any, sender: Any) -> int:
+    """Send a contract call from an unlocked address or a local account; return gasUsed."""
+    if isinstance(sender, str):
+        tx_hash = fn.transact({"from": sender})
+    else:
+        tx = fn.build_transaction({"from": sender.address, "nonce": w3.eth.get_transaction_count(sender.address)})
+        signed = sender.sign_transaction(tx)
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    if receipt["status"] != 1:
+        raise RuntimeError(f"transaction reverted: {fn.fn_name}")
+    return int(receipt["gasUsed"])
+
+
+def _fund(w3: Web3, sender: Any, to: str, value: int = 10**18) -> None:
+    tx: dict[str, Any] = {"to": to, "value": value}
+    if isinstance(sender, str):
+        tx_hash = w3.eth.send_transaction({**tx, "from": sender})
+    else:
+        tx.update(
+            {
+                "from": sender.address,
+                "nonce": w3.eth.get_transaction_count(sender.address),
+                "gas": 21_000,
+                "gasPrice": w3.eth.gas_price,
+                "chainId": w3.eth.chain_id,
+            }
+        )
+        tx_hash = w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
+    w3.eth.wait_for_transaction_receipt(tx_hash)
+
+
+def measure_gas(
+    w3: Web3,
+    registry_address: str,
+    gas_probe_address: str,
+    accounts: Sequence[Any],
+    *,
+    load: ArtifactLoader = load_artifact,
+    bulk: int = 100,
+    depth: int = 20,
+) -> dict[str, int]:
+    """Measure the gas of each external function of a deployed registry.
+
+    `load(name)` returns the artifact of "CredentialRegistry" or "GasProbe" (only "abi" is used).
+    """
+    registry = w3.eth.contract(address=registry_address, abi=load("CredentialRegistry")["abi"])
+    probe = w3.eth.contract(address=gas_probe_address, abi=load("GasProbe")["abi"])
+    admin, accreditor = accounts[0], accounts[1]
+    role = registry.functions.ACCREDITOR_ROLE().call()
+    if not registry.functions.hasRole(role, _address(accreditor)).call():
+        _send(w3, registry.functions.grantRole(role, _address(accreditor)), admin)
+
+    key, new_key = Account.create(), Account.create()
+    for acct in (key, new_key):
+        _fund(w3, admin, acct.address)
+
+    out: dict[str, int] = {}
+    uri = f"did:web:bench-{secrets.token_hex(6)}.example"
+    out["admit_issuer_gas"] = _send(
+        w3, registry.functions.admitIssuer("Bench University", uri, key.address), accreditor
+    )
+
+    # anchor: a realistic batch (random root and metadata hash, a million credentials).
+    digest = secrets.token_bytes(32)
+    root, proof = _root_with_depth(_std_leaf(digest), depth)
+    out["anchor_gas"] = _send(w3, registry.functions.anchor(root, 1_000_000, secrets.token_bytes(32)), key)
+
+    probe_gas, status = probe.functions.measureCheck(registry_address, root, digest, proof).call()
+    if status != 0:
+        raise RuntimeError(f"checkCredential returned status {status}, expected Valid")
+    out["onchain_verify_gas_depth20" if depth == 20 else f"onchain_verify_gas_depth{depth}"] = int(probe_gas)
+
+    # Revocations are namespaced by the sender's issuer and take no root: (digest, reason).
+    out["revoke_gas"] = _send(w3, registry.functions.revokeCredential(secrets.token_bytes(32), 1), key)
+    digests = [secrets.token_bytes(32) for _ in range(bulk)]
+    total = _send(w3, registry.functions.revokeCredentials(digests, 1), key)
+    out[f"revoke_bulk{bulk}_gas_each"] = total // bulk
+    out["revoke_batch_gas"] = _send(w3, registry.functions.revokeBatch(root, 2), key)
+    out["rotate_key_gas"] = _send(w3, registry.functions.rotateKey(new_key.address), key)
+    return out
+
+
+def _deploy(w3: Web3, artifact: dict[str, Any], sender: str, *args: Any) -> str:
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(factory.constructor(*args).transact({"from": sender}))
+    return str(receipt["contractAddress"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--artifacts", default=str(DEFAULT_ARTIFACTS))
+    parser.add_argument("--rpc", default=os.environ.get("RPC_URL", "http://127.0.0.1:8545"))
+    args = parser.parse_args()
+    w3 = Web3(Web3.HTTPProvider(args.rpc))
+
+    def load(name: str) -> dict[str, Any]:
+        return load_artifact(name, args.artifacts)
+
+    accounts = w3.eth.accounts
+    registry = _deploy(w3, load("CredentialRegistry"), accounts[0], accounts[0])
+    probe = _deploy(w3, load("GasProbe"), accounts[0])
+    print(json.dumps(measure_gas(w3, registry, probe, accounts, load=load), indent=2))
+
+
+if __name__ == "__main__":
+    main()
