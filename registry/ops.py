@@ -21,10 +21,10 @@ __all__ = [
     "ACCREDITOR_ROLE",
     "admit_issuer",
     "anchor_root",
-    "revoke_batch",
-    "revoke_credentials",
     "connect",
     "deploy_registry",
+    "revoke_batch",
+    "revoke_credentials",
 ]
 
 ACCREDITOR_ROLE = keccak(text="ACCREDITOR_ROLE")
