@@ -166,3 +166,13 @@ class ImportRejected(InvalidInput):
             f"{len(rows)} invalid row(s), nothing imported; row {first.get('row')}: "
             f"{first.get('field')}: {first.get('problem')}{more}",
         )
+
+
+class NotARegistry(ChainError):
+    """The contract at an address does not answer as a CredentialRegistry (its views revert)."""
+
+    code = "not_a_registry"
+
+    def __init__(self, address: str, detail: str) -> None:
+        self.address = address
+        super().__init__(f"the contract at {address} does not answer as a credential registry ({detail})")

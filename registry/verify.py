@@ -31,7 +31,7 @@ from registry.chain import (
     IssuerInfo,
     KeyInfo,
 )
-from registry.errors import ChainUnavailable, ConfigError, CredentialFormatError, RegistryError
+from registry.errors import ChainUnavailable, ConfigError, CredentialFormatError, NotARegistry, RegistryError
 from registry.networks import known_rpc_urls, trusted_registries
 
 __all__ = [
@@ -297,6 +297,10 @@ class Verifier:
             self._read_and_check(client, chain_id, registry, group)
         except ConfigError as exc:
             self._indeterminate(group, str(exc))
+        except NotARegistry as exc:
+            for item in group:
+                item.set("anchor", CheckStatus.FAIL, str(exc))
+            self._indeterminate(group, "not checked: the address is not a credential registry")
         except ChainUnavailable as exc:
             self._indeterminate(group, f"could not read the chain ({exc.reason}); try again or use another RPC")
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 
 from registry.config import Settings  # noqa: E402
+from registry.contracts import load_artifact  # noqa: E402
 from registry.credential import Achievement, IssuerProfile  # noqa: E402
 from registry.devkeys import dev_account  # noqa: E402
 from registry.errors import DeploymentError  # noqa: E402
@@ -76,14 +77,16 @@ def main() -> int:
     )
     try:
         client = connect(settings, status.rpc_url)
-        if not client.has_code(client.registry_address or ""):
-            raise DeploymentError("recorded deployment has no code (chain reset)")
+        code = client.runtime_code(client.registry_address or "")
+        if "0x" + code.hex() != load_artifact("CredentialRegistry").deployed_bytecode:
+            raise DeploymentError("the contract source changed since the last local deployment")
         console.print(f"registry already deployed at {client.registry_address}")
-    except DeploymentError:
+    except DeploymentError as exc:
         from registry.chain import ChainClient
 
+        console.print(f"deploying: {exc}")
         client = ChainClient(status.rpc_url)
-        record = deploy_registry(settings, client, dev_account("admin", 31337))
+        record = deploy_registry(settings, client, dev_account("admin", 31337), force=True)
         console.print(f"deployed CredentialRegistry at {record['address']} (block {record['block']})")
     chain_id = client.chain_id()
 

@@ -393,3 +393,19 @@ def test_rpc_url_comes_from_known_networks_by_chain_id(registry: Registry, batch
     bad = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     assert bad.returncode == 3
     assert "networks.json" in bad.stderr
+
+
+def test_address_that_is_not_a_registry_fails_anchor(registry: Registry, batch: Any) -> None:
+    """A contract whose views revert (here: the GasProbe) is not a registry: INVALID, not an outage."""
+    from registry.contracts import load_artifact
+
+    art = load_artifact("GasProbe")
+    w3 = registry.client.w3
+    tx = w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor().transact({"from": registry.admin.address})
+    probe = w3.eth.wait_for_transaction_receipt(tx)["contractAddress"]
+    data = load(batch.files[0])
+    data["proof"][0]["registry"] = probe.lower()
+    report = verifier(registry).verify(data)
+    assert report.verdict is Verdict.INVALID
+    status, reason = check(report, "anchor")
+    assert status is CheckStatus.FAIL and "does not answer as a credential registry" in reason
