@@ -1,0 +1,237 @@
+"""Benchmarks of the pure core: Merkle tree (vs @openzeppelin/merkle-tree) and batch issuance.
+
+``run(long=False)`` returns JSON-able figures. Memory-heavy measurements run in a fresh
+subprocess each, so every peak RSS belongs to one measurement (``ru_maxrss`` of the child and of
+its own worker processes). ``long=True`` runs the issuance pipeline on 1,000,000 credentials;
+the default runs it on 100,000 and extrapolates linearly (marked in the output).
+
+Usage: ``python scripts/bench_core.py [--long]`` prints the JSON.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from registry.credential import Achievement, IssuerProfile  # noqa: E402
+from registry.merkle import MerkleTree, verify_proof  # noqa: E402
+from registry.pipeline import prepare_batch, synthetic_cohort  # noqa: E402
+
+ISSUER = IssuerProfile(
+    id="did:web:uni.example",
+    name="Example University",
+    url="https://uni.example",
+    email="registrar@uni.example",
+)
+ACHIEVEMENT = Achievement(
+    id="https://uni.example/achievements/data-literacy",
+    name="Data Literacy for Researchers",
+    description="A 5 ECTS micro-credential on reading, cleaning and explaining data.",
+    criteria_narrative="Pass the written exam and submit a data-cleaning project.",
+    learning_outcomes=["Read and critique charts", "Clean tabular data", "Explain sampling bias"],
+    workload_ects=5.0,
+    eqf_level=6,
+    assessment_type="Written exam and project",
+    participation_form="blended",
+    quality_assurance="Reviewed by the university's Quality Assurance Board",
+)
+
+
+def _digests(n: int, seed: int = 1) -> list[bytes]:
+    import random
+
+    r = random.Random(seed)
+    return [r.randbytes(32) for _ in range(n)]
+
+
+def _median(fn: Callable[[], float], times: int = 3) -> float:
+    return statistics.median(fn() for _ in range(times))
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its finished worker processes."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _peak_mb() -> dict[str, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"self": round(me, 1), "workers": round(kids, 1)}
+
+
+def _child_merkle_1m() -> dict[str, Any]:
+    digests = _digests(1_000_000)
+    gc.collect()
+    c0 = _cpu_s()
+    t0 = time.perf_counter()
+    tree = MerkleTree.build(digests)
+    t1 = time.perf_counter()
+    count = 0
+    for _, _, proof in tree.iter_proofs():
+        count += len(proof)
+    t2 = time.perf_counter()
+    cpu = _cpu_s() - c0
+    return {"build_s": t1 - t0, "proofs_s": t2 - t1, "cpu_s": cpu, "elements": count, "peak_mb": _peak_mb()}
+
+
+def _child_pipeline(n: int) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    docs = list(synthetic_cohort(n, ISSUER, ACHIEVEMENT, seed=1))
+    gc.collect()
+    gc.freeze()
+    docs_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    c1 = _cpu_s()
+    t1 = time.perf_counter()
+    batch = prepare_batch(docs)
+    t2 = time.perf_counter()
+    count = 0
+    for _, _, proof in batch.tree.iter_proofs():
+        count += len(proof)
+    t3 = time.perf_counter()
+    from registry.disclosure import flatten
+
+    return {
+        "n": n,
+        "fields_per_credential": len(flatten(docs[0])),
+        "generate_s": t1 - t0,
+        "prepare_s": t2 - t1,
+        "proofs_s": t3 - t2,
+        "cpu_s": _cpu_s() - c1,
+        "docs_mb": round(docs_mb, 1),
+        "peak_mb": _peak_mb(),
+    }
+
+
+def _in_child(name: str, *args: str) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", name, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=ROOT,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def _oz_100k(digests: list[bytes]) -> float | None:
+    script = ROOT / "scripts" / "oz_tree.mjs"
+    if not (ROOT / "node_modules" / "@openzeppelin" / "merkle-tree").is_dir():
+        return None
+    payload = json.dumps(["0x" + d.hex() for d in digests])
+    try:
+        out = subprocess.run(
+            ["node", str(script), "bench"],
+            input=payload,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    seconds: float = json.loads(out.stdout)["seconds"]
+    return seconds
+
+
+def run(long: bool = False) -> dict[str, Any]:
+    """Measure and return the figures (seconds, MB)."""
+    digests = _digests(100_000)
+    trees: list[MerkleTree] = []
+
+    def build() -> float:
+        t = time.perf_counter()
+        trees.append(MerkleTree.build(digests))
+        return time.perf_counter() - t
+
+    build_s = _median(build)
+    tree = trees[-1]
+
+    def proofs() -> float:
+        t = time.perf_counter()
+        for _ in tree.iter_proofs():
+            pass
+        return time.perf_counter() - t
+
+    proofs_s = _median(proofs)
+    all_proofs = list(tree.iter_proofs())
+    root = tree.root
+
+    verify_cpu: list[float] = []
+
+    def verify() -> float:
+        c = time.process_time()
+        t = time.perf_counter()
+        for _, d, p in all_proofs:
+            verify_proof(root, d, p)
+        verify_cpu.append(time.process_time() - c)
+        return time.perf_counter() - t
+
+    verify_s = _median(verify)
+    all_proofs.clear()
+    oz_s = _oz_100k(digests)
+    ours_s = build_s + proofs_s
+
+    m1 = _in_child("merkle1m")
+    n = 1_000_000 if long else 100_000
+    pipe = _in_child("pipeline", str(n))
+    pipe_s = pipe["prepare_s"] + pipe["proofs_s"]
+    factor = 1_000_000 / n
+    return {
+        "merkle_build_100k_s": round(build_s, 3),
+        "merkle_proofs_100k_s": round(proofs_s, 3),
+        "merkle_verify_100k_s": round(verify_s, 3),
+        "merkle_build_proofs_1m_s": round(m1["build_s"] + m1["proofs_s"], 3),
+        "merkle_1m_peak_mb": max(m1["peak_mb"]["self"], m1["peak_mb"]["workers"]),
+        "issue_pipeline_1m_s": round(pipe_s * factor, 2),
+        "issue_pipeline_peak_mb": max(pipe["peak_mb"]["self"], pipe["peak_mb"]["workers"]),
+        "oz_merkle_tree_100k_s": None if oz_s is None else round(oz_s, 3),
+        "ratio_vs_oz_100k": None if oz_s is None else round(oz_s / ours_s, 1),
+        # own figures
+        "merkle_verify_100k_cpu_s": round(statistics.median(verify_cpu), 3),
+        "merkle_1m_build_s": round(m1["build_s"], 3),
+        "merkle_1m_proofs_s": round(m1["proofs_s"], 3),
+        "merkle_1m_peak_mb_detail": m1["peak_mb"],
+        "merkle_1m_cpu_s": round(m1["cpu_s"], 2),
+        "issue_pipeline_measured_n": n,
+        "issue_pipeline_extrapolated": not long,
+        "issue_pipeline_measured_s": round(pipe_s, 3),
+        "issue_pipeline_prepare_s": round(pipe["prepare_s"], 3),
+        "issue_pipeline_proofs_s": round(pipe["proofs_s"], 3),
+        "issue_pipeline_cpu_s": round(pipe["cpu_s"] * factor, 1),
+        "issue_pipeline_fields_per_credential": pipe["fields_per_credential"],
+        "issue_pipeline_input_generation_s": round(pipe["generate_s"], 2),
+        "issue_pipeline_input_docs_mb": pipe["docs_mb"],
+        "issue_pipeline_peak_mb_detail": pipe["peak_mb"],
+        "cpu_count": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def _main(argv: list[str]) -> None:
+    if len(argv) >= 2 and argv[0] == "--child":
+        merkle = argv[1] == "merkle1m"
+        result = _child_merkle_1m() if merkle else _child_pipeline(int(argv[2]))
+        sys.stdout.write(json.dumps(result))
+        return
+    sys.stdout.write(json.dumps(run(long="--long" in argv), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
