@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registry.errors import ConfigError, DeploymentError
@@ -28,9 +28,36 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".registry"), description="data directory")
     network: str = Field(default="local", description="network profile name")
     rpc_url: str | None = Field(default=None, description="JSON-RPC endpoint")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL (default: SQLite file registry.db in the data directory)",
+        validation_alias=AliasChoices("REGISTRY_DATABASE_URL", "DATABASE_URL", "database_url"),
+    )
+    db_schema: str | None = Field(default=None, description="PostgreSQL schema (search path)")
     environment: str = Field(default="development")
     confirmations: int | None = Field(default=None, ge=1)
+    registry_address: str | None = Field(
+        default=None,
+        description="registry contract (default: the deployments file's for the chain)",
+    )
+    # -- service and anchoring worker ----------------------------------------------------
+    batch_size: int = Field(default=1000, ge=1, le=1_000_000, description="seal when this many wait")
+    batch_max_age: float = Field(default=60.0, gt=0, description="seconds before a partial batch seals")
+    worker_interval: float = Field(default=1.0, gt=0, description="seconds between worker passes")
+    worker_in_process: bool = Field(default=True, description="run the worker inside `serve`")
+    rpc_retry_max: float = Field(default=30.0, gt=0, description="longest backoff after RPC failures")
+    rebroadcast_after: float = Field(default=30.0, gt=0, description="resend a pending tx after (s)")
+    max_anchor_attempts: int = Field(default=5, ge=1, description="reverted anchors before failing")
+    max_body_bytes: int = Field(default=2 * 1024 * 1024 + 65536, ge=1024)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="CSV import limit")
+    max_bulk: int = Field(default=10_000, ge=1, description="credentials per bulk request")
+    public_url: str = Field(default="http://127.0.0.1:8000", description="base URL of share links")
+    explorer_tx_url: str | None = Field(
+        default=None,
+        description="transaction link template, e.g. https://sepolia.etherscan.io/tx/{tx}",
+    )
+    host: str = Field(default="127.0.0.1")
+    port: int = Field(default=8000, ge=1, le=65535)
 
     @property
     def profile(self) -> NetworkProfile:
@@ -50,6 +77,32 @@ class Settings(BaseSettings):
     @property
     def required_confirmations(self) -> int:
         return self.confirmations or self.profile.confirmations
+
+    @property
+    def db_url(self) -> str:
+        """The database URL: ``database_url``, else a SQLite file in the data directory."""
+        if self.database_url:
+            url = self.database_url
+            # Heroku-style URLs name the dialect "postgres"; SQLAlchemy wants "postgresql".
+            return "postgresql" + url[len("postgres") :] if url.startswith("postgres://") else url
+        return f"sqlite:///{self.data_dir / 'registry.db'}"
+
+    def check_safe(self, chain_id: int) -> None:
+        """Refuse development-only settings on a chain that is not a development chain."""
+        from registry.networks import DEV_CHAIN_IDS
+
+        if chain_id in DEV_CHAIN_IDS:
+            return
+        if self.profile.is_dev and self.network == "local":
+            raise ConfigError(
+                f"the RPC serves chain {chain_id} but the network profile is 'local': set "
+                "REGISTRY_NETWORK to the profile of that chain (e.g. sepolia)"
+            )
+        if self.profile.chain_id != chain_id:
+            raise ConfigError(
+                f"network profile {self.network!r} is chain {self.profile.chain_id}, "
+                f"but the RPC serves chain {chain_id}"
+            )
 
     @property
     def data_dir(self) -> Path:
@@ -76,11 +129,10 @@ def _read(path: Path) -> dict[str, Any]:
 
 def load_deployment(settings: Settings, chain_id: int) -> dict[str, Any]:
     """The deployment recorded for ``chain_id`` (raises DeploymentError when none)."""
-    data = _read(settings.deployments_file).get(str(chain_id))
+    data: dict[str, Any] | None = _read(settings.deployments_file).get(str(chain_id))
     if not data:
         raise DeploymentError(
-            f"no registry deployed on chain {chain_id} according to {settings.deployments_file}; "
-            "run `registry deploy`"
+            f"no registry deployed on chain {chain_id} according to {settings.deployments_file}; run `registry deploy`"
         )
     return data
 

@@ -75,12 +75,9 @@ class LocalChain:
         except (FileNotFoundError, ValueError):
             return None
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
+            return pid if _alive(pid) else None
         except PermissionError:
             return pid
-        return pid
 
     def _probe(self) -> tuple[int, int] | None:
         import requests
@@ -164,12 +161,26 @@ class LocalChain:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not _alive(pid):
                 break
             time.sleep(0.05)
         else:
             os.kill(pid, signal.SIGKILL)
+            _alive(pid)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs; reaps it when it is our own exited child (no zombie)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: fall back to signal 0
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

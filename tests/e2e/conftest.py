@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.chain_fixtures import Registry, deploy_fixture
+from tests.service_support import db  # noqa: F401 - the service tests' database fixture
 
 
 @pytest.fixture(scope="module")

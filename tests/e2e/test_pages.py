@@ -1,0 +1,177 @@
+"""The web pages in real Chromium (Debian's package, driven by Playwright) against a real
+uvicorn server: verify a file (VALID), a tampered one (INVALID with the reason), the share page
+and the issuer dashboard, at a phone's viewport."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from sqlmodel import Session
+
+from registry.api import create_app
+from registry.store import CredentialRow
+from registry.store.service import IssueRequest, credential_file, issue
+from registry.worker import Worker, run_until_idle, seal_due
+from tests.chain_fixtures import Registry, free_port
+from tests.service_support import Database, add_issuer, database, service_settings
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("REGISTRY_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def _require_browser() -> None:
+    if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
+        return
+    message = f"Chromium not found at {CHROMIUM} (run `make browser`, or apt-get install chromium)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message + "; under CI the page tests must run")
+    pytest.skip(message)
+
+
+class Site:
+    def __init__(self, url: str, db: Database, key: str, ids: list[str], out: Path) -> None:
+        self.url, self.db, self.key, self.ids, self.out = url, db, key, ids, out
+
+    def file(self, cid: str) -> dict[str, Any]:
+        with Session(self.db.engine) as session:
+            return credential_file(session, session.get(CredentialRow, cid))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def site(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    _require_browser()
+    tmp = tmp_path_factory.mktemp("pages")
+    gen = database("sqlite", tmp)
+    db = next(gen)
+    port = free_port()
+    settings = service_settings(registry, db, public_url=f"http://127.0.0.1:{port}")
+    with Session(db.engine) as session:
+        issuer, key, ach = add_issuer(session, registry)
+        rows = issue(session, issuer, [
+            IssueRequest(achievement_id=ach, recipient_email=f"ada{i}@example.org", recipient_name=f"Ada Lovelace {i}",
+                         result="A")
+            for i in range(3)
+        ])  # fmt: skip
+        session.commit()
+        ids = [r.id for r in rows]
+    seal_due(db.engine, settings, force=True)
+    run_until_idle(Worker(settings, db.engine, registry.client))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=db.engine), host="127.0.0.1", port=port,
+                                           log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    try:
+        yield Site(f"http://127.0.0.1:{port}", db, key, ids, tmp)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        gen.close()
+
+
+@pytest.fixture(scope="module")
+def browser(site: Site) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def test_upload_a_credential_file_shows_valid(site: Site, page: Any) -> None:
+    path = site.out / "credential.json"
+    path.write_text(json.dumps(site.file(site.ids[0]), indent=2))
+    page.goto(site.url + "/verify")
+    page.get_by_label("Credential file (JSON) or baked badge (PNG, SVG)").set_input_files(str(path))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_selector("#verdict")
+    assert page.locator("#verdict").inner_text() == "VALID"
+    assert page.locator("[data-check=integrity]").get_attribute("data-status") == "pass"
+    assert "Universidad de Ejemplo" in page.locator("#issuer-on-chain").inner_text()
+    page.screenshot(path=str(site.out / "verify-valid.png"), full_page=True)
+
+
+def test_upload_a_tampered_file_shows_invalid_with_the_reason(site: Site, page: Any) -> None:
+    data = site.file(site.ids[1])
+    data["credentialSubject"]["name"] = "Somebody Else"
+    path = site.out / "tampered.json"
+    path.write_text(json.dumps(data))
+    page.goto(site.url + "/verify")
+    page.locator("#file").set_input_files(str(path))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_selector("#verdict")
+    assert page.locator("#verdict").inner_text() == "INVALID"
+    integrity = page.locator("[data-check=integrity]")
+    assert integrity.get_attribute("data-status") == "fail"
+    assert "altered" in integrity.inner_text()
+    page.screenshot(path=str(site.out / "verify-invalid.png"), full_page=True)
+
+
+def test_pasted_redacted_credential_lists_hidden_fields(site: Site, page: Any) -> None:
+    from registry.credfile import redact
+
+    data = redact(site.file(site.ids[2]), ["/credentialSubject/result"])
+    page.goto(site.url + "/verify")
+    page.get_by_label("…or paste the credential JSON").fill(json.dumps(data))
+    page.get_by_role("button", name="Verify").click()
+    assert page.locator("#verdict").inner_text() == "VALID"
+    assert "/credentialSubject/result" in page.locator("#hidden").inner_text()
+
+
+def test_share_page_has_downloads_qr_and_linkedin(site: Site, page: Any) -> None:
+    cid = site.ids[0]
+    response = page.goto(f"{site.url}/c/{cid}")
+    assert response.status == 200
+    assert "Ada Lovelace 0" in page.locator("h1").inner_text()
+    linkedin = page.locator("#linkedin").get_attribute("href")
+    assert linkedin.startswith("https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME")
+    assert "organizationName=Universidad+de+Ejemplo" in linkedin and f"%2Fc%2F{cid}" in linkedin
+    assert "issueYear=" in linkedin
+    assert page.locator("figure.qr svg").count() == 1
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Credential file (JSON)").click()
+    saved = site.out / "downloaded.json"
+    download.value.save_as(saved)
+    assert json.loads(saved.read_text())["proof"][0]["credentialDigest"].startswith("0x")
+    page.screenshot(path=str(site.out / "share.png"), full_page=True)
+    assert page.goto(f"{site.url}/c/doesnotexist").status == 404
+
+
+def test_dashboard_shows_batches_after_sign_in(site: Site, page: Any) -> None:
+    page.goto(site.url + "/dashboard")
+    page.get_by_label("API key").fill("rk_wrong")
+    page.get_by_role("button", name="Sign in").click()
+    assert "unknown or revoked API key" in page.locator("[role=alert]").inner_text()
+    page.get_by_label("API key").fill(site.key)
+    page.get_by_role("button", name="Sign in").click()
+    row = page.locator("tr[data-batch]").first
+    assert "confirmed" in row.inner_text() and "3" in row.inner_text()
+    assert "block" in row.inner_text()
+    page.screenshot(path=str(site.out / "dashboard.png"), full_page=True)

@@ -1,0 +1,117 @@
+"""Helpers for the service tests: databases (SQLite always, PostgreSQL when
+``REGISTRY_TEST_POSTGRES_URL`` is set, each test in its own schema) and issuer set-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from registry.config import Settings
+from registry.store import Issuer, make_engine, upgrade
+from registry.store.service import create_achievement, create_api_key, create_issuer
+from tests.chain_fixtures import ACHIEVEMENT, Registry
+
+POSTGRES_URL = os.environ.get("REGISTRY_TEST_POSTGRES_URL")
+DB_KINDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+
+
+class Database:
+    """A migrated database for one test; ``url``/``schema`` recreate engines (a restart)."""
+
+    def __init__(self, kind: str, tmp: Path) -> None:
+        self.kind = kind
+        self.schema: str | None = None
+        if kind == "sqlite":
+            self.url = f"sqlite:///{tmp / f'db-{secrets.token_hex(4)}.sqlite'}"
+        else:
+            assert POSTGRES_URL
+            self.url = POSTGRES_URL
+            self.schema = "t_" + secrets.token_hex(6)
+            admin = make_engine(POSTGRES_URL)
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
+            admin.dispose()
+        self.engine = self.new_engine()
+
+    def new_engine(self) -> Engine:
+        return make_engine(self.url, schema=self.schema)
+
+    def settings_env(self) -> dict[str, str]:
+        """What a service process needs to open this database."""
+        env = {"REGISTRY_DATABASE_URL": self.url}
+        if self.schema:
+            env["REGISTRY_DB_SCHEMA"] = self.schema
+        return env
+
+    def drop(self) -> None:
+        self.engine.dispose()
+        if self.schema:
+            admin = make_engine(self.url)
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+            admin.dispose()
+
+
+def database(kind: str, tmp: Path, *, migrate: bool = True) -> Iterator[Database]:
+    db = Database(kind, tmp)
+    try:
+        if migrate:
+            upgrade(db.engine)
+        yield db
+    finally:
+        db.drop()
+
+
+def service_settings(registry: Registry, db: Database, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "home": registry.settings.home,
+        "rpc_url": registry.rpc_url,
+        "database_url": db.url,
+        "db_schema": db.schema,
+        "worker_in_process": False,
+        "batch_size": 1000,
+        "batch_max_age": 3600.0,
+        "worker_interval": 0.2,
+        "public_url": "http://testserver",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def add_issuer(
+    session: Session, registry: Registry, which: int = 1, *, key_source: str | None = None
+) -> tuple[Issuer, str, int]:
+    """The fixture's issuer ``which`` in the service DB, an API key, and an achievement id."""
+    info = registry.client.issuers([registry.issuer_id if which == 1 else registry.issuer2_id])
+    entry = next(iter(info.values()))
+    key = registry.issuer_key if which == 1 else registry.issuer2_key
+    issuer = create_issuer(
+        session,
+        name=entry.name,
+        did=entry.did,
+        key_source=key_source or ("dev:issuer" if which == 1 else "dev:issuer2"),
+        key_address=key.address,
+    )
+    assert issuer.id is not None
+    _, token = create_api_key(session, issuer.id, "test")
+    data = json.loads(ACHIEVEMENT.model_dump_json())
+    data["id"] = f"https://example.org/achievements/{secrets.token_hex(4)}"
+    ach = create_achievement(session, issuer, data)
+    session.commit()
+    assert ach.id is not None
+    return issuer, token, ach.id
+
+
+@pytest.fixture(params=DB_KINDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A freshly migrated database: SQLite, and PostgreSQL when configured."""
+    yield from database(str(request.param), tmp_path)
