@@ -10,6 +10,8 @@ latency, and (when present) the audit reader. `--quick` skips the 1M-credential 
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import json
 import statistics
 import sys
@@ -21,6 +23,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+
+# Optional sections, each a scripts/bench_<name>.py with run() or run(long=...) -> dict.
+EXTRA_SECTIONS = ["audit", "reliability", "load", "tamper"]
 
 TARGETS: dict[str, tuple[str, float]] = {
     # key: (comparison, bound) — reported alongside the figures as `targets_met`
@@ -38,6 +43,10 @@ TARGETS: dict[str, tuple[str, float]] = {
     "ratio_vs_oz_100k": (">=", 20.0),
     "audit_10k_batches_first_s": ("<=", 60.0),
     "audit_10k_batches_resumed_s": ("<=", 2.0),
+    "crash_violations": ("<=", 0),
+    "tamper_accepted": ("<=", 0),
+    "api_fuzz_5xx": ("<=", 0),
+    "load_errors": ("<=", 0),
 }
 
 
@@ -92,20 +101,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip the 1M-credential measurements")
     parser.add_argument("--long", action="store_true", help="also run the long campaigns")
-    parser.add_argument("--only", choices=["gas", "core", "audit"], help="run one section")
+    parser.add_argument("--only", choices=["gas", "core", *EXTRA_SECTIONS], help="run one section")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
-    sections = [args.only] if args.only else ["gas", "core", "audit"]
+    sections = [args.only] if args.only else ["gas", "core", *EXTRA_SECTIONS]
     if "gas" in sections:
         figures.update(gas_and_verify())
     if "core" in sections:
         import bench_core
 
         figures.update(bench_core.run(long=not args.quick))
-    if "audit" in sections and (ROOT / "scripts" / "bench_audit.py").exists():
-        import bench_audit
-
-        figures.update(bench_audit.run())
+    for name in EXTRA_SECTIONS:
+        if name in sections and (ROOT / "scripts" / f"bench_{name}.py").exists():
+            module = importlib.import_module(f"bench_{name}")
+            run = module.run
+            figures.update(run(long=args.long) if "long" in inspect.signature(run).parameters else run())
     met: dict[str, bool] = {}
     for key, (op, bound) in TARGETS.items():
         if isinstance(figures.get(key), int | float):
