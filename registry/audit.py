@@ -939,9 +939,14 @@ def check_sample(
     verifier = Verifier(rpc_url=client.rpc_url, trusted={chain_id: {registry.lower()}}, timeout=client.timeout)
     reports = verifier.verify_many(loaded) if loaded else []
     verdicts = {"VALID": 0, "INVALID": 0, "INDETERMINATE": 0}
+    withdrawn = 0
     for report in reports:
         verdicts[report.verdict.value] += 1
         if report.verdict is Verdict.VALID:
+            continue
+        failed = {c.name for c in report.checks if c.status.value == "fail"}
+        if report.verdict is Verdict.INVALID and failed <= {"revocation", "validity"}:
+            withdrawn += 1  # revoked or expired: the issuer's decision, not a defect
             continue
         invalid = report.verdict is Verdict.INVALID
         findings.append(Finding(
@@ -954,7 +959,7 @@ def check_sample(
         ))  # fmt: skip
     info = {
         "directory": str(directory), "files": len(files), "sampled": len(chosen),
-        "verified": len(reports), "other_registry": other, **verdicts,
+        "verified": len(reports), "other_registry": other, "revoked_or_expired": withdrawn, **verdicts,
     }  # fmt: skip
     return findings, info
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -83,7 +83,6 @@ def anchoring_chart(report: AuditReport) -> Markup | None:
     """Credentials anchored per day, one stacked colour per issuer."""
     if not report.batches:
         return None
-    import matplotlib.dates as mdates
 
     names = {i.issuer_id: i.name for i in report.issuers}
     per: dict[int, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
@@ -99,7 +98,11 @@ def anchoring_chart(report: AuditReport) -> Markup | None:
         bottom = [a + b for a, b in zip(bottom, values, strict=True)]
     ax.set_ylabel("credentials anchored")
     ax.set_title("Credentials anchored per day, by issuer", fontsize=11, loc="left")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
+    # One tick per day with data (a date locator would repeat a lone day on every tick).
+    ax.set_xticks(days, [d.strftime("%Y-%m-%d") for d in days])
+    if len(days) < 4:  # keep single bars from filling the whole axis
+        pad = timedelta(days=2)
+        ax.set_xlim(days[0] - pad, days[-1] + pad)
     ax.legend(frameon=False, fontsize=8)
     fig.autofmt_xdate()
     return _svg(fig)

@@ -7,7 +7,11 @@
    learners and anchors the whole batch with ONE transaction; files go to demo-out/;
 4. an employer verifies one file with nothing but the file and the RPC (`registry verify`);
 5. the learner hides the grade (selective disclosure) and the redacted file still verifies;
-6. the university revokes one credential: its file now verifies INVALID with the reason.
+6. the university revokes one credential: its file now verifies INVALID with the reason;
+7. a second issuer runs the issuer service: REST API, CSV import, the anchoring worker, a baked
+   badge download that verifies, the share page;
+8. an auditor reads the whole on-chain history, reconciles it with the service's database,
+   checks the deployed bytecode against contracts/ and writes a self-contained HTML report.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -173,13 +178,136 @@ def main() -> int:
         "verification of the revoked credential",
     )
 
+    step("7. A second issuer uses the issuer service (REST API + anchoring worker)")
+    service_db = service_demo(settings, client, status.rpc_url)
+
+    step("8. The auditor: on-chain history, reconciliation, bytecode, sample of files")
+    report = OUT / "audit-report.html"
+    files_dir = str(batch_dir.relative_to(ROOT))
+    expect(
+        cli("audit", "--rpc", status.rpc_url, "--issuer", "did:web:etsi.example", "--db", service_db),
+        0,
+        "reconciliation of the service's database with the chain",
+    )
+    audit_all = ["audit", "--rpc", status.rpc_url, "--files", files_dir, "--sample", "50"]
+    expect(cli(*audit_all), 0, "audit of the whole registry")
+    expect(cli(*audit_all, "--format", "html", "--out", str(report.relative_to(ROOT))), 0, "HTML audit report")
+
     step("Summary")
     console.print(
-        f"VALID, VALID with hidden fields and INVALID (revoked) shown from files on disk in "
-        f"{time.monotonic() - started:.1f} s.\nThe chain keeps its state: after `registry chain down` and "
-        f"`registry chain up`, `registry verify {first.relative_to(ROOT)}` verifies again."
+        f"VALID, VALID with hidden fields and INVALID (revoked) shown from files on disk; the service issued and "
+        f"anchored a CSV import; the audit found nothing to report. {time.monotonic() - started:.1f} s in all.\n"
+        f"Audit report: {report}\n"
+        f"The chain keeps its state: after `registry chain down` and `registry chain up`, "
+        f"`registry verify {first.relative_to(ROOT)}` verifies again."
     )
     return 0
+
+
+def service_demo(settings: Settings, client: Any, rpc_url: str) -> str:
+    """Issue through the service's REST API; the in-process worker seals and anchors."""
+    import csv
+    import io
+    import socket
+
+    import httpx
+    from sqlmodel import Session, select
+
+    from registry.api.app import serve_in_background
+    from registry.store import Issuer, make_engine
+    from registry.store.service import create_api_key, create_issuer
+
+    chain_id = client.chain_id()
+    key = dev_account("issuer2", chain_id)
+    issuer_id = admit_issuer(
+        client, dev_account("accreditor", chain_id), "Escuela Técnica Superior", "did:web:etsi.example", key.address
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    db_url = f"sqlite:///{settings.data_dir / 'service-demo.db'}"
+    svc = Settings(
+        home=settings.home,
+        rpc_url=rpc_url,
+        database_url=db_url,
+        port=port,
+        batch_max_age=1.0,
+        worker_interval=0.2,
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    server, thread = serve_in_background(svc, port=port)
+    try:
+        engine = make_engine(db_url)
+        with Session(engine) as session:
+            issuer = session.exec(select(Issuer).where(Issuer.did == "did:web:etsi.example")).first()
+            if issuer is None:
+                issuer = create_issuer(
+                    session,
+                    name="Escuela Técnica Superior",
+                    did="did:web:etsi.example",
+                    key_source="dev:issuer2",
+                    key_address=key.address,
+                )
+            assert issuer.id is not None
+            _, token = create_api_key(session, issuer.id, "demo")
+            session.commit()
+        console.print(
+            f"service on http://127.0.0.1:{port} (issuer #{issuer_id} on chain; API key created, stored hashed)"
+        )
+        api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": token}, timeout=30)
+        achievement = {
+            "name": "Cloud Security Fundamentals",
+            "description": "Micro-credential on securing cloud workloads.",
+            "criteria_narrative": "Passed the practical assessment.",
+            "learning_outcomes": ["Apply least privilege", "Detect misconfigurations"],
+            "workload_ects": 2.0, "eqf_level": 5, "assessment_type": "Practical lab exam",
+            "participation_form": "blended", "quality_assurance": "ISO 9001 certified training unit",
+        }  # fmt: skip
+        created = api.post("/v1/achievements", json=achievement)
+        if created.status_code == 409:
+            ach_id = next(a["id"] for a in api.get("/v1/achievements").json() if a["name"] == achievement["name"])
+        else:
+            created.raise_for_status()
+            ach_id = created.json()["id"]
+        rows = io.StringIO()
+        writer = csv.writer(rows)
+        writer.writerow(["email", "name", "result"])
+        for i in range(50):
+            writer.writerow([f"learner{i}@example.org", f"Learner {i}", "pass"])
+        imported = api.post(
+            "/v1/credentials/import",
+            data={"achievement_id": str(ach_id)},
+            files={"file": ("cohort.csv", rows.getvalue().encode(), "text/csv")},
+        )
+        imported.raise_for_status()
+        console.print(f"POST /v1/credentials/import: {imported.status_code}, 50 learners queued")
+        api.post("/v1/batches/seal").raise_for_status()
+        deadline = time.monotonic() + 90
+        while True:
+            batches = api.get("/v1/batches").json()
+            latest = max(batches, key=lambda b: b["id"])
+            if latest["state"] == "confirmed":
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"demo failed: batch stuck in state {latest['state']}")
+            time.sleep(0.3)
+        console.print(f"batch #{latest['id']} confirmed by the worker: {latest}")
+        creds = api.get("/v1/credentials", params={"batch_id": latest["id"], "limit": 1}).json()
+        public_id = creds[0]["id"] if isinstance(creds, list) else creds["items"][0]["id"]
+        png = api.get(f"/v1/credentials/{public_id}/file", params={"format": "png"})
+        png.raise_for_status()
+        badge = OUT / "service" / f"{public_id}.png"
+        badge.parent.mkdir(parents=True, exist_ok=True)
+        badge.write_bytes(png.content)
+        console.print(
+            f"baked badge downloaded: {badge.relative_to(ROOT)} ({len(png.content)} bytes); "
+            f"share page http://127.0.0.1:{port}/c/{public_id}"
+        )
+        expect(cli("verify", str(badge.relative_to(ROOT)), "--rpc", rpc_url), 0, "verification of a baked badge")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    return db_url
 
 
 def _grade_path(doc: dict[str, object]) -> str:
