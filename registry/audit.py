@@ -813,10 +813,10 @@ def _strip_metadata(code: bytes) -> bytes:
 
 def sources_fingerprint(root: Path) -> str:
     """SHA-256 over the Solidity sources under ``root/contracts`` and the compiler settings."""
-    from registry.contracts import COMPILER_SETTINGS, SOLC_VERSION
+    from registry.contracts import COMPILER_SETTINGS, SOLC_VERSION, project_sources
 
     digest = hashlib.sha256(json.dumps([SOLC_VERSION, COMPILER_SETTINGS], sort_keys=True).encode())
-    for path in sorted((root / "contracts").rglob("*.sol")):
+    for path in project_sources(root):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     remapped = root / "node_modules/@openzeppelin/contracts"
     if remapped.exists():

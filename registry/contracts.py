@@ -20,6 +20,7 @@ __all__ = [
     "Artifact",
     "compile_sources",
     "load_artifact",
+    "project_sources",
 ]
 
 SOLC_VERSION = "0.8.28"
@@ -57,6 +58,16 @@ def load_artifact(name: str) -> Artifact:
     return Artifact(data)
 
 
+def project_sources(root: Path) -> list[Path]:
+    """The project's own ``.sol`` files under ``root/contracts``.
+
+    Hidden directories are skipped: Ape unpacks its dependencies into ``contracts/.cache/``,
+    and those are compiled through the OpenZeppelin remapping, not as project sources.
+    """
+    base = root / "contracts"
+    return sorted(p for p in base.rglob("*.sol") if not any(part.startswith(".") for part in p.relative_to(base).parts))
+
+
 def compile_sources(root: Path) -> dict[str, Any]:
     """Compile every ``.sol`` file under ``root/contracts`` with the pinned settings.
 
@@ -65,9 +76,7 @@ def compile_sources(root: Path) -> dict[str, Any]:
     """
     import solcx  # dev dependency: only builders and auditors recompile
 
-    sources = {
-        str(p.relative_to(root)): {"content": p.read_text()} for p in sorted((root / "contracts").rglob("*.sol"))
-    }
+    sources = {str(p.relative_to(root)): {"content": p.read_text()} for p in project_sources(root)}
     if not sources:
         raise DeploymentError(f"no Solidity sources under {root / 'contracts'}")
     standard_input = {"language": "Solidity", "sources": sources, "settings": COMPILER_SETTINGS}

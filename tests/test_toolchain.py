@@ -83,3 +83,16 @@ def test_error_hierarchy_is_pinned() -> None:
     assert issubclass(errors.ChainError, errors.RegistryError)
     assert str(errors.ChainUnavailable("http://x", "refused")) == "chain RPC http://x unavailable: refused"
     assert errors.InvalidInput("recipient_email", "bad").field == "recipient_email"
+
+
+def test_only_project_sources_are_compiled(tmp_path: Path) -> None:
+    """Ape unpacks dependencies into contracts/.cache/: never compile those as project sources."""
+    from registry.contracts import project_sources
+
+    (tmp_path / "contracts" / ".cache" / "openzeppelin").mkdir(parents=True)
+    (tmp_path / "contracts" / "sub").mkdir()
+    (tmp_path / "contracts" / "A.sol").write_text("contract A {}")
+    (tmp_path / "contracts" / "sub" / "B.sol").write_text("contract B {}")
+    (tmp_path / "contracts" / ".cache" / "openzeppelin" / "ERC20.sol").write_text("contract C {}")
+    names = [p.relative_to(tmp_path).as_posix() for p in project_sources(tmp_path)]
+    assert names == ["contracts/A.sol", "contracts/sub/B.sol"]
