@@ -308,7 +308,7 @@ def _register_extensions() -> None:
     """Commands of the service (`serve`, `worker`, `db`) and the auditor (`audit`)."""
     import importlib
 
-    for module in ("registry.cli_service", "registry.cli_audit"):
+    for module in ("registry.cli_issue", "registry.cli_service", "registry.cli_audit"):
         try:
             ext = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -1,53 +1,53 @@
 #!/usr/bin/env python3
-"""`make demo`: the registry end to end on the embedded default (local anvil + files).
+"""`make demo`: the whole story on the embedded default (local anvil + SQLite), in about a minute.
 
-1. start the local chain (state persists in .registry/), deploy the registry once;
-2. the admin appoints an accreditation body, which admits the demo university as an issuer;
-3. the university issues Open Badges 3.0 micro-credentials to a generated cohort of 1,000
-   learners and anchors the whole batch with ONE transaction; files go to demo-out/;
-4. an employer verifies one file with nothing but the file and the RPC (`registry verify`);
-5. the learner hides the grade (selective disclosure) and the redacted file still verifies;
-6. the university revokes one credential: its file now verifies INVALID with the reason;
-7. a second issuer runs the issuer service: REST API, CSV import, the anchoring worker, a baked
-   badge download that verifies, the share page;
-8. an auditor reads the whole on-chain history, reconciles it with the service's database,
-   checks the deployed bytecode against contracts/ and writes a self-contained HTML report.
+1. the local chain comes up (state persists in .registry/) and the registry contract is deployed;
+2. the admin appoints an accreditation body, which admits two issuers;
+3. the university issues Open Badges 3.0 micro-credentials to 1,000 learners from a CSV with the
+   CLI (`registry issue`): one transaction anchors the whole batch;
+4. the technical school runs the issuer service: it imports a CSV of 1,000 learners through the
+   REST API, the worker anchors, the files and baked badges are downloaded into demo-out/, and
+   the service is stopped;
+5. an employer verifies with nothing but the file and the RPC: a JSON file and a baked badge;
+6. a learner hides the grade (selective disclosure) and the file still verifies;
+7. the university revokes one credential (`registry revoke`): it now verifies INVALID;
+8. an auditor reconciles the chain with the service's database, checks the deployed bytecode
+   and a sample of files, and writes a self-contained HTML report.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import random
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
+from registry.chain import ChainClient  # noqa: E402
 from registry.config import Settings  # noqa: E402
 from registry.contracts import load_artifact  # noqa: E402
-from registry.credential import Achievement, IssuerProfile  # noqa: E402
 from registry.devkeys import dev_account  # noqa: E402
 from registry.errors import DeploymentError  # noqa: E402
-from registry.issuing import issue_and_anchor  # noqa: E402
 from registry.localchain import LocalChain  # noqa: E402
-from registry.ops import (  # noqa: E402
-    admit_issuer,
-    connect,
-    deploy_registry,
-    grant_accreditor,
-    revoke_credentials,
-)
-from registry.pipeline import synthetic_cohort  # noqa: E402
+from registry.ops import admit_issuer, connect, deploy_registry, grant_accreditor  # noqa: E402
 
 console = Console()
 COHORT = int(os.environ.get("DEMO_COHORT", "1000"))
 OUT = ROOT / "demo-out"
+UNI = ("Universidad de Ejemplo", "did:web:uni.example", "issuer")
+ETSI = ("Escuela Técnica Superior", "did:web:etsi.example", "issuer2")
+FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim", "Leslie", "Margaret"]
+LAST = ["García", "Müller", "Rossi", "Novak", "Silva", "Dubois", "Nowak", "Jensen", "Kowalski", "O'Brien", "Lindqvist"]
 
 
 def step(title: str) -> None:
@@ -56,9 +56,10 @@ def step(title: str) -> None:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the real `registry` command, as a user would."""
-    cmd = [sys.executable, "-m", "registry.cli", *args]
     console.print(f"$ registry {' '.join(args)}", style="dim", highlight=False)
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "registry.cli", *args], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
     return proc
@@ -70,146 +71,125 @@ def expect(proc: subprocess.CompletedProcess[str], code: int, what: str) -> None
         raise SystemExit(1)
 
 
+def rel(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def cohort_csv(n: int, seed: int) -> str:
+    r = random.Random(seed)
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(["email", "name", "result", "valid_until"])
+    for i in range(n):
+        first, last = r.choice(FIRST), r.choice(LAST)
+        email = f"{first}.{last}.{i}@learners.example".lower().replace("'", "").replace("ü", "u").replace("í", "i")
+        writer.writerow([email, f"{first} {last}", r.choice(["pass", "merit", "distinction"]), "2031-06-30"])
+    return rows.getvalue()
+
+
+ACHIEVEMENTS = {
+    "uni": {
+        "id": "https://uni.example/achievements/data-literacy",
+        "name": "Data Literacy for Public Administration",
+        "description": "Short course on collecting, analysing and communicating public-sector data.",
+        "criteria_narrative": "Completed all modules and passed the final project with at least 60%.",
+        "learning_outcomes": ["Clean and combine open data sets", "Communicate findings to non-specialists"],
+        "workload_ects": 3.0, "eqf_level": 6, "assessment_type": "Supervised online final project",
+        "participation_form": "online", "quality_assurance": "Faculty QA, accredited by the national agency",
+    },
+    "etsi": {
+        "name": "Cloud Security Fundamentals",
+        "description": "Micro-credential on securing cloud workloads.",
+        "criteria_narrative": "Passed the practical lab assessment.",
+        "learning_outcomes": ["Apply least privilege", "Detect misconfigurations"],
+        "workload_ects": 2.0, "eqf_level": 5, "assessment_type": "Practical lab exam",
+        "participation_form": "blended", "quality_assurance": "ISO 9001 certified training unit",
+    },
+}  # fmt: skip
+
+
 def main() -> int:
     started = time.monotonic()
     settings = Settings()
+    run_dir = OUT / time.strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
     step("1. Local chain and registry contract")
     chain = LocalChain(settings.data_dir)
     status = chain.up()
-    console.print(
-        f"anvil at {status.rpc_url}, chain {status.chain_id}, block {status.block}; "
-        f"state persists in {status.state_file}"
-    )
+    rpc = status.rpc_url
+    console.print(f"anvil at {rpc}, chain {status.chain_id}, block {status.block}; state in {status.state_file}")
     try:
-        client = connect(settings, status.rpc_url)
+        client = connect(settings, rpc)
         code = client.runtime_code(client.registry_address or "")
         if "0x" + code.hex() != load_artifact("CredentialRegistry").deployed_bytecode:
             raise DeploymentError("the contract source changed since the last local deployment")
         console.print(f"registry already deployed at {client.registry_address}")
     except DeploymentError as exc:
-        from registry.chain import ChainClient
-
-        console.print(f"deploying: {exc}")
-        client = ChainClient(status.rpc_url)
+        console.print(f"deploying ({exc})")
+        client = ChainClient(rpc)
         record = deploy_registry(settings, client, dev_account("admin", 31337), force=True)
         console.print(f"deployed CredentialRegistry at {record['address']} (block {record['block']})")
     chain_id = client.chain_id()
 
-    step("2. Accreditation body admits the issuer")
-    admin = dev_account("admin", chain_id)
+    step("2. An accreditation body admits two issuers")
     accreditor = dev_account("accreditor", chain_id)
-    issuer_key = dev_account("issuer", chain_id)
-    grant_accreditor(client, admin, accreditor.address)
-    issuer_id = admit_issuer(client, accreditor, "Universidad de Ejemplo", "did:web:uni.example", issuer_key.address)
-    info = client.issuers([issuer_id])[issuer_id]
-    console.print(
-        f"issuer #{issuer_id} {info.name} ({info.did}) accredited by {info.admitted_by}, "
-        f"anchoring key {info.active_key}"
-    )
+    grant_accreditor(client, dev_account("admin", chain_id), accreditor.address)
+    for name, did, role in (UNI, ETSI):
+        issuer_id = admit_issuer(client, accreditor, name, did, dev_account(role, chain_id).address)
+        info = client.issuers([issuer_id])[issuer_id]
+        console.print(f"issuer #{issuer_id} {info.name} ({info.did}), accredited by {info.admitted_by}")
 
-    step(f"3. Issue {COHORT} micro-credentials and anchor the batch")
-    issuer = IssuerProfile(id=info.did, name=info.name, url="https://uni.example")
-    achievement = Achievement(
-        id="https://uni.example/achievements/data-literacy",
-        name="Data Literacy for Public Administration",
-        description="Short course on collecting, analysing and communicating public-sector data.",
-        criteria_narrative="Completed all modules and passed the final project with at least 60%.",
-        learning_outcomes=[
-            "Clean and combine open data sets",
-            "Choose and explain appropriate statistical summaries",
-            "Communicate findings to non-specialists",
-        ],
-        workload_ects=3.0,
-        eqf_level=6,
-        assessment_type="Supervised online final project",
-        participation_form="online",
-        quality_assurance="Internal QA of the Faculty of Economics, accredited by the national agency",
-    )
-    t0 = time.monotonic()
-    docs = list(synthetic_cohort(COHORT, issuer, achievement, seed=int(time.time())))
-    batch_dir = OUT / f"batch-{int(time.time())}"
-    issued = issue_and_anchor(client, issuer_key, docs, batch_dir)
-    console.print(
-        f"{len(issued.files)} credential files in {batch_dir.relative_to(ROOT)} "
-        f"({time.monotonic() - t0:.1f} s); root {issued.root} anchored in block "
-        f"{issued.anchor.anchor_block}, tx {issued.anchor.anchor_tx}, gas {issued.gas_used}"
-    )
-    onchain = client.batches([issued.root])[issued.root]
-    assert onchain is not None
-    console.print(
-        f"read back from the chain: {onchain.count} credentials, issuer #{onchain.issuer_id}, "
-        f"anchored at block {onchain.block_number}"
-    )
+    step(f"3. The university issues {COHORT} credentials from a CSV with the CLI")
+    (run_dir / "uni-learners.csv").write_text(cohort_csv(COHORT, seed=1))
+    (run_dir / "uni-achievement.json").write_text(json.dumps(ACHIEVEMENTS["uni"], indent=2, ensure_ascii=False))
+    uni_dir = run_dir / "universidad"
+    learners, achievement = rel(run_dir / "uni-learners.csv"), rel(run_dir / "uni-achievement.json")
+    issue_args = ["issue", "--csv", learners, "--achievement", achievement, "--out", rel(uni_dir), "--rpc", rpc]
+    expect(cli(*issue_args), 0, "CLI issuance")
 
-    rpc = ["--rpc", status.rpc_url]
-    first, second = issued.files[0], issued.files[1]
-    step("4. An employer verifies a credential: only the file and the RPC")
-    expect(cli("verify", str(first.relative_to(ROOT)), *rpc), 0, "verification of a fresh credential")
+    step(f"4. The technical school imports {COHORT} learners through the issuer service")
+    service_dir = run_dir / "service"
+    service_db, public_id = service_story(settings, rpc, service_dir)
 
-    step("5. The learner hides the grade and shares the redacted file")
-    redacted = first.with_name(first.stem + ".redacted.json")
-    hide = _grade_path(json.loads(first.read_text()))
-    expect(
-        cli(
-            "redact",
-            str(first.relative_to(ROOT)),
-            "--hide",
-            hide,
-            "-o",
-            str(redacted.relative_to(ROOT)),
-        ),
-        0,
-        "redaction",
-    )
-    expect(
-        cli("verify", str(redacted.relative_to(ROOT)), *rpc),
-        0,
-        "verification of the redacted credential",
-    )
+    step("5. An employer verifies: only the file and the RPC (the service is stopped)")
+    service_file = service_dir / f"{public_id}.json"
+    expect(cli("verify", rel(service_file), "--rpc", rpc), 0, "verification of a service-issued file")
+    expect(cli("verify", rel(service_dir / f"{public_id}.png"), "--rpc", rpc), 0, "verification of a baked badge")
 
-    step("6. The university revokes one credential")
-    data = json.loads(second.read_text())
-    digest = data["proof"][0]["credentialDigest"]
-    tx = revoke_credentials(client, issuer_key, [bytes.fromhex(digest[2:])], 1)
-    console.print(f"revoked {digest[:18]}… (reason: issued in error) in block {tx.block_number}, gas {tx.gas_used}")
-    expect(
-        cli("verify", str(second.relative_to(ROOT)), *rpc),
-        1,
-        "verification of the revoked credential",
-    )
+    step("6. The learner hides the grade and shares the redacted file")
+    redacted = service_dir / f"{public_id}.redacted.json"
+    expect(cli("redact", rel(service_file), "--hide", "/credentialSubject/result", "-o", rel(redacted)), 0, "redaction")
+    expect(cli("verify", rel(redacted), "--rpc", rpc), 0, "verification of the redacted file")
 
-    step("7. A second issuer uses the issuer service (REST API + anchoring worker)")
-    service_db = service_demo(settings, client, status.rpc_url)
+    step("7. The university revokes one credential")
+    revoked = sorted(uni_dir.glob("*.json"))[0]
+    expect(cli("revoke", rel(revoked), "--reason", "1", "--rpc", rpc), 0, "revocation")
+    expect(cli("verify", rel(revoked), "--rpc", rpc), 1, "verification of the revoked credential")
 
-    step("8. The auditor: on-chain history, reconciliation, bytecode, sample of files")
-    report = OUT / "audit-report.html"
-    files_dir = str(batch_dir.relative_to(ROOT))
-    expect(
-        cli("audit", "--rpc", status.rpc_url, "--issuer", "did:web:etsi.example", "--db", service_db),
-        0,
-        "reconciliation of the service's database with the chain",
-    )
-    audit_all = ["audit", "--rpc", status.rpc_url, "--files", files_dir, "--sample", "50"]
-    expect(cli(*audit_all), 0, "audit of the whole registry")
-    expect(cli(*audit_all, "--format", "html", "--out", str(report.relative_to(ROOT))), 0, "HTML audit report")
+    step("8. The auditor: history, reconciliation with the service's database, bytecode, files")
+    report = run_dir / "audit-report.html"
+    expect(cli("audit", "--rpc", rpc, "--issuer", ETSI[1], "--db", service_db), 0, "reconciliation")
+    audit_all = ["audit", "--rpc", rpc, "--files", rel(run_dir), "--sample", "100"]
+    expect(cli(*audit_all, "--format", "html", "--out", rel(report)), 0, "audit of the whole registry")
 
     step("Summary")
     console.print(
-        f"VALID, VALID with hidden fields and INVALID (revoked) shown from files on disk; the service issued and "
-        f"anchored a CSV import; the audit found nothing to report. {time.monotonic() - started:.1f} s in all.\n"
-        f"Audit report: {report}\n"
-        f"The chain keeps its state: after `registry chain down` and `registry chain up`, "
-        f"`registry verify {first.relative_to(ROOT)}` verifies again."
+        f"Done in {time.monotonic() - started:.0f} s. Everything is under {rel(run_dir)}/:\n"
+        f"  universidad/  {COHORT} credential files issued with `registry issue`\n"
+        f"  service/      {COHORT} files from the service, baked badges (.png, .svg), a redacted file\n"
+        f"  audit-report.html  the auditor's report (open it in a browser; it works offline)\n"
+        f"The pages: run `registry serve` and open http://127.0.0.1:8000/verify (drop a file or badge),\n"
+        f"  http://127.0.0.1:8000/c/{public_id} (share page) and http://127.0.0.1:8000/dashboard (API key:\n"
+        f"  `registry apikey create {ETSI[1]}`).\n"
+        f"The chain keeps its state: after `registry chain down` and `registry chain up`,\n"
+        f"  `registry verify {rel(service_file)}` verifies again."
     )
     return 0
 
 
-def service_demo(settings: Settings, client: Any, rpc_url: str) -> str:
+def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str]:
     """Issue through the service's REST API; the in-process worker seals and anchors."""
-    import csv
-    import io
-    import socket
-
     import httpx
     from sqlmodel import Session, select
 
@@ -217,106 +197,73 @@ def service_demo(settings: Settings, client: Any, rpc_url: str) -> str:
     from registry.store import Issuer, make_engine
     from registry.store.service import create_api_key, create_issuer
 
-    chain_id = client.chain_id()
-    key = dev_account("issuer2", chain_id)
-    issuer_id = admit_issuer(
-        client, dev_account("accreditor", chain_id), "Escuela Técnica Superior", "did:web:etsi.example", key.address
-    )
+    name, did, role = ETSI
+    key = dev_account(role, 31337)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    db_url = f"sqlite:///{settings.data_dir / 'service-demo.db'}"
-    svc = Settings(
-        home=settings.home,
-        rpc_url=rpc_url,
-        database_url=db_url,
-        port=port,
-        batch_max_age=1.0,
-        worker_interval=0.2,
-        public_url=f"http://127.0.0.1:{port}",
-    )
+    db_url = f"sqlite:///{settings.data_dir / 'service.db'}"
+    svc = Settings(home=settings.home, rpc_url=rpc, database_url=db_url, port=port, batch_max_age=1.0,
+                   batch_size=10_000, worker_interval=0.2, public_url=f"http://127.0.0.1:{port}")  # fmt: skip
     server, thread = serve_in_background(svc, port=port)
     try:
-        engine = make_engine(db_url)
-        with Session(engine) as session:
-            issuer = session.exec(select(Issuer).where(Issuer.did == "did:web:etsi.example")).first()
+        with Session(make_engine(db_url)) as session:
+            issuer = session.exec(select(Issuer).where(Issuer.did == did)).first()
             if issuer is None:
-                issuer = create_issuer(
-                    session,
-                    name="Escuela Técnica Superior",
-                    did="did:web:etsi.example",
-                    key_source="dev:issuer2",
-                    key_address=key.address,
-                )
+                issuer = create_issuer(session, name=name, did=did, key_source=f"dev:{role}", key_address=key.address)
             assert issuer.id is not None
             _, token = create_api_key(session, issuer.id, "demo")
             session.commit()
-        console.print(
-            f"service on http://127.0.0.1:{port} (issuer #{issuer_id} on chain; API key created, stored hashed)"
-        )
-        api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": token}, timeout=30)
-        achievement = {
-            "name": "Cloud Security Fundamentals",
-            "description": "Micro-credential on securing cloud workloads.",
-            "criteria_narrative": "Passed the practical assessment.",
-            "learning_outcomes": ["Apply least privilege", "Detect misconfigurations"],
-            "workload_ects": 2.0, "eqf_level": 5, "assessment_type": "Practical lab exam",
-            "participation_form": "blended", "quality_assurance": "ISO 9001 certified training unit",
-        }  # fmt: skip
-        created = api.post("/v1/achievements", json=achievement)
+        base = f"http://127.0.0.1:{port}"
+        console.print(f"`registry serve` running on {base}; API key created (stored hashed)")
+        api = httpx.Client(base_url=base, headers={"X-API-Key": token}, timeout=60)
+        created = api.post("/v1/achievements", json=ACHIEVEMENTS["etsi"])
         if created.status_code == 409:
-            ach_id = next(a["id"] for a in api.get("/v1/achievements").json() if a["name"] == achievement["name"])
+            ach_id = next(
+                a["id"] for a in api.get("/v1/achievements").json() if a["name"] == "Cloud Security Fundamentals"
+            )
         else:
             created.raise_for_status()
             ach_id = created.json()["id"]
-        rows = io.StringIO()
-        writer = csv.writer(rows)
-        writer.writerow(["email", "name", "result"])
-        for i in range(50):
-            writer.writerow([f"learner{i}@example.org", f"Learner {i}", "pass"])
-        imported = api.post(
-            "/v1/credentials/import",
-            data={"achievement_id": str(ach_id)},
-            files={"file": ("cohort.csv", rows.getvalue().encode(), "text/csv")},
-        )
+        t0 = time.monotonic()
+        upload = {"file": ("learners.csv", cohort_csv(COHORT, seed=2).encode(), "text/csv")}
+        imported = api.post("/v1/credentials/import", data={"achievement_id": str(ach_id)}, files=upload)
         imported.raise_for_status()
-        console.print(f"POST /v1/credentials/import: {imported.status_code}, 50 learners queued")
+        ids: list[str] = imported.json()["ids"]
+        console.print(f"POST /v1/credentials/import → {imported.status_code}: {COHORT} learners queued "
+                      f"in {time.monotonic() - t0:.1f} s")  # fmt: skip
         api.post("/v1/batches/seal").raise_for_status()
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         while True:
-            batches = api.get("/v1/batches").json()
-            latest = max(batches, key=lambda b: b["id"])
+            latest = max(api.get("/v1/batches").json(), key=lambda b: b["id"])
             if latest["state"] == "confirmed":
                 break
             if time.monotonic() > deadline:
-                raise SystemExit(f"demo failed: batch stuck in state {latest['state']}")
+                raise SystemExit(f"demo failed: batch stuck in state {latest['state']}: {latest.get('last_error')}")
             time.sleep(0.3)
-        console.print(f"batch #{latest['id']} confirmed by the worker: {latest}")
-        creds = api.get("/v1/credentials", params={"batch_id": latest["id"], "limit": 1}).json()
-        public_id = creds[0]["id"] if isinstance(creds, list) else creds["items"][0]["id"]
-        png = api.get(f"/v1/credentials/{public_id}/file", params={"format": "png"})
-        png.raise_for_status()
-        badge = OUT / "service" / f"{public_id}.png"
-        badge.parent.mkdir(parents=True, exist_ok=True)
-        badge.write_bytes(png.content)
-        console.print(
-            f"baked badge downloaded: {badge.relative_to(ROOT)} ({len(png.content)} bytes); "
-            f"share page http://127.0.0.1:{port}/c/{public_id}"
-        )
-        expect(cli("verify", str(badge.relative_to(ROOT)), "--rpc", rpc_url), 0, "verification of a baked badge")
+        console.print(f"worker anchored batch #{latest['id']}: {latest['count']} credentials, root {latest['root']}, "
+                      f"block {latest['anchor_block']}, state {latest['state']}")  # fmt: skip
+        if ids is None:
+            ids = [
+                c["id"] for c in api.get("/v1/credentials", params={"batch_id": latest["id"], "limit": COHORT}).json()
+            ]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for cid in ids:
+            data = api.get(f"/v1/credentials/{cid}/file")
+            data.raise_for_status()
+            (out_dir / f"{cid}.json").write_bytes(data.content)
+        for cid in ids[:3]:
+            for fmt in ("png", "svg"):
+                badge = api.get(f"/v1/credentials/{cid}/file", params={"format": fmt})
+                badge.raise_for_status()
+                (out_dir / f"{cid}.{fmt}").write_bytes(badge.content)
+        console.print(f"{len(ids)} credential files and 6 baked badges downloaded into {rel(out_dir)}/; "
+                      f"share page of one: {base}/c/{ids[0]}")  # fmt: skip
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
-    return db_url
-
-
-def _grade_path(doc: dict[str, object]) -> str:
-    subject = doc["credentialSubject"]
-    assert isinstance(subject, dict)
-    for key in ("result", "grade"):
-        if key in subject:
-            return f"/credentialSubject/{key}"
-    raise SystemExit("demo credential has no grade to hide")
+        thread.join(timeout=15)
+    console.print("service stopped")
+    return db_url, ids[0]
 
 
 if __name__ == "__main__":
