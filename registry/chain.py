@@ -851,8 +851,10 @@ class ChainClient:
         )
 
     def broadcast_raw(self, raw: bytes) -> str:
-        """Send a signed transaction: ``sent``, ``known`` (already in the pool or mined) or
-        ``nonce_too_low`` (its nonce was used: by this transaction, mined, or by another one)."""
+        """Send a signed transaction: ``sent``, ``known`` (already in the pool or mined),
+        ``nonce_too_low`` (its nonce was used: by this transaction, mined, or by another one) or
+        ``underpriced`` (the node refuses its fees: below the base fee, or too small a bump over
+        the transaction it would replace; the caller re-signs it with higher fees)."""
         try:
             self.w3.eth.send_raw_transaction(raw)
             return "sent"
@@ -864,6 +866,8 @@ class ChainClient:
                 return "known"
             if "nonce too low" in message or "nonce is too low" in message:
                 return "nonce_too_low"
+            if any(phrase in message for phrase in _UNDERPRICED):
+                return "underpriced"
             raise ChainUnavailable(self.rpc_url, f"eth_sendRawTransaction: {message}") from exc
 
     def receipt(self, tx_hash: str) -> Receipt | None:
@@ -892,10 +896,15 @@ class ChainClient:
         """True when the node knows the transaction (pending or mined)."""
         from web3.exceptions import TransactionNotFound
 
-        try:
-            return self._call("eth_getTransactionByHash", self.w3.eth.get_transaction, tx_hash) is not None
-        except TransactionNotFound:
-            return False
+        def lookup(h: str) -> bool:
+            # TransactionNotFound is a Web3Exception: catch it before _call maps it to
+            # ChainUnavailable (which made "the node forgot our transaction" look like an outage).
+            try:
+                return self.w3.eth.get_transaction(h) is not None  # type: ignore[arg-type]
+            except TransactionNotFound:
+                return False
+
+        return bool(self._call("eth_getTransactionByHash", lookup, tx_hash))
 
     def anchor_tx_of(self, root: str, block: int) -> str | None:
         """Hash of the transaction that emitted BatchAnchored(root) in ``block``."""
@@ -913,6 +922,72 @@ class ChainClient:
         for log in logs:
             return _hex(bytes(log["transactionHash"]))
         return None
+
+    # -- fee replacement (stuck transactions) -------------------------------------------------
+
+    def base_fee(self) -> int:
+        """The base fee per gas of the latest block (0 before London)."""
+        block = self._call("eth_getBlockByNumber", self.w3.eth.get_block, "latest")
+        return int(block.get("baseFeePerGas", 0) or 0)
+
+    def receipts(self, tx_hashes: Sequence[str]) -> dict[str, Receipt | None]:
+        """Receipts of several transactions in one batch (None: not mined in the canonical chain).
+
+        Used to follow a set of replacements sharing one nonce: whichever of them is mined.
+        """
+        hashes = list(dict.fromkeys(h.lower() for h in tx_hashes))
+        answers = self.rpc_batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        out: dict[str, Receipt | None] = {}
+        for h, r in zip(hashes, answers, strict=True):
+            if not isinstance(r, dict) or r.get("blockNumber") is None:
+                out[h] = None
+                continue
+            out[h] = Receipt(
+                tx_hash=h,
+                block_number=int(r["blockNumber"], 16),
+                block_hash=str(r["blockHash"]).lower(),
+                status=int(r.get("status") or "0x0", 16),
+                gas_used=int(r["gasUsed"], 16),
+            )
+        return out
+
+    def replace_fees(self, account: LocalAccount, raw: bytes, *, max_fee: int, tip: int) -> SignedTx:
+        """Re-sign a recorded EIP-1559 transaction with other fees: same nonce, recipient, data,
+        value and gas, so at most one of the two can ever be mined."""
+        from eth_account.typed_transactions import TypedTransaction
+        from hexbytes import HexBytes
+
+        fields = dict(TypedTransaction.from_bytes(HexBytes(raw)).as_dict())
+        if fields.get("type") != 2:
+            raise ValueError("only EIP-1559 (type 2) transactions can be replaced")
+        for key in ("v", "r", "s"):
+            fields.pop(key, None)
+        fields["to"] = to_checksum_address(fields["to"])
+        fields["maxFeePerGas"] = max_fee
+        fields["maxPriorityFeePerGas"] = min(tip, max_fee)
+        signed = account.sign_transaction(fields)
+        return SignedTx(
+            tx_hash=_hex(bytes(signed.hash)),
+            raw=bytes(signed.raw_transaction),
+            sender=account.address,
+            nonce=int(fields["nonce"]),
+            gas=int(fields["gas"]),
+            max_fee_per_gas=max_fee,
+            max_priority_fee_per_gas=min(tip, max_fee),
+        )
+
+
+# What nodes answer when a transaction's fees are too low to enter (or replace one in) the pool:
+# geth "transaction underpriced" / "replacement transaction underpriced", anvil "max fee per gas
+# less than block base fee", erigon/nethermind "fee cap less than block base fee", "FeeTooLow".
+_UNDERPRICED = (
+    "underpriced",
+    "less than block base fee",
+    "fee too low",
+    "feetoolow",
+    "max fee per gas less than",
+    "fee cap less than",
+)
 
 
 def _rpc_message(exc: Exception) -> str:

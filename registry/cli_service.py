@@ -1,5 +1,5 @@
 """Service commands of the ``registry`` CLI: ``serve``, ``worker``, ``db upgrade``,
-``issuer add``, ``apikey create``, ``issuer-key new``. Registered by :mod:`registry.cli`."""
+``issuer add``, ``apikey create|list|revoke``, ``issuer-key new``. Registered by :mod:`registry.cli`."""
 
 from __future__ import annotations
 
@@ -170,6 +170,58 @@ def apikey_create(
     err.print("store it now: it cannot be shown again", highlight=False)
 
 
+def apikey_revoke(
+    key: Annotated[str, typer.Argument(help="API key id (see `registry apikey list`) or the key's prefix rk_…")],
+) -> None:
+    """Revoke an API key: from the next request on it gets 401 ``invalid_api_key``."""
+    from sqlmodel import Session, select
+
+    from registry.errors import NotFound
+    from registry.store import ApiKey
+    from registry.store.service import revoke_api_key
+
+    settings = Settings()
+    try:
+        engine = _engine(settings)
+        with Session(engine) as session:
+            if key.isdigit():
+                key_id = int(key)
+            else:
+                matches = session.exec(select(ApiKey).where(ApiKey.prefix == key[:10])).all()
+                if len(matches) != 1 or matches[0].id is None or len(key) < 10:
+                    raise NotFound("api key", key[:10])
+                key_id = matches[0].id
+            row = revoke_api_key(session, key_id)
+            done = f"API key {row.id} ({row.prefix}…) of issuer {row.issuer_id} revoked"
+            session.commit()
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(done, highlight=False)
+
+
+def apikey_list(
+    issuer: Annotated[str | None, typer.Argument(help="issuer id or DID (default: all)")] = None,
+) -> None:
+    """List API keys (id, issuer, prefix, label, created, revoked); tokens are never stored."""
+    from sqlmodel import Session, col, select
+
+    from registry.store import ApiKey, Issuer
+
+    settings = Settings()
+    try:
+        engine = _engine(settings)
+        with Session(engine) as session:
+            query = select(ApiKey, Issuer).where(ApiKey.issuer_id == Issuer.id).order_by(col(ApiKey.id))
+            if issuer is not None:
+                query = query.where(Issuer.id == int(issuer)) if issuer.isdigit() else query.where(Issuer.did == issuer)
+            rows = session.exec(query).all()
+    except RegistryError as exc:
+        _fail(exc)
+    for k, i in rows:
+        revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+        out.print(f"{k.id}\t{i.did}\t{k.prefix}…\t{k.label}\t{k.created_at:%Y-%m-%d %H:%M}\t{revoked}", highlight=False)
+
+
 def issuer_key_new(
     output: Annotated[Path, typer.Argument(help="where to write the encrypted keystore (JSON)")],
 ) -> None:
@@ -203,6 +255,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     apikey_app = typer.Typer(help="Issuer API keys (stored hashed).", no_args_is_help=True)
     apikey_app.command("create")(apikey_create)
+    apikey_app.command("revoke")(apikey_revoke)
+    apikey_app.command("list")(apikey_list)
     app.add_typer(apikey_app, name="apikey")
     app.command("issuer-key-new")(issuer_key_new)
     # `registry issuer add` joins the existing `issuer` group when there is one.

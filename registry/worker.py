@@ -15,15 +15,27 @@ the next pass:
   batch record agrees; a receipt that disappears (reorg) moves the batch back to ``pending``.
 
 RPC failures back off exponentially; sealing (database only) keeps going while the chain is down.
+
+A transaction still pending after ``rebroadcast_after`` seconds, or refused as underpriced, is
+*replaced*: the same transaction (same nonce, data and gas) re-signed with both fees raised by at
+least 12.5 %, within the network profile's cap, and recorded before it is sent. Receipts are
+looked up for every member of the replacement set; whichever is mined is the anchor.
+
+Several workers may share one database: each issuer key is driven by one worker at a time
+(a PostgreSQL advisory lock, or a file lock next to a SQLite database), so two workers never sign
+for the same batch or race on a key's nonce.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,10 +47,11 @@ from eth_utils import keccak, to_checksum_address
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from registry.chain import ChainClient
+from registry.chain import BatchInfo, ChainClient
 from registry.config import Settings, load_deployment
 from registry.errors import ChainUnavailable, ConfigError, TransactionFailed
 from registry.issuing import batch_metadata
+from registry.networks import DEV_CHAIN_IDS
 from registry.pipeline import prepare_batch
 from registry.store import (
     AnchorTx,
@@ -57,6 +70,8 @@ from registry.store import (
 
 __all__ = [
     "FAULT_POINTS",
+    "FEE_BUMP",
+    "AnchorLocks",
     "PassResult",
     "Worker",
     "WorkerCrash",
@@ -69,11 +84,57 @@ __all__ = [
 
 log = logging.getLogger("registry.worker")
 
-FAULT_POINTS = ("sealed", "signed", "sent", "broadcast", "mined", "confirmed", "revoked")
+FAULT_POINTS = ("sealed", "signed", "sent", "broadcast", "mined", "releasing", "confirmed", "revoked")
 """Named points where a fault-injection hook is called (after the step's commit, except
-``sent``: after broadcasting, before recording it)."""
+``sent``: after broadcasting, before recording it, and ``releasing``: after the final checks
+against the chain, before the transaction that confirms the batch and releases its files commits).
+``replaced`` (a fee replacement recorded, not yet sent) is called only when a transaction is
+stuck."""
 
 GWEI = 10**9
+FEE_BUMP = (9, 8)
+"""A replacement raises maxFeePerGas and maxPriorityFeePerGas by at least 12.5 % (geth and most
+nodes require 10 %)."""
+
+PAUSE_AT_ENV = "REGISTRY_WORKER_PAUSE_AT"
+PAUSE_FILE_ENV = "REGISTRY_WORKER_PAUSE_FILE"
+
+
+def _bumped(value: int) -> int:
+    """``value`` raised by FEE_BUMP, rounded up, and by at least 1 wei."""
+    num, den = FEE_BUMP
+    return max(value + 1, -(-value * num // den))
+
+
+def _aware(moment: datetime) -> datetime:
+    """Timestamps read back from SQLite are naive; they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _env_pause_hook(client: ChainClient) -> Callable[[str], None] | None:
+    """The fault-injection hook of the crash harness (``tests/reliability_harness.py``).
+
+    With ``REGISTRY_WORKER_PAUSE_AT=step[,step...]`` (or ``*``) and ``REGISTRY_WORKER_PAUSE_FILE``,
+    a worker reaching one of those steps appends ``"<step> <pid>"`` to the file and then sleeps
+    until it is killed, so the harness can SIGKILL it exactly there. Honoured on development
+    chains only (31337, 1337): a production worker never pauses.
+    """
+    steps = {s.strip() for s in os.environ.get(PAUSE_AT_ENV, "").split(",") if s.strip()}
+    report = os.environ.get(PAUSE_FILE_ENV)
+    if not steps or not report:
+        return None
+
+    def hook(step: str) -> None:
+        if ("*" not in steps and step not in steps) or client.chain_id() not in DEV_CHAIN_IDS:
+            return
+        with open(report, "a", encoding="utf-8") as fh:
+            fh.write(f"{step} {os.getpid()}\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        while True:  # until SIGKILL
+            time.sleep(3600)
+
+    return hook
 
 
 class WorkerCrash(BaseException):
@@ -221,6 +282,92 @@ def seal_due(engine: Engine, settings: Settings, *, issuer_id: int | None = None
     return sealed
 
 
+# -- one worker per issuer key ------------------------------------------------------------------
+
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+class AnchorLocks:
+    """Mutual exclusion between workers (threads or processes) per issuer key and chain.
+
+    Whoever holds the lock of a key signs, broadcasts, replaces and tracks that key's
+    transactions; other workers skip the key for the pass. So one batch is never signed by two
+    workers, and a key's nonce is never handed out twice.
+
+    * PostgreSQL: a session-level advisory lock (``pg_try_advisory_lock``) on a dedicated
+      connection, keyed by database, schema, chain id and key address. It is released at the end
+      of the pass, and by the server when the worker's connection dies (a killed worker never
+      leaves a lock behind).
+    * SQLite file: ``flock`` on ``<database>.anchor-<chain>-<address>.lock`` next to the database
+      file, released by the kernel when the process dies. File locks work between processes of
+      one host (SQLite cannot be shared between hosts anyway).
+    * anything else (``:memory:``): a lock shared by the threads of this process.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        database = engine.url.database or ""
+        self.sqlite_file = Path(database) if self.dialect == "sqlite" and database not in ("", ":memory:") else None
+
+    @contextmanager
+    def hold(self, chain_id: int, address: str) -> Iterator[bool]:
+        """Try to take the lock of ``address`` on ``chain_id``; yields whether it was taken."""
+        name = f"registry-anchor:{chain_id}:{address.lower()}"
+        if self.dialect == "postgresql":
+            with self._pg(name) as got:
+                yield got
+        elif self.sqlite_file is not None:
+            with self._flock(
+                self.sqlite_file.with_name(f"{self.sqlite_file.name}.anchor-{chain_id}-{address.lower()}.lock")
+            ) as got:
+                yield got
+        else:
+            with _THREAD_LOCKS_GUARD:
+                lock = _THREAD_LOCKS.setdefault(name, threading.Lock())
+            got = lock.acquire(blocking=False)
+            try:
+                yield got
+            finally:
+                if got:
+                    lock.release()
+
+    @contextmanager
+    def _pg(self, name: str) -> Iterator[bool]:
+        key = sa.text("hashtextextended(current_database() || ':' || current_schema() || ':' || :name, 0)")
+        conn = self.engine.connect()
+        got = False
+        try:
+            got = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(key)), {"name": name}).scalar())
+            conn.commit()  # the lock is session-level: it outlives this transaction
+            yield got
+        finally:
+            try:
+                if got:
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(key)), {"name": name})
+                    conn.commit()
+            except Exception:  # a broken connection: the server released the lock with it
+                conn.invalidate()
+            conn.close()
+
+    @contextmanager
+    def _flock(self, path: Path) -> Iterator[bool]:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
 # -- the worker -----------------------------------------------------------------------------
 
 
@@ -233,12 +380,15 @@ class PassResult:
     broadcast: list[int] = field(default_factory=list)
     confirmed: list[int] = field(default_factory=list)
     reorged: list[int] = field(default_factory=list)
+    replaced: list[int] = field(default_factory=list)
     revoked: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    """Issuers whose key another worker holds this pass."""
     errors: list[str] = field(default_factory=list)
 
     @property
     def busy(self) -> bool:
-        return bool(self.sealed or self.signed or self.broadcast or self.confirmed or self.reorged)
+        return bool(self.sealed or self.signed or self.broadcast or self.confirmed or self.reorged or self.replaced)
 
 
 class Worker:
@@ -255,8 +405,10 @@ class Worker:
         self.settings = settings
         self.engine = engine
         self.client = client
-        self.fault = fault
+        self.fault = fault if fault is not None else _env_pause_hook(client)
+        self.locks = AnchorLocks(engine)
         self._signers: dict[int, LocalAccount] = {}
+        self._onchain_issuer: dict[str, int] = {}
         self.wake = threading.Event()
 
     # -- helpers ----------------------------------------------------------------------------
@@ -279,23 +431,40 @@ class Worker:
     # -- one pass ---------------------------------------------------------------------------
 
     def run_once(self) -> PassResult:
-        """Seal what is due, then move every open batch and revocation one or more steps."""
+        """Seal what is due, then move every open batch and revocation one or more steps.
+
+        Batches and revocations are handled issuer by issuer, each under the lock of the
+        issuer's key (:class:`AnchorLocks`); an issuer whose key another worker holds is skipped.
+        """
         result = PassResult()
         result.sealed = seal_due(self.engine, self.settings)
         for _ in result.sealed:
             self._fault("sealed")
         with Session(self.engine) as session:
-            open_ids = list(
+            open_batches = list(
                 session.exec(
-                    select(Batch.id)
+                    select(Batch.id, Batch.issuer_id)
                     .where(col(Batch.state).in_([BatchState.PENDING, BatchState.SIGNED, BatchState.SUBMITTED]))
                     .order_by(col(Batch.id))
                 )
             )
-        for batch_id in open_ids:
+            revoking = set(
+                session.exec(select(Revocation.issuer_id).where(Revocation.state == RevocationState.PENDING))
+            )
+            issuers = {int(i.id or 0): i.key_address for i in session.exec(select(Issuer))}
+        by_issuer: dict[int, list[int]] = {}
+        for batch_id, issuer_id in open_batches:
             assert batch_id is not None
-            self._advance(batch_id, result)
-        self._revocations(result)
+            by_issuer.setdefault(int(issuer_id), []).append(int(batch_id))
+        chain_id = self.client.chain_id() if by_issuer or revoking else 0
+        for issuer_id in sorted(set(by_issuer) | {int(i) for i in revoking}):
+            with self.locks.hold(chain_id, issuers[issuer_id]) as mine:
+                if not mine:
+                    result.skipped.append(issuer_id)
+                    continue
+                for batch_id in by_issuer.get(issuer_id, []):
+                    self._advance(batch_id, result)
+                self._revocations(result, issuer_id)
         return result
 
     def _advance(self, batch_id: int, result: PassResult) -> None:
@@ -325,7 +494,7 @@ class Worker:
             assert batch is not None
             on_chain = client.batches([batch.root])[batch.root]
             if on_chain is not None:
-                return self._adopt(session, batch, on_chain.block_number)
+                return self._adopt(session, batch, on_chain, result)
             account = self._signer(session, batch.issuer_id)
             in_flight = session.exec(
                 select(sa.func.max(AnchorTx.nonce))
@@ -350,7 +519,7 @@ class Worker:
                 if exc.reason.startswith("RootAlreadyAnchored"):
                     on_chain = client.batches([batch.root])[batch.root]
                     if on_chain is not None:
-                        return self._adopt(session, batch, on_chain.block_number)
+                        return self._adopt(session, batch, on_chain, result)
                 batch.attempts += 1
                 batch.last_error = str(exc)
                 if batch.attempts >= self.settings.max_anchor_attempts:
@@ -397,8 +566,31 @@ class Worker:
         self._fault("signed")
         return True
 
-    def _adopt(self, session: Session, batch: Batch, block: int) -> bool:
-        """The root is already on chain (an earlier transaction of ours): follow that one."""
+    def _issuer_on_chain(self, session: Session, issuer_id: int) -> int:
+        """The chain's issuer id of ``issuer_id``'s anchoring key."""
+        account = self._signer(session, issuer_id)
+        if account.address not in self._onchain_issuer:
+            info = self.client.keys_by_address([account.address])[account.address]
+            self._onchain_issuer[account.address] = info.issuer_id
+        return self._onchain_issuer[account.address]
+
+    def _adopt(self, session: Session, batch: Batch, on_chain: BatchInfo, result: PassResult) -> bool:
+        """The root is already on chain (an earlier transaction of ours): follow that one.
+
+        A root anchored by *another* issuer (roots are global in the contract, and a pending
+        anchor's root is public in the mempool) is never adopted: its files would name the wrong
+        issuer. The batch fails and its credentials go back to the queue, to be sealed again with
+        fresh salts, hence a new root.
+        """
+        ours = self._issuer_on_chain(session, batch.issuer_id)
+        if ours == 0:
+            result.errors.append(f"batch {batch.id}: our key is not registered on chain; not adopting")
+            return False
+        if on_chain.issuer_id != ours:
+            self._reseal(session, batch, f"root anchored on chain by issuer #{on_chain.issuer_id}, not by us (#{ours})")
+            result.errors.append(f"batch {batch.id}: root taken by issuer #{on_chain.issuer_id}")
+            return False
+        block = on_chain.block_number
         tx_hash = self.client.anchor_tx_of(batch.root, block)
         if tx_hash is None:
             raise ChainUnavailable(self.client.rpc_url, f"no BatchAnchored log in block {block}")
@@ -414,6 +606,27 @@ class Worker:
             tx=tx_hash, block=block,
         )  # fmt: skip
         return True
+
+    def _reseal(self, session: Session, batch: Batch, why: str) -> None:
+        """Give up a batch that can never be anchored as ours: its credentials are queued again."""
+        for tx in session.exec(select(AnchorTx).where(AnchorTx.batch_id == batch.id)):
+            if tx.state in (TxState.SIGNED, TxState.BROADCAST):
+                tx.state = TxState.DROPPED
+                session.add(tx)
+        session.execute(
+            sa.update(CredentialRow)
+            .where(col(CredentialRow.batch_id) == batch.id)
+            .where(col(CredentialRow.state) == CredentialState.BATCHED)
+            .values(state=CredentialState.QUEUED, batch_id=None, salts=None, digest=None, merkle_path=None)
+            .execution_options(synchronize_session=False)
+        )
+        batch.state = BatchState.FAILED
+        batch.anchor_tx = None
+        batch.anchor_block = None
+        batch.last_error = why
+        session.add(batch)
+        log_event(session, "batch.requeued", issuer_id=batch.issuer_id, subject=f"batch:{batch.id}",
+                  root=batch.root, reason=why)  # fmt: skip
 
     def _tx(self, session: Session, tx_hash: str | None) -> AnchorTx | None:
         if tx_hash is None:
@@ -456,15 +669,40 @@ class Worker:
         self._fault("broadcast")
         return True
 
+    def _replacement_set(self, session: Session, batch: Batch, current: AnchorTx | None) -> list[AnchorTx]:
+        """The batch's transactions sharing the current one's nonce that may still be mined."""
+        if current is None:
+            return []
+        rows = session.exec(
+            select(AnchorTx)
+            .where(AnchorTx.batch_id == batch.id)
+            .where(AnchorTx.sender == current.sender)
+            .where(AnchorTx.nonce == current.nonce)
+            .order_by(col(AnchorTx.id))
+        )
+        alive = (TxState.SIGNED, TxState.BROADCAST, TxState.REPLACED, TxState.MINED)
+        members = [t for t in rows if t.state in alive or t.id == current.id]
+        return members or [current]
+
     def _poll(self, batch_id: int, result: PassResult) -> None:
-        """submitted -> confirmed (files released), or back to pending after a reorg/drop."""
+        """submitted -> confirmed (files released), or back to pending after a reorg/drop.
+
+        The receipt is looked up for every transaction of the replacement set (the current one
+        and those it replaced): whichever was mined is the anchor. A transaction pending too long,
+        or refused as underpriced, is replaced with higher fees (:meth:`_replace`).
+        """
         client = self.client
         mined_now = False
         with session_scope(self.engine) as session:
             batch = session.get(Batch, batch_id)
             assert batch is not None and batch.anchor_tx is not None
             tx = self._tx(session, batch.anchor_tx)
-            receipt = client.receipt(batch.anchor_tx)
+            members = self._replacement_set(session, batch, tx)
+            if len(members) > 1:
+                found = client.receipts([m.tx_hash for m in members])
+                receipt = next((r for r in found.values() if r is not None), None)
+            else:
+                receipt = client.receipt(batch.anchor_tx)
             if receipt is None:
                 if batch.anchor_block is not None:
                     self._back_to_pending(
@@ -473,16 +711,38 @@ class Worker:
                     )  # fmt: skip
                     result.reorged.append(batch_id)
                     return
-                if tx is not None and not client.tx_known(tx.tx_hash):
+                if tx is None:
+                    return
+                if not client.tx_known(tx.tx_hash):
                     outcome = client.broadcast_raw(bytes.fromhex(tx.raw_tx[2:]))
-                    if outcome == "nonce_too_low" and client.receipt(tx.tx_hash) is None:
+                    if outcome == "nonce_too_low" and not any(client.receipts([m.tx_hash for m in members]).values()):
+                        for m in members:
+                            m.state = TxState.DROPPED
+                            session.add(m)
                         self._back_to_pending(session, batch, tx, "dropped: nonce reused")
+                    elif outcome == "underpriced":
+                        self._replace(session, batch, tx, "underpriced: the node refuses its fees", result)
                     else:
+                        tx.state = TxState.BROADCAST
                         tx.broadcast_at = utcnow()
                         session.add(tx)
                         log_event(session, "anchor.rebroadcast", issuer_id=batch.issuer_id,
-                                  subject=f"batch:{batch.id}", tx=tx.tx_hash)  # fmt: skip
+                                  subject=f"batch:{batch.id}", tx=tx.tx_hash, outcome=outcome)  # fmt: skip
+                    return
+                sent = _aware(tx.broadcast_at or tx.created_at)
+                if (utcnow() - sent).total_seconds() >= self.settings.rebroadcast_after:
+                    self._replace(session, batch, tx, "stuck: still pending", result)
                 return
+            if receipt.tx_hash != batch.anchor_tx:
+                # A transaction this one replaced was mined (or the other way round).
+                batch.anchor_tx = receipt.tx_hash
+                log_event(session, "anchor.replacement_mined", issuer_id=batch.issuer_id,
+                          subject=f"batch:{batch.id}", tx=receipt.tx_hash)  # fmt: skip
+                for m in members:
+                    if m.tx_hash != receipt.tx_hash and m.state != TxState.REPLACED:
+                        m.state = TxState.REPLACED
+                        session.add(m)
+                tx = self._tx(session, receipt.tx_hash)
             if receipt.status != 1:
                 if tx is not None:
                     tx.state = TxState.REVERTED
@@ -522,6 +782,7 @@ class Worker:
                 self._back_to_pending(session, batch, tx, "reorg: the chain no longer has this anchor")
                 result.reorged.append(batch_id)
                 return
+            self._fault("releasing")
             tx = self._tx(session, batch.anchor_tx)
             if tx is not None:
                 tx.state = TxState.CONFIRMED
@@ -544,17 +805,69 @@ class Worker:
         result.confirmed.append(batch_id)
         self._fault("confirmed")
 
+    def _replace(self, session: Session, batch: Batch, tx: AnchorTx, why: str, result: PassResult) -> None:
+        """Replace a stuck or underpriced anchor: same nonce, fees up by >= 12.5 %, capped.
+
+        The replacement is committed (row ``signed``, the old one ``replaced``, the batch
+        pointing at the new hash) before it is broadcast, like every transaction of the worker.
+        When the profile's cap leaves no room for a 12.5 % bump, the transaction is left to wait.
+        """
+        profile = self.settings.profile
+        cap = int(profile.max_fee_gwei * GWEI)
+        base = self.client.base_fee()
+        tip = max(_bumped(tx.max_priority_fee_per_gas), int(profile.priority_fee_gwei * GWEI))
+        max_fee = min(cap, max(_bumped(tx.max_fee_per_gas), 2 * base + tip))
+        tip = min(tip, max_fee)
+        if max_fee < _bumped(tx.max_fee_per_gas) or tip < _bumped(tx.max_priority_fee_per_gas):
+            note = f"{why}; no replacement: the fee cap of {profile.max_fee_gwei} gwei leaves no room for a bump"
+            if batch.last_error != note:
+                batch.last_error = note
+                session.add(batch)
+                log_event(session, "anchor.fee_cap", issuer_id=batch.issuer_id, subject=f"batch:{batch.id}",
+                          tx=tx.tx_hash, max_fee=tx.max_fee_per_gas, cap=cap)  # fmt: skip
+            return
+        account = self._signer(session, batch.issuer_id)
+        signed = self.client.replace_fees(account, bytes.fromhex(tx.raw_tx[2:]), max_fee=max_fee, tip=tip)
+        tx.state = TxState.REPLACED
+        session.add(tx)
+        replacement = AnchorTx(
+            batch_id=batch.id or 0,
+            sender=signed.sender,
+            nonce=signed.nonce,
+            tx_hash=signed.tx_hash,
+            raw_tx="0x" + signed.raw.hex(),
+            gas_limit=signed.gas,
+            max_fee_per_gas=signed.max_fee_per_gas,
+            max_priority_fee_per_gas=signed.max_priority_fee_per_gas,
+        )
+        session.add(replacement)
+        batch.anchor_tx = signed.tx_hash
+        batch.last_error = why
+        session.add(batch)
+        log_event(
+            session, "anchor.replaced", issuer_id=batch.issuer_id, subject=f"batch:{batch.id}",
+            old=tx.tx_hash, tx=signed.tx_hash, nonce=signed.nonce, reason=why,
+            max_fee=signed.max_fee_per_gas, tip=signed.max_priority_fee_per_gas, base_fee=base,
+        )  # fmt: skip
+        session.commit()  # recorded before it is sent
+        self._fault("replaced")
+        outcome = self.client.broadcast_raw(signed.raw)
+        if outcome in ("sent", "known"):
+            replacement.state = TxState.BROADCAST
+            replacement.broadcast_at = utcnow()
+            session.add(replacement)
+        result.replaced.append(batch.id or 0)
+
     # -- revocations ------------------------------------------------------------------------
 
-    def _revocations(self, result: PassResult) -> None:
+    def _revocations(self, result: PassResult, issuer_id: int | None = None) -> None:
         """Send pending revocations of confirmed batches (idempotent: the contract refuses a
         second revocation, which counts as done)."""
         with Session(self.engine) as session:
-            pending = list(
-                session.exec(
-                    select(Revocation).where(Revocation.state == RevocationState.PENDING).order_by(col(Revocation.id))
-                )
-            )
+            query = select(Revocation).where(Revocation.state == RevocationState.PENDING)
+            if issuer_id is not None:
+                query = query.where(Revocation.issuer_id == issuer_id)
+            pending = list(session.exec(query.order_by(col(Revocation.id))))
             for rev in pending:
                 batch = session.get(Batch, rev.batch_id) if rev.batch_id else None
                 if batch is not None and batch.state == BatchState.FAILED:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 # Optional sections, each a scripts/bench_<name>.py with run() or run(long=...) -> dict.
-EXTRA_SECTIONS = ["audit", "reliability", "load", "tamper"]
+EXTRA_SECTIONS = ["service", "audit", "reliability", "load", "tamper"]
 
 TARGETS: dict[str, tuple[str, float]] = {
     # key: (comparison, bound) — reported alongside the figures as `targets_met`
@@ -43,10 +43,14 @@ TARGETS: dict[str, tuple[str, float]] = {
     "ratio_vs_oz_100k": (">=", 20.0),
     "audit_10k_batches_first_s": ("<=", 60.0),
     "audit_10k_batches_resumed_s": ("<=", 2.0),
+    "api_issue_creds_per_s": (">=", 5000),
+    "api_issue_creds_per_s_postgresql": (">=", 5000),
+    "api_verify_rps": (">=", 500),
     "crash_violations": ("<=", 0),
     "tamper_accepted": ("<=", 0),
     "api_fuzz_5xx": ("<=", 0),
     "load_errors": ("<=", 0),
+    "load_lost_writes": ("<=", 0),
 }
 
 

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from registry.api.errors import BodyLimit, install_error_handlers
-from registry.api.routes import achievements, batches, credentials, events, health, pages, public
+from registry.api.routes import achievements, apikeys, batches, credentials, events, health, pages, public
 from registry.api.state import ServiceState
 from registry.config import Settings
 from registry.errors import RegistryError
@@ -82,13 +82,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             {"name": "credentials", "description": "Issuer API (X-API-Key): issue, import, download, revoke"},
             {"name": "batches", "description": "Issuer API (X-API-Key): anchoring batches"},
             {"name": "events", "description": "Issuer API (X-API-Key): the service's event log"},
+            {"name": "apikeys", "description": "Issuer API (X-API-Key): list and revoke the issuer's API keys"},
             {"name": "public", "description": "No key needed: verify, issuer directory"},
             {"name": "health", "description": "Liveness and readiness"},
         ],
     )
     app.state.service = state
     install_error_handlers(app)
-    for module in (health, public, achievements, credentials, batches, events, pages):
+    for module in (health, public, achievements, credentials, batches, events, apikeys, pages):
         app.include_router(module.router)
     try:
         audit = importlib.import_module("registry.api.routes.audit")

@@ -12,11 +12,11 @@ from sqlmodel import Session
 from registry.api.state import ServiceState
 from registry.config import Settings
 from registry.store import Issuer
-from registry.store.service import authenticate
+from registry.store.service import authenticate, page_session_issuer
 
-__all__ = ["API_KEY_COOKIE", "CurrentIssuer", "PageIssuer", "SessionDep", "SettingsDep", "StateDep"]
+__all__ = ["SESSION_COOKIE", "CurrentIssuer", "PageIssuer", "SessionDep", "SettingsDep", "StateDep"]
 
-API_KEY_COOKIE = "registry_api_key"
+SESSION_COOKIE = "registry_session"
 
 _api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An issuer API key (`registry apikey create`)."
@@ -55,14 +55,9 @@ CurrentIssuer = Annotated[Issuer, Depends(get_issuer)]
 
 
 def get_page_issuer(request: Request, session: SessionDep) -> Issuer | None:
-    """The issuer signed in to the web pages (API key in an HttpOnly cookie), or None."""
-    token = request.cookies.get(API_KEY_COOKIE)
-    if not token:
-        return None
-    try:
-        return authenticate(session, token)
-    except Exception:
-        return None
+    """The issuer signed in to the web pages (a signed session in an HttpOnly cookie, never the
+    API key itself), or None."""
+    return page_session_issuer(session, request.cookies.get(SESSION_COOKIE))
 
 
 PageIssuer = Annotated[Issuer | None, Depends(get_page_issuer)]

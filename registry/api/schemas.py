@@ -8,12 +8,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry.store import AchievementRow, Batch, CredentialRow, Revocation
+from registry.store import AchievementRow, ApiKey, Batch, CredentialRow, Revocation
 from registry.store.service import IssueRequest
 
 __all__ = [
     "AchievementIn",
     "AchievementOut",
+    "ApiKeyOut",
     "BatchOut",
     "BulkIssue",
     "CredentialOut",
@@ -148,3 +149,19 @@ class RevocationOut(BaseModel):
             id=row.id, state=row.state, batch_id=row.batch_id, credential_id=row.credential_id,
             reason=row.reason, tx_hash=row.tx_hash,
         )  # fmt: skip
+
+
+class ApiKeyOut(BaseModel):
+    """An API key as the API shows it: never the token, never its hash."""
+
+    id: int
+    prefix: str = Field(description="the token's first characters, to tell keys apart")
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiKey) -> ApiKeyOut:
+        assert row.id is not None
+        return cls(id=row.id, prefix=row.prefix, label=row.label, created_at=row.created_at,
+                   revoked_at=row.revoked_at)  # fmt: skip

@@ -46,13 +46,18 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
-    """An engine for ``url``; ``schema`` (PostgreSQL only) sets the search path (tests)."""
+    """An engine for ``url``; ``schema`` (PostgreSQL only) sets the search path (tests).
+
+    ``hide_parameters``: a database error's message (which ends up in logs and tracebacks) never
+    carries the statement's values (credential documents, names, key hashes)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30}
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -67,7 +72,13 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
     return sa.create_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args=connect_args,
     )
 
 

@@ -59,10 +59,14 @@ class CredentialState(StrEnum):
 
 
 class TxState(StrEnum):
+    """signed -> broadcast -> mined -> confirmed; ``replaced`` by a higher-fee transaction with
+    the same nonce (either may still be mined), ``dropped`` (reorg, nonce reused), ``reverted``."""
+
     SIGNED = "signed"
     BROADCAST = "broadcast"
     MINED = "mined"
     CONFIRMED = "confirmed"
+    REPLACED = "replaced"
     DROPPED = "dropped"
     REVERTED = "reverted"
 

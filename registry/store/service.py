@@ -62,9 +62,13 @@ __all__ = [
     "get_credential",
     "hash_api_key",
     "issue",
+    "list_api_keys",
+    "open_page_session",
+    "page_session_issuer",
     "parse_csv",
     "request_batch_revocation",
     "request_revocation",
+    "revoke_api_key",
 ]
 
 API_KEY_PREFIX = "rk_"
@@ -121,8 +125,34 @@ def create_api_key(session: Session, issuer_id: int, label: str = "") -> tuple[A
     return key, token
 
 
-def authenticate(session: Session, token: str | None) -> Issuer:
-    """The issuer an API key belongs to; AuthenticationError for a missing/unknown/revoked key."""
+def list_api_keys(session: Session, issuer_id: int) -> list[ApiKey]:
+    """An issuer's API keys (hash, prefix, label, dates; the token itself is nowhere)."""
+    return list(session.exec(select(ApiKey).where(ApiKey.issuer_id == issuer_id).order_by(col(ApiKey.id))))
+
+
+def revoke_api_key(session: Session, key_id: int, *, issuer_id: int | None = None) -> ApiKey:
+    """Revoke an API key: from the next request on it answers 401 ``invalid_api_key``.
+
+    ``issuer_id`` scopes the lookup (the REST API: an issuer revokes only its own keys; another
+    issuer's key is "not found"); None is the operator (CLI). Revoking twice is a Conflict.
+    """
+    key = session.get(ApiKey, key_id)
+    if key is None or (issuer_id is not None and key.issuer_id != issuer_id):
+        raise NotFound("api key", str(key_id))
+    if key.revoked_at is not None:
+        raise Conflict("already_revoked", f"API key {key_id} is already revoked")
+    key.revoked_at = utcnow()
+    session.add(key)
+    session.flush()
+    log_event(session, "apikey.revoked", issuer_id=key.issuer_id, subject=f"apikey:{key.id}",
+              prefix=key.prefix)  # fmt: skip
+    return key
+
+
+def _api_key(session: Session, token: str | None) -> tuple[ApiKey, Issuer]:
+    """The active key row of a token and its issuer. Looked up by the token's public prefix, then
+    the SHA-256 of the token is compared with each candidate's in constant time: the token never
+    goes into SQL, and timing says nothing about how much of a hash matched."""
     if not token:
         raise AuthenticationError("missing API key: send it in the X-API-Key header")
     token = token.strip()
@@ -134,8 +164,53 @@ def authenticate(session: Session, token: str | None) -> Issuer:
         if hmac.compare_digest(key.key_hash, wanted) and key.revoked_at is None:
             issuer = session.get(Issuer, key.issuer_id)
             if issuer is not None:
-                return issuer
+                return key, issuer
     raise AuthenticationError("unknown or revoked API key")
+
+
+def authenticate(session: Session, token: str | None) -> Issuer:
+    """The issuer an API key belongs to; AuthenticationError for a missing/unknown/revoked key."""
+    return _api_key(session, token)[1]
+
+
+PAGE_SESSION_PREFIX = "rs_"
+
+
+def _session_signature(key: ApiKey, expires: int) -> str:
+    # Keyed with the stored hash of the API key: the cookie reveals nothing of the token, only the
+    # service can mint one, and revoking the key ends every session opened with it.
+    return hmac.new(bytes.fromhex(key.key_hash), f"{key.id}.{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def open_page_session(session: Session, token: str, *, ttl: int = 8 * 3600) -> tuple[Issuer, str]:
+    """Sign in to the web pages with an API key: the issuer and a session value for a cookie.
+
+    The cookie never holds the API key itself (a cookie ends up in browser stores, proxies and
+    debug logs): it names the key by id, carries an expiry and an HMAC keyed with the key's
+    stored hash.
+    """
+    key, issuer = _api_key(session, token)
+    expires = int(time.time()) + ttl
+    return issuer, f"{PAGE_SESSION_PREFIX}{key.id}.{expires}.{_session_signature(key, expires)}"
+
+
+def page_session_issuer(session: Session, value: str | None) -> Issuer | None:
+    """The issuer of a page session cookie, or None (malformed, forged, expired, key revoked)."""
+    if not value or not value.startswith(PAGE_SESSION_PREFIX) or len(value) > 200:
+        return None
+    try:
+        key_id_text, expires_text, signature = value[len(PAGE_SESSION_PREFIX) :].split(".")
+        key_id, expires = int(key_id_text), int(expires_text)
+    except ValueError:
+        return None
+    if expires < time.time():
+        return None
+    key = session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(_session_signature(key, expires), signature):
+        return None
+    return session.get(Issuer, key.issuer_id)
 
 
 # -- achievements ---------------------------------------------------------------------------
@@ -288,24 +363,55 @@ def _csv_date(value: str, column: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def parse_csv(data: bytes, default_achievement: int | None) -> list[tuple[int, IssueRequest]]:
+MAX_CSV_ROWS = 10_000
+"""Most learners one CSV import may hold (the same bound as a bulk request by default)."""
+_CSV_ID_RE = re.compile(r"[0-9]{1,18}")
+_CSV_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def parse_csv(
+    data: bytes, default_achievement: int | None, *, max_rows: int = MAX_CSV_ROWS
+) -> list[tuple[int, IssueRequest]]:
     """Parse a learners CSV (header row; columns ``email`` required, ``name``, ``result``,
     ``valid_from``, ``valid_until``, ``achievement_id`` optional).
 
     Row numbers in errors are the line numbers of the file (the header is row 1). Raises
     ImportRejected with every bad row; returns (line, request) pairs only when all rows are good.
+    Any malformed input (not UTF-8, broken quoting, a cell over the csv module's field limit,
+    control characters, more than ``max_rows`` learners) is an InvalidInput, never another error.
     """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput("file", f"the CSV is not UTF-8 (byte {exc.start})") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _parse_csv_rows(reader, default_achievement, max_rows)
+    except csv.Error as exc:
+        raise InvalidInput("file", f"malformed CSV at line {reader.line_num}: {exc}") from None
+
+
+def _csv_when(value: str, column: str) -> datetime | None:
+    when = _csv_date(value, column)
+    try:
+        return when.astimezone(UTC) if when is not None else None
+    except (OverflowError, ValueError):
+        raise InvalidInput(column, f"{value[:40]!r} is out of range") from None
+
+
+def _parse_csv_rows(
+    reader: csv.DictReader[str], default_achievement: int | None, max_rows: int
+) -> list[tuple[int, IssueRequest]]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if not header:
         raise InvalidInput("file", "empty CSV: expected a header row with at least 'email'")
     unknown = [h for h in header if h not in CSV_COLUMNS]
     if unknown:
-        raise InvalidInput("header", f"unknown column(s) {', '.join(unknown)}; allowed: {', '.join(CSV_COLUMNS)}")
+        shown = ", ".join(repr(h[:40]) for h in unknown[:10])
+        raise InvalidInput("header", f"unknown column(s) {shown}; allowed: {', '.join(CSV_COLUMNS)}")
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise InvalidInput("header", f"column(s) {', '.join(duplicated)} appear more than once")
     if "email" not in header:
         raise InvalidInput("header", "the CSV needs an 'email' column")
     if default_achievement is None and "achievement_id" not in header:
@@ -313,6 +419,7 @@ def parse_csv(data: bytes, default_achievement: int | None) -> list[tuple[int, I
     reader.fieldnames = header
     requests: list[tuple[int, IssueRequest]] = []
     errors: list[dict[str, object]] = []
+    count = 0
     for record in reader:
         line = reader.line_num
         if None in record:
@@ -321,17 +428,23 @@ def parse_csv(data: bytes, default_achievement: int | None) -> list[tuple[int, I
         values = {k: (v or "").strip() for k, v in record.items()}
         if not any(values.values()):
             continue
+        count += 1
+        if count > max_rows:
+            raise InvalidInput("file", f"the CSV has more than {max_rows} learners; split it into smaller files")
         try:
+            for column, value in values.items():
+                if _CSV_CONTROL_RE.search(value):
+                    raise InvalidInput(column, "contains control characters")
             ach_text = values.get("achievement_id", "")
-            if ach_text and not ach_text.isdigit():
-                raise InvalidInput("achievement_id", f"{ach_text!r} is not an achievement id")
+            if ach_text and not _CSV_ID_RE.fullmatch(ach_text):
+                raise InvalidInput("achievement_id", f"{ach_text[:40]!r} is not an achievement id")
             ach = int(ach_text) if ach_text else default_achievement
             if ach is None:
                 raise InvalidInput("achievement_id", "missing")
             if not values.get("email"):
                 raise InvalidInput("email", "missing")
             if not _EMAIL_RE.match(values["email"]):
-                raise InvalidInput("email", f"{values['email']!r} is not an e-mail address")
+                raise InvalidInput("email", f"{values['email'][:80]!r} is not an e-mail address")
             requests.append(
                 (
                     line,
@@ -340,8 +453,8 @@ def parse_csv(data: bytes, default_achievement: int | None) -> list[tuple[int, I
                         recipient_email=values["email"],
                         recipient_name=values.get("name") or None,
                         result=values.get("result") or None,
-                        valid_from=_csv_date(values.get("valid_from", ""), "valid_from"),
-                        valid_until=_csv_date(values.get("valid_until", ""), "valid_until"),
+                        valid_from=_csv_when(values.get("valid_from", ""), "valid_from"),
+                        valid_until=_csv_when(values.get("valid_until", ""), "valid_until"),
                     ),
                 )
             )

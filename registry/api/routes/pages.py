@@ -15,13 +15,13 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from registry.api.deps import API_KEY_COOKIE, PageIssuer, SessionDep, StateDep
+from registry.api.deps import SESSION_COOKIE, PageIssuer, SessionDep, StateDep
 from registry.api.downloads import file_response
 from registry.api.routes.public import verify_bytes
 from registry.api.schemas import BatchOut
 from registry.errors import AuthenticationError, Conflict, NotFound, RegistryError
 from registry.store import Batch, CredentialRow, CredentialState
-from registry.store.service import authenticate, batch_counts, credential_file, get_credential
+from registry.store.service import batch_counts, credential_file, get_credential, open_page_session
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -142,8 +142,9 @@ def share_download(credential_id: str, fmt: str, session: SessionDep) -> Respons
         return file_response(session, row, fmt)
     except NotFound:
         return Response("not found", status_code=404)
-    except Conflict as exc:
-        return Response(str(exc), status_code=409)
+    except Conflict:
+        # Public: say no more than "not yet" (not the issuance state of an unreleased credential).
+        return Response("not released yet: the credential is being anchored", status_code=409)
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -173,21 +174,23 @@ def dashboard(request: Request, issuer: PageIssuer, session: SessionDep, state: 
 
 @router.post("/dashboard/login")
 def login(request: Request, session: SessionDep, api_key: Annotated[str, Form()] = "") -> Response:
+    ttl = 8 * 3600
     try:
-        authenticate(session, api_key)
+        _, value = open_page_session(session, api_key, ttl=ttl)
     except AuthenticationError as exc:
         return _page(request, "login.html", 401, error=str(exc))
     response = RedirectResponse("/dashboard", status_code=303)
     secure = request.url.scheme == "https"
-    response.set_cookie(API_KEY_COOKIE, api_key.strip(), httponly=True, samesite="strict", secure=secure,
-                        max_age=8 * 3600)  # fmt: skip
+    # The cookie holds a signed, expiring session naming the key, never the API key itself.
+    response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="strict", secure=secure,
+                        max_age=ttl)  # fmt: skip
     return response
 
 
 @router.post("/dashboard/logout")
 def logout() -> Response:
     response = RedirectResponse("/dashboard", status_code=303)
-    response.delete_cookie(API_KEY_COOKIE)
+    response.delete_cookie(SESSION_COOKIE)
     return response
 
 

@@ -1,0 +1,188 @@
+"""Service figures for scripts/bench.py: API issuance, public verify throughput, anchoring latency.
+
+Runs a real `registry serve` process (uvicorn, in-process worker) against a private anvil, with
+SQLite and, when REGISTRY_TEST_POSTGRES_URL is set, PostgreSQL (in a scratch schema).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from registry.store import make_engine, upgrade  # noqa: E402
+from registry.store.service import create_achievement, create_api_key, create_issuer  # noqa: E402
+from tests.chain_fixtures import ACHIEVEMENT, Registry, deploy_fixture, free_port  # noqa: E402
+
+BULK = 5_000
+
+
+def _serve(registry: Registry, db_url: str, schema: str | None, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "REGISTRY_HOME": str(registry.settings.home),
+        "REGISTRY_RPC_URL": registry.rpc_url,
+        "REGISTRY_DATABASE_URL": db_url,
+        "REGISTRY_BATCH_MAX_AGE": "0.5",
+        "REGISTRY_BATCH_SIZE": "100000",
+        "REGISTRY_WORKER_INTERVAL": "0.05",
+        "REGISTRY_MAX_BODY_BYTES": str(64 * 1024 * 1024),
+        **({"REGISTRY_DB_SCHEMA": schema} if schema else {}),
+    }
+    log = open(tmp / f"serve-{port}.log", "wb")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"service did not start: {(tmp / f'serve-{port}.log').read_text()[-2000:]}")
+
+
+def _issuer(db_url: str, schema: str | None, registry: Registry) -> tuple[str, int]:
+    engine = make_engine(db_url, schema=schema)
+    upgrade(engine)
+    with Session(engine) as session:
+        info = registry.client.issuers([registry.issuer_id])[registry.issuer_id]
+        issuer = create_issuer(session, name=info.name, did=info.did, key_source="dev:issuer",
+                               key_address=registry.issuer_key.address)  # fmt: skip
+        assert issuer.id is not None
+        _, token = create_api_key(session, issuer.id, "bench")
+        data = json.loads(ACHIEVEMENT.model_dump_json())
+        data["id"] = f"https://uni.example/achievements/bench-{secrets.token_hex(3)}"
+        ach = create_achievement(session, issuer, data)
+        session.commit()
+        assert ach.id is not None
+        ach_id = ach.id
+    engine.dispose()
+    return token, ach_id
+
+
+def _measure(registry: Registry, db_url: str, schema: str | None, tmp: Path, *, verify: bool) -> dict[str, float]:
+    token, ach_id = _issuer(db_url, schema, registry)
+    proc, base = _serve(registry, db_url, schema, tmp)
+    figures: dict[str, float] = {}
+    try:
+        api = httpx.Client(base_url=base, headers={"X-API-Key": token}, timeout=120)
+        body = {"credentials": [{"achievement_id": ach_id, "recipient_email": f"l{i}@example.org",
+                                 "recipient_name": f"Learner {i}", "result": "pass"} for i in range(BULK)]}  # fmt: skip
+        rates = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            resp = api.post("/v1/credentials/bulk", json=body)
+            rates.append(BULK / (time.perf_counter() - t0))
+            assert resp.status_code == 201, resp.text
+        figures["api_issue_creds_per_s"] = round(statistics.median(rates))
+        # anchoring latency: seal -> confirmed (in-process worker, local chain, 1 confirmation)
+        t0 = time.perf_counter()
+        sealed = api.post("/v1/batches/seal")
+        assert sealed.status_code == 201, sealed.text
+        while True:
+            batches = api.get("/v1/batches").json()
+            if batches and all(b["state"] == "confirmed" for b in batches):
+                break
+            if time.perf_counter() - t0 > 120:
+                raise RuntimeError(f"batches not confirmed: {batches}")
+            time.sleep(0.02)
+        figures["anchor_latency_s"] = round(time.perf_counter() - t0, 3)
+        figures["anchor_latency_batch_size"] = BULK * 3
+        if verify:
+            figures.update(_verify_rps(api, base))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return figures
+
+
+def _verify_rps(api: httpx.Client, base: str, seconds: float = 10.0, threads: int = 8) -> dict[str, float]:
+    ids = [c["id"] for c in api.get("/v1/credentials", params={"limit": 50}).json()]
+    files = [api.get(f"/v1/credentials/{i}/file").content for i in ids]
+    done: list[int] = []
+    errors: list[int] = []
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    def worker(n: int) -> None:
+        client = httpx.Client(base_url=base, timeout=30)
+        i = n
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            resp = client.post(
+                "/v1/verify", content=files[i % len(files)], headers={"content-type": "application/json"}
+            )
+            latencies.append(time.perf_counter() - t0)
+            if resp.status_code == 200 and resp.json()["verdict"] == "VALID":
+                done.append(1)
+            else:
+                errors.append(resp.status_code)
+            i += threads
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    t0 = time.perf_counter()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "api_verify_rps": round(len(done) / elapsed, 1),
+        "api_verify_errors": len(errors),
+        "api_verify_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+        "api_verify_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
+    }
+
+
+def run() -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        fixture = deploy_fixture(tmp / "chain")
+        registry = next(fixture)
+        try:
+            sqlite = _measure(registry, f"sqlite:///{tmp / 'svc.db'}", None, tmp, verify=True)
+            figures.update(sqlite)
+            figures["api_issue_creds_per_s_sqlite"] = sqlite["api_issue_creds_per_s"]
+            pg = os.environ.get("REGISTRY_TEST_POSTGRES_URL")
+            if pg:
+                schema = "bench_" + secrets.token_hex(4)
+                admin = make_engine(pg)
+                with admin.begin() as conn:
+                    conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+                try:
+                    other = _measure(registry, pg, schema, tmp, verify=False)
+                    figures["api_issue_creds_per_s_postgresql"] = other["api_issue_creds_per_s"]
+                    figures["anchor_latency_s_postgresql"] = other["anchor_latency_s"]
+                finally:
+                    with admin.begin() as conn:
+                        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                    admin.dispose()
+        finally:
+            fixture.close()
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
