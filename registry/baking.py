@@ -83,6 +83,8 @@ def _check_credential(payload: bytes, where: str) -> bytes:
         json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise _fail(f"the credential embedded in the {where} is not UTF-8 JSON: {exc}") from exc
+    except RecursionError:
+        raise _fail(f"the credential embedded in the {where} is JSON nested too deeply") from None
     return payload
 
 
@@ -266,7 +268,17 @@ def _parse_svg(data: bytes | str) -> minidom.Document:
 
 
 def _credential_elements(doc: minidom.Document) -> list[minidom.Element]:
-    return [el for el in doc.getElementsByTagNameNS(OB3_NAMESPACE, "credential") if isinstance(el, minidom.Element)]
+    # Iterative walk: minidom's getElementsByTagNameNS recurses, so a deeply nested SVG would
+    # raise RecursionError.
+    found: list[minidom.Element] = []
+    stack: list[Any] = list(reversed(doc.childNodes))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, minidom.Element):
+            if node.namespaceURI == OB3_NAMESPACE and node.localName == "credential":
+                found.append(node)
+            stack.extend(reversed(node.childNodes))
+    return found
 
 
 def _cdata_safe(text: str) -> str:

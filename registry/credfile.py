@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any, Final
 
 from jsonschema import Draft201909Validator
 
-from registry.credential import format_datetime
+from registry.credential import CONTEXTS, format_datetime
 from registry.disclosure import (
     HASH_ALGORITHM,
     compute_digest,
@@ -74,6 +75,14 @@ MANDATORY_PATHS: Final = (
 
 _HASH_RE: Final = re.compile(r"0x[0-9a-f]{64}")
 _ADDR_RE: Final = re.compile(r"0x[0-9a-f]{40}")
+_SALT_RE: Final = re.compile(r"0x[0-9a-f]{32}")
+_POINTER_RE: Final = re.compile(r"(/([^~/]|~[01])*)+")
+_DATETIME_RE: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+_INDEX_RE: Final = re.compile(r"0|[1-9][0-9]*")
+MAX_NUMBER_CHARS: Final = 64
+"""Longest number literal accepted in a file (a guard against quadratic big-int parsing)."""
 
 
 def _hex(b: bytes) -> str:
@@ -219,6 +228,47 @@ def _reject_constant(name: str) -> Any:
     raise CredentialFormatError("format", f"{name} is not valid JSON")
 
 
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise CredentialFormatError("format", f"a number has more than {MAX_NUMBER_CHARS} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise CredentialFormatError("format", f"a number has more than {MAX_NUMBER_CHARS} characters")
+    value = float(text)
+    if not math.isfinite(value):
+        raise CredentialFormatError("format", f"the number {text} is out of range")
+    return value
+
+
+def _check_tree(value: Any, depth: int = 0) -> None:
+    """Depth limit, and no object shaped like an array (member names exactly "0" … "n-1").
+
+    Such an object flattens to the same pointers as the array would, so the digest cannot tell
+    ``{"a": ["x"]}`` from ``{"a": {"0": "x"}}`` (docs/format.md §2); files with one are refused.
+    """
+    if depth > MAX_DEPTH:
+        raise CredentialFormatError("format", f"JSON nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        if (
+            value
+            and all(type(k) is str and _INDEX_RE.fullmatch(k) for k in value)
+            and sorted(int(k) for k in value) == list(range(len(value)))
+        ):
+            raise CredentialFormatError(
+                "format",
+                f"an object with members {sorted(value)[:3]}... is shaped like an array and would hash "
+                "like one; use an array",
+            )
+        for v in value.values():
+            _check_tree(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check_tree(v, depth + 1)
+
+
 def _check_depth(value: Any, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise CredentialFormatError("format", f"JSON nested deeper than {MAX_DEPTH} levels")
@@ -232,16 +282,17 @@ def _check_depth(value: Any, depth: int = 0) -> None:
 
 def _load(data: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(data, Mapping):
+        # Same rules as a file: serialise (bounded depth first) and parse the bytes strictly.
         _check_depth(data)
         try:
-            size = len(json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8"))
-        except (TypeError, ValueError) as exc:
+            data = json.dumps(data, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
             raise CredentialFormatError("format", f"not a JSON document: {exc}") from None
-        if size > MAX_FILE_BYTES:
-            raise CredentialFormatError("format", f"file larger than {MAX_FILE_BYTES} bytes")
-        return copy.deepcopy(dict(data))
     if isinstance(data, str):
-        data = data.encode("utf-8")
+        try:
+            data = data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CredentialFormatError("format", "the text is not valid Unicode (lone surrogate)") from None
     if not isinstance(data, bytes):
         raise CredentialFormatError("format", "expected bytes, str or a JSON object")
     if len(data) > MAX_FILE_BYTES:
@@ -250,7 +301,13 @@ def _load(data: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
         text = data.decode("utf-8")
         if text.startswith("\ufeff"):
             text = text[1:]
-        parsed = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+        parsed = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
     except UnicodeDecodeError:
         raise CredentialFormatError("format", "the file is not UTF-8 text") from None
     except RecursionError:
@@ -259,10 +316,59 @@ def _load(data: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
         raise CredentialFormatError(
             "format", f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
         ) from None
+    except ValueError as exc:  # e.g. a number Python cannot convert
+        raise CredentialFormatError("format", f"not valid JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise CredentialFormatError("format", "a credential file must be a JSON object")
+    _check_tree({k: v for k, v in parsed.items() if k != "proof"})
     _check_depth(parsed)
     return parsed
+
+
+def _strict(raw: dict[str, Any]) -> None:
+    """Rules the JSON Schemas cannot state exactly (their regexes accept a trailing newline and
+    non-ASCII digits): canonical hex, ASCII dates, sorted ``redacted``, the fixed ``@context``,
+    and ``hiddenPaths`` consistent with what is disclosed."""
+    proof = raw["proof"][0]
+    for name, pattern in (
+        ("credentialDigest", _HASH_RE),
+        ("merkleRoot", _HASH_RE),
+        ("anchorTx", _HASH_RE),
+        ("registry", _ADDR_RE),
+        ("issuerAddress", _ADDR_RE),
+        ("anchoredAt", _DATETIME_RE),
+    ):
+        if not pattern.fullmatch(proof[name]):
+            raise CredentialFormatError(f"/proof/0/{name}", "not in canonical form (lower-case hex / ISO 8601)")
+    for list_name in ("merklePath", "redacted"):
+        for i, h in enumerate(proof[list_name]):
+            if not _HASH_RE.fullmatch(h):
+                raise CredentialFormatError(f"/proof/0/{list_name}/{i}", "must be '0x' + 64 lower-case hex")
+    if proof["redacted"] != sorted(proof["redacted"]):
+        raise CredentialFormatError("/proof/0/redacted", "redacted field hashes must be sorted ascending")
+    for pointer, salt in proof["salts"].items():
+        if not _POINTER_RE.fullmatch(pointer) or not _SALT_RE.fullmatch(salt):
+            raise CredentialFormatError(f"/proof/0/salts/{pointer!r}", "bad pointer or salt")
+    for name in ("validFrom", "validUntil"):
+        if name in raw and not _DATETIME_RE.fullmatch(raw[name]):
+            raise CredentialFormatError(f"/{name}", "must be an ISO 8601 date-time with ASCII digits")
+    if raw["@context"] != list(CONTEXTS):
+        raise CredentialFormatError("/@context", f"must be exactly {list(CONTEXTS)}")
+    hidden = proof["hiddenPaths"]
+    if bool(hidden) != bool(proof["redacted"]):
+        raise CredentialFormatError(
+            "/proof/0/hiddenPaths",
+            "hiddenPaths and redacted disagree: fields were hidden without saying which, or the reverse",
+        )
+    disclosed = [p for p, _ in flatten({k: v for k, v in raw.items() if k != "proof"})]
+    for pointer in hidden:
+        if not _POINTER_RE.fullmatch(pointer):
+            raise CredentialFormatError("/proof/0/hiddenPaths", f"{pointer!r} is not a JSON pointer")
+        if any(_is_under(p, pointer) for p in disclosed):
+            raise CredentialFormatError("/proof/0/hiddenPaths", f"{pointer} is listed as hidden but is disclosed")
+        for mandatory in MANDATORY_PATHS:
+            if _is_under(pointer, mandatory) or _is_under(mandatory, pointer):
+                raise CredentialFormatError("/proof/0/hiddenPaths", f"{mandatory} is mandatory and cannot be hidden")
 
 
 def parse_credential_file(data: bytes | str | Mapping[str, Any]) -> CredentialFile:
@@ -278,6 +384,7 @@ def parse_credential_file(data: bytes | str | Mapping[str, Any]) -> CredentialFi
     problem = _first_error(ob3, raw)
     if problem is not None:
         raise CredentialFormatError("format", f"not a valid Open Badges 3.0 AchievementCredential: {problem}")
+    _strict(raw)
     proof: dict[str, Any] = raw["proof"][0]
     try:
         anchored_at = datetime.fromisoformat(proof["anchoredAt"].replace("Z", "+00:00"))
@@ -289,7 +396,7 @@ def parse_credential_file(data: bytes | str | Mapping[str, Any]) -> CredentialFi
             anchor_block=proof["anchorBlock"],
             anchored_at=anchored_at,
         )
-    except (ValueError, InvalidInput) as exc:
+    except (ValueError, OverflowError, InvalidInput) as exc:
         raise CredentialFormatError("/proof/0", f"bad anchor information: {exc}") from None
     credential = {k: v for k, v in raw.items() if k != "proof"}
     return CredentialFile(

@@ -18,10 +18,8 @@ empty containers (byte-identical to the ``rfc8785`` package, which a property te
 from __future__ import annotations
 
 import json
-import operator
 import os
 import re
-import struct
 from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, Final
@@ -228,110 +226,141 @@ def compute_digest(
 
 
 # --- batch fast path (used by registry.pipeline) -------------------------------------------
+#
+# The preimage of a field is ``["0x<salt>",<JCS(pointer)>,<JCS(value)>]``: RFC 8785 serialises an
+# array as "[" + ",".join(JCS(element)) + "]" without whitespace, and a salt (0x + hex) needs no
+# escaping, so the preimage is ``b'["0x' + salt + tail`` with ``tail = b'",' + JCS(pointer) + b","
+# + JCS(value) + b"]"``. Tails are cached per pointer and value, because a cohort repeats most
+# values (contexts, issuer, achievement); a pointer whose values keep changing (ids, names, hashes)
+# stops caching after _VOLATILE_AFTER distinct values and has its tails built directly.
+# tests/unit/test_perf_equivalence.py checks every tail against ``rfc8785.dumps``.
 
 _CACHE_LIMIT: Final = 262_144
-_suffix_cache: dict[tuple[Any, ...], bytes] = {}
-_PREIMAGE_HEAD: Final = b'["0x'
-_digest_method = operator.methodcaller("digest")
+_VOLATILE_AFTER: Final = 256
+_STR_TAIL_END: Final = b"]"
 
 
-_child_pointers: dict[str, dict[Any, str]] = {}
+class _Leaf:
+    """Per-pointer state: the pointer, ``b'",' + JCS(pointer) + b","`` and a tail cache.
+
+    ``cache`` is ``None`` once the pointer turned out to be volatile.
+    """
+
+    __slots__ = ("cache", "head", "pointer")
+
+    def __init__(self, pointer: str) -> None:
+        self.pointer = pointer
+        self.head = b'",' + _encode_str(pointer, pointer) + b","
+        self.cache: dict[Any, bytes] | None = {}
+
+    def tail(self, value: Any) -> bytes:
+        """``b'",' + JCS(pointer) + b"," + JCS(value) + b"]"`` (cached unless volatile)."""
+        t = type(value)
+        cache = self.cache
+        key = value if t is str else (value, t) if t is not dict and t is not list else (None, t)
+        if cache is not None:
+            hit = cache.get(key)
+            if hit is not None:
+                return hit
+        encoded = _encode_str(self.pointer, value) if t is str else _encode_value(self.pointer, value)
+        out = self.head + encoded + _STR_TAIL_END
+        if cache is not None:
+            if len(cache) >= _VOLATILE_AFTER:
+                self.cache = None
+            else:
+                cache[key] = out
+                _cached_tails[0] += 1
+        return out
 
 
-def _children(prefix: str) -> dict[Any, str]:
-    """Per-prefix cache of child pointers, so equal pointers are one shared ``str`` object."""
-    table = _child_pointers.get(prefix)
+# Per container pointer: {member name or array index -> (child pointer, _Leaf)}, one table for
+# objects and one for arrays (so a non-string member name never finds an array index's entry).
+_members: dict[str, dict[Any, tuple[str, _Leaf]]] = {}
+_indices: dict[str, dict[Any, tuple[str, _Leaf]]] = {}
+_cached_tails = [0]  # tails held by all _Leaf caches
+
+
+def _child(tables: dict[str, dict[Any, tuple[str, _Leaf]]], prefix: str, token: Any) -> tuple[str, _Leaf]:
+    if len(tables) > _CACHE_LIMIT or _cached_tails[0] > _CACHE_LIMIT:  # bound the memory of the caches
+        _members.clear()
+        _indices.clear()
+        _cached_tails[0] = 0
+    table = tables.get(prefix)
     if table is None:
-        if len(_child_pointers) > _CACHE_LIMIT:
-            _child_pointers.clear()
-        table = _child_pointers[prefix] = {}
-    return table
-
-
-def _walk_suffixes(obj: Mapping[str, Any], prefix: str, ptrs: list[str], sufs: list[bytes]) -> None:
-    """Like :func:`_walk`, but emit pointers and cached ``",pointer,value]`` preimage tails."""
-    names = _children(prefix)
-    for key, val in obj.items():
-        p = names.get(key)
-        if p is None:
-            if type(key) is not str:
-                raise CredentialFormatError(prefix, f"object key {key!r} is not a string")
-            p = names[key] = prefix + "/" + escape_pointer_token(key)
-        t = type(val)
-        if t is dict and val:
-            _walk_suffixes(val, p, ptrs, sufs)
-        elif t is list and val:
-            _walk_suffixes_list(val, p, ptrs, sufs)
-        else:
-            ptrs.append(p)
-            k = (p, val) if t is str else (p, None, t) if (t is dict or t is list) else (p, val, t)
-            sufs.append(_suffix_cache.get(k) or _suffix(k))
-
-
-def _walk_suffixes_list(arr: list[Any], prefix: str, ptrs: list[str], sufs: list[bytes]) -> None:
-    names = _children(prefix)
-    for i, val in enumerate(arr):
-        p = names.get(i)
-        if p is None:
-            p = names[i] = prefix + "/" + str(i)
-        t = type(val)
-        if t is dict and val:
-            _walk_suffixes(val, p, ptrs, sufs)
-        elif t is list and val:
-            _walk_suffixes_list(val, p, ptrs, sufs)
-        else:
-            ptrs.append(p)
-            k = (p, val) if t is str else (p, None, t) if (t is dict or t is list) else (p, val, t)
-            sufs.append(_suffix_cache.get(k) or _suffix(k))
-
-
-_pointer_json: dict[str, bytes] = {}
-
-
-def _suffix(key: tuple[Any, ...]) -> bytes:
-    """``",<pointer>,<value>]`` bytes for a cache key of :func:`_walk_keys` (and cache it)."""
-    pointer = key[0]
-    ptr = _pointer_json.get(pointer)
-    if ptr is None:
-        if len(_pointer_json) > _CACHE_LIMIT:
-            _pointer_json.clear()
-        ptr = _pointer_json[pointer] = _encode_str(pointer, pointer)
-    if len(key) == 2:
-        value = _encode_str(pointer, key[1])
+        table = tables[prefix] = {}
+    if tables is _indices:
+        pointer = prefix + "/" + str(token)
+    elif type(token) is str:
+        pointer = prefix + "/" + escape_pointer_token(token)
     else:
-        t = key[2]
-        value = _encode_value(pointer, t() if t is dict or t is list else key[1])
-    suffix = b'",' + ptr + b"," + value + b"]"
-    if len(_suffix_cache) > _CACHE_LIMIT:
-        _suffix_cache.clear()
-    _suffix_cache[key] = suffix
-    return suffix
+        raise CredentialFormatError(prefix, f"object key {token!r} is not a string")
+    entry = table[token] = (pointer, _Leaf(pointer))
+    return entry
+
+
+_EMPTY: Final[dict[Any, tuple[str, _Leaf]]] = {}
+
+
+def _walk_tails(
+    items: Any, tables: dict[str, dict[Any, tuple[str, _Leaf]]], prefix: str, ptrs: list[str], tails: list[bytes]
+) -> None:
+    """Like :func:`_walk` over ``items`` (``dict.items()`` with ``tables=_members`` or
+    ``enumerate(list)`` with ``tables=_indices``): emit the pointers and preimage tails of the leaves."""
+    names = tables.get(prefix, _EMPTY)
+    for key, val in items:
+        entry = names.get(key)
+        if entry is None:
+            entry = _child(tables, prefix, key)
+            names = tables[prefix]
+        p, leaf = entry
+        t = type(val)
+        if t is str:
+            ptrs.append(p)
+            cache = leaf.cache
+            if cache is not None:
+                tails.append(cache.get(val) or leaf.tail(val))
+            else:
+                tails.append(leaf.head + encode_basestring(val).encode("utf-8") + b"]")
+        elif t is dict and val:
+            _walk_tails(val.items(), _members, p, ptrs, tails)
+        elif t is list and val:
+            _walk_tails(enumerate(val), _indices, p, ptrs, tails)
+        else:
+            ptrs.append(p)
+            tails.append(leaf.tail(val))
+
+
+_PREIMAGE_HEAD: Final = b'["0x'
+_SALT_SEP: Final = b':["0x'
+_kdigest = sha3.keccak_256.digest
 
 
 def _fresh_digest(doc: Mapping[str, Any], rng: Rng) -> tuple[tuple[str, ...], bytes, bytes]:
     """Salt every field of ``doc`` freshly and digest it in one pass.
 
-    Returns ``(pointers, raw salt bytes (16 per field, in pointer order), digest)``. The
-    ``",pointer,value]`` tail of each preimage is cached because cohorts share most values, and
-    the per-field hashing runs in C (``map``) to keep the interpreter out of the hot loop.
+    Returns ``(pointers, raw salt bytes (16 per field, in pointer order), digest)``; the same
+    digest as :func:`compute_digest` with those salts. The per-field concatenation and hashing run
+    in C (``map``) to keep the interpreter out of the hot loop.
     """
     if not isinstance(doc, dict):
         raise CredentialFormatError("", "a credential must be a JSON object")
     if "proof" in doc:
         doc = {k: v for k, v in doc.items() if k != "proof"}
     ptrs: list[str] = []
-    suffixes: list[bytes] = []
+    tails: list[bytes] = []
     try:
-        _walk_suffixes(doc, "", ptrs, suffixes)
-    except TypeError:  # an unhashable non-JSON value: report it like the reference path does
+        _walk_tails(doc.items(), _members, "", ptrs, tails)
+    except (TypeError, UnicodeEncodeError):  # a non-JSON value: report it like the reference path
         for pointer, value in flatten(doc):
             _encode_value(pointer, value)
         raise
     n = len(ptrs)
+    if n == 0:
+        return (), b"", _k(b"").digest()
     raw = rng(SALT_BYTES * n)
     if len(raw) != SALT_BYTES * n:
         raise ValueError("rng returned the wrong number of bytes")
-    salts = struct.unpack("32s" * n, raw.hex().encode("ascii")) if n else ()
-    heads = map(_PREIMAGE_HEAD.__add__, salts)
-    hashes = sorted(map(_digest_method, map(_k, map(bytes.__add__, heads, suffixes))))
+    # b'["0x' + hex(salt_i) for every field, split in C: hex with a ':' after every 16 bytes.
+    heads = (_PREIMAGE_HEAD + raw.hex(":", SALT_BYTES).encode("ascii").replace(b":", _SALT_SEP)).split(b":")
+    hashes = sorted(map(_kdigest, map(_k, map(bytes.__add__, heads, tails))))
     return tuple(ptrs), raw, _k(b"".join(hashes)).digest()

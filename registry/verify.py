@@ -31,7 +31,7 @@ from registry.chain import (
     IssuerInfo,
     KeyInfo,
 )
-from registry.errors import ChainUnavailable, ConfigError, CredentialFormatError, NotARegistry, RegistryError
+from registry.errors import ChainUnavailable, ConfigError, NotARegistry, RegistryError
 from registry.networks import known_rpc_urls, trusted_registries
 
 __all__ = [
@@ -184,7 +184,7 @@ class Verifier:
         item = _Item(source=source)
         try:
             cf = credfile.parse_credential_file(data)
-        except CredentialFormatError as exc:
+        except RegistryError as exc:  # CredentialFormatError, or any other refusal of the input
             item.set("format", CheckStatus.FAIL, str(exc))
             for name in CHECK_NAMES[1:]:
                 item.set(
@@ -250,6 +250,14 @@ class Verifier:
                 "validity",
                 CheckStatus.FAIL,
                 f"not yet valid: valid from {doc['validFrom']}",
+                validFrom=doc["validFrom"],
+            )
+        elif valid_until is None and item.cf.redacted:
+            item.set(
+                "validity",
+                CheckStatus.INDETERMINATE,
+                f"the file shows no validUntil but hides {len(item.cf.redacted)} field(s): an expiry date may be "
+                "among them (a correct redaction never hides validUntil); ask the holder for a copy that hides less",
                 validFrom=doc["validFrom"],
             )
         elif valid_until is not None and now > valid_until:

@@ -10,6 +10,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def site(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         issuer, key, ach = add_issuer(session, registry)
         rows = issue(session, issuer, [
             IssueRequest(achievement_id=ach, recipient_email=f"ada{i}@example.org", recipient_name=f"Ada Lovelace {i}",
-                         result="A")
+                         result="A", valid_until=datetime(2031, 1, 1, tzinfo=UTC) if i == 2 else None)
             for i in range(3)
         ])  # fmt: skip
         session.commit()
@@ -143,6 +144,13 @@ def test_pasted_redacted_credential_lists_hidden_fields(site: Site, page: Any) -
     page.get_by_role("button", name="Verify").click()
     assert page.locator("#verdict").inner_text() == "VALID"
     assert "/credentialSubject/result" in page.locator("#hidden").inner_text()
+    # Without a visible validUntil, hidden fields could hide an expiry date: never VALID then.
+    no_expiry = redact(site.file(site.ids[1]), ["/credentialSubject/result"])
+    page.goto(site.url + "/verify")
+    page.get_by_label("…or paste the credential JSON").fill(json.dumps(no_expiry))
+    page.get_by_role("button", name="Verify").click()
+    assert page.locator("#verdict").inner_text() == "INDETERMINATE"
+    assert "an expiry date may be among them" in page.content()
 
 
 def test_share_page_has_downloads_qr_and_linkedin(site: Site, page: Any) -> None:

@@ -72,3 +72,72 @@ def test_seeded_rng_never_repeats_salts_across_workers(monkeypatch: pytest.Monke
     batch = prepare_batch(docs, workers=2, rng=random.Random(5).randbytes)
     all_salts = [s for i in range(len(docs)) for s in batch.salts[i].values()]
     assert len(set(all_salts)) == len(all_salts)
+
+
+@pytest.mark.parametrize("profile", ["microcredential", "basic"])
+def test_synthetic_cohort_is_exactly_build_credential(profile: pipeline.Profile) -> None:
+    from datetime import timedelta
+
+    from registry.credential import build_credential
+
+    docs = list(synthetic_cohort(300, ISSUER, ACHIEVEMENT, seed=11, profile=profile))
+    for i, doc in enumerate(docs):
+        learner = pipeline._learner(11, i)
+        randoms = iter([learner.credential_uuid, learner.identity_salt]).__next__
+        expected = build_credential(
+            achievement=ACHIEVEMENT,
+            issuer=ISSUER,
+            recipient_email=learner.email,
+            recipient_name=learner.name,
+            valid_from=learner.valid_from,
+            valid_until=learner.valid_from + timedelta(days=5 * 365),
+            result=learner.result,
+            rng=lambda _n, r=randoms: r(),  # type: ignore[misc]
+        )
+        if profile == "basic":
+            expected = pipeline._to_basic(expected)
+        assert doc == expected
+        assert flatten(doc) == flatten(expected)  # same member order, so the same layout
+    pointers = {p for p, _ in flatten(docs[0])}
+    assert ("/credentialSubject/achievement/eqfLevel" in pointers) == (profile == "microcredential")
+    # any range on its own equals the same range of a longer run
+    assert list(synthetic_cohort(5, ISSUER, ACHIEVEMENT, seed=11, start=100, profile=profile)) == docs[100:105]
+
+
+def test_basic_profile_files_validate() -> None:
+    from _core_fixtures import ANCHOR
+
+    docs = list(synthetic_cohort(3, ISSUER, ACHIEVEMENT, seed=9, profile="basic"))
+    batch = prepare_batch(docs)
+    for i, _, proof in batch.tree.iter_proofs():
+        f = make_credential_file(docs[i], batch.salts[i], batch.digests[i], batch.tree.root, proof, ANCHOR)
+        check_inclusion(parse_credential_file(f))  # parsing checks both JSON Schemas
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_prepare_batch_from_a_source(workers: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "_CHUNK", 6)
+    source = pipeline.synthetic_source(ISSUER, ACHIEVEMENT, seed=4, profile="basic")
+    batch = pipeline.prepare_batch_from(20, source, workers=workers)
+    docs = list(synthetic_cohort(20, ISSUER, ACHIEVEMENT, seed=4, profile="basic"))
+    for i, doc in enumerate(docs):
+        assert compute_digest(doc, batch.salts[i]) == batch.digests[i]
+        verify_proof(batch.tree.root, batch.digests[i], batch.tree.proof(i))
+    all_salts = [s for i in range(len(docs)) for s in batch.salts[i].values()]
+    assert len(set(all_salts)) == len(all_salts)
+
+
+def test_a_short_source_is_an_error() -> None:
+    with pytest.raises(ValueError, match="returned 2 documents"):
+        pipeline.prepare_batch_from(3, lambda s, e: [{"a": 1}, {"a": 2}], workers=1)
+    with pytest.raises(ValueError, match="unknown profile"):
+        next(synthetic_cohort(1, ISSUER, ACHIEVEMENT, seed=1, profile="nope"))  # type: ignore[arg-type]
+
+
+def test_urandom_pool_hands_out_each_byte_once() -> None:
+    pool = pipeline._UrandomPool()
+    parts = [pool(n) for n in (16, 608, 70_000, 5, 65_536)]
+    assert [len(p) for p in parts] == [16, 608, 70_000, 5, 65_536]
+    blob = b"".join(parts)
+    chunks = {blob[i : i + 16] for i in range(0, len(blob) - 16, 16)}
+    assert len(chunks) == (len(blob) - 16 + 15) // 16  # no repeated 16-byte block

@@ -66,7 +66,7 @@ async def verify(
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, ValueError) as exc:  # ValueError: JSONDecodeError and huge numbers
             raise HTTPException(
                 400, {"code": "malformed_json", "message": f"the body is not valid JSON: {exc}"}
             ) from None
