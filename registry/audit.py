@@ -712,33 +712,28 @@ def reconcile(
         issuer = h.issuers[b.issuer_id]
         key_addr = h.key_by_id.get(b.key_id)
         if b.root in mentioned or b.tx in mentioned:
-            findings.append(Finding(
-                code="db-lost-batch", severity=Severity.CRITICAL, check="database",
-                title="the database lost a batch",
-                message=(
-                    f"batch {b.root} ({b.count} credentials) of {issuer.name} was anchored on "
-                    f"{_iso(b.timestamp)} in transaction {b.tx}, and the service's own log "
-                    "mentions it, but the database has no batch record for it: its credentials "
-                    "cannot be served or revoked through the service. Restore the record from a "
-                    "backup."
-                ),
-                issuer_id=b.issuer_id, issuer=issuer.name, root=b.root, tx=b.tx, block=b.block,
-                at=_iso(b.timestamp), details={"count": b.count, "key": key_addr},
-            ))  # fmt: skip
+            code, title = "db-lost-batch", "the database lost a batch"
+            message = (
+                f"batch {b.root} ({b.count} credentials) of {issuer.name} was anchored on "
+                f"{_iso(b.timestamp)} in transaction {b.tx}, and the service's own log "
+                "mentions it, but the database has no batch record for it: its credentials "
+                "cannot be served or revoked through the service. Restore the record from a "
+                "backup."
+            )
         else:
-            findings.append(Finding(
-                code="rogue-root", severity=Severity.CRITICAL, check="database",
-                title="root anchored outside the service",
-                message=(
-                    f"root {b.root} ({b.count} credentials) was anchored with {issuer.name}'s "
-                    f"key {key_addr} on {_iso(b.timestamp)} in transaction {b.tx}, but the issuer's "
-                    "database has never heard of it: the key was used outside the service. If "
-                    "the issuer did not do this, an accreditation body should declare the key "
-                    "compromised from before that time."
-                ),
-                issuer_id=b.issuer_id, issuer=issuer.name, root=b.root, tx=b.tx, block=b.block,
-                at=_iso(b.timestamp), details={"count": b.count, "key": key_addr},
-            ))  # fmt: skip
+            code, title = "rogue-root", "root anchored outside the service"
+            message = (
+                f"root {b.root} ({b.count} credentials) was anchored with {issuer.name}'s "
+                f"key {key_addr} on {_iso(b.timestamp)} in transaction {b.tx}, but the issuer's "
+                "database has never heard of it: the key was used outside the service. If "
+                "the issuer did not do this, an accreditation body should declare the key "
+                "compromised from before that time."
+            )
+        findings.append(Finding(
+            code=code, severity=Severity.CRITICAL, check="database", title=title, message=message,
+            issuer_id=b.issuer_id, issuer=issuer.name, root=b.root, tx=b.tx, block=b.block,
+            at=_iso(b.timestamp), details={"count": b.count, "key": key_addr},
+        ))  # fmt: skip
     # revocations, both ways
     db_cred: set[tuple[int | None, str]] = set()
     db_batch: set[str] = set()
