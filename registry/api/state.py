@@ -9,12 +9,17 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from registry.chain import ChainClient, IssuerInfo
+from registry.chaincache import HeadCachedClient
 from registry.config import Settings
 from registry.errors import ChainUnavailable
 from registry.verify import Verifier
 from registry.worker import Worker, chain_client
 
-__all__ = ["ServiceState"]
+__all__ = ["VERIFY_HEAD_MAX_AGE", "ServiceState"]
+
+VERIFY_HEAD_MAX_AGE = 0.0
+"""How old (seconds) a head block the verify API answers at may be: 0 = learned after the request
+arrived (concurrent requests share one head call; chain reads are reused while the head stays)."""
 
 
 @dataclass
@@ -27,6 +32,8 @@ class ServiceState:
     worker_stop: threading.Event | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _verifier: Verifier | None = None
+    _lock_clients: threading.Lock = field(default_factory=threading.Lock)
+    _verify_clients: dict[tuple[int, str], ChainClient] = field(default_factory=dict)
     _issuers: tuple[float, list[IssuerInfo]] | None = None
 
     def chain(self) -> ChainClient:
@@ -38,21 +45,34 @@ class ServiceState:
 
     def verifier(self) -> Verifier:
         """One verifier for the public verify API; files of the service's chain use its RPC,
-        files of other chains the RPC URLs the operator configured (networks.json)."""
+        files of other chains the RPC URLs the operator configured (networks.json). Chain reads
+        go through one shared :class:`HeadCachedClient` per chain and registry (one HTTP
+        session with keep-alive; reads reused while the head block stays the same)."""
         with self._lock:
             if self._verifier is None:
                 settings = self.settings
 
                 def client_for(chain_id: int, registry: str) -> ChainClient:
+                    key = (chain_id, registry.lower())
+                    with self._lock_clients:
+                        cached = self._verify_clients.get(key)
+                        if cached is not None:
+                            return cached
                     own = self.client
                     if own is not None and own.chain_id() == chain_id:
-                        return ChainClient(settings.rpc, registry)
-                    from registry.networks import known_rpc_urls
+                        url = settings.rpc
+                    else:
+                        from registry.networks import known_rpc_urls
 
-                    url = known_rpc_urls().get(chain_id)
-                    if url is None:
-                        raise ChainUnavailable(f"chain {chain_id}", "this service has no RPC endpoint for that chain")
-                    return ChainClient(url, registry)
+                        found = known_rpc_urls().get(chain_id)
+                        if found is None:
+                            raise ChainUnavailable(
+                                f"chain {chain_id}", "this service has no RPC endpoint for that chain"
+                            )
+                        url = found
+                    client = HeadCachedClient(url, registry, head_max_age=VERIFY_HEAD_MAX_AGE)
+                    with self._lock_clients:
+                        return self._verify_clients.setdefault(key, client)
 
                 from registry.networks import trusted_registries
 

@@ -66,6 +66,7 @@ __all__ = [
     "open_page_session",
     "page_session_issuer",
     "parse_csv",
+    "queue_credentials",
     "request_batch_revocation",
     "request_revocation",
     "revoke_api_key",
@@ -272,8 +273,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def _build(issuer: Issuer, achievement: Achievement, req: IssueRequest, now: datetime) -> dict[str, Any]:
-    profile = IssuerProfile(id=issuer.did, name=issuer.name, url=issuer.url)
+def _build(profile: IssuerProfile, achievement: Achievement, req: IssueRequest, now: datetime) -> dict[str, Any]:
     return build_credential(
         achievement=achievement,
         issuer=profile,
@@ -285,14 +285,33 @@ def _build(issuer: Issuer, achievement: Achievement, req: IssueRequest, now: dat
     )
 
 
+_DOC_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
+"""Encodes the stored credential documents (compact, UTF-8; documents are trees, never cyclic)."""
+
+
 def issue(
     session: Session, issuer: Issuer, requests: Sequence[IssueRequest], *, source: str = "api"
 ) -> list[CredentialRow]:
-    """Queue credentials for the next batch; all or nothing.
+    """Queue credentials for the next batch; all or nothing. Returns the stored rows in the order
+    of ``requests``.
 
     Raises ImportRejected listing every bad item (``row`` is its 1-based position) and stores
     nothing when any is bad.
     """
+    ids = queue_credentials(session, issuer, requests, source=source)
+    out: list[CredentialRow] = []
+    for start in range(0, len(ids), 5000):
+        out.extend(session.exec(select(CredentialRow).where(col(CredentialRow.id).in_(ids[start : start + 5000]))))
+    order = {cid: i for i, cid in enumerate(ids)}
+    out.sort(key=lambda r: order[r.id])
+    return out
+
+
+def queue_credentials(
+    session: Session, issuer: Issuer, requests: Sequence[IssueRequest], *, source: str = "api"
+) -> list[str]:
+    """:func:`issue` without reading the rows back: returns the new credentials' public ids in
+    the order of ``requests`` (bulk and CSV issuance answer with ids only)."""
     assert issuer.id is not None
     if not requests:
         raise InvalidInput("credentials", "nothing to issue")
@@ -302,6 +321,7 @@ def issue(
     ).all()
     achievements = {int(r.id or 0): Achievement.model_validate_json(r.data) for r in rows}
     now = datetime.now(UTC).replace(microsecond=0)
+    profile = IssuerProfile(id=issuer.did, name=issuer.name, url=issuer.url)
     errors: list[dict[str, object]] = []
     built: list[tuple[IssueRequest, dict[str, Any]]] = []
     for index, req in enumerate(requests, start=1):
@@ -311,7 +331,7 @@ def issue(
                            "problem": f"unknown achievement {req.achievement_id}"})  # fmt: skip
             continue
         try:
-            built.append((req, _build(issuer, ach, req, now)))
+            built.append((req, _build(profile, ach, req, now)))
         except InvalidInput as exc:
             errors.append({"row": index, "field": exc.field, "problem": exc.problem})
     if errors:
@@ -328,7 +348,7 @@ def issue(
             "credential_uri": doc["id"],
             "recipient_name": req.recipient_name,
             "state": CredentialState.QUEUED.value,
-            "doc": json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
+            "doc": _DOC_ENCODER.encode(doc),
             "created_at": created,
         }
         for i, (req, doc) in enumerate(built)
@@ -337,13 +357,7 @@ def issue(
     for start in range(0, len(values), 5000):
         session.execute(sa.insert(table), values[start : start + 5000])
     log_event(session, "credentials.queued", issuer_id=issuer.id, subject=source, count=len(values))
-    ids = [v["id"] for v in values]
-    out: list[CredentialRow] = []
-    for start in range(0, len(ids), 5000):
-        out.extend(session.exec(select(CredentialRow).where(col(CredentialRow.id).in_(ids[start : start + 5000]))))
-    order = {cid: i for i, cid in enumerate(ids)}
-    out.sort(key=lambda r: order[r.id])
-    return out
+    return [v["id"] for v in values]
 
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

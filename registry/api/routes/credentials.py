@@ -19,6 +19,7 @@ from registry.store.service import (
     get_credential,
     issue,
     parse_csv,
+    queue_credentials,
     remap_rows,
     request_revocation,
 )
@@ -39,9 +40,9 @@ def issue_many(body: BulkIssue, issuer: CurrentIssuer, session: SessionDep, sett
     """Queue many credentials, all or nothing; errors name each bad item by 1-based ``row``."""
     if len(body.credentials) > settings.max_bulk:
         raise InvalidInput("credentials", f"at most {settings.max_bulk} per request")
-    rows = issue(session, issuer, body.credentials, source="bulk")
+    ids = queue_credentials(session, issuer, body.credentials, source="bulk")
     session.commit()
-    return IssuedOut(count=len(rows), ids=[r.id for r in rows])
+    return IssuedOut(count=len(ids), ids=ids)
 
 
 @router.post("/import", status_code=201, response_model=IssuedOut)
@@ -56,12 +57,12 @@ def import_csv(
     pairs = parse_csv(file.file.read(), achievement_id)
     lines = [line for line, _ in pairs]
     try:
-        rows = issue(session, issuer, [req for _, req in pairs], source=f"csv:{file.filename or 'upload'}")
+        ids = queue_credentials(session, issuer, [req for _, req in pairs], source=f"csv:{file.filename or 'upload'}")
     except ImportRejected as exc:
         session.rollback()
         raise remap_rows(exc, lines) from None
     session.commit()
-    return IssuedOut(count=len(rows), ids=[r.id for r in rows])
+    return IssuedOut(count=len(ids), ids=ids)
 
 
 @router.get("", response_model=list[CredentialOut])

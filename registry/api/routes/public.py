@@ -7,7 +7,7 @@ import json
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from registry.api.deps import StateDep
@@ -58,7 +58,7 @@ async def verify(
     request: Request,
     state: StateDep,
     confirmations: Annotated[int, Query(ge=1, le=1000)] = 1,
-) -> Report:
+) -> Response:
     """Verify a credential file (JSON, or a baked PNG/SVG badge) against the chain: each named
     check with its reason and the verdict VALID, INVALID or INDETERMINATE. A malformed body is a
     400 ``malformed_json``; a well-formed file that fails a check is a 200 with verdict INVALID."""
@@ -70,7 +70,9 @@ async def verify(
             raise HTTPException(
                 400, {"code": "malformed_json", "message": f"the body is not valid JSON: {exc}"}
             ) from None
-    return await run_in_threadpool(verify_bytes, state, body, "upload", confirmations)
+    report = await run_in_threadpool(verify_bytes, state, body, "upload", confirmations)
+    # The report is already a validated Report: serialise it once (response_model documents it).
+    return Response(report.model_dump_json(), media_type="application/json")
 
 
 @router.get("/issuers")
