@@ -409,3 +409,18 @@ def test_address_that_is_not_a_registry_fails_anchor(registry: Registry, batch: 
     assert report.verdict is Verdict.INVALID
     status, reason = check(report, "anchor")
     assert status is CheckStatus.FAIL and "does not answer as a credential registry" in reason
+
+
+def test_chain_up_refuses_a_node_it_did_not_start(tmp_path: Path) -> None:
+    """Another data directory's anvil on the same port is never silently reused."""
+    from registry.errors import ConfigError
+    from registry.localchain import LocalChain
+
+    mine = start_anvil(tmp_path / "a")
+    try:
+        other = LocalChain(tmp_path / "b", port=mine.port)
+        with pytest.raises(ConfigError, match="did not start"):
+            other.up()
+        assert mine.up().running  # idempotent for its own data directory
+    finally:
+        mine.down()
