@@ -128,6 +128,11 @@ class LocalChain:
         """Start anvil in the background (idempotent) and wait until it answers."""
         current = self.status()
         if current.running:
+            if current.pid is None:
+                raise ConfigError(
+                    f"port {self.port} already serves a chain that this data directory ({self.data_dir}) did not "
+                    "start, so its state would be kept elsewhere: stop that node first"
+                )
             if current.chain_id != self.chain_id:
                 raise ConfigError(f"port {self.port} already serves chain {current.chain_id}, not {self.chain_id}")
             return current
