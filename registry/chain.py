@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import requests
 from eth_abi import decode as abi_decode
@@ -55,8 +55,6 @@ REVOCATION_REASONS: dict[int, str] = {
     5: "withdrawn at the holder's request",
     6: "achievement requirements no longer met",
 }
-
-T = TypeVar("T")
 
 
 def issuer_did(uri: str) -> str:
@@ -995,7 +993,3 @@ def _rpc_message(exc: Exception) -> str:
     if args and isinstance(args[0], dict):
         return str(args[0].get("message", args[0]))
     return str(exc)
-
-
-def grant_role_id(role: str) -> bytes:
-    return keccak(text=role)

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from registry._cli import fail as _fail
+from registry._cli import out
 from registry.config import Settings
-from registry.errors import ChainUnavailable, ConfigError, InvalidInput, RegistryError
+from registry.errors import ConfigError, InvalidInput, RegistryError
 
 app = typer.Typer(
     name="registry",
@@ -28,20 +29,6 @@ chain_app = typer.Typer(help="Run the local development chain (anvil with persis
 issuer_app = typer.Typer(help="The issuer directory on chain.", no_args_is_help=True)
 app.add_typer(chain_app, name="chain")
 app.add_typer(issuer_app, name="issuer")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(exc: Exception) -> NoReturn:
-    if isinstance(exc, ConfigError | InvalidInput):
-        code = 3
-    elif isinstance(exc, ChainUnavailable):
-        code = 4
-    else:
-        code = 5
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _settings() -> Settings:

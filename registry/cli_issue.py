@@ -14,22 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from registry._cli import err, out
+from registry._cli import fail as _fail
 from registry.chain import REVOCATION_REASONS
-from registry.errors import ChainUnavailable, ConfigError, InvalidInput, RegistryError
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+from registry.errors import ConfigError, InvalidInput, RegistryError
 
 _REASONS = ", ".join(f"{k} {v}" for k, v in REVOCATION_REASONS.items())
-
-
-def _fail(exc: Exception) -> None:
-    code = 3 if isinstance(exc, ConfigError | InvalidInput) else 4 if isinstance(exc, ChainUnavailable) else 5
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _progress() -> Progress:

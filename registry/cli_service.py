@@ -13,21 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from registry.config import Settings
-from registry.errors import ChainUnavailable, ConfigError, InvalidInput, RegistryError
+from registry.errors import ConfigError, InvalidInput, RegistryError
 
 __all__ = ["register"]
 
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(exc: Exception) -> None:
-    code = 3 if isinstance(exc, ConfigError | InvalidInput) else 4 if isinstance(exc, ChainUnavailable) else 5
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
-    raise typer.Exit(code)
+from registry._cli import err, out
+from registry._cli import fail as _fail
 
 
 def _engine(settings: Settings) -> Any:

@@ -559,9 +559,6 @@ def verify_files(paths: Sequence[Path], **options: Any) -> list[Report]:
 
 def read_credential_bytes(path: Path) -> bytes:
     """The credential JSON inside a file: plain JSON, or extracted from a baked PNG/SVG badge."""
-    data = path.read_bytes()
-    try:
-        from registry import baking
-    except ImportError:  # baking arrives with the service
-        return data
-    return baking.extract_if_baked(data)
+    from registry import baking
+
+    return baking.extract_if_baked(path.read_bytes())
