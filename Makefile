@@ -85,5 +85,5 @@ clean:
 	find . -name __pycache__ -type d -prune -not -path './node_modules/*' -not -path './.venv/*' -exec rm -rf {} +
 
 distclean: clean
-	-$(PY) -m registry.cli chain down 2>/dev/null
+	-$(PY) -m registry.cli.main chain down 2>/dev/null
 	rm -rf $(VENV) node_modules .registry registry/artifacts

@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from registry.chain.networks import PROFILES, NetworkProfile
 from registry.errors import ConfigError, DeploymentError
-from registry.networks import PROFILES, NetworkProfile
 
 __all__ = ["Deployment", "Settings", "load_deployment", "save_deployment"]
 
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
 
     def check_safe(self, chain_id: int) -> None:
         """Refuse development-only settings on a chain that is not a development chain."""
-        from registry.networks import DEV_CHAIN_IDS
+        from registry.chain.networks import DEV_CHAIN_IDS
 
         if chain_id in DEV_CHAIN_IDS:
             return

@@ -58,8 +58,8 @@ def gas_and_verify() -> dict[str, Any]:
     """Deploy on a private anvil; measure gas and in-process verification latency."""
     from bench_gas import measure_gas
 
-    from registry.chain import ChainClient
-    from registry.verify import Verifier
+    from registry.chain.client import ChainClient
+    from registry.verify.verifier import Verifier
     from tests.chain_fixtures import deploy_fixture
 
     figures: dict[str, Any] = {}

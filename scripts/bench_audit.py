@@ -53,7 +53,7 @@ def _record(
 ) -> None:
     import sqlalchemy as sa
 
-    from registry.store import Batch, Issuer, make_engine, session_scope, upgrade
+    from registry.service.store import Batch, Issuer, make_engine, session_scope, upgrade
 
     engine = make_engine(db_url)
     upgrade(engine)
@@ -71,12 +71,12 @@ def _record(
 
 
 def run() -> dict[str, Any]:
-    from registry.audit import AuditCache, Auditor
-    from registry.audit_db import open_issuer_records
-    from registry.chain import ChainClient
+    from registry.audit.auditor import AuditCache, Auditor
+    from registry.audit.records import open_issuer_records
+    from registry.chain.client import ChainClient
+    from registry.chain.devkeys import dev_account
+    from registry.chain.ops import admit_issuer, deploy_registry, grant_accreditor
     from registry.config import Settings
-    from registry.devkeys import dev_account
-    from registry.ops import admit_issuer, deploy_registry, grant_accreditor
     from tests.chain_fixtures import start_anvil
 
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp_name:

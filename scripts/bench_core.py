@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from registry.credential import Achievement, IssuerProfile  # noqa: E402
-from registry.disclosure import flatten  # noqa: E402
-from registry.merkle import MerkleTree, verify_proofs  # noqa: E402
-from registry.pipeline import Profile, prepare_batch_from, synthetic_source  # noqa: E402
+from registry.core.credential import Achievement, IssuerProfile  # noqa: E402
+from registry.core.disclosure import flatten  # noqa: E402
+from registry.core.merkle import MerkleTree, verify_proofs  # noqa: E402
+from registry.issue.prepare import Profile, prepare_batch_from, synthetic_source  # noqa: E402
 
 ISSUER = IssuerProfile(
     id="did:web:uni.example",

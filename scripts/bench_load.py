@@ -42,7 +42,7 @@ CLIENTS = 8
 MAX_REQUESTS = 2_000_000
 DRAIN_SECONDS = 180.0
 
-SERVE = "import sys; from registry.cli import app; sys.argv[0] = 'registry'; app()"
+SERVE = "import sys; from registry.cli.main import app; sys.argv[0] = 'registry'; app()"
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -56,7 +56,7 @@ def run(long: bool = False) -> dict[str, Any]:
     import httpx
     from sqlmodel import Session, col, select
 
-    from registry.store import CredentialRow
+    from registry.service.store import CredentialRow
     from tests.chain_fixtures import deploy_fixture, free_port
     from tests.service_support import DB_KINDS, Database, add_issuer, database
 

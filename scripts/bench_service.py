@@ -25,8 +25,8 @@ import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from registry.store import make_engine, upgrade  # noqa: E402
-from registry.store.service import create_achievement, create_api_key, create_issuer  # noqa: E402
+from registry.service.issuance import create_achievement, create_api_key, create_issuer  # noqa: E402
+from registry.service.store import make_engine, upgrade  # noqa: E402
 from tests.chain_fixtures import ACHIEVEMENT, Registry, deploy_fixture, free_port  # noqa: E402
 
 BULK = 5_000
@@ -47,7 +47,7 @@ def _serve(registry: Registry, db_url: str, schema: str | None, tmp: Path) -> tu
     }
     log = open(tmp / f"serve-{port}.log", "wb")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+        [sys.executable, "-m", "registry.cli.main", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -17,7 +17,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from registry.contracts import COMPILER_SETTINGS, SOLC_VERSION, compile_sources  # noqa: E402
+from registry.chain.artifacts import COMPILER_SETTINGS, SOLC_VERSION, compile_sources  # noqa: E402
 
 
 def build(out_dir: Path) -> dict[str, Any]:

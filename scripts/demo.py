@@ -33,13 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from registry.chain import ChainClient  # noqa: E402
+from registry.chain.artifacts import load_artifact  # noqa: E402
+from registry.chain.client import ChainClient  # noqa: E402
+from registry.chain.devkeys import dev_account  # noqa: E402
+from registry.chain.local import LocalChain  # noqa: E402
+from registry.chain.ops import admit_issuer, connect, deploy_registry, grant_accreditor  # noqa: E402
 from registry.config import Settings  # noqa: E402
-from registry.contracts import load_artifact  # noqa: E402
-from registry.devkeys import dev_account  # noqa: E402
 from registry.errors import DeploymentError  # noqa: E402
-from registry.localchain import LocalChain  # noqa: E402
-from registry.ops import admit_issuer, connect, deploy_registry, grant_accreditor  # noqa: E402
 
 console = Console()
 COHORT = int(os.environ.get("DEMO_COHORT", "1000"))
@@ -58,7 +58,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the real `registry` command, as a user would."""
     console.print(f"$ registry {' '.join(args)}", style="dim", highlight=False)
     proc = subprocess.run(
-        [sys.executable, "-m", "registry.cli", *args], capture_output=True, text=True, cwd=ROOT, check=False
+        [sys.executable, "-m", "registry.cli.main", *args], capture_output=True, text=True, cwd=ROOT, check=False
     )
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
@@ -193,9 +193,9 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
     import httpx
     from sqlmodel import Session, select
 
-    from registry.api.app import serve_in_background
-    from registry.store import Issuer, make_engine
-    from registry.store.service import create_api_key, create_issuer
+    from registry.service.api.app import serve_in_background
+    from registry.service.issuance import create_api_key, create_issuer
+    from registry.service.store import Issuer, make_engine
 
     name, did, role = ETSI
     key = dev_account(role, 31337)

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Cross-check helper for registry/merkle.py against @openzeppelin/merkle-tree.
+// Cross-check helper for registry/core/merkle.py against @openzeppelin/merkle-tree.
 //
 //   echo '["0x..32 bytes..", ...]' | node scripts/oz_tree.mjs build
 //     -> {"root": "0x..", "proofs": [[..], ..]}   (proofs in input order)

@@ -14,14 +14,14 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from registry.chain import ChainClient
+from registry.chain.client import ChainClient
+from registry.chain.devkeys import dev_account
+from registry.chain.local import LocalChain
+from registry.chain.ops import admit_issuer, deploy_registry, grant_accreditor
 from registry.config import Settings
-from registry.credential import Achievement, IssuerProfile
-from registry.devkeys import dev_account
-from registry.issuing import IssuedBatch, issue_and_anchor
-from registry.localchain import LocalChain
-from registry.ops import admit_issuer, deploy_registry, grant_accreditor
-from registry.pipeline import synthetic_cohort
+from registry.core.credential import Achievement, IssuerProfile
+from registry.issue.direct import IssuedBatch, issue_and_anchor
+from registry.issue.prepare import synthetic_cohort
 
 
 def free_port() -> int:

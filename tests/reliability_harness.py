@@ -1,7 +1,7 @@
 """Fault-injection harness of the anchoring worker, shared by the reliability tests and
 ``scripts/bench_reliability.py``.
 
-* :class:`WorkerProcess`: ``python -m registry.cli worker`` as a real child process, configured
+* :class:`WorkerProcess`: ``python -m registry.cli.main worker`` as a real child process, configured
   by environment variables only, that can be told to pause at a named pipeline step
   (``REGISTRY_WORKER_PAUSE_AT``) so the harness SIGKILLs it exactly there, or killed at random.
 * :class:`Miner`: mines a block every few hundred milliseconds (confirmations progress).
@@ -37,9 +37,9 @@ from eth_utils import keccak, to_checksum_address
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from registry.chain import ChainClient
-from registry.store import Batch, BatchState, CredentialRow, CredentialState
-from registry.store.service import IssueRequest, issue
+from registry.chain.client import ChainClient
+from registry.service.issuance import IssueRequest, issue
+from registry.service.store import Batch, BatchState, CredentialRow, CredentialState
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import Database
 
@@ -117,7 +117,7 @@ class WorkerProcess:
         with open(self.log_file, "ab") as log:
             log.write(f"\n--- start {self.starts} pause_at={pause_at}\n".encode())
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "registry.cli", "worker"],
+                [sys.executable, "-m", "registry.cli.main", "worker"],
                 env=env,
                 cwd=str(self.workdir),
                 stdout=log,
@@ -283,7 +283,7 @@ class RpcProxy:
 
 def queue_credentials(engine: Engine, issuer_id: int, achievement_id: int, n: int, tag: str) -> list[str]:
     """Queue ``n`` credentials of one issuer (what the API's POST /v1/credentials does)."""
-    from registry.store import Issuer
+    from registry.service.store import Issuer
 
     with Session(engine) as session:
         issuer = session.get(Issuer, issuer_id)

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from registry.config import Settings
-from registry.store import Issuer, make_engine, upgrade
-from registry.store.service import create_achievement, create_api_key, create_issuer
+from registry.service.issuance import create_achievement, create_api_key, create_issuer
+from registry.service.store import Issuer, make_engine, upgrade
 from tests.chain_fixtures import ACHIEVEMENT, Registry
 
 POSTGRES_URL = os.environ.get("REGISTRY_TEST_POSTGRES_URL")

@@ -2,7 +2,7 @@
 
 ``build_corpus`` issues real batches on an anvil (``tests.chain_fixtures.Registry``) and
 ``generate`` derives tampered files from them, class by class; ``run_campaign`` verifies them all
-with :class:`registry.verify.Verifier` against that chain (``verify_many``, so chain reads are
+with :class:`registry.verify.verifier.Verifier` against that chain (``verify_many``, so chain reads are
 shared) and counts every tampered file accepted as VALID. Used by
 ``tests/e2e/test_tamper_campaign.py`` (fast) and ``scripts/bench_tamper.py`` (10,000+ cases).
 
@@ -27,10 +27,10 @@ from typing import Any
 
 import rfc8785
 
-from registry.credfile import redact
-from registry.disclosure import field_hash, flatten, parse_pointer
-from registry.pipeline import synthetic_cohort
-from registry.verify import Verdict, Verifier
+from registry.core.credfile import redact
+from registry.core.disclosure import field_hash, flatten, parse_pointer
+from registry.issue.prepare import synthetic_cohort
+from registry.verify.verifier import Verdict, Verifier
 from tests.chain_fixtures import ACHIEVEMENT, Registry
 
 Json = dict[str, Any]

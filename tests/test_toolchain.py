@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.contracts import SOLC_VERSION, compile_sources, load_artifact
+from registry.chain.artifacts import SOLC_VERSION, compile_sources, load_artifact
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +87,7 @@ def test_error_hierarchy_is_pinned() -> None:
 
 def test_only_project_sources_are_compiled(tmp_path: Path) -> None:
     """Ape unpacks dependencies into contracts/.cache/: never compile those as project sources."""
-    from registry.contracts import project_sources
+    from registry.chain.artifacts import project_sources
 
     (tmp_path / "contracts" / ".cache" / "openzeppelin").mkdir(parents=True)
     (tmp_path / "contracts" / "sub").mkdir()

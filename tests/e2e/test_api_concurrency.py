@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from registry.api.app import serve_in_background
-from registry.store import Batch, CredentialRow
+from registry.service.api.app import serve_in_background
+from registry.service.store import Batch, CredentialRow
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import Database, add_issuer, service_settings
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from registry import baking
-from registry.api.errors import MAX_JSON_DEPTH
-from registry.store.service import MAX_CSV_ROWS
+from registry.core import baking
+from registry.service.api.errors import MAX_JSON_DEPTH
+from registry.service.issuance import MAX_CSV_ROWS
 from tests.api_fuzz import Service, fuzz, serve
 from tests.chain_fixtures import Registry
 

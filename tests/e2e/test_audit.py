@@ -2,7 +2,7 @@
 
 Every scenario deploys its own registry (on one anvil per module), so findings of one story
 cannot leak into another. Issuer databases are real SQLite files built with the service's own
-store (migrations and models), read back through :mod:`registry.audit_db`.
+store (migrations and models), read back through :mod:`registry.audit.records`.
 """
 
 from __future__ import annotations
@@ -20,19 +20,19 @@ from eth_account.signers.local import LocalAccount
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from registry.audit import AuditCache, Auditor, AuditReport
-from registry.audit_db import open_issuer_records
-from registry.audit_report import render_csv, render_html
-from registry.chain import ChainClient
-from registry.cli import app
+from registry.audit.auditor import AuditCache, Auditor, AuditReport
+from registry.audit.records import open_issuer_records
+from registry.audit.render import render_csv, render_html
+from registry.chain.artifacts import compile_sources
+from registry.chain.client import ChainClient
+from registry.chain.devkeys import dev_account
+from registry.chain.local import LocalChain
+from registry.chain.ops import admit_issuer, deploy_registry, grant_accreditor
+from registry.cli.main import app
 from registry.config import Settings, load_deployment
-from registry.contracts import compile_sources
-from registry.devkeys import dev_account
-from registry.issuing import IssuedBatch, issue_and_anchor
-from registry.localchain import LocalChain
-from registry.ops import admit_issuer, deploy_registry, grant_accreditor
-from registry.pipeline import synthetic_cohort
-from registry.store import Batch, BatchState, Event, Issuer, make_engine, session_scope, upgrade
+from registry.issue.direct import IssuedBatch, issue_and_anchor
+from registry.issue.prepare import synthetic_cohort
+from registry.service.store import Batch, BatchState, Event, Issuer, make_engine, session_scope, upgrade
 from tests.chain_fixtures import ACHIEVEMENT, start_anvil
 
 pytestmark = pytest.mark.e2e
@@ -71,7 +71,7 @@ class World:
         self.counter += 1
         key = key or self.issuer_key
         iid = self.issuer_id if key is self.issuer_key else self.other_id
-        from registry.credential import IssuerProfile
+        from registry.core.credential import IssuerProfile
 
         info = self.client.issuers([iid])[iid]
         docs = list(synthetic_cohort(n, IssuerProfile(id=info.did, name=info.name), ACHIEVEMENT, seed=self.counter))
@@ -250,7 +250,7 @@ def test_redeployed_contract_with_different_bytecode(world: World, tmp_path: Pat
 
 
 def test_database_claims_and_revocations_disagreeing_with_the_chain(world: World) -> None:
-    from registry.store import AchievementRow, CredentialRow, Revocation, RevocationState
+    from registry.service.store import AchievementRow, CredentialRow, Revocation, RevocationState
 
     good = world.issue(3)
     world.record(good)
@@ -361,7 +361,7 @@ def test_html_and_csv_renderers_cover_revocations(world: World) -> None:
 
 
 def test_deployment_record_supplies_defaults(world: World) -> None:
-    from registry.cli_audit import resolve_target
+    from registry.cli.audit import resolve_target
 
     client, start = resolve_target(world.settings, world.client.rpc_url, None, None)
     assert client.registry_address == load_deployment(world.settings, 31337)["address"]

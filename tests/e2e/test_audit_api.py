@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from registry.api import create_app
-from registry.api.routes import audit as audit_routes
-from registry.worker import Worker, run_until_idle
+from registry.service.api import create_app
+from registry.service.api.routes import audit as audit_routes
+from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry, deploy_fixture
 from tests.service_support import Database, add_issuer, service_settings
 

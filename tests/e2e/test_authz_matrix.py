@@ -34,13 +34,13 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from registry.api import create_app
-from registry.chain import ChainClient
+from registry.chain.client import ChainClient
 from registry.config import Settings
 from registry.errors import AuthenticationError
-from registry.store import AchievementRow, ApiKey, Batch, CredentialRow, Revocation
-from registry.store.service import authenticate, create_api_key, revoke_api_key
-from registry.worker import Worker, run_until_idle
+from registry.service.api import create_app
+from registry.service.issuance import authenticate, create_api_key, revoke_api_key
+from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, Revocation
+from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry
 from tests.service_support import Database, add_issuer, database, service_settings
 
@@ -541,7 +541,7 @@ def test_api_keys_hashed_revocable_and_compared_in_constant_time(
         assert {k["id"] for k in listed} >= {row.id, row3.id} and not any("hash" in k for k in listed)
         # 2. the CLI (the operator)
         env = {"REGISTRY_HOME": str(settings.home), **db.settings_env(), "REGISTRY_RPC_URL": registry.rpc_url}
-        from registry.cli import app as cli
+        from registry.cli.main import app as cli
 
         result = CliRunner().invoke(cli, ["apikey", "revoke", token3[:10]], env=env)
         assert result.exit_code == 0, result.output

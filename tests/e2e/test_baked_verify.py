@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from registry import baking
-from registry.cli import app
+from registry.cli.main import app
+from registry.core import baking
 from tests.chain_fixtures import Registry
 
 pytestmark = pytest.mark.e2e

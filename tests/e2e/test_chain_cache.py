@@ -1,4 +1,4 @@
-"""The verify API's head-cached chain reads (registry.chaincache) against a real anvil: the same
+"""The verify API's head-cached chain reads (registry.chain.cache) against a real anvil: the same
 snapshot as an uncached read, nothing re-read while the head stays, a revocation seen at the
 next block, and no mix-ups between threads."""
 
@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from registry.chain import ChainClient
-from registry.chaincache import HeadCachedClient
-from registry.ops import revoke_credentials
-from registry.verify import CheckStatus, Verdict, Verifier
+from registry.chain.cache import HeadCachedClient
+from registry.chain.client import ChainClient
+from registry.chain.ops import revoke_credentials
+from registry.verify.verifier import CheckStatus, Verdict, Verifier
 from tests.chain_fixtures import Registry
 
 

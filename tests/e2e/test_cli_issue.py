@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from registry.verify import Verdict, Verifier
+from registry.verify.verifier import Verdict, Verifier
 from tests.chain_fixtures import Registry
 
 ACHIEVEMENT = {
@@ -30,7 +30,7 @@ def run(registry: Registry, tmp: Path, *args: str) -> subprocess.CompletedProces
         "REGISTRY_CONFIG_DIR": str(tmp / "config"),
         "PATH": str(Path(sys.executable).parent),
     }
-    cmd = [sys.executable, "-m", "registry.cli", *args, "--rpc", registry.rpc_url]
+    cmd = [sys.executable, "-m", "registry.cli.main", *args, "--rpc", registry.rpc_url]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
 
 
@@ -97,7 +97,7 @@ def test_another_issuers_key_cannot_revoke_through_the_cli(registry: Registry, t
     """The CLI signs with the configured key; a key of another issuer revokes nothing of ours."""
     batch = registry.issue(2)
     # issuer 2's dev key is not the CLI's default role; use the library path to show the namespace rule
-    from registry.ops import revoke_credentials
+    from registry.chain.ops import revoke_credentials
 
     digest = bytes.fromhex(json.loads(batch.files[0].read_text())["proof"][0]["credentialDigest"][2:])
     revoke_credentials(registry.client, registry.issuer2_key, [digest], 1)

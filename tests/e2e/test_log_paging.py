@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from registry.chain import ChainClient
+from registry.chain.client import ChainClient
 from registry.errors import ChainUnavailable
 from tests.chain_fixtures import Registry
 

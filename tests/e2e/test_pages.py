@@ -18,10 +18,10 @@ import pytest
 import uvicorn
 from sqlmodel import Session
 
-from registry.api import create_app
-from registry.store import CredentialRow
-from registry.store.service import IssueRequest, credential_file, issue
-from registry.worker import Worker, run_until_idle, seal_due
+from registry.service.api import create_app
+from registry.service.issuance import IssueRequest, credential_file, issue
+from registry.service.store import CredentialRow
+from registry.service.worker import Worker, run_until_idle, seal_due
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import Database, add_issuer, database, service_settings
 
@@ -136,7 +136,7 @@ def test_upload_a_tampered_file_shows_invalid_with_the_reason(site: Site, page: 
 
 
 def test_pasted_redacted_credential_lists_hidden_fields(site: Site, page: Any) -> None:
-    from registry.credfile import redact
+    from registry.core.credfile import redact
 
     data = redact(site.file(site.ids[2]), ["/credentialSubject/result"])
     page.goto(site.url + "/verify")

@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from registry.api import create_app
-from registry.ops import anchor_root
-from registry.store import AnchorTx, Batch, BatchState, CredentialRow, CredentialState, Event, TxState
-from registry.store.service import credential_file
-from registry.verify import Verdict, Verifier
-from registry.worker import Worker, run_until_idle, seal_due
+from registry.chain.ops import anchor_root
+from registry.service.api import create_app
+from registry.service.issuance import credential_file
+from registry.service.store import AnchorTx, Batch, BatchState, CredentialRow, CredentialState, Event, TxState
+from registry.service.worker import Worker, run_until_idle, seal_due
+from registry.verify.verifier import Verdict, Verifier
 from tests.chain_fixtures import Registry
 from tests.reliability_harness import (
     Miner,
@@ -147,7 +147,7 @@ def test_rpc_outage_issuance_goes_on_verification_indeterminate_worker_recovers(
     def learner(i: int) -> dict[str, Any]:
         return {"achievement_id": ach, "recipient_email": f"o{i}@example.org", "recipient_name": f"O {i}"}
 
-    with RpcProxy(registry.chain.port) as proxy, Miner(registry.rpc_url, 0.2):
+    with RpcProxy(registry.chain.client.port) as proxy, Miner(registry.rpc_url, 0.2):
         settings = service_settings(registry, db, rpc_url=proxy.url)
         env = worker_env(registry, db, rpc_url=proxy.url, batch_size=2, rpc_retry_max=0.5)
         worker = WorkerProcess(env, tmp_path).start()

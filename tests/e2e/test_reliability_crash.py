@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from registry.store import CredentialRow, Event
-from registry.store.service import credential_file
-from registry.verify import Verdict, Verifier
+from registry.service.issuance import credential_file
+from registry.service.store import CredentialRow, Event
+from registry.verify.verifier import Verdict, Verifier
 from tests.chain_fixtures import Registry
 from tests.reliability_harness import PIPELINE_STEPS, crash_campaign
 from tests.service_support import Database, add_issuer

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from registry.store import AnchorTx, Batch, BatchState, Event, TxState
-from registry.worker import AnchorLocks
+from registry.service.store import AnchorTx, Batch, BatchState, Event, TxState
+from registry.service.worker import AnchorLocks
 from tests.chain_fixtures import Registry
 from tests.reliability_harness import (
     Miner,

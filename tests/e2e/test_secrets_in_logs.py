@@ -32,8 +32,8 @@ import pytest
 from eth_account import Account
 from typer.testing import CliRunner, Result
 
-from registry.cli import app as cli_app
-from registry.ops import admit_issuer
+from registry.chain.ops import admit_issuer
+from registry.cli.main import app as cli_app
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import database
 
@@ -44,7 +44,7 @@ WRAPPER = (
     "import logging, sys; "
     "logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, "
     "format='%(asctime)s %(name)s %(levelname)s %(message)s'); "
-    "from registry.cli import app; sys.argv[0] = 'registry'; app()"
+    "from registry.cli.main import app; sys.argv[0] = 'registry'; app()"
 )
 
 
@@ -262,7 +262,7 @@ def test_database_errors_never_carry_the_values(tmp_path: Path) -> None:
     values: credential documents, names and key hashes stay out of logs."""
     import sqlalchemy as sa
 
-    from registry.store import make_engine
+    from registry.service.store import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'e.sqlite'}")
     with engine.begin() as conn:

@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from registry.api import create_app
 from registry.config import Settings
-from registry.store import CredentialRow
-from registry.worker import Worker, run_until_idle
+from registry.service.api import create_app
+from registry.service.store import CredentialRow
+from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import Database, add_issuer, service_settings
 
@@ -96,7 +96,7 @@ def test_issue_anchor_download_and_verify(service: Service) -> None:
 
 
 def test_baked_downloads_verify(service: Service) -> None:
-    pytest.importorskip("registry.baking", reason="registry/baking.py (baked badges) not present yet")
+    pytest.importorskip("registry.core.baking", reason="registry/core/baking.py (baked badges) not present yet")
     http = service.http
     cid = http.post("/v1/credentials", json=learners(service.ach1, 1)[0], headers=service.h()).json()["id"]
     http.post("/v1/batches/seal", headers=service.h())

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from registry.cli import app
+from registry.cli.main import app
 from tests.chain_fixtures import Registry, free_port
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +38,7 @@ def test_db_upgrade_issuer_add_apikey_and_serve(registry: Registry, tmp_path: Pa
     assert r.exit_code == 3 and "no issuer 42" in r.output
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "registry.cli.main", "serve", "--port", str(port)],
         env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -64,7 +64,7 @@ def test_issuer_key_new_writes_an_encrypted_keystore(tmp_path: Path) -> None:
     out = tmp_path / "key.json"
     r = runner.invoke(app, ["issuer-key-new", str(out)], env={"REGISTRY_KEY_PASSPHRASE": "s3cret pass"})
     assert r.exit_code == 0, r.output
-    from registry.keys import load_keystore
+    from registry.chain.keys import load_keystore
 
     os.environ["REGISTRY_KEY_PASSPHRASE"] = "s3cret pass"
     try:

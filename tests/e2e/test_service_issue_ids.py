@@ -8,14 +8,14 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from registry.store import CredentialRow, make_engine, upgrade
-from registry.store.service import (
+from registry.service.issuance import (
     IssueRequest,
     create_achievement,
     create_issuer,
     issue,
     queue_credentials,
 )
+from registry.service.store import CredentialRow, make_engine, upgrade
 from tests.chain_fixtures import ACHIEVEMENT
 
 

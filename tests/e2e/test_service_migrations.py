@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from registry.store import current_revision, head_revision, upgrade
+from registry.service.store import current_revision, head_revision, upgrade
 from tests.service_support import DB_KINDS, database
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +75,7 @@ def test_fresh_and_upgraded_databases_have_the_same_schema(kind: str, tmp_path: 
 def test_event_log_is_append_only(tmp_path: Path) -> None:
     from sqlmodel import Session, select
 
-    from registry.store import Event, log_event
+    from registry.service.store import Event, log_event
 
     gen = database("sqlite", tmp_path)
     db = next(gen)

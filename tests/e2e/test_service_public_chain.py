@@ -13,16 +13,16 @@ import pytest
 from eth_account import Account
 from sqlmodel import Session, select
 
-from registry.chain import ChainClient
+from registry.chain.client import ChainClient
+from registry.chain.devkeys import _derive
+from registry.chain.keys import load_signer
+from registry.chain.ops import admit_issuer, deploy_registry, grant_accreditor
 from registry.config import Settings
-from registry.devkeys import _derive
 from registry.errors import ConfigError, Conflict
-from registry.keys import load_signer
-from registry.ops import admit_issuer, deploy_registry, grant_accreditor
-from registry.store import Batch, BatchState, CredentialRow
-from registry.store.service import IssueRequest, create_achievement, create_issuer, credential_file, issue
-from registry.verify import Verdict, Verifier
-from registry.worker import Worker, check_issuer_keys, seal_due
+from registry.service.issuance import IssueRequest, create_achievement, create_issuer, credential_file, issue
+from registry.service.store import Batch, BatchState, CredentialRow
+from registry.service.worker import Worker, check_issuer_keys, seal_due
+from registry.verify.verifier import Verdict, Verifier
 from tests.chain_fixtures import ACHIEVEMENT, start_anvil
 from tests.service_support import Database, database
 
@@ -65,7 +65,7 @@ def test_dev_keys_are_refused_off_dev_chains(sepolia: tuple[Settings, ChainClien
         session.commit()
     with pytest.raises(ConfigError, match="development keys are refused"):
         check_issuer_keys(sdb.engine, settings.profile.chain_id)
-    from registry.api import prepare
+    from registry.service.api import prepare
 
     with pytest.raises(ConfigError, match="development keys are refused"):
         prepare(settings.model_copy(update={"database_url": sdb.url}), sdb.engine)

@@ -11,19 +11,19 @@ import requests
 from eth_utils import keccak
 from sqlmodel import Session, select
 
-from registry.chain import ChainClient
+from registry.chain.client import ChainClient
+from registry.chain.ops import anchor_root
 from registry.errors import ChainUnavailable, Conflict
-from registry.ops import anchor_root
-from registry.store import AnchorTx, Batch, BatchState, CredentialRow, CredentialState, Event
-from registry.store.service import (
+from registry.service.issuance import (
     IssueRequest,
     credential_file,
     issue,
     request_batch_revocation,
     request_revocation,
 )
-from registry.verify import Verdict, Verifier
-from registry.worker import FAULT_POINTS, Worker, WorkerCrash, run_until_idle, seal_due
+from registry.service.store import AnchorTx, Batch, BatchState, CredentialRow, CredentialState, Event
+from registry.service.worker import FAULT_POINTS, Worker, WorkerCrash, run_until_idle, seal_due
+from registry.verify.verifier import Verdict, Verifier
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import Database, add_issuer, service_settings
 
@@ -215,7 +215,7 @@ def test_revocations_reach_the_chain(db: Database, registry: Registry) -> None:
     # Requested before the batch is confirmed: the worker waits for the anchor, then revokes.
     with Session(db.engine) as session:
         issuer_id = session.get(CredentialRow, ids[0]).issuer_id  # type: ignore[union-attr]
-        from registry.store import Issuer
+        from registry.service.store import Issuer
 
         issuer = session.get(Issuer, issuer_id)
         assert issuer is not None

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from registry.verify import CheckStatus, Verdict, Verifier
+from registry.verify.verifier import CheckStatus, Verdict, Verifier
 from tests.chain_fixtures import Registry
 from tests.tamper_mutations import CLASSES, Corpus, _hide, build_corpus, run_campaign
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from registry.chain import ChainClient
-from registry.credential import build_credential
-from registry.ops import revoke_credentials
-from registry.verify import CheckStatus, Report, Verdict, Verifier
+from registry.chain.client import ChainClient
+from registry.chain.ops import revoke_credentials
+from registry.core.credential import build_credential
+from registry.verify.verifier import CheckStatus, Report, Verdict, Verifier
 from tests.chain_fixtures import ACHIEVEMENT, Registry, free_port, start_anvil
 
 
@@ -126,8 +126,8 @@ def test_wrong_root_fails(registry: Registry, batch: Any) -> None:
 
 def test_unanchored_root_fails_anchor(registry: Registry) -> None:
     """A self-consistent file whose root was never anchored: only the chain can tell."""
-    from registry.credfile import AnchorInfo, make_credential_file
-    from registry.pipeline import prepare_batch, synthetic_cohort
+    from registry.core.credfile import AnchorInfo, make_credential_file
+    from registry.issue.prepare import prepare_batch, synthetic_cohort
 
     docs = list(synthetic_cohort(2, registry.profile(), ACHIEVEMENT, seed=99))
     prepared = prepare_batch(docs)
@@ -311,7 +311,7 @@ def test_cli_exit_codes_and_json(registry: Registry, batch: Any, tmp_path: Path)
             "REGISTRY_CONFIG_DIR": str(tmp_path / "config"),
         }
         return subprocess.run(
-            [sys.executable, "-m", "registry.cli", "verify", *args],
+            [sys.executable, "-m", "registry.cli.main", "verify", *args],
             capture_output=True,
             text=True,
             env=env,
@@ -331,7 +331,7 @@ def test_cli_exit_codes_and_json(registry: Registry, batch: Any, tmp_path: Path)
 
 
 def test_redacted_file_verifies_and_lists_hidden_fields(registry: Registry, batch: Any) -> None:
-    from registry.credfile import redact
+    from registry.core.credfile import redact
 
     data = load(batch.files[3])
     hidden = redact(data, ["/credentialSubject/result"])
@@ -343,9 +343,9 @@ def test_redacted_file_verifies_and_lists_hidden_fields(registry: Registry, batc
 
 def test_local_chain_state_survives_restart(tmp_path: Path) -> None:
     """`registry chain down` / `up`: anchored batches are still there."""
+    from registry.chain.devkeys import dev_account
+    from registry.chain.ops import deploy_registry
     from registry.config import Settings
-    from registry.devkeys import dev_account
-    from registry.ops import deploy_registry
 
     chain = start_anvil(tmp_path / "chain")
     try:
@@ -366,8 +366,8 @@ def test_local_chain_state_survives_restart(tmp_path: Path) -> None:
 
 
 def test_deploy_refuses_to_overwrite_without_force(registry: Registry) -> None:
+    from registry.chain.ops import deploy_registry
     from registry.errors import DeploymentError
-    from registry.ops import deploy_registry
 
     with pytest.raises(DeploymentError, match="already deployed"):
         deploy_registry(registry.settings, registry.client.__class__(registry.rpc_url), registry.admin)
@@ -381,7 +381,7 @@ def test_rpc_url_comes_from_known_networks_by_chain_id(registry: Registry, batch
         "REGISTRY_CONFIG_DIR": str(config),
         "PATH": str(Path(sys.executable).parent),
     }
-    cmd = [sys.executable, "-m", "registry.cli", "verify", str(batch.files[0])]
+    cmd = [sys.executable, "-m", "registry.cli.main", "verify", str(batch.files[0])]
     (config / "networks.json").write_text(json.dumps({"31337": {"rpc": registry.rpc_url}}))
     assert subprocess.run(cmd, capture_output=True, text=True, env=env, check=False).returncode == 0
     pinned = {"31337": {"rpc": registry.rpc_url, "registries": ["0x" + "42" * 20]}}
@@ -397,7 +397,7 @@ def test_rpc_url_comes_from_known_networks_by_chain_id(registry: Registry, batch
 
 def test_address_that_is_not_a_registry_fails_anchor(registry: Registry, batch: Any) -> None:
     """A contract whose views revert (here: the GasProbe) is not a registry: INVALID, not an outage."""
-    from registry.contracts import load_artifact
+    from registry.chain.artifacts import load_artifact
 
     art = load_artifact("GasProbe")
     w3 = registry.client.w3
@@ -413,8 +413,8 @@ def test_address_that_is_not_a_registry_fails_anchor(registry: Registry, batch: 
 
 def test_chain_up_refuses_a_node_it_did_not_start(tmp_path: Path) -> None:
     """Another data directory's anvil on the same port is never silently reused."""
+    from registry.chain.local import LocalChain
     from registry.errors import ConfigError
-    from registry.localchain import LocalChain
 
     mine = start_anvil(tmp_path / "a")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from registry.verify import CheckStatus, Verdict, Verifier
+from registry.verify.verifier import CheckStatus, Verdict, Verifier
 from tests.chain_fixtures import Registry
 
 
@@ -21,7 +21,7 @@ def advance(registry: Registry, seconds: int) -> None:
 def test_rotation_keeps_old_batches_and_compromise_invalidates_later_ones(
     registry: Registry,
 ) -> None:
-    from registry.devkeys import dev_account
+    from registry.chain.devkeys import dev_account
 
     client = registry.client
     old_key = registry.issuer_key

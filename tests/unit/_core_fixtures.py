@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from registry.credential import Achievement, IssuerProfile, build_credential
-from registry.credfile import AnchorInfo, make_credential_file
-from registry.disclosure import compute_digest, salt_fields
-from registry.merkle import MerkleTree
+from registry.core.credential import Achievement, IssuerProfile, build_credential
+from registry.core.credfile import AnchorInfo, make_credential_file
+from registry.core.disclosure import compute_digest, salt_fields
+from registry.core.merkle import MerkleTree
 
 ROOT = Path(__file__).resolve().parents[2]
 OZ_SCRIPT = ROOT / "scripts" / "oz_tree.mjs"

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from registry.credential import Achievement, IssuerProfile, build_credential
-from registry.credfile import AnchorInfo, make_credential_file, redact
-from registry.disclosure import compute_digest, salt_fields
-from registry.merkle import MerkleTree
+from registry.core.credential import Achievement, IssuerProfile, build_credential
+from registry.core.credfile import AnchorInfo, make_credential_file, redact
+from registry.core.disclosure import compute_digest, salt_fields
+from registry.core.merkle import MerkleTree
 
 GOLDEN = Path(__file__).resolve().parents[1] / "assets" / "golden-v1"
 HIDE = ["/credentialSubject/name", "/credentialSubject/result"]

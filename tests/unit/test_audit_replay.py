@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from eth_utils import to_checksum_address
 
-from registry.audit import ACCREDITOR_ROLE, DEFAULT_ADMIN_ROLE, AuditEvent, Severity, chain_checks, replay
-from registry.audit_db import RecordedBatch, RecordedIssuer, RecordedRevocation, StaticRecords
+from registry.audit.auditor import ACCREDITOR_ROLE, DEFAULT_ADMIN_ROLE, AuditEvent, Severity, chain_checks, replay
+from registry.audit.records import RecordedBatch, RecordedIssuer, RecordedRevocation, StaticRecords
 
 ADMIN, BODY, KEY, KEY2, MALLORY = (to_checksum_address(f"0x{c * 40}") for c in "abcde")
 ROOT, ROOT2 = "0x" + "11" * 32, "0x" + "22" * 32
@@ -126,7 +126,7 @@ def test_count_disagreeing_with_known_metadata() -> None:
 
 
 def test_reconcile_with_static_records() -> None:
-    from registry.audit import reconcile
+    from registry.audit.auditor import reconcile
 
     h = replay(anchor(base(), 110).events)
     issuer = RecordedIssuer(db_id=7, name="Uni", did="did:web:uni.example", key_address=KEY)
@@ -142,6 +142,6 @@ def test_reconcile_with_static_records() -> None:
 
 @pytest.mark.parametrize("wanted", ["1", "uni.example", "did:web:uni.example", KEY.lower()])
 def test_issuer_selection(wanted: str) -> None:
-    from registry.audit import _select_issuer
+    from registry.audit.auditor import _select_issuer
 
     assert _select_issuer(replay(base().events), wanted) == 1

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry import baking
+from registry.core import baking
 from registry.errors import CredentialFormatError
 
 CREDENTIAL: dict[str, Any] = {

@@ -11,7 +11,7 @@ import pytest
 from _core_fixtures import ACHIEVEMENT, ISSUER, ROOT, credential
 from jsonschema import Draft201909Validator
 
-from registry.credential import (
+from registry.core.credential import (
     CONTEXTS,
     Achievement,
     IssuerProfile,

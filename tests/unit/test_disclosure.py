@@ -13,8 +13,7 @@ from _core_fixtures import credential
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry._keccak import keccak256
-from registry.disclosure import (
+from registry.core.disclosure import (
     _fresh_digest,
     compute_digest,
     encode_field,
@@ -24,6 +23,7 @@ from registry.disclosure import (
     parse_pointer,
     salt_fields,
 )
+from registry.core.keccak import keccak256
 from registry.errors import CredentialFormatError
 
 SALT = "0x" + "ab" * 16

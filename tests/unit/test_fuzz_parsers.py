@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from registry import baking, credfile
+from registry.core import baking, credfile
 from registry.errors import CredentialFormatError, InvalidInput, InvalidProof, RegistryError
-from registry.store.service import MAX_CSV_ROWS, parse_csv
-from registry.verify import Verdict, Verifier
+from registry.service.issuance import MAX_CSV_ROWS, parse_csv
+from registry.verify.verifier import Verdict, Verifier
 
 GOLDEN = Path(__file__).resolve().parent.parent / "assets" / "golden-v1"
 FILE: dict[str, Any] = json.loads((GOLDEN / "credential.json").read_text())

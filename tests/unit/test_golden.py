@@ -9,9 +9,9 @@ import pytest
 from _core_fixtures import ROOT, node_available, oz
 from _golden import GOLDEN, build
 
-from registry.credfile import check_inclusion, check_integrity, hidden_fields, parse_credential_file
-from registry.disclosure import compute_digest, field_hashes, flatten
-from registry.merkle import MerkleTree, leaf_hash, verify_proof
+from registry.core.credfile import check_inclusion, check_integrity, hidden_fields, parse_credential_file
+from registry.core.disclosure import compute_digest, field_hashes, flatten
+from registry.core.merkle import MerkleTree, leaf_hash, verify_proof
 
 PINS = json.loads((GOLDEN / "pins.json").read_text("utf-8"))
 VECTOR = json.loads((GOLDEN / "vector.json").read_text("utf-8"))

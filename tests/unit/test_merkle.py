@@ -10,9 +10,8 @@ from _core_fixtures import node_available, oz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry._keccak import keccak256
-from registry.errors import InvalidInput, InvalidProof
-from registry.merkle import (
+from registry.core.keccak import keccak256
+from registry.core.merkle import (
     MAX_PROOF_LENGTH,
     MerkleTree,
     leaf_hash,
@@ -20,6 +19,7 @@ from registry.merkle import (
     process_proof,
     verify_proof,
 )
+from registry.errors import InvalidInput, InvalidProof
 
 digest_lists = st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=70, unique=True)
 

@@ -14,11 +14,11 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import registry.disclosure as disclosure
-from registry._keccak import keccak256
-from registry.disclosure import SALT_BYTES, _fresh_digest, _Leaf, compute_digest, escape_pointer_token, flatten
+import registry.core.disclosure as disclosure
+from registry.core.disclosure import SALT_BYTES, _fresh_digest, _Leaf, compute_digest, escape_pointer_token, flatten
+from registry.core.keccak import keccak256
+from registry.core.merkle import MerkleTree, verify_proof, verify_proofs
 from registry.errors import CredentialFormatError
-from registry.merkle import MerkleTree, verify_proof, verify_proofs
 
 scalars = (
     st.none()

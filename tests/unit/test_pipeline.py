@@ -7,16 +7,16 @@ import random
 import pytest
 from _core_fixtures import ACHIEVEMENT, ISSUER, credential
 
-import registry.pipeline as pipeline
-from registry.credfile import (
+import registry.issue.prepare as pipeline
+from registry.core.credfile import (
     check_inclusion,
     check_integrity,
     make_credential_file,
     parse_credential_file,
 )
-from registry.disclosure import compute_digest, flatten
-from registry.merkle import verify_proof
-from registry.pipeline import prepare_batch, synthetic_cohort
+from registry.core.disclosure import compute_digest, flatten
+from registry.core.merkle import verify_proof
+from registry.issue.prepare import prepare_batch, synthetic_cohort
 
 
 def test_synthetic_cohort_is_reproducible_and_varied() -> None:
@@ -78,7 +78,7 @@ def test_seeded_rng_never_repeats_salts_across_workers(monkeypatch: pytest.Monke
 def test_synthetic_cohort_is_exactly_build_credential(profile: pipeline.Profile) -> None:
     from datetime import timedelta
 
-    from registry.credential import build_credential
+    from registry.core.credential import build_credential
 
     docs = list(synthetic_cohort(300, ISSUER, ACHIEVEMENT, seed=11, profile=profile))
     for i, doc in enumerate(docs):

@@ -1,5 +1,0 @@
-"""The issuer service's web layer: REST API, public verify API and server-rendered pages."""
-
-from registry.api.app import create_app, prepare
-
-__all__ = ["create_app", "prepare"]

@@ -1,0 +1,1 @@
+"""The ``registry`` command: one Typer app, one module per command group."""

@@ -1,0 +1,175 @@
+"""``registry audit``: the auditor's command (registered into the main CLI by :func:`register`).
+
+Exit codes: 0 no critical finding, 1 at least one critical finding, 3 usage, configuration or
+unknown-issuer error, 4 chain unavailable, 5 other registry error.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from registry.errors import ChainUnavailable, ConfigError, InvalidInput, NotFound, RegistryError
+
+__all__ = ["register", "resolve_target"]
+
+_err = Console(stderr=True)
+_H = {
+    "rpc": "JSON-RPC endpoint (default: the network profile's)",
+    "registry": "registry contract address (default: the recorded deployment)",
+    "issuer": "only this issuer: id, DID or any of its key addresses",
+    "db": "issuer service database URL to reconcile with",
+    "files": "directory of credential files to verify a sample of",
+    "format": "table, json, csv or html",
+    "out": "write the report to this file",
+    "cache": "the auditor's cache database URL (default: <data dir>/audit.sqlite)",
+    "from": "first block to read (default: the deployment block)",
+    "sources": "checkout holding contracts/ for the bytecode check",
+    "sample": "how many credential files to verify",
+    "code": "compare the deployed bytecode with contracts/",
+    "page": "initial eth_getLogs page, in blocks",
+}
+
+
+def _exit_for(exc: Exception) -> int:
+    if isinstance(exc, ConfigError | InvalidInput | NotFound):
+        return 3
+    if isinstance(exc, ChainUnavailable):
+        return 4
+    return 5
+
+
+def resolve_target(settings: Any, rpc: str | None, registry: str | None, from_block: int | None) -> tuple[Any, int]:
+    """A chain client bound to the audited registry, and the block to read from.
+
+    Defaults come from the local deployments file for the RPC's chain (address and the
+    deployment block); an explicit ``--registry`` that is not the recorded one starts at
+    ``--from-block`` or block 0.
+    """
+    from registry.chain.client import ChainClient
+    from registry.config import load_deployment
+    from registry.errors import DeploymentError
+
+    client = ChainClient(rpc or settings.rpc)
+    try:
+        deployment: dict[str, Any] | None = load_deployment(settings, client.chain_id())
+    except DeploymentError:
+        deployment = None
+    address = registry or (deployment or {}).get("address")
+    if not address:
+        raise ConfigError(
+            f"no registry address: pass --registry ADDR (nothing recorded for chain {client.chain_id()} "
+            f"in {settings.deployments_file})"
+        )
+    client.registry_address = address
+    start = from_block
+    if start is None:
+        recorded = deployment if deployment and str(deployment.get("address", "")).lower() == address.lower() else None
+        start = int(recorded["block"]) if recorded and recorded.get("block") is not None else 0
+    return client, start
+
+
+def _print_table(report: Any, console: Console) -> None:
+    from registry.audit.auditor import Severity
+
+    console.print(
+        f"[bold]Audit of registry {report.registry}[/] on chain {report.chain_id}, blocks "
+        f"{report.from_block}-{report.to_block}: {report.events} events "
+        f"({report.new_events} new), {len(report.issuers)} issuers, {len(report.batches)} batches",
+        highlight=False,
+    )
+    issuers = Table("id", "issuer", "batches", "credentials", "revoked", "keys", "status", title="Issuers")
+    for i in report.issuers:
+        status = "suspended" if i.suspended_at else "active"
+        revoked = f"{i.revoked_batches} batches, {i.revoked_credentials} credentials"
+        issuers.add_row(str(i.issuer_id), f"{i.name} ({i.did})", str(i.batches), str(i.credentials), revoked,
+                        str(len(i.keys)), status)  # fmt: skip
+    console.print(issuers)
+    colours = {Severity.CRITICAL: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
+    if report.findings:
+        table = Table("severity", "code", "finding", title="Findings", show_lines=True)
+        for f in report.findings:
+            c = colours[f.severity]
+            table.add_row(f"[bold {c}]{f.severity.value}[/]", f.code, f.message)
+        console.print(table)
+    skipped = "; ".join(f"{k}: {v}" for k, v in report.checks_skipped.items())
+    console.print(f"checks run: {', '.join(report.checks_run)}" + (f" (not run: {skipped})" if skipped else ""),
+                  highlight=False)  # fmt: skip
+    colour = "red" if report.critical else ("yellow" if report.findings else "green")
+    console.print(f"[bold {colour}]{report.summary}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``registry audit`` to the main command."""
+
+    @app.command("audit")
+    def audit_command(
+        rpc: Annotated[str | None, typer.Option("--rpc", help=_H["rpc"])] = None,
+        registry: Annotated[str | None, typer.Option("--registry", help=_H["registry"])] = None,
+        issuer: Annotated[str | None, typer.Option("--issuer", help=_H["issuer"])] = None,
+        db: Annotated[str | None, typer.Option("--db", help=_H["db"])] = None,
+        files: Annotated[Path | None, typer.Option("--files", help=_H["files"])] = None,
+        fmt: Annotated[str, typer.Option("--format", help=_H["format"])] = "table",
+        out: Annotated[Path | None, typer.Option("--out", help=_H["out"])] = None,
+        cache: Annotated[str | None, typer.Option("--cache", help=_H["cache"])] = None,
+        from_block: Annotated[int | None, typer.Option("--from-block", min=0, help=_H["from"])] = None,
+        sources: Annotated[Path | None, typer.Option("--sources", help=_H["sources"])] = None,
+        sample: Annotated[int, typer.Option("--sample", min=1, help=_H["sample"])] = 100,
+        code: Annotated[bool, typer.Option("--code/--no-code", help=_H["code"])] = True,
+        page_size: Annotated[int, typer.Option("--page-size", min=1, help=_H["page"])] = 10_000,
+    ) -> None:
+        """Audit the registry from the chain: timelines, findings, reconciliation. Exit 1 on a critical finding."""
+        from registry.audit.auditor import AuditCache, Auditor
+        from registry.audit.render import FORMATS, render
+        from registry.config import Settings
+
+        if fmt not in FORMATS:
+            _err.print(f"[bold red]error:[/] unknown --format {fmt!r}; choose {', '.join(FORMATS)}")
+            raise typer.Exit(3)
+        if files is not None and not files.is_dir():
+            _err.print(f"[bold red]error:[/] --files {files} is not a directory")
+            raise typer.Exit(3)
+        settings = Settings()
+        records = None
+        try:
+            client, start = resolve_target(settings, rpc, registry, from_block)
+            cache_url = cache or f"sqlite:///{settings.data_dir / 'audit.sqlite'}"
+            store = AuditCache(cache_url)
+            if db is not None:
+                from registry.audit.records import open_issuer_records
+
+                records = open_issuer_records(db)
+            try:
+                auditor = Auditor(client, store, from_block=start, page_size=page_size)
+                report = auditor.run(issuer=issuer, records=records, files=files, sample_size=sample,
+                                     sources=sources, check_bytecode=code)  # fmt: skip
+            finally:
+                store.close()
+                if records is not None:
+                    records.close()
+        except RegistryError as exc:
+            _err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(_exit_for(exc)) from exc
+        if fmt == "table" and out is None:
+            _print_table(report, Console())
+        else:
+            if fmt == "table":
+                capture = Console(file=io.StringIO(), width=160, color_system=None)
+                _print_table(report, capture)
+                text = capture.file.getvalue()  # type: ignore[attr-defined]
+            else:
+                text = render(report, fmt)
+            if out is None:
+                sys.stdout.write(text)
+            else:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(text, encoding="utf-8")
+                _print_table(report, Console(stderr=True))
+                _err.print(f"{fmt} report written to {out.resolve()}", highlight=False)
+        raise typer.Exit(1 if report.critical else 0)

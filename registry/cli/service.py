@@ -1,0 +1,263 @@
+"""Service commands of the ``registry`` CLI: ``serve``, ``worker``, ``db upgrade``,
+``issuer add``, ``apikey create|list|revoke``, ``issuer-key new``. Registered by :mod:`registry.cli.main`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from registry.config import Settings
+from registry.errors import ConfigError, InvalidInput, RegistryError
+
+__all__ = ["register"]
+
+from registry.cli.output import err, out
+from registry.cli.output import fail as _fail
+
+
+def _engine(settings: Settings) -> Any:
+    from registry.service.store import make_engine, upgrade
+
+    engine = make_engine(settings.db_url, schema=settings.db_schema)
+    upgrade(engine)
+    return engine
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="listen address (default REGISTRY_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default REGISTRY_PORT)")] = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="do not run the anchoring worker")] = False,
+) -> None:
+    """Run the issuer service (REST API, verify API, pages) with uvicorn."""
+    import uvicorn
+
+    from registry.service.api import create_app, prepare
+
+    settings = Settings()
+    if no_worker:
+        settings = settings.model_copy(update={"worker_in_process": False})
+    try:
+        prepare(settings)  # migrate and refuse unusable keys before binding the port
+    except RegistryError as exc:
+        _fail(exc)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False,
+) -> None:
+    """Run the anchoring worker (seal, sign, record, broadcast, confirm, release)."""
+    from registry.service.worker import Worker, chain_client, check_issuer_keys
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = Settings()
+    try:
+        engine = _engine(settings)
+        check_issuer_keys(engine, settings.profile.chain_id)
+        client = chain_client(settings)
+        settings.check_safe(client.chain_id())
+        w = Worker(settings, engine, client)
+        if once:
+            result = w.run_once()
+            out.print_json(data={k: v for k, v in result.__dict__.items()})
+            return
+    except RegistryError as exc:
+        _fail(exc)
+    stop = threading.Event()
+
+    def _stop(*_: Any) -> None:
+        stop.set()
+        w.wake.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    out.print(f"anchoring worker running on chain {client.chain_id()} ({settings.network}); Ctrl-C stops")
+    w.run(stop)
+
+
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema (also done at service start-up)."""
+    from registry.service.store import current_revision
+
+    settings = Settings()
+    try:
+        engine = _engine(settings)
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(f"database at revision {current_revision(engine)} ({engine.url.render_as_string(hide_password=True)})")
+
+
+def issuer_add(
+    name: Annotated[str, typer.Argument(help="organisation name as on chain")],
+    uri: Annotated[str, typer.Argument(help="DID or domain as admitted on chain")],
+    keystore: Annotated[Path | None, typer.Option(help="encrypted keystore of the anchoring key")] = None,
+    dev_key: Annotated[str | None, typer.Option(help="development key role (local chain only)")] = None,
+    url: Annotated[str | None, typer.Option(help="the issuer's web site")] = None,
+) -> None:
+    """Register an issuer in the service (the chain's directory entry must already exist)."""
+    from sqlmodel import Session
+
+    from registry.chain.client import issuer_did
+    from registry.service.issuance import create_issuer
+    from registry.service.worker import signer_for
+
+    settings = Settings()
+    if (keystore is None) == (dev_key is None):
+        _fail(InvalidInput("key", "give exactly one of --keystore or --dev-key"))
+    source = f"keystore:{keystore.resolve()}" if keystore else f"dev:{dev_key}"
+    kind, _, value = source.partition(":")
+    try:
+        from registry.chain.devkeys import dev_account
+        from registry.chain.keys import load_keystore
+
+        key = load_keystore(Path(value)) if kind == "keystore" else dev_account(value, settings.profile.chain_id)
+        engine = _engine(settings)
+        with Session(engine) as session:
+            issuer = create_issuer(session, name=name, did=issuer_did(uri), key_source=source,
+                                   key_address=key.address, url=url)  # fmt: skip
+            session.commit()
+            signer_for(issuer, settings.profile.chain_id)
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(f"issuer {issuer.id}: {name} ({issuer.did}), anchoring key {key.address}")
+
+
+def apikey_create(
+    issuer: Annotated[str, typer.Argument(help="issuer id or DID")],
+    label: Annotated[str, typer.Option(help="what the key is for")] = "",
+) -> None:
+    """Create an API key for an issuer; it is printed once and stored only hashed."""
+    from sqlmodel import Session, select
+
+    from registry.service.issuance import create_api_key
+    from registry.service.store import Issuer
+
+    settings = Settings()
+    try:
+        engine = _engine(settings)
+        with Session(engine) as session:
+            row = session.get(Issuer, int(issuer)) if issuer.isdigit() else session.exec(
+                select(Issuer).where(Issuer.did == issuer)
+            ).first()  # fmt: skip
+            if row is None or row.id is None:
+                raise InvalidInput("issuer", f"no issuer {issuer} in the service (see `registry issuer add`)")
+            _, token = create_api_key(session, row.id, label)
+            session.commit()
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(token, highlight=False, soft_wrap=True)
+    err.print("store it now: it cannot be shown again", highlight=False)
+
+
+def apikey_revoke(
+    key: Annotated[str, typer.Argument(help="API key id (see `registry apikey list`) or the key's prefix rk_…")],
+) -> None:
+    """Revoke an API key: from the next request on it gets 401 ``invalid_api_key``."""
+    from sqlmodel import Session, select
+
+    from registry.errors import NotFound
+    from registry.service.issuance import revoke_api_key
+    from registry.service.store import ApiKey
+
+    settings = Settings()
+    try:
+        engine = _engine(settings)
+        with Session(engine) as session:
+            if key.isdigit():
+                key_id = int(key)
+            else:
+                matches = session.exec(select(ApiKey).where(ApiKey.prefix == key[:10])).all()
+                if len(matches) != 1 or matches[0].id is None or len(key) < 10:
+                    raise NotFound("api key", key[:10])
+                key_id = matches[0].id
+            row = revoke_api_key(session, key_id)
+            done = f"API key {row.id} ({row.prefix}…) of issuer {row.issuer_id} revoked"
+            session.commit()
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(done, highlight=False)
+
+
+def apikey_list(
+    issuer: Annotated[str | None, typer.Argument(help="issuer id or DID (default: all)")] = None,
+) -> None:
+    """List API keys (id, issuer, prefix, label, created, revoked); tokens are never stored."""
+    from sqlmodel import Session, col, select
+
+    from registry.service.store import ApiKey, Issuer
+
+    settings = Settings()
+    try:
+        engine = _engine(settings)
+        with Session(engine) as session:
+            query = select(ApiKey, Issuer).where(ApiKey.issuer_id == Issuer.id).order_by(col(ApiKey.id))
+            if issuer is not None:
+                query = query.where(Issuer.id == int(issuer)) if issuer.isdigit() else query.where(Issuer.did == issuer)
+            rows = session.exec(query).all()
+    except RegistryError as exc:
+        _fail(exc)
+    for k, i in rows:
+        revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+        out.print(f"{k.id}\t{i.did}\t{k.prefix}…\t{k.label}\t{k.created_at:%Y-%m-%d %H:%M}\t{revoked}", highlight=False)
+
+
+def issuer_key_new(
+    output: Annotated[Path, typer.Argument(help="where to write the encrypted keystore (JSON)")],
+) -> None:
+    """Create a new anchoring key as an encrypted keystore (passphrase from
+    REGISTRY_KEY_PASSPHRASE or REGISTRY_KEY_PASSPHRASE_FILE); prints only the address."""
+    from eth_account import Account
+
+    from registry.chain.keys import _passphrase
+
+    if output.exists():
+        _fail(ConfigError(f"{output} exists; refusing to overwrite a key"))
+    try:
+        passphrase = _passphrase()
+    except RegistryError as exc:
+        _fail(exc)
+    account = Account.create(secrets.token_hex(32))
+    data = Account.encrypt(account.key, passphrase)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+    out.print(f"new anchoring key {account.address} in {output} (encrypted)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the service commands to the ``registry`` CLI."""
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+    db_app = typer.Typer(help="The service database.", no_args_is_help=True)
+    db_app.command("upgrade")(db_upgrade)
+    app.add_typer(db_app, name="db")
+    apikey_app = typer.Typer(help="Issuer API keys (stored hashed).", no_args_is_help=True)
+    apikey_app.command("create")(apikey_create)
+    apikey_app.command("revoke")(apikey_revoke)
+    apikey_app.command("list")(apikey_list)
+    app.add_typer(apikey_app, name="apikey")
+    app.command("issuer-key-new")(issuer_key_new)
+    # `registry issuer add` joins the existing `issuer` group when there is one.
+    for group in app.registered_groups:
+        if group.name == "issuer" and group.typer_instance is not None:
+            group.typer_instance.command("add")(issuer_add)
+            break
+    else:
+        issuer_app = typer.Typer(help="Issuers.", no_args_is_help=True)
+        issuer_app.command("add")(issuer_add)
+        app.add_typer(issuer_app, name="issuer")

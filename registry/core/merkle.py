@@ -1,0 +1,405 @@
+"""OpenZeppelin ``StandardMerkleTree`` over ``bytes32`` values (@openzeppelin/merkle-tree 1.x).
+
+Implements exactly the tree of ``StandardMerkleTree.of(values.map(v => [v]), ['bytes32'])``:
+
+* leaf  = keccak256(keccak256(abi.encode(bytes32))) = keccak256(keccak256(digest));
+* node  = keccak256 of the two children sorted bytewise (``commutativeKeccak256``);
+* layout of ``makeMerkleTree``: leaves sorted ascending by hash and stored in reverse at the end
+  of a ``2n - 1`` array, ``tree[i] = node(tree[2i + 1], tree[2i + 2])``; odd nodes are never
+  duplicated;
+* a proof lists sibling hashes from the leaf up to (not including) the root, so it verifies with
+  OpenZeppelin's ``MerkleProof.verify`` on chain.
+
+Nodes live in one contiguous ``bytes`` buffer (viewed as a ``numpy`` ``(2n - 1, 32)`` array for
+index math); proofs are O(log n) each and :meth:`MerkleTree.iter_proofs` streams all of them in
+bounded memory.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.pool
+import os
+import struct
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import sha3
+
+from registry.errors import InvalidInput, InvalidProof
+
+__all__ = [
+    "MAX_PROOF_LENGTH",
+    "MerkleTree",
+    "leaf_hash",
+    "node_hash",
+    "process_proof",
+    "verify_proof",
+    "verify_proofs",
+]
+
+MAX_PROOF_LENGTH: Final = 64
+"""Longest proof accepted: a tree of 2**64 leaves is far beyond anything that can be built."""
+
+_PARALLEL_MIN: Final = 200_000
+_PARALLEL_PART_MIN: Final = 32_768
+_GATHER_ROWS: Final = 16_384
+_POOL_SIZES: dict[int, int] = {}
+_k = sha3.keccak_256
+_U8 = npt.NDArray[np.uint8]
+_I64 = npt.NDArray[np.int64]
+
+
+def leaf_hash(digest: bytes) -> bytes:
+    """Return the StandardMerkleTree leaf of a ``bytes32`` value: keccak256(keccak256(value))."""
+    if not isinstance(digest, bytes) or len(digest) != 32:
+        raise InvalidInput("digest", "a leaf value must be exactly 32 bytes")
+    return _k(_k(digest).digest()).digest()  # type: ignore[no-any-return]
+
+
+def node_hash(a: bytes, b: bytes) -> bytes:
+    """Return keccak256 of the sorted pair ``(a, b)`` (OpenZeppelin ``standardNodeHash``)."""
+    return _k(a + b if a < b else b + a).digest()  # type: ignore[no-any-return]
+
+
+def _hash_leaves(blob: bytes) -> bytes:
+    """Leaf hashes of a buffer of concatenated 32-byte values (runs in worker processes too)."""
+    k = _k
+    return b"".join([k(k(blob[i : i + 32]).digest()).digest() for i in range(0, len(blob), 32)])
+
+
+def _hash_pairs(buf: bytes) -> bytes:
+    """Hash consecutive 64-byte (already ordered) pairs (runs in worker processes too)."""
+    k = _k
+    return b"".join([k(buf[j : j + 64]).digest() for j in range(0, len(buf), 64)])
+
+
+def _pool(workers: int) -> multiprocessing.pool.Pool:
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    pool = ctx.Pool(workers - 1)
+    _POOL_SIZES[id(pool)] = workers - 1
+    return pool
+
+
+def _split_map(pool: multiprocessing.pool.Pool | None, fn: Any, blob: bytes, unit: int) -> bytes:
+    """``fn`` over ``blob`` cut at multiples of ``unit``: one part here, the rest in ``pool``."""
+    parts_n = 1 if pool is None else _POOL_SIZES.get(id(pool), 1) + 1
+    count = len(blob) // unit
+    if parts_n == 1 or count < _PARALLEL_PART_MIN:
+        return fn(blob)  # type: ignore[no-any-return]
+    step = -(-count // parts_n) * unit
+    parts = [blob[i : i + step] for i in range(0, len(blob), step)]
+    assert pool is not None
+    pending = pool.map_async(fn, parts[1:])
+    first = fn(parts[0])
+    return b"".join([first, *pending.get()])
+
+
+def _lexsort_rows(rows: _U8) -> _I64:
+    """Indices that sort 32-byte rows ascending bytewise (big-endian integer order)."""
+    words = rows.view(">u8").astype(np.uint64)
+    order: _I64 = np.argsort(words[:, 0], kind="stable").astype(np.int64)
+    head = words[order, 0]
+    if bool(np.any(head[1:] == head[:-1])):  # equal leading 8 bytes: sort on all 32
+        order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0])).astype(np.int64)
+    return order
+
+
+def _less(left: _U8, right: _U8) -> npt.NDArray[np.bool_]:
+    """Row-wise ``left < right`` for two ``(m, 32)`` arrays compared bytewise."""
+    lw = left.view(">u8")
+    rw = right.view(">u8")
+    result = lw[:, 3] < rw[:, 3]
+    for c in (2, 1, 0):
+        result = (lw[:, c] < rw[:, c]) | ((lw[:, c] == rw[:, c]) & result)
+    return result
+
+
+class MerkleTree:
+    """An immutable OpenZeppelin StandardMerkleTree over distinct ``bytes32`` values.
+
+    Indices are positions in the input sequence (OpenZeppelin's "value index"), not tree
+    positions.
+    """
+
+    __slots__ = ("_digests", "_n", "_nodes", "_tree_index", "_value_index")
+
+    def __init__(self, digests: bytes, nodes: bytes, tree_index: _I64, value_index: _I64) -> None:
+        """Use :meth:`build`; the constructor takes already consistent internals."""
+        self._n = len(digests) // 32
+        self._digests = digests
+        self._nodes = nodes
+        self._tree_index = tree_index
+        self._value_index = value_index
+
+    @classmethod
+    def build(cls, digests: Sequence[bytes], *, workers: int | None = None) -> MerkleTree:
+        """Build the tree of ``digests`` (distinct 32-byte values, at least one).
+
+        ``workers``: processes used to hash leaves (default: 1 below 200,000 leaves, else up to
+        2). Raises :class:`InvalidInput` for an empty input, a value that is not 32 bytes, or a
+        duplicate value.
+        """
+        n = len(digests)
+        if n == 0:
+            raise InvalidInput("digests", "a Merkle tree needs at least one value")
+        for i, d in enumerate(digests):
+            if not isinstance(d, bytes) or len(d) != 32:
+                raise InvalidInput(f"digests[{i}]", "must be exactly 32 bytes")
+        return cls._build(b"".join(digests), None, workers)
+
+    @classmethod
+    def _build(cls, blob: bytes, leaves_blob: bytes | None, workers: int | None) -> MerkleTree:
+        """Build from concatenated 32-byte values (and optionally their precomputed leaf hashes,
+        as :mod:`registry.issue.prepare` workers produce them)."""
+        n = len(blob) // 32
+        if workers is None:
+            workers = 1 if n < _PARALLEL_MIN else min(2, os.cpu_count() or 1)
+        pool = _pool(workers) if workers > 1 and n >= 2 * _PARALLEL_PART_MIN else None
+        try:
+            if leaves_blob is None:
+                leaves_blob = _split_map(pool, _hash_leaves, blob, 32)
+            leaves = np.frombuffer(leaves_blob, dtype=np.uint8).reshape(n, 32)
+            order = _lexsort_rows(leaves)
+            sorted_leaves = leaves[order]
+            if n > 1:
+                dup = np.flatnonzero(np.all(sorted_leaves[1:] == sorted_leaves[:-1], axis=1))
+                if dup.size:
+                    first = int(order[int(dup[0])])
+                    value = blob[32 * first : 32 * first + 32].hex()
+                    raise InvalidInput(f"digests[{first}]", f"duplicate value 0x{value}")
+            del leaves, leaves_blob
+            size = 2 * n - 1
+            nodes = np.empty((size, 32), dtype=np.uint8)
+            nodes[n - 1 :] = sorted_leaves[::-1]
+            del sorted_leaves
+            _fill_internal_nodes(nodes, n, pool)
+        finally:
+            if pool is not None:
+                _POOL_SIZES.pop(id(pool), None)
+                pool.terminate()
+        tree_index = np.empty(n, dtype=np.int64)
+        tree_index[order] = size - 1 - np.arange(n, dtype=np.int64)
+        value_index = order[::-1].copy()  # value_index[t - (n - 1)] for leaf tree position t
+        return cls(blob, nodes.tobytes(), tree_index, value_index)
+
+    @property
+    def root(self) -> bytes:
+        """The 32-byte root (what the registry contract stores)."""
+        return self._nodes[:32]
+
+    @property
+    def size(self) -> int:
+        """Number of leaves."""
+        return self._n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def digest(self, index: int) -> bytes:
+        """The value at input position ``index``."""
+        i = self._check_index(index)
+        return self._digests[32 * i : 32 * i + 32]
+
+    def index_of(self, digest: bytes) -> int:
+        """Input position of ``digest`` (binary search over the sorted leaves, O(log n))."""
+        h = leaf_hash(digest)
+        nodes = self._nodes
+        n = self._n
+        # Leaf tree positions n-1 .. 2n-2 hold the leaf hashes in DESCENDING order.
+        lo, hi = n - 1, 2 * n - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if nodes[32 * mid : 32 * mid + 32] > h:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < 2 * n - 1 and nodes[32 * lo : 32 * lo + 32] == h:
+            return int(self._value_index[lo - (n - 1)])
+        raise InvalidInput("digest", f"0x{digest.hex()} is not a leaf of this tree")
+
+    def proof(self, index: int) -> list[bytes]:
+        """Sibling hashes from the leaf of input position ``index`` up to the root."""
+        t = int(self._tree_index[self._check_index(index)])
+        nodes = self._nodes
+        out: list[bytes] = []
+        while t > 0:
+            s = t + 1 if t & 1 else t - 1
+            out.append(nodes[32 * s : 32 * s + 32])
+            t = (t - 1) >> 1
+        return out
+
+    def iter_proofs(self, chunk: int = 65536) -> Iterator[tuple[int, bytes, list[bytes]]]:
+        """Yield ``(index, digest, proof)`` for every leaf in input order, ``chunk`` at a time.
+
+        Memory stays bounded by ``chunk`` proofs plus the tree itself.
+        """
+        if chunk < 1:
+            raise InvalidInput("chunk", "must be positive")
+        n = self._n
+        size = 2 * n - 1
+        depth = size.bit_length() - 1  # depth of the deepest leaf
+        view = np.frombuffer(self._nodes, dtype=np.uint8).reshape(size, 32)
+        digests = self._digests
+        if depth == 0:
+            yield 0, digests, []
+            return
+        row = struct.Struct("32s" * depth)
+        step = min(chunk, _GATHER_ROWS)
+        for start in range(0, n, step):
+            t = self._tree_index[start : start + step].copy()
+            m = t.shape[0]
+            sib = np.zeros((m, depth), dtype=np.int64)
+            lengths = np.zeros(m, dtype=np.int64)
+            for level in range(depth):
+                live = t > 0
+                sib[:, level] = np.where(live, np.where(t & 1, t + 1, t - 1), 0)
+                lengths += live
+                t = np.where(live, (t - 1) >> 1, 0)
+            gathered = view[sib].tobytes()
+            full = lengths == depth
+            if bool(full.all()):
+                for j, elems in enumerate(row.iter_unpack(gathered)):
+                    i = start + j
+                    yield i, digests[32 * i : 32 * i + 32], list(elems)
+            else:
+                lens = lengths.tolist()
+                for j, elems in enumerate(row.iter_unpack(gathered)):
+                    i = start + j
+                    yield i, digests[32 * i : 32 * i + 32], list(elems[: lens[j]])
+
+    def _check_index(self, index: int) -> int:
+        if not 0 <= index < self._n:
+            raise InvalidInput("index", f"{index} out of range for a tree of {self._n} leaves")
+        return index
+
+
+def _fill_internal_nodes(nodes: _U8, n: int, pool: multiprocessing.pool.Pool | None) -> None:
+    """Compute ``nodes[0 : n-1]`` level by level; children of a heap level are contiguous."""
+    last_internal = n - 2
+    if last_internal < 0:
+        return
+    level = (last_internal + 1).bit_length() - 1
+    while level >= 0:
+        a = (1 << level) - 1
+        b = min((1 << (level + 1)) - 2, last_internal)
+        m = b - a + 1
+        pairs = nodes[2 * a + 1 : 2 * b + 3].reshape(m, 64)
+        left = pairs[:, :32]
+        right = pairs[:, 32:]
+        ordered = np.where(_less(left, right)[:, None], pairs, np.hstack((right, left)))
+        hashed = _split_map(pool, _hash_pairs, ordered.tobytes(), 64)
+        nodes[a : b + 1] = np.frombuffer(hashed, dtype=np.uint8).reshape(m, 32)
+        level -= 1
+
+
+def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """Fold ``proof`` onto ``leaf`` (a leaf HASH, 32 bytes) and return the resulting root."""
+    if not isinstance(leaf, bytes) or len(leaf) != 32:
+        raise InvalidProof("the leaf must be exactly 32 bytes")
+    if len(proof) > MAX_PROOF_LENGTH:
+        raise InvalidProof(f"proof has {len(proof)} elements, more than {MAX_PROOF_LENGTH}")
+    h = leaf
+    for pos, p in enumerate(proof):
+        if not isinstance(p, bytes) or len(p) != 32:
+            raise InvalidProof(f"proof element {pos} is not exactly 32 bytes")
+        h = _k(h + p if h < p else p + h).digest()
+    return h
+
+
+def verify_proof(root: bytes, digest: bytes, proof: Sequence[bytes]) -> None:
+    """Check that ``proof`` leads from the leaf of value ``digest`` to ``root``.
+
+    Raises :class:`InvalidProof` naming the reason; returns ``None`` when the proof holds. Only
+    32-byte values are accepted as leaves, so an internal node (64-byte preimage) never passes.
+    """
+    if not isinstance(root, bytes) or len(root) != 32:
+        raise InvalidProof("the root must be exactly 32 bytes")
+    if not isinstance(digest, bytes) or len(digest) != 32:
+        raise InvalidProof("the leaf value must be exactly 32 bytes")
+    if len(proof) > MAX_PROOF_LENGTH:
+        raise InvalidProof(f"proof has {len(proof)} elements, more than {MAX_PROOF_LENGTH}")
+    if proof:
+        try:
+            lengths = set(map(len, proof))
+        except TypeError:
+            raise InvalidProof("proof elements must be bytes") from None
+        if lengths != {32}:
+            pos = next(i for i, p in enumerate(proof) if len(p) != 32)
+            raise InvalidProof(f"proof element {pos} is not exactly 32 bytes")
+    k = _k
+    h = k(k(digest).digest()).digest()
+    try:
+        for p in proof:
+            h = k(h + p if h < p else p + h).digest()
+    except TypeError:
+        raise InvalidProof("proof elements must be bytes") from None
+    if h != root:
+        raise InvalidProof("the path does not lead to the Merkle root")
+
+
+_VERIFY_PARALLEL_MIN: Final = 20_000
+_VERIFY_ITEMS: Sequence[tuple[bytes, Sequence[bytes]]] = ()
+_VERIFY_ROOT = b""
+
+
+def _failures(root: bytes, items: Sequence[tuple[bytes, Sequence[bytes]]], start: int, end: int) -> list[int]:
+    """Positions in ``[start, end)`` whose proof does not hold (the loop of :func:`verify_proof`)."""
+    k = _k
+    bad: list[int] = []
+    for i in range(start, end):
+        digest, proof = items[i]
+        try:
+            if not isinstance(digest, bytes) or len(digest) != 32 or len(proof) > MAX_PROOF_LENGTH:
+                bad.append(i)
+                continue
+            h = k(k(digest).digest()).digest()
+            for p in proof:
+                if len(p) != 32:
+                    break
+                h = k(h + p if h < p else p + h).digest()
+            else:
+                if h == root:
+                    continue
+        except TypeError:
+            pass
+        bad.append(i)
+    return bad
+
+
+def _failures_in(bounds: tuple[int, int]) -> list[int]:
+    return _failures(_VERIFY_ROOT, _VERIFY_ITEMS, *bounds)
+
+
+def verify_proofs(
+    root: bytes, items: Sequence[tuple[bytes, Sequence[bytes]]], *, workers: int | None = None
+) -> list[int]:
+    """Check many ``(digest, proof)`` pairs against ``root``; return the positions that fail.
+
+    The same acceptance rule as :func:`verify_proof` (32-byte values only, at most
+    :data:`MAX_PROOF_LENGTH` elements of 32 bytes each), so an empty list means every proof holds.
+    ``workers``: processes (default: 1 below 20,000 items, else up to 2; ``fork`` only): the items
+    are inherited by the forked workers, never pickled.
+    """
+    global _VERIFY_ITEMS, _VERIFY_ROOT
+    if not isinstance(root, bytes) or len(root) != 32:
+        raise InvalidProof("the root must be exactly 32 bytes")
+    n = len(items)
+    if workers is None:
+        workers = 1 if n < _VERIFY_PARALLEL_MIN else min(2, os.cpu_count() or 1)
+    if workers <= 1 or n < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _failures(root, items, 0, n)
+    step = -(-n // workers)
+    bounds = [(s, min(s + step, n)) for s in range(0, n, step)]
+    _VERIFY_ITEMS, _VERIFY_ROOT = items, root
+    try:
+        with multiprocessing.get_context("fork").Pool(len(bounds) - 1) as pool:
+            pending = pool.map_async(_failures_in, bounds[1:])
+            first = _failures(root, items, *bounds[0])
+            rest = pending.get()
+    finally:
+        _VERIFY_ITEMS, _VERIFY_ROOT = (), b""
+    return [i for part in (first, *rest) for i in part]

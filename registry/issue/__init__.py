@@ -1,0 +1,1 @@
+"""Issuing: batch preparation (digests, tree, proofs; parallel fan-out) and direct issuance."""

@@ -1,0 +1,1 @@
+"""The issuer service: store and migrations, issuance, auth, the anchoring worker, FastAPI app."""

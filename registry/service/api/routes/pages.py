@@ -1,0 +1,197 @@
+"""Server-rendered pages (Jinja2, no front-end build): verify, share, issuer dashboard."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import segno
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
+
+from registry.errors import AuthenticationError, Conflict, NotFound, RegistryError
+from registry.service.api.deps import SESSION_COOKIE, PageIssuer, SessionDep, StateDep
+from registry.service.api.downloads import file_response
+from registry.service.api.routes.public import verify_bytes
+from registry.service.api.schemas import BatchOut
+from registry.service.issuance import batch_counts, credential_file, get_credential, open_page_session
+from registry.service.store import Batch, CredentialRow, CredentialState
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+
+STATE_LABELS = {
+    "pending": "pending",
+    "signed": "pending",
+    "submitted": "submitted",
+    "confirmed": "confirmed",
+    "revoked": "revoked",
+    "failed": "failed",
+}
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request) -> HTMLResponse:
+    return _page(request, "index.html")
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def verify_form(request: Request) -> HTMLResponse:
+    return _page(request, "verify.html", report=None)
+
+
+@router.post("/verify", response_class=HTMLResponse)
+async def verify_upload(
+    request: Request,
+    state: StateDep,
+    file: Annotated[UploadFile | None, File()] = None,
+    credential: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Verify an uploaded file (JSON or baked image) or pasted JSON; show every check."""
+    data = b""
+    source = "pasted credential"
+    if file is not None and file.filename:
+        data = await file.read()
+        source = file.filename
+    elif credential.strip():
+        data = credential.encode("utf-8")
+    if not data.strip():
+        return _page(request, "verify.html", 400, report=None,
+                     error="Choose a credential file or paste its JSON first.")  # fmt: skip
+    try:
+        report = await run_in_threadpool(verify_bytes, state, data, source)
+    except RegistryError as exc:
+        return _page(request, "verify.html", 400, report=None, error=str(exc))
+    return _page(request, "verify.html", report=report)
+
+
+def _linkedin(cred: dict[str, Any], url: str, cert_id: str) -> str:
+    issued = str(cred.get("validFrom", ""))
+    params: dict[str, str] = {
+        "startTask": "CERTIFICATION_NAME",
+        "name": str(cred.get("name", "")),
+        "organizationName": str((cred.get("issuer") or {}).get("name", "")),
+        "certUrl": url,
+        "certId": cert_id,
+    }
+    try:
+        when = datetime.fromisoformat(issued.replace("Z", "+00:00"))
+        params["issueYear"] = str(when.year)
+        params["issueMonth"] = str(when.month)
+    except ValueError:
+        pass
+    valid_until = cred.get("validUntil")
+    if isinstance(valid_until, str):
+        try:
+            until = datetime.fromisoformat(valid_until.replace("Z", "+00:00"))
+            params["expirationYear"] = str(until.year)
+            params["expirationMonth"] = str(until.month)
+        except ValueError:
+            pass
+    return "https://www.linkedin.com/profile/add?" + urlencode(params)
+
+
+@router.get("/c/{credential_id}", response_class=HTMLResponse)
+def share(request: Request, credential_id: str, session: SessionDep, state: StateDep) -> HTMLResponse:
+    """The credential for a person to read, with downloads, a QR code and a LinkedIn link."""
+    try:
+        row = get_credential(session, None, credential_id)
+        data = credential_file(session, row)
+    except NotFound:
+        return _page(request, "message.html", 404, title="Credential not found",
+                     message="There is no credential at this address. Check the link.")  # fmt: skip
+    except Conflict:
+        return _page(request, "message.html", 409, title="Not available yet",
+                     message="This credential is being anchored on the blockchain. "
+                             "Its page appears once the anchor is confirmed; try again in a few minutes.")  # fmt: skip
+    url = f"{state.settings.public_url.rstrip('/')}/c/{row.id}"
+    qr = segno.make(url, error="m").svg_inline(scale=4, dark="#111", light="#fff", title=f"QR code of {url}")
+    proof = data["proof"][0]
+    subject = data.get("credentialSubject", {})
+    return _page(
+        request,
+        "share.html",
+        cred=data,
+        subject=subject,
+        achievement=subject.get("achievement", {}),
+        proof=proof,
+        url=url,
+        qr=qr,
+        linkedin=_linkedin(data, url, data.get("id", row.id)),
+        revoked=row.state == CredentialState.REVOKED,
+        row=row,
+    )
+
+
+@router.get("/c/{credential_id}/credential.{fmt}")
+def share_download(credential_id: str, fmt: str, session: SessionDep) -> Response:
+    if fmt not in ("json", "png", "svg"):
+        return Response("unknown format", status_code=404)
+    try:
+        row = get_credential(session, None, credential_id)
+        return file_response(session, row, fmt)
+    except NotFound:
+        return Response("not found", status_code=404)
+    except Conflict:
+        # Public: say no more than "not yet" (not the issuance state of an unreleased credential).
+        return Response("not released yet: the credential is being anchored", status_code=409)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, issuer: PageIssuer, session: SessionDep, state: StateDep) -> HTMLResponse:
+    """Batches of the signed-in issuer with their states, counts and transaction links."""
+    if issuer is None:
+        return _page(request, "login.html")
+    assert issuer.id is not None
+    batches = [
+        BatchOut.of(b, state.settings.explorer_tx_url)
+        for b in session.exec(
+            select(Batch).where(Batch.issuer_id == issuer.id).order_by(col(Batch.id).desc()).limit(200)
+        )
+    ]
+    counts = batch_counts(session, issuer.id)
+    recent = list(
+        session.exec(
+            select(CredentialRow)
+            .where(CredentialRow.issuer_id == issuer.id)
+            .order_by(col(CredentialRow.seq).desc())
+            .limit(10)
+        )
+    )
+    return _page(request, "dashboard.html", issuer=issuer, batches=batches, counts=counts,
+                 labels=STATE_LABELS, recent=recent)  # fmt: skip
+
+
+@router.post("/dashboard/login")
+def login(request: Request, session: SessionDep, api_key: Annotated[str, Form()] = "") -> Response:
+    ttl = 8 * 3600
+    try:
+        _, value = open_page_session(session, api_key, ttl=ttl)
+    except AuthenticationError as exc:
+        return _page(request, "login.html", 401, error=str(exc))
+    response = RedirectResponse("/dashboard", status_code=303)
+    secure = request.url.scheme == "https"
+    # The cookie holds a signed, expiring session naming the key, never the API key itself.
+    response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="strict", secure=secure,
+                        max_age=ttl)  # fmt: skip
+    return response
+
+
+@router.post("/dashboard/logout")
+def logout() -> Response:
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+_ = json

@@ -1,0 +1,103 @@
+"""Public endpoints (no API key): verify a credential file, the issuer directory from the chain,
+revocation reason codes."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from registry.chain.client import REVOCATION_REASONS
+from registry.errors import InvalidInput
+from registry.service.api.deps import StateDep
+from registry.service.api.downloads import baking
+from registry.service.api.state import ServiceState
+from registry.verify.verifier import Report
+
+router = APIRouter(prefix="/v1", tags=["public"])
+
+
+def extract(data: bytes) -> bytes:
+    """A baked PNG/SVG badge's credential, or the bytes unchanged."""
+    module = baking()
+    return bytes(module.extract_if_baked(data)) if module is not None else data
+
+
+def verify_bytes(state: ServiceState, data: bytes, source: str, confirmations: int = 1) -> Report:
+    """Verify a credential file (JSON or baked image) with the same library as the CLI."""
+    if not data.strip():
+        raise InvalidInput("body", "empty body: send a credential file (JSON) or a baked PNG/SVG badge")
+    payload = extract(data)
+    verifier = state.verifier()
+    if confirmations != verifier.min_confirmations:
+        from registry.verify.verifier import Verifier
+
+        verifier = Verifier(client_for=verifier._client_for, trusted=verifier._trusted,
+                            min_confirmations=confirmations)  # fmt: skip
+    return verifier.verify(payload, source)
+
+
+@router.post(
+    "/verify",
+    response_model=Report,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "image/svg+xml": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def verify(
+    request: Request,
+    state: StateDep,
+    confirmations: Annotated[int, Query(ge=1, le=1000)] = 1,
+) -> Response:
+    """Verify a credential file (JSON, or a baked PNG/SVG badge) against the chain: each named
+    check with its reason and the verdict VALID, INVALID or INDETERMINATE. A malformed body is a
+    400 ``malformed_json``; a well-formed file that fails a check is a 200 with verdict INVALID."""
+    body = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            json.loads(body)
+        except (UnicodeDecodeError, ValueError) as exc:  # ValueError: JSONDecodeError and huge numbers
+            raise HTTPException(
+                400, {"code": "malformed_json", "message": f"the body is not valid JSON: {exc}"}
+            ) from None
+    report = await run_in_threadpool(verify_bytes, state, body, "upload", confirmations)
+    # The report is already a validated Report: serialise it once (response_model documents it).
+    return Response(report.model_dump_json(), media_type="application/json")
+
+
+@router.get("/issuers")
+def issuers(state: StateDep) -> list[dict[str, Any]]:
+    """The issuer directory as recorded on chain (cached for 10 seconds)."""
+    cached = state._issuers
+    if cached is None or time.monotonic() - cached[0] > 10:
+        cached = (time.monotonic(), state.chain().all_issuers())
+        state._issuers = cached
+    return [
+        {
+            "issuerId": i.issuer_id,
+            "name": i.name,
+            "uri": i.uri,
+            "did": i.did,
+            "accreditedBy": i.admitted_by,
+            "admittedAt": i.admitted_at,
+            "activeKey": i.active_key,
+            "suspended": i.suspended,
+        }
+        for i in cached[1]
+    ]
+
+
+@router.get("/revocation-reasons")
+def revocation_reasons() -> dict[int, str]:
+    """Reason codes accepted when revoking."""
+    return REVOCATION_REASONS

@@ -1,0 +1,167 @@
+"""Request and response bodies of the REST API (they make the published OpenAPI schema)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry.service.issuance import IssueRequest
+from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, Revocation
+
+__all__ = [
+    "AchievementIn",
+    "AchievementOut",
+    "ApiKeyOut",
+    "BatchOut",
+    "BulkIssue",
+    "CredentialOut",
+    "IssuedOut",
+    "RevocationOut",
+    "RevokeIn",
+]
+
+
+class AchievementIn(BaseModel):
+    """An achievement (OB 3.0 Achievement + EU micro-credential elements)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, description="URI; generated under the issuer when omitted")
+    name: str
+    description: str
+    criteria_narrative: str
+    learning_outcomes: list[str]
+    workload_ects: float
+    eqf_level: int
+    assessment_type: str
+    participation_form: Literal["online", "onsite", "blended"]
+    quality_assurance: str
+    image: str | None = None
+
+
+class AchievementOut(BaseModel):
+    id: int
+    uri: str
+    name: str
+    created_at: datetime
+    definition: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: AchievementRow) -> AchievementOut:
+        assert row.id is not None
+        return cls(id=row.id, uri=row.uri, name=row.name, created_at=row.created_at, definition=json.loads(row.data))
+
+
+class CredentialOut(BaseModel):
+    id: str = Field(description="public id; the share page is /c/{id}")
+    credential_id: str = Field(description="the credential's own id (urn:uuid:...)")
+    achievement_id: int
+    recipient_name: str | None
+    state: str = Field(description="queued, batched, released or revoked")
+    batch_id: int | None
+    digest: str | None
+    created_at: datetime
+    share_url: str
+    file_url: str
+
+    @classmethod
+    def of(cls, row: CredentialRow, base_url: str) -> CredentialOut:
+        return cls(
+            id=row.id,
+            credential_id=row.credential_uri,
+            achievement_id=row.achievement_id,
+            recipient_name=row.recipient_name,
+            state=row.state,
+            batch_id=row.batch_id,
+            digest=row.digest,
+            created_at=row.created_at,
+            share_url=f"{base_url.rstrip('/')}/c/{row.id}",
+            file_url=f"/v1/credentials/{row.id}/file",
+        )
+
+
+class BulkIssue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    credentials: list[IssueRequest] = Field(min_length=1)
+
+
+class IssuedOut(BaseModel):
+    count: int
+    ids: list[str]
+
+
+class BatchOut(BaseModel):
+    id: int
+    state: str = Field(description="pending, signed, submitted, confirmed, revoked or failed")
+    root: str
+    count: int
+    sealed_at: datetime
+    chain_id: int | None
+    registry: str | None
+    anchor_tx: str | None
+    anchor_block: int | None
+    anchored_at: datetime | None
+    confirmed_at: datetime | None
+    confirmations_required: int | None
+    attempts: int
+    last_error: str | None
+    revoked_at: datetime | None
+    revocation_reason: int | None
+    tx_url: str | None = None
+
+    @classmethod
+    def of(cls, row: Batch, explorer: str | None = None) -> BatchOut:
+        assert row.id is not None
+        tx_url = explorer.format(tx=row.anchor_tx) if explorer and row.anchor_tx else None
+        return cls(
+            id=row.id, state=row.state, root=row.root, count=row.count, sealed_at=row.sealed_at,
+            chain_id=row.chain_id, registry=row.registry_address, anchor_tx=row.anchor_tx,
+            anchor_block=row.anchor_block, anchored_at=row.anchored_at, confirmed_at=row.confirmed_at,
+            confirmations_required=row.confirmations_required, attempts=row.attempts,
+            last_error=row.last_error, revoked_at=row.revoked_at,
+            revocation_reason=row.revocation_reason, tx_url=tx_url,
+        )  # fmt: skip
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: int = Field(default=0, ge=0, le=255, description="reason code, see /v1/revocation-reasons")
+    note: str = Field(default="", max_length=1000, description="kept in the service, never on chain")
+
+
+class RevocationOut(BaseModel):
+    id: int
+    state: str = Field(description="pending (the worker sends it), done or failed")
+    batch_id: int | None
+    credential_id: str | None
+    reason: int
+    tx_hash: str | None
+
+    @classmethod
+    def of(cls, row: Revocation) -> RevocationOut:
+        assert row.id is not None
+        return cls(
+            id=row.id, state=row.state, batch_id=row.batch_id, credential_id=row.credential_id,
+            reason=row.reason, tx_hash=row.tx_hash,
+        )  # fmt: skip
+
+
+class ApiKeyOut(BaseModel):
+    """An API key as the API shows it: never the token, never its hash."""
+
+    id: int
+    prefix: str = Field(description="the token's first characters, to tell keys apart")
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiKey) -> ApiKeyOut:
+        assert row.id is not None
+        return cls(id=row.id, prefix=row.prefix, label=row.label, created_at=row.created_at,
+                   revoked_at=row.revoked_at)  # fmt: skip

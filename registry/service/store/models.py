@@ -1,0 +1,219 @@
+"""Database tables of the issuer service (sqlmodel / SQLAlchemy 2).
+
+What each table holds, and what it never holds: API keys only as SHA-256 hashes; anchoring keys
+never (an issuer row names where its key lives: an encrypted keystore path or, on development
+chains only, a development key role). ``event`` is append-only: the ORM refuses updates and
+deletes of its rows. Schema changes go through Alembic (``registry/service/migrations``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Mapper
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "AchievementRow",
+    "AnchorTx",
+    "ApiKey",
+    "Batch",
+    "BatchState",
+    "CredentialRow",
+    "CredentialState",
+    "Event",
+    "Issuer",
+    "Revocation",
+    "RevocationState",
+    "TxState",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """Now (timezone-aware UTC, whole seconds: equal on SQLite and PostgreSQL)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class BatchState(StrEnum):
+    """pending -> signed -> submitted -> confirmed (-> revoked); a reorg goes back to pending."""
+
+    PENDING = "pending"
+    SIGNED = "signed"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    REVOKED = "revoked"
+    FAILED = "failed"
+
+
+class CredentialState(StrEnum):
+    """queued (no batch yet) -> batched -> released (file available) -> revoked."""
+
+    QUEUED = "queued"
+    BATCHED = "batched"
+    RELEASED = "released"
+    REVOKED = "revoked"
+
+
+class TxState(StrEnum):
+    """signed -> broadcast -> mined -> confirmed; ``replaced`` by a higher-fee transaction with
+    the same nonce (either may still be mined), ``dropped`` (reorg, nonce reused), ``reverted``."""
+
+    SIGNED = "signed"
+    BROADCAST = "broadcast"
+    MINED = "mined"
+    CONFIRMED = "confirmed"
+    REPLACED = "replaced"
+    DROPPED = "dropped"
+    REVERTED = "reverted"
+
+
+class RevocationState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Issuer(SQLModel, table=True):
+    """An organisation that issues through this service."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=500)
+    did: str = Field(max_length=2048, unique=True, description="issuer.id inside credentials")
+    url: str | None = Field(default=None, max_length=2048)
+    key_source: str = Field(max_length=2048, description="keystore:PATH or dev:ROLE")
+    key_address: str = Field(max_length=42, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key of one issuer, stored as the SHA-256 of the token (never the token)."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    prefix: str = Field(max_length=16, index=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class AchievementRow(SQLModel, table=True):
+    """An achievement (micro-credential definition) of one issuer; ``data`` is its JSON."""
+
+    __tablename__ = "achievement"
+    __table_args__ = (sa.UniqueConstraint("issuer_id", "uri"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    uri: str = Field(max_length=2048)
+    name: str = Field(max_length=500)
+    data: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Batch(SQLModel, table=True):
+    """A sealed set of credentials with one Merkle root, and where it stands on chain."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    state: str = Field(default=BatchState.PENDING, max_length=16, index=True)
+    root: str = Field(max_length=66, unique=True)
+    count: int
+    metadata_hash: str = Field(max_length=66)
+    sealed_at: datetime = Field(default_factory=utcnow)
+    chain_id: int | None = None
+    registry_address: str | None = Field(default=None, max_length=42)
+    anchor_tx: str | None = Field(default=None, max_length=66)
+    anchor_block: int | None = None
+    anchored_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    confirmations_required: int | None = None
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    revoked_at: datetime | None = None
+    revocation_reason: int | None = None
+
+
+class AnchorTx(SQLModel, table=True):
+    """A signed anchoring transaction, recorded before it is broadcast."""
+
+    __tablename__ = "anchor_tx"
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    sender: str = Field(max_length=42, index=True)
+    nonce: int
+    tx_hash: str = Field(max_length=66, unique=True)
+    raw_tx: str = Field(sa_type=sa.Text)
+    gas_limit: int
+    max_fee_per_gas: int = Field(sa_type=sa.BigInteger)
+    max_priority_fee_per_gas: int = Field(sa_type=sa.BigInteger)
+    state: str = Field(default=TxState.SIGNED, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    broadcast_at: datetime | None = None
+    block_number: int | None = None
+    block_hash: str | None = Field(default=None, max_length=66)
+    gas_used: int | None = None
+
+
+class CredentialRow(SQLModel, table=True):
+    """One issued credential: its document (no proof), salts, digest and Merkle path."""
+
+    __tablename__ = "credential"
+    __table_args__ = (sa.Index("ix_credential_issuer_state", "issuer_id", "state"),)
+
+    id: str = Field(primary_key=True, max_length=32, description="public share id")
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    achievement_id: int = Field(foreign_key="achievement.id", index=True)
+    batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+    seq: int = Field(sa_type=sa.BigInteger, index=True, description="issuance order")
+    credential_uri: str = Field(max_length=100, unique=True)
+    recipient_name: str | None = Field(default=None, max_length=500)
+    state: str = Field(default=CredentialState.QUEUED, max_length=16, index=True)
+    doc: str = Field(sa_type=sa.Text)
+    salts: str | None = Field(default=None, sa_type=sa.Text)
+    digest: str | None = Field(default=None, max_length=66, index=True)
+    merkle_path: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class Revocation(SQLModel, table=True):
+    """A revocation request (one credential, or a whole batch when ``credential_id`` is null)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+    credential_id: str | None = Field(default=None, foreign_key="credential.id", index=True)
+    reason: int = 0
+    note: str = Field(default="", max_length=1000)
+    state: str = Field(default=RevocationState.PENDING, max_length=16, index=True)
+    tx_hash: str | None = Field(default=None, max_length=66)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    done_at: datetime | None = None
+
+
+class Event(SQLModel, table=True):
+    """Append-only log of what the service did (never updated, never deleted)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    issuer_id: int | None = Field(default=None, foreign_key="issuer.id", index=True)
+    kind: str = Field(max_length=64, index=True)
+    subject: str = Field(default="", max_length=200)
+    data: str = Field(default="{}", sa_type=sa.Text)
+
+
+def _append_only(mapper: Mapper[Event], connection: sa.Connection, target: Event) -> None:
+    raise PermissionError(f"the event log is append-only: event {target.id} cannot change")
+
+
+sa_event.listen(Event, "before_update", _append_only)
+sa_event.listen(Event, "before_delete", _append_only)

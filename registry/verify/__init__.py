@@ -1,0 +1,1 @@
+"""Trustless verification of credential files against the chain (named checks, verdicts)."""

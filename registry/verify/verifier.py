@@ -1,0 +1,564 @@
+"""Trustless verification of credential files against the chain alone.
+
+Implements the named checks of DESIGN.md: ``format``, ``integrity``, ``inclusion``, ``anchor``,
+``issuer``, ``revocation`` and ``validity``. Each check passes, fails or is indeterminate with a
+reason a person can act on; the verdict is INVALID if any check fails, else INDETERMINATE if
+any is indeterminate, else VALID. A verifier needs the file and a JSON-RPC endpoint of the chain
+named in the file: never the issuer's server, a block explorer or DNS. Network trouble is never
+INVALID. Many files share chain reads: one batched round of calls per chain and registry.
+
+This module imports neither the database, the service nor the anchoring worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from eth_utils import to_checksum_address
+from pydantic import BaseModel, Field
+
+from registry.chain.client import (
+    REVOCATION_REASONS,
+    BatchInfo,
+    ChainClient,
+    CredentialRevocation,
+    IssuerInfo,
+    KeyInfo,
+)
+from registry.chain.networks import known_rpc_urls, trusted_registries
+from registry.core import credfile
+from registry.errors import ChainUnavailable, ConfigError, NotARegistry, RegistryError
+
+__all__ = [
+    "CHECK_NAMES",
+    "Check",
+    "CheckStatus",
+    "Report",
+    "Verdict",
+    "Verifier",
+    "verify_files",
+]
+
+CHECK_NAMES = ("format", "integrity", "inclusion", "anchor", "issuer", "revocation", "validity")
+
+
+class CheckStatus(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INDETERMINATE = "indeterminate"
+
+
+class Verdict(StrEnum):
+    VALID = "VALID"
+    INVALID = "INVALID"
+    INDETERMINATE = "INDETERMINATE"
+
+    @property
+    def exit_code(self) -> int:
+        return {"VALID": 0, "INVALID": 1, "INDETERMINATE": 2}[self.value]
+
+
+class Check(BaseModel):
+    name: str
+    status: CheckStatus
+    reason: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Report(BaseModel):
+    """What a verifier prints (``--json``) and the service returns."""
+
+    source: str
+    verdict: Verdict
+    summary: str
+    checks: list[Check]
+    credential: dict[str, Any] = Field(default_factory=dict)
+    issuer: dict[str, Any] | None = None
+    hidden_fields: list[str] = Field(default_factory=list)
+    redacted_field_count: int = 0
+    offline: bool = False
+    checked_at: str
+
+    def check(self, name: str) -> Check:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+@dataclass
+class _Item:
+    """One file going through the checks."""
+
+    source: str
+    checks: dict[str, Check] = field(default_factory=dict)
+    cf: credfile.CredentialFile | None = None
+    digest: str = ""
+    root: str = ""
+    chain_id: int = 0
+    registry: str = ""
+    issuer_info: dict[str, Any] | None = None
+
+    def set(self, check: str, status: CheckStatus, reason: str, /, **details: Any) -> None:
+        self.checks[check] = Check(name=check, status=status, reason=reason, details=details)
+
+    def pending(self, name: str) -> bool:
+        return name not in self.checks
+
+
+def _ts(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class Verifier:
+    """Verifies credential files; holds per-run caches of chain reads.
+
+    ``client_for`` maps (chain id, registry address) to a chain client; by default the RPC URL
+    comes from ``rpc_url`` or, per chain id, from the user's known networks. Tests pass a
+    factory to point at their own anvil.
+    """
+
+    def __init__(
+        self,
+        *,
+        rpc_url: str | None = None,
+        offline: bool = False,
+        now: datetime | None = None,
+        min_confirmations: int = 1,
+        timeout: float = 10.0,
+        client_for: Callable[[int, str], ChainClient] | None = None,
+        trusted: dict[int, set[str]] | None = None,
+    ) -> None:
+        self.rpc_url = rpc_url
+        self.offline = offline
+        self.now = now
+        self.min_confirmations = min_confirmations
+        self.timeout = timeout
+        self._client_for = client_for
+        self._trusted = trusted
+        self._clients: dict[tuple[int, str], ChainClient] = {}
+
+    # -- public -------------------------------------------------------------------------
+
+    def verify(self, data: bytes | str | dict[str, Any], source: str = "<credential>") -> Report:
+        return self.verify_many([(source, data)])[0]
+
+    def verify_many(self, files: Sequence[tuple[str, bytes | str | dict[str, Any]]]) -> list[Report]:
+        items = [self._offline_checks(source, data) for source, data in files]
+        if self.offline:
+            for item in items:
+                for name in ("anchor", "issuer", "revocation"):
+                    if item.pending(name):
+                        item.set(
+                            name,
+                            CheckStatus.INDETERMINATE,
+                            "not checked: offline mode, the chain was not consulted",
+                        )
+        else:
+            groups: dict[tuple[int, str], list[_Item]] = {}
+            for item in items:
+                if item.cf is not None and item.pending("anchor"):
+                    groups.setdefault((item.chain_id, item.registry), []).append(item)
+            for (chain_id, registry), group in groups.items():
+                self._chain_checks(chain_id, registry, group)
+        return [self._report(item) for item in items]
+
+    # -- offline part -------------------------------------------------------------------
+
+    def _offline_checks(self, source: str, data: bytes | str | dict[str, Any]) -> _Item:
+        item = _Item(source=source)
+        try:
+            cf = credfile.parse_credential_file(data)
+        except RegistryError as exc:  # CredentialFormatError, or any other refusal of the input
+            item.set("format", CheckStatus.FAIL, str(exc))
+            for name in CHECK_NAMES[1:]:
+                item.set(
+                    name,
+                    CheckStatus.INDETERMINATE,
+                    "not checked: the file is not a valid credential file",
+                )
+            return item
+        item.cf = cf
+        proof = cf.proof
+        item.digest = proof["credentialDigest"]
+        item.root = proof["merkleRoot"]
+        item.chain_id = int(proof["chainId"])
+        item.registry = to_checksum_address(proof["registry"])
+        item.set(
+            "format",
+            CheckStatus.PASS,
+            "well-formed credential file (credreg-proof-v1, Open Badges 3.0 schema)",
+        )
+        try:
+            credfile.check_integrity(cf)
+            item.set(
+                "integrity",
+                CheckStatus.PASS,
+                "credential digest recomputed from the disclosed fields and salts",
+                digest=item.digest,
+                hidden=len(cf.proof.get("redacted", [])),
+            )
+        except RegistryError as exc:
+            item.set(
+                "integrity",
+                CheckStatus.FAIL,
+                f"the content does not match the anchored digest: {exc}. The file was altered after issuance.",
+            )
+        try:
+            credfile.check_inclusion(cf)
+            item.set(
+                "inclusion",
+                CheckStatus.PASS,
+                "the Merkle path leads from the credential digest to the batch root",
+                root=item.root,
+                depth=len(proof["merklePath"]),
+            )
+        except RegistryError as exc:
+            item.set(
+                "inclusion",
+                CheckStatus.FAIL,
+                f"{exc}: this credential is not part of the batch it names",
+            )
+        self._validity(item)
+        return item
+
+    def _validity(self, item: _Item) -> None:
+        assert item.cf is not None
+        doc = item.cf.credential
+        now = self.now or datetime.now(UTC)
+        valid_from = _parse_time(doc.get("validFrom"))
+        valid_until = _parse_time(doc.get("validUntil"))
+        if valid_from is None:
+            item.set("validity", CheckStatus.FAIL, "validFrom is missing or not a date-time")
+        elif now < valid_from:
+            item.set(
+                "validity",
+                CheckStatus.FAIL,
+                f"not yet valid: valid from {doc['validFrom']}",
+                validFrom=doc["validFrom"],
+            )
+        elif valid_until is None and item.cf.redacted:
+            item.set(
+                "validity",
+                CheckStatus.INDETERMINATE,
+                f"the file shows no validUntil but hides {len(item.cf.redacted)} field(s): an expiry date may be "
+                "among them (a correct redaction never hides validUntil); ask the holder for a copy that hides less",
+                validFrom=doc["validFrom"],
+            )
+        elif valid_until is not None and now > valid_until:
+            item.set(
+                "validity",
+                CheckStatus.FAIL,
+                f"expired on {doc['validUntil']}",
+                validUntil=doc["validUntil"],
+            )
+        else:
+            until = f" until {doc['validUntil']}" if valid_until else " with no expiry"
+            item.set(
+                "validity",
+                CheckStatus.PASS,
+                f"valid from {doc['validFrom']}{until}",
+                validFrom=doc.get("validFrom"),
+                validUntil=doc.get("validUntil"),
+            )
+
+    # -- chain part ---------------------------------------------------------------------
+
+    def _client(self, chain_id: int, registry: str) -> ChainClient:
+        key = (chain_id, registry)
+        if key not in self._clients:
+            if self._client_for is not None:
+                self._clients[key] = self._client_for(chain_id, registry)
+            else:
+                url = self.rpc_url or known_rpc_urls().get(chain_id)
+                if not url:
+                    raise ConfigError(
+                        f"no RPC URL known for chain {chain_id}: pass --rpc URL or add it to networks.json"
+                    )
+                self._clients[key] = ChainClient(url, registry, timeout=self.timeout)
+        return self._clients[key]
+
+    def _indeterminate(self, group: Iterable[_Item], reason: str) -> None:
+        for item in group:
+            for name in ("anchor", "issuer", "revocation"):
+                if item.pending(name):
+                    item.set(name, CheckStatus.INDETERMINATE, reason)
+
+    def _chain_checks(self, chain_id: int, registry: str, group: list[_Item]) -> None:
+        try:
+            client = self._client(chain_id, registry)
+            self._read_and_check(client, chain_id, registry, group)
+        except ConfigError as exc:
+            self._indeterminate(group, str(exc))
+        except NotARegistry as exc:
+            for item in group:
+                item.set("anchor", CheckStatus.FAIL, str(exc))
+            self._indeterminate(group, "not checked: the address is not a credential registry")
+        except ChainUnavailable as exc:
+            self._indeterminate(group, f"could not read the chain ({exc.reason}); try again or use another RPC")
+
+    def _read_and_check(self, client: ChainClient, chain_id: int, registry: str, group: list[_Item]) -> None:
+        client.registry_address = registry
+        pairs = [(i.root, i.digest) for i in group]
+        snap = client.snapshot([i.root for i in group], pairs)
+        if snap.chain_id != chain_id:
+            self._indeterminate(
+                group,
+                f"the RPC {client.rpc_url} serves chain {snap.chain_id}, but the credential was anchored on chain "
+                f"{chain_id}: give an RPC endpoint of chain {chain_id}",
+            )
+            return
+        if not snap.has_code:
+            for item in group:
+                item.set(
+                    "anchor",
+                    CheckStatus.FAIL,
+                    f"there is no contract at {registry} on chain {chain_id}",
+                )
+            self._indeterminate(group, "not checked: the registry contract does not exist")
+            return
+        trusted = self._trusted_set(chain_id)
+        for item in group:
+            batch = snap.batches.get(item.root.lower())
+            if batch is None:
+                item.set(
+                    "anchor",
+                    CheckStatus.FAIL,
+                    f"the root {item.root} is not anchored in registry {registry} on chain {chain_id}",
+                )
+                self._indeterminate([item], "not checked: the batch root is not on chain")
+                continue
+            self._anchor(item, batch, snap.head, chain_id, registry)
+            self._issuer(
+                item,
+                batch,
+                snap.keys[batch.key_id],
+                snap.issuers[batch.issuer_id],
+                registry,
+                trusted,
+            )
+            self._revocation(item, batch, snap.revocations.get((batch.issuer_id, item.digest.lower())))
+
+    def _trusted_set(self, chain_id: int) -> set[str] | None:
+        table = self._trusted if self._trusted is not None else trusted_registries()
+        entries = table.get(chain_id)
+        return {to_checksum_address(a) for a in entries} if entries else None
+
+    def _anchor(self, item: _Item, batch: BatchInfo, head: int, chain_id: int, registry: str) -> None:
+        assert item.cf is not None
+        confirmations = head - batch.block_number + 1
+        details = {
+            "chainId": chain_id,
+            "registry": registry,
+            "block": batch.block_number,
+            "anchoredAt": _ts(batch.anchored_at),
+            "confirmations": confirmations,
+            "credentialCount": batch.count,
+        }
+        claimed_block = item.cf.proof.get("anchorBlock")
+        if claimed_block != batch.block_number:
+            item.set(
+                "anchor",
+                CheckStatus.FAIL,
+                f"the file says the batch was anchored in block {claimed_block}, the chain says block "
+                f"{batch.block_number}",
+                **details,
+            )
+        elif confirmations < self.min_confirmations:
+            item.set(
+                "anchor",
+                CheckStatus.INDETERMINATE,
+                f"anchored in block {batch.block_number} but only {confirmations} of "
+                f"{self.min_confirmations} confirmations yet; check again shortly",
+                **details,
+            )
+        else:
+            item.set(
+                "anchor",
+                CheckStatus.PASS,
+                f"batch root anchored on chain {chain_id} in block {batch.block_number} at "
+                f"{_ts(batch.anchored_at)} ({confirmations} confirmations)",
+                **details,
+            )
+
+    def _issuer(
+        self,
+        item: _Item,
+        batch: BatchInfo,
+        key: KeyInfo,
+        issuer: IssuerInfo,
+        registry: str,
+        trusted: set[str] | None,
+    ) -> None:
+        assert item.cf is not None
+        named = item.cf.credential.get("issuer", {})
+        named_id = named.get("id") if isinstance(named, dict) else named
+        claimed_key = to_checksum_address(item.cf.proof["issuerAddress"])
+        info = {
+            "issuerId": issuer.issuer_id,
+            "name": issuer.name,
+            "uri": issuer.uri,
+            "did": issuer.did,
+            "accreditedBy": issuer.admitted_by,
+            "admittedAt": _ts(issuer.admitted_at),
+            "anchoringKey": key.address,
+            "suspendedAt": _ts(issuer.suspended_at) if issuer.suspended else None,
+            "keyCompromisedAt": _ts(key.compromised_at) if key.compromised_at else None,
+            "registryPinned": trusted is not None,
+        }
+        item.issuer_info = info
+        if trusted is not None and registry not in trusted:
+            item.set(
+                "issuer",
+                CheckStatus.FAIL,
+                f"registry {registry} is not one of the registries you trust on chain {item.chain_id}",
+                **info,
+            )
+        elif claimed_key != key.address:
+            item.set(
+                "issuer",
+                CheckStatus.FAIL,
+                f"the file names anchoring key {claimed_key}, but the batch was anchored by {key.address}",
+                **info,
+            )
+        elif named_id != issuer.did:
+            item.set(
+                "issuer",
+                CheckStatus.FAIL,
+                f"the credential names issuer {named_id!r}, but the batch was anchored by the key of "
+                f"directory entry {issuer.did!r} ({issuer.name}): an issuer cannot issue in another's name",
+                **info,
+            )
+        elif key.compromised_for(batch.anchored_at):
+            item.set(
+                "issuer",
+                CheckStatus.FAIL,
+                f"the anchoring key {key.address} was declared compromised from {_ts(key.compromised_at)}; "
+                f"this batch was anchored after that, at {_ts(batch.anchored_at)}",
+                **info,
+            )
+        elif batch.anchored_at < issuer.admitted_at:
+            item.set("issuer", CheckStatus.FAIL, "the batch predates the issuer's admission", **info)
+        elif issuer.suspended:
+            item.set(
+                "issuer",
+                CheckStatus.FAIL,
+                f"{issuer.name} ({issuer.did}) has been suspended by its accreditation body since "
+                f"{_ts(issuer.suspended_at)}",
+                **info,
+            )
+        else:
+            pinned = "" if trusted is not None else " (registry not pinned: add it to your trusted registries)"
+            item.set(
+                "issuer",
+                CheckStatus.PASS,
+                f"issued by {issuer.name} ({issuer.did}), admitted {_ts(issuer.admitted_at)} by accreditation "
+                f"body {issuer.admitted_by}; anchoring key valid at anchoring time{pinned}",
+                **info,
+            )
+
+    def _revocation(self, item: _Item, batch: BatchInfo, revocation: CredentialRevocation | None) -> None:
+        if batch.revoked:
+            reason = REVOCATION_REASONS.get(batch.revocation_reason, f"code {batch.revocation_reason}")
+            item.set(
+                "revocation",
+                CheckStatus.FAIL,
+                f"the whole batch was revoked by the issuer on {_ts(batch.revoked_at)}: {reason}",
+                revokedAt=_ts(batch.revoked_at),
+                reasonCode=batch.revocation_reason,
+                scope="batch",
+            )
+        elif revocation is not None:
+            reason = REVOCATION_REASONS.get(revocation.reason, f"code {revocation.reason}")
+            item.set(
+                "revocation",
+                CheckStatus.FAIL,
+                f"revoked by the issuer on {_ts(revocation.revoked_at)}: {reason}",
+                revokedAt=_ts(revocation.revoked_at),
+                reasonCode=revocation.reason,
+                scope="credential",
+            )
+        else:
+            item.set("revocation", CheckStatus.PASS, "neither the credential nor its batch is revoked")
+
+    # -- report -------------------------------------------------------------------------
+
+    def _report(self, item: _Item) -> Report:
+        checks = [item.checks[name] for name in CHECK_NAMES]
+        if any(c.status is CheckStatus.FAIL for c in checks):
+            verdict = Verdict.INVALID
+            failed = [c for c in checks if c.status is CheckStatus.FAIL]
+            summary = "; ".join(f"{c.name}: {c.reason}" for c in failed)
+        elif any(c.status is CheckStatus.INDETERMINATE for c in checks):
+            verdict = Verdict.INDETERMINATE
+            open_ = [c for c in checks if c.status is CheckStatus.INDETERMINATE]
+            summary = "; ".join(f"{c.name}: {c.reason}" for c in open_)
+        else:
+            verdict = Verdict.VALID
+            summary = "all checks passed"
+        credential: dict[str, Any] = {}
+        hidden: list[str] = []
+        redacted = 0
+        if item.cf is not None:
+            doc = item.cf.credential
+            subject = doc.get("credentialSubject", {})
+            achievement = subject.get("achievement", {}) if isinstance(subject, dict) else {}
+            issuer = doc.get("issuer", {})
+            credential = {
+                "id": doc.get("id"),
+                "name": doc.get("name") or achievement.get("name"),
+                "achievement": achievement.get("name"),
+                "issuerId": issuer.get("id") if isinstance(issuer, dict) else issuer,
+                "issuerName": issuer.get("name") if isinstance(issuer, dict) else None,
+                "validFrom": doc.get("validFrom"),
+                "validUntil": doc.get("validUntil"),
+                "digest": item.digest,
+                "root": item.root,
+                "chainId": item.chain_id,
+                "registry": item.registry,
+            }
+            hidden = credfile.hidden_fields(item.cf)
+            redacted = len(item.cf.proof.get("redacted", []))
+        return Report(
+            source=item.source,
+            verdict=verdict,
+            summary=summary,
+            checks=checks,
+            credential=credential,
+            issuer=item.issuer_info,
+            hidden_fields=hidden,
+            redacted_field_count=redacted,
+            offline=self.offline,
+            checked_at=(self.now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        )
+
+
+def verify_files(paths: Sequence[Path], **options: Any) -> list[Report]:
+    """Verify files from disk (JSON credential files or baked badge images)."""
+    verifier = Verifier(**options)
+    loaded: list[tuple[str, bytes | str | dict[str, Any]]] = []
+    for path in paths:
+        loaded.append((str(path), read_credential_bytes(path)))
+    return verifier.verify_many(loaded)
+
+
+def read_credential_bytes(path: Path) -> bytes:
+    """The credential JSON inside a file: plain JSON, or extracted from a baked PNG/SVG badge."""
+    from registry.core import baking
+
+    return baking.extract_if_baked(path.read_bytes())
