@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ICredentialRegistry} from "./ICredentialRegistry.sol";
 
 /**
  * @title CredentialRegistry
@@ -22,21 +23,14 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
  * each fit in a single slot, and a credential revocation is one slot keyed by (issuerId, digest), so
  * that revoking a credential reads only the sender's key record and the revocation slot itself.
  * See docs/contract.md for the layout and the measured gas figures.
+ *
+ * The external functions, events, errors and the {Status} enum are declared, with their NatSpec,
+ * in {ICredentialRegistry}.
  */
-contract CredentialRegistry is AccessControl {
+contract CredentialRegistry is ICredentialRegistry, AccessControl {
     /// @notice Role of accreditation bodies: admit, suspend and reinstate issuers, assign keys,
     /// declare keys compromised.
     bytes32 public constant ACCREDITOR_ROLE = keccak256("ACCREDITOR_ROLE");
-
-    /// @notice Outcome of {checkCredential}, in order of precedence.
-    enum Status {
-        Valid,
-        UnknownRoot,
-        BadProof,
-        Revoked,
-        IssuerSuspended,
-        KeyCompromised
-    }
 
     // ------------------------------------------------------------------------------------------
     // Storage
@@ -113,61 +107,6 @@ contract CredentialRegistry is AccessControl {
     mapping(bytes32 root => Batch) private _batches;
     mapping(uint32 issuerId => mapping(bytes32 digest => Revocation)) private _revocations;
 
-    // ------------------------------------------------------------------------------------------
-    // Events
-    // ------------------------------------------------------------------------------------------
-
-    /// @notice An accreditation body admitted an issuer with its first key.
-    event IssuerAdmitted(
-        uint32 indexed issuerId, address indexed key, address indexed admittedBy, uint32 keyId, string name, string uri
-    );
-    /// @notice An accreditation body suspended an issuer.
-    event IssuerSuspended(uint32 indexed issuerId, address indexed by);
-    /// @notice An accreditation body lifted an issuer's suspension.
-    event IssuerReinstated(uint32 indexed issuerId, address indexed by);
-    /// @notice An issuer's active key changed (rotation by the issuer or assignment by an
-    /// accreditation body, `by`). `previousKey` is retired from now on; its batches stay valid.
-    event KeyRotated(
-        uint32 indexed issuerId, address indexed previousKey, address indexed newKey, uint32 newKeyId, address by
-    );
-    /// @notice A key was declared compromised: batches it anchored at or after `since` are invalid,
-    /// and it can no longer anchor or revoke.
-    event KeyCompromised(address indexed key, uint32 indexed issuerId, uint40 since, address by);
-    /// @notice A batch root was anchored. `metadataHash` is recorded only here, not in storage.
-    event BatchAnchored(bytes32 indexed root, uint32 indexed issuerId, uint32 keyId, uint64 count, bytes32 metadataHash);
-    /// @notice Issuer `issuerId` revoked credential `digest` in its own namespace. Deliberately
-    /// lean (LOG2, one data word; it is paid once per credential): the reason, time and revoking
-    /// key id are in storage, {credentialRevocation}(issuerId, digest).
-    event CredentialRevoked(uint32 indexed issuerId, bytes32 digest);
-    /// @notice A whole batch was revoked by key `keyId`.
-    event BatchRevoked(bytes32 indexed root, uint32 keyId, uint8 reason);
-
-    // ------------------------------------------------------------------------------------------
-    // Errors
-    // ------------------------------------------------------------------------------------------
-
-    error EmptyName();
-    error EmptyUri();
-    error UriAlreadyRegistered(string uri, uint32 issuerId);
-    error InvalidKey(address key);
-    error KeyAlreadyRegistered(address key);
-    error UnknownIssuer(uint32 issuerId);
-    error UnknownKey(address key);
-    error KeyRetired(address key);
-    error CompromisedKey(address key);
-    error SuspendedIssuer(uint32 issuerId);
-    error IssuerNotSuspended(uint32 issuerId);
-    error InvalidCompromiseTime(uint40 since);
-    error KeyAlreadyCompromised(address key, uint40 compromisedAt);
-    error UnauthorizedCompromiseDeclaration(address sender, address key);
-    error InvalidBatch(bytes32 root, uint64 count);
-    error RootAlreadyAnchored(bytes32 root);
-    error UnknownRoot(bytes32 root);
-    error NotBatchIssuer(address sender, bytes32 root);
-    error CredentialAlreadyRevoked(uint32 issuerId, bytes32 digest);
-    error BatchAlreadyRevoked(bytes32 root);
-    error NoDigests();
-
     /**
      * @param admin Receives DEFAULT_ADMIN_ROLE, which grants and revokes ACCREDITOR_ROLE.
      */
@@ -180,22 +119,7 @@ contract CredentialRegistry is AccessControl {
     // Issuer directory
     // ------------------------------------------------------------------------------------------
 
-    /**
-     * @notice Admits an issuer with its first signing key.
-     * @param name Public display name of the issuer (e.g. "University of Example").
-     * @param uri Domain or DID identifying the issuer ("uni.example", "did:web:uni.example"),
-     * compared byte for byte: normalise (e.g. lower-case a domain) before calling.
-     * @param key First active signing key of the issuer.
-     * @return issuerId Sequential id of the new issuer, starting at 1.
-     *
-     * Requirements:
-     * - the caller has ACCREDITOR_ROLE (recorded as `admittedBy`);
-     * - `name` and `uri` are not empty;
-     * - no issuer has been admitted with the same `uri`;
-     * - `key` is not the zero address and has never been registered as a key.
-     *
-     * Emits {IssuerAdmitted}.
-     */
+    /// @inheritdoc ICredentialRegistry
     function admitIssuer(string calldata name, string calldata uri, address key)
         external
         onlyRole(ACCREDITOR_ROLE)
@@ -219,17 +143,7 @@ contract CredentialRegistry is AccessControl {
         emit IssuerAdmitted(issuerId, key, msg.sender, keyId, name, uri);
     }
 
-    /**
-     * @notice Suspends an issuer: it can no longer anchor, and {checkCredential} reports its
-     * credentials as `IssuerSuspended` while the suspension lasts.
-     * @param issuerId Issuer to suspend.
-     *
-     * Requirements:
-     * - the caller has ACCREDITOR_ROLE (recorded in the event);
-     * - the issuer exists and is not suspended.
-     *
-     * Emits {IssuerSuspended}.
-     */
+    /// @inheritdoc ICredentialRegistry
     function suspendIssuer(uint32 issuerId) external onlyRole(ACCREDITOR_ROLE) {
         IssuerRecord storage rec = _existingIssuer(issuerId);
         if (rec.suspendedAt != 0) revert SuspendedIssuer(issuerId);
@@ -238,16 +152,7 @@ contract CredentialRegistry is AccessControl {
         emit IssuerSuspended(issuerId, msg.sender);
     }
 
-    /**
-     * @notice Lifts an issuer's suspension.
-     * @param issuerId Issuer to reinstate.
-     *
-     * Requirements:
-     * - the caller has ACCREDITOR_ROLE (recorded in the event);
-     * - the issuer exists and is suspended.
-     *
-     * Emits {IssuerReinstated}.
-     */
+    /// @inheritdoc ICredentialRegistry
     function reinstateIssuer(uint32 issuerId) external onlyRole(ACCREDITOR_ROLE) {
         IssuerRecord storage rec = _existingIssuer(issuerId);
         if (rec.suspendedAt == 0) revert IssuerNotSuspended(issuerId);
@@ -260,17 +165,7 @@ contract CredentialRegistry is AccessControl {
     // Keys
     // ------------------------------------------------------------------------------------------
 
-    /**
-     * @notice Replaces the caller, an issuer's active key, with `newKey`. The caller is retired:
-     * it can no longer anchor, but the batches it anchored stay valid and it may still revoke them.
-     * @param newKey New active key of the caller's issuer.
-     *
-     * Requirements:
-     * - the caller is the active (not retired), non-compromised key of an issuer;
-     * - `newKey` is not the zero address and has never been registered as a key.
-     *
-     * Emits {KeyRotated} with `by` set to the caller.
-     */
+    /// @inheritdoc ICredentialRegistry
     function rotateKey(address newKey) external {
         KeyRecord storage k = _keys[msg.sender];
         uint32 issuerId = k.issuerId;
@@ -280,40 +175,13 @@ contract CredentialRegistry is AccessControl {
         _replaceKey(issuerId, newKey);
     }
 
-    /**
-     * @notice Assigns a new active key to an issuer, retiring the current one. Used for recovery,
-     * e.g. when the issuer's only key is lost or compromised.
-     * @param issuerId Issuer whose key is replaced.
-     * @param newKey New active key.
-     *
-     * Requirements:
-     * - the caller has ACCREDITOR_ROLE (recorded as `by` in the event);
-     * - the issuer exists;
-     * - `newKey` is not the zero address and has never been registered as a key.
-     *
-     * Emits {KeyRotated}.
-     */
+    /// @inheritdoc ICredentialRegistry
     function assignKey(uint32 issuerId, address newKey) external onlyRole(ACCREDITOR_ROLE) {
         _existingIssuer(issuerId);
         _replaceKey(issuerId, newKey);
     }
 
-    /**
-     * @notice Declares `key` compromised from `since` on: batches it anchored at or after `since`
-     * are reported `KeyCompromised` by {checkCredential}, and the key can no longer anchor or
-     * revoke. A later declaration may move `since` earlier, never later.
-     * @param key A registered key (active or retired).
-     * @param since Unix time from which the key is considered compromised.
-     *
-     * Requirements:
-     * - `key` is registered;
-     * - the caller has ACCREDITOR_ROLE, or is the active, non-compromised key of the same issuer
-     *   and not `key` itself;
-     * - `0 < since <= block.timestamp`;
-     * - `key` is not already compromised at or before `since`.
-     *
-     * Emits {KeyCompromised}.
-     */
+    /// @inheritdoc ICredentialRegistry
     function declareKeyCompromised(address key, uint40 since) external {
         KeyRecord storage k = _keys[key];
         uint32 issuerId = k.issuerId;
@@ -336,20 +204,7 @@ contract CredentialRegistry is AccessControl {
     // Anchoring and revocation
     // ------------------------------------------------------------------------------------------
 
-    /**
-     * @notice Anchors the Merkle root of a batch of `count` credentials for the caller's issuer.
-     * One transaction per batch, whatever its size.
-     * @param root StandardMerkleTree root over the credential digests.
-     * @param count Number of credentials in the batch.
-     * @param metadataHash Hash of off-chain batch metadata; emitted, not stored.
-     *
-     * Requirements:
-     * - the caller is the active (not retired), non-compromised key of a non-suspended issuer;
-     * - `root` and `count` are not zero;
-     * - `root` has never been anchored.
-     *
-     * Emits {BatchAnchored}.
-     */
+    /// @inheritdoc ICredentialRegistry
     function anchor(bytes32 root, uint64 count, bytes32 metadataHash) external {
         uint256 k = _loadKey(msg.sender);
         // retiredAt, compromisedAt and issuerSuspended are the bits at and above _KEY_RETIRED:
@@ -371,25 +226,9 @@ contract CredentialRegistry is AccessControl {
         emit BatchAnchored(root, uint32(k), uint32(k >> _KEY_ID), count, metadataHash);
     }
 
-    /**
-     * @notice Revokes credential `digest` of the caller's issuer. Revocations live in the issuer's
-     * own namespace, keyed by (issuerId, digest): a digest is unique per credential (salted), and
-     * another issuer's write lands in that issuer's namespace, never in this one. No batch is read:
-     * revoking a digest the issuer never anchored is accepted and harmless (it verifies nothing).
-     * @param digest Credential digest (the tree value, not the leaf hash).
-     * @param reason Application-defined reason code (0 = unspecified); stored, not emitted.
-     *
-     * Requirements:
-     * - the caller is a registered (active or retired), non-compromised key (a suspended issuer
-     *   may still revoke);
-     * - the credential is not already revoked by the caller's issuer.
-     *
-     * Emits {CredentialRevoked}.
-     *
-     * Hot path, written in assembly for the ≤ 48,000 gas budget (docs/contract.md): two cold slots
-     * (the key record and the revocation slot), one SSTORE, one LOG2, then STOP. Errors, in order:
-     * `UnknownKey`, `CompromisedKey`, `CredentialAlreadyRevoked`.
-     */
+    /// @inheritdoc ICredentialRegistry
+    /// @dev Hot path, written in assembly for the ≤ 48,000 gas budget (docs/contract.md): two cold
+    /// slots (the key record and the revocation slot), one SSTORE, one LOG2, then STOP.
     function revokeCredential(bytes32 digest, uint8 reason) external {
         bytes32 topic0 = CredentialRevoked.selector;
         uint256 k;
@@ -428,20 +267,7 @@ contract CredentialRegistry is AccessControl {
         _revertCannotRevoke(k, digest);
     }
 
-    /**
-     * @notice Revokes several credentials of the caller's issuer in one transaction, with the same
-     * rules as {revokeCredential}.
-     * @param digests Credential digests; all or nothing.
-     * @param reason Reason code applied to every credential.
-     *
-     * Requirements:
-     * - `digests` is not empty;
-     * - the caller is a registered (active or retired), non-compromised key (a suspended issuer
-     *   may still revoke);
-     * - no digest in `digests` is already revoked by the caller's issuer, and none appears twice.
-     *
-     * Emits one {CredentialRevoked} per digest.
-     */
+    /// @inheritdoc ICredentialRegistry
     function revokeCredentials(bytes32[] calldata digests, uint8 reason) external {
         if (digests.length == 0) revert NoDigests();
         uint256 k = _revokerKey();
@@ -472,19 +298,7 @@ contract CredentialRegistry is AccessControl {
         if (failed) revert CredentialAlreadyRevoked(uint32(k), duplicate);
     }
 
-    /**
-     * @notice Revokes a whole batch: every credential under `root` is reported `Revoked`.
-     * @param root Anchored batch root.
-     * @param reason Application-defined reason code (0 = unspecified).
-     *
-     * Requirements:
-     * - `root` is anchored;
-     * - the caller is a registered (active or retired), non-compromised key of the issuer that
-     *   anchored `root` (a suspended issuer may still revoke);
-     * - the batch is not already revoked.
-     *
-     * Emits {BatchRevoked}.
-     */
+    /// @inheritdoc ICredentialRegistry
     function revokeBatch(bytes32 root, uint8 reason) external {
         uint32 keyId = _authorizeRevoker(root);
         Batch storage b = _batches[root];
@@ -498,17 +312,7 @@ contract CredentialRegistry is AccessControl {
     // Verification
     // ------------------------------------------------------------------------------------------
 
-    /**
-     * @notice Checks one credential against the registry. Callable by other contracts.
-     * @param root Batch root named in the credential's proof.
-     * @param digest Credential digest (the tree value).
-     * @param proof StandardMerkleTree proof (sibling hashes, leaf to root).
-     * @return status The first failing check, in this order: `UnknownRoot`, `BadProof`,
-     * `Revoked` (batch or credential), `KeyCompromised` (batch anchored at or after the anchoring
-     * key's compromise time), `IssuerSuspended` (issuer suspended now); `Valid` otherwise.
-     *
-     * Requirements: none; it never reverts on well-formed calldata.
-     */
+    /// @inheritdoc ICredentialRegistry
     function checkCredential(bytes32 root, bytes32 digest, bytes32[] calldata proof)
         external
         view
@@ -542,20 +346,17 @@ contract CredentialRegistry is AccessControl {
     // Views (never revert; zero values mean "unknown")
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Number of issuers admitted so far; ids run from 1 to this number.
-    /// Requirements: none.
+    /// @inheritdoc ICredentialRegistry
     function issuerCount() external view returns (uint32) {
         return _issuerCount;
     }
 
-    /// @notice Number of keys registered so far; key ids run from 1 to this number.
-    /// Requirements: none.
+    /// @inheritdoc ICredentialRegistry
     function keyCount() external view returns (uint32) {
         return _keyCount;
     }
 
-    /// @notice Directory entry of issuer `issuerId` (all zero/empty if unknown).
-    /// Requirements: none.
+    /// @inheritdoc ICredentialRegistry
     function issuer(uint32 issuerId)
         external
         view
@@ -572,15 +373,12 @@ contract CredentialRegistry is AccessControl {
         return (rec.name, rec.uri, rec.admittedBy, rec.admittedAt, rec.suspendedAt, rec.activeKey);
     }
 
-    /// @notice Id of the issuer admitted with exactly this `uri`, or 0.
-    /// Requirements: none.
+    /// @inheritdoc ICredentialRegistry
     function issuerIdByUri(string calldata uri) external view returns (uint32) {
         return _issuerIdByUriHash[keccak256(bytes(uri))];
     }
 
-    /// @notice Record of signing key `key` (issuerId 0 if unknown). `issuerSuspended` is the
-    /// issuer's current suspension state.
-    /// Requirements: none.
+    /// @inheritdoc ICredentialRegistry
     function keyInfo(address key)
         external
         view
@@ -598,14 +396,12 @@ contract CredentialRegistry is AccessControl {
         return (k.issuerId, k.keyId, k.activatedAt, k.retiredAt, k.compromisedAt, issuerSuspended);
     }
 
-    /// @notice Address of key `keyId` (zero if unknown).
-    /// Requirements: none.
+    /// @inheritdoc ICredentialRegistry
     function keyAddress(uint32 keyId) external view returns (address) {
         return _keyById[keyId].key;
     }
 
-    /// @notice Batch record of `root` (anchoredAt 0 if unknown).
-    /// Requirements: none.
+    /// @inheritdoc ICredentialRegistry
     function batch(bytes32 root)
         external
         view
@@ -623,9 +419,7 @@ contract CredentialRegistry is AccessControl {
         return (b.issuerId, b.keyId, b.anchoredAt, b.blockNumber, b.count, b.revokedAt, b.revocationReason);
     }
 
-    /// @notice Revocation of credential `digest` by issuer `issuerId` (revokedAt 0 if not revoked).
-    /// `keyId` is the revoking key. Does not reflect a revocation of a whole batch; see {batch}.
-    /// Requirements: none.
+    /// @inheritdoc ICredentialRegistry
     function credentialRevocation(uint32 issuerId, bytes32 digest)
         external
         view

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {CredentialRegistry} from "../CredentialRegistry.sol";
+import {ICredentialRegistry} from "../ICredentialRegistry.sol";
 
 /**
  * @title GasProbe
  * @notice Test helper: measures the gas a calling contract pays for
- * {CredentialRegistry-checkCredential} (call, argument encoding and the callee's execution).
+ * {ICredentialRegistry-checkCredential} (call, argument encoding and the callee's execution).
  * Read it with eth_call; it never changes state.
  */
 contract GasProbe {
@@ -17,10 +17,10 @@ contract GasProbe {
      *
      * Requirements: none.
      */
-    function measureCheck(CredentialRegistry registry, bytes32 root, bytes32 digest, bytes32[] calldata proof)
+    function measureCheck(ICredentialRegistry registry, bytes32 root, bytes32 digest, bytes32[] calldata proof)
         external
         view
-        returns (uint256 gasUsed, CredentialRegistry.Status status)
+        returns (uint256 gasUsed, ICredentialRegistry.Status status)
     {
         uint256 before = gasleft();
         status = registry.checkCredential(root, digest, proof);

@@ -21,7 +21,7 @@ from eth_utils import keccak
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# CredentialRegistry.Status
+# ICredentialRegistry.Status (contracts/ICredentialRegistry.sol)
 VALID, UNKNOWN_ROOT, BAD_PROOF, REVOKED, ISSUER_SUSPENDED, KEY_COMPROMISED = range(6)
 
 

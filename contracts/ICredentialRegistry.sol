@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity >=0.8.4;
+
+/**
+ * @title ICredentialRegistry
+ * @notice External interface of {CredentialRegistry}: the issuer directory, signing keys, batch
+ * anchoring, revocation and the on-chain credential check, with their events and errors.
+ *
+ * Import this file, not the implementation, to call the registry from another contract or to
+ * decode its events and errors. Role management (`grantRole`, `hasRole`, `ACCREDITOR_ROLE`, ...)
+ * comes from OpenZeppelin's {IAccessControl}.
+ */
+interface ICredentialRegistry {
+    /// @notice Outcome of {checkCredential}, in order of precedence.
+    enum Status {
+        Valid,
+        UnknownRoot,
+        BadProof,
+        Revoked,
+        IssuerSuspended,
+        KeyCompromised
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Events
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice An accreditation body admitted an issuer with its first key.
+    event IssuerAdmitted(
+        uint32 indexed issuerId, address indexed key, address indexed admittedBy, uint32 keyId, string name, string uri
+    );
+    /// @notice An accreditation body suspended an issuer.
+    event IssuerSuspended(uint32 indexed issuerId, address indexed by);
+    /// @notice An accreditation body lifted an issuer's suspension.
+    event IssuerReinstated(uint32 indexed issuerId, address indexed by);
+    /// @notice An issuer's active key changed (rotation by the issuer or assignment by an
+    /// accreditation body, `by`). `previousKey` is retired from now on; its batches stay valid.
+    event KeyRotated(
+        uint32 indexed issuerId, address indexed previousKey, address indexed newKey, uint32 newKeyId, address by
+    );
+    /// @notice A key was declared compromised: batches it anchored at or after `since` are invalid,
+    /// and it can no longer anchor or revoke.
+    event KeyCompromised(address indexed key, uint32 indexed issuerId, uint40 since, address by);
+    /// @notice A batch root was anchored. `metadataHash` is recorded only here, not in storage.
+    event BatchAnchored(bytes32 indexed root, uint32 indexed issuerId, uint32 keyId, uint64 count, bytes32 metadataHash);
+    /// @notice Issuer `issuerId` revoked credential `digest` in its own namespace. Deliberately
+    /// lean (LOG2, one data word; it is paid once per credential): the reason, time and revoking
+    /// key id are in storage, {credentialRevocation}(issuerId, digest).
+    event CredentialRevoked(uint32 indexed issuerId, bytes32 digest);
+    /// @notice A whole batch was revoked by key `keyId`.
+    event BatchRevoked(bytes32 indexed root, uint32 keyId, uint8 reason);
+
+    // ------------------------------------------------------------------------------------------
+    // Errors
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice {admitIssuer} was given an empty name.
+    error EmptyName();
+    /// @notice {admitIssuer} was given an empty uri.
+    error EmptyUri();
+    /// @notice Issuer `issuerId` was already admitted with `uri`.
+    error UriAlreadyRegistered(string uri, uint32 issuerId);
+    /// @notice `key` is the zero address.
+    error InvalidKey(address key);
+    /// @notice `key` is already registered as a key (keys are never reused).
+    error KeyAlreadyRegistered(address key);
+    /// @notice No issuer has id `issuerId`.
+    error UnknownIssuer(uint32 issuerId);
+    /// @notice `key` is not a registered key.
+    error UnknownKey(address key);
+    /// @notice `key` was retired by a rotation or assignment and can no longer act as the active key.
+    error KeyRetired(address key);
+    /// @notice `key` was declared compromised: it can no longer anchor, revoke or rotate.
+    error CompromisedKey(address key);
+    /// @notice Issuer `issuerId` is suspended.
+    error SuspendedIssuer(uint32 issuerId);
+    /// @notice Issuer `issuerId` is not suspended, so it cannot be reinstated.
+    error IssuerNotSuspended(uint32 issuerId);
+    /// @notice `since` is zero or in the future.
+    error InvalidCompromiseTime(uint40 since);
+    /// @notice `key` is already compromised from `compromisedAt`, at or before the declared time.
+    error KeyAlreadyCompromised(address key, uint40 compromisedAt);
+    /// @notice `sender` may not declare `key` compromised.
+    error UnauthorizedCompromiseDeclaration(address sender, address key);
+    /// @notice A batch needs a non-zero `root` and `count`.
+    error InvalidBatch(bytes32 root, uint64 count);
+    /// @notice `root` is already anchored.
+    error RootAlreadyAnchored(bytes32 root);
+    /// @notice `root` is not anchored.
+    error UnknownRoot(bytes32 root);
+    /// @notice `sender` is not a key of the issuer that anchored `root`.
+    error NotBatchIssuer(address sender, bytes32 root);
+    /// @notice Issuer `issuerId` already revoked credential `digest` (or `digest` appears twice).
+    error CredentialAlreadyRevoked(uint32 issuerId, bytes32 digest);
+    /// @notice The batch `root` is already revoked.
+    error BatchAlreadyRevoked(bytes32 root);
+    /// @notice {revokeCredentials} was given no digests.
+    error NoDigests();
+
+    // ------------------------------------------------------------------------------------------
+    // Issuer directory
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * @notice Admits an issuer with its first signing key.
+     * @param name Public display name of the issuer (e.g. "University of Example").
+     * @param uri Domain or DID identifying the issuer ("uni.example", "did:web:uni.example"),
+     * compared byte for byte: normalise (e.g. lower-case a domain) before calling.
+     * @param key First active signing key of the issuer.
+     * @return issuerId Sequential id of the new issuer, starting at 1.
+     *
+     * Requirements:
+     * - the caller has ACCREDITOR_ROLE (recorded as `admittedBy`);
+     * - `name` and `uri` are not empty;
+     * - no issuer has been admitted with the same `uri`;
+     * - `key` is not the zero address and has never been registered as a key.
+     *
+     * Emits {IssuerAdmitted}.
+     */
+    function admitIssuer(string calldata name, string calldata uri, address key) external returns (uint32 issuerId);
+
+    /**
+     * @notice Suspends an issuer: it can no longer anchor, and {checkCredential} reports its
+     * credentials as `IssuerSuspended` while the suspension lasts.
+     * @param issuerId Issuer to suspend.
+     *
+     * Requirements:
+     * - the caller has ACCREDITOR_ROLE (recorded in the event);
+     * - the issuer exists and is not suspended.
+     *
+     * Emits {IssuerSuspended}.
+     */
+    function suspendIssuer(uint32 issuerId) external;
+
+    /**
+     * @notice Lifts an issuer's suspension.
+     * @param issuerId Issuer to reinstate.
+     *
+     * Requirements:
+     * - the caller has ACCREDITOR_ROLE (recorded in the event);
+     * - the issuer exists and is suspended.
+     *
+     * Emits {IssuerReinstated}.
+     */
+    function reinstateIssuer(uint32 issuerId) external;
+
+    // ------------------------------------------------------------------------------------------
+    // Keys
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * @notice Replaces the caller, an issuer's active key, with `newKey`. The caller is retired:
+     * it can no longer anchor, but the batches it anchored stay valid and it may still revoke them.
+     * @param newKey New active key of the caller's issuer.
+     *
+     * Requirements:
+     * - the caller is the active (not retired), non-compromised key of an issuer;
+     * - `newKey` is not the zero address and has never been registered as a key.
+     *
+     * Emits {KeyRotated} with `by` set to the caller.
+     */
+    function rotateKey(address newKey) external;
+
+    /**
+     * @notice Assigns a new active key to an issuer, retiring the current one. Used for recovery,
+     * e.g. when the issuer's only key is lost or compromised.
+     * @param issuerId Issuer whose key is replaced.
+     * @param newKey New active key.
+     *
+     * Requirements:
+     * - the caller has ACCREDITOR_ROLE (recorded as `by` in the event);
+     * - the issuer exists;
+     * - `newKey` is not the zero address and has never been registered as a key.
+     *
+     * Emits {KeyRotated}.
+     */
+    function assignKey(uint32 issuerId, address newKey) external;
+
+    /**
+     * @notice Declares `key` compromised from `since` on: batches it anchored at or after `since`
+     * are reported `KeyCompromised` by {checkCredential}, and the key can no longer anchor or
+     * revoke. A later declaration may move `since` earlier, never later.
+     * @param key A registered key (active or retired).
+     * @param since Unix time from which the key is considered compromised.
+     *
+     * Requirements:
+     * - `key` is registered;
+     * - the caller has ACCREDITOR_ROLE, or is the active, non-compromised key of the same issuer
+     *   and not `key` itself;
+     * - `0 < since <= block.timestamp`;
+     * - `key` is not already compromised at or before `since`.
+     *
+     * Emits {KeyCompromised}.
+     */
+    function declareKeyCompromised(address key, uint40 since) external;
+
+    // ------------------------------------------------------------------------------------------
+    // Anchoring and revocation
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * @notice Anchors the Merkle root of a batch of `count` credentials for the caller's issuer.
+     * One transaction per batch, whatever its size.
+     * @param root StandardMerkleTree root over the credential digests.
+     * @param count Number of credentials in the batch.
+     * @param metadataHash Hash of off-chain batch metadata; emitted, not stored.
+     *
+     * Requirements:
+     * - the caller is the active (not retired), non-compromised key of a non-suspended issuer;
+     * - `root` and `count` are not zero;
+     * - `root` has never been anchored.
+     *
+     * Emits {BatchAnchored}.
+     */
+    function anchor(bytes32 root, uint64 count, bytes32 metadataHash) external;
+
+    /**
+     * @notice Revokes credential `digest` of the caller's issuer. Revocations live in the issuer's
+     * own namespace, keyed by (issuerId, digest): a digest is unique per credential (salted), and
+     * another issuer's write lands in that issuer's namespace, never in this one. No batch is read:
+     * revoking a digest the issuer never anchored is accepted and harmless (it verifies nothing).
+     * @param digest Credential digest (the tree value, not the leaf hash).
+     * @param reason Application-defined reason code (0 = unspecified); stored, not emitted.
+     *
+     * Requirements:
+     * - the caller is a registered (active or retired), non-compromised key (a suspended issuer
+     *   may still revoke);
+     * - the credential is not already revoked by the caller's issuer.
+     *
+     * Emits {CredentialRevoked}. Errors, in order: `UnknownKey`, `CompromisedKey`,
+     * `CredentialAlreadyRevoked`.
+     */
+    function revokeCredential(bytes32 digest, uint8 reason) external;
+
+    /**
+     * @notice Revokes several credentials of the caller's issuer in one transaction, with the same
+     * rules as {revokeCredential}.
+     * @param digests Credential digests; all or nothing.
+     * @param reason Reason code applied to every credential.
+     *
+     * Requirements:
+     * - `digests` is not empty;
+     * - the caller is a registered (active or retired), non-compromised key (a suspended issuer
+     *   may still revoke);
+     * - no digest in `digests` is already revoked by the caller's issuer, and none appears twice.
+     *
+     * Emits one {CredentialRevoked} per digest.
+     */
+    function revokeCredentials(bytes32[] calldata digests, uint8 reason) external;
+
+    /**
+     * @notice Revokes a whole batch: every credential under `root` is reported `Revoked`.
+     * @param root Anchored batch root.
+     * @param reason Application-defined reason code (0 = unspecified).
+     *
+     * Requirements:
+     * - `root` is anchored;
+     * - the caller is a registered (active or retired), non-compromised key of the issuer that
+     *   anchored `root` (a suspended issuer may still revoke);
+     * - the batch is not already revoked.
+     *
+     * Emits {BatchRevoked}.
+     */
+    function revokeBatch(bytes32 root, uint8 reason) external;
+
+    // ------------------------------------------------------------------------------------------
+    // Verification
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * @notice Checks one credential against the registry. Callable by other contracts.
+     * @param root Batch root named in the credential's proof.
+     * @param digest Credential digest (the tree value).
+     * @param proof StandardMerkleTree proof (sibling hashes, leaf to root).
+     * @return status The first failing check, in this order: `UnknownRoot`, `BadProof`,
+     * `Revoked` (batch or credential), `KeyCompromised` (batch anchored at or after the anchoring
+     * key's compromise time), `IssuerSuspended` (issuer suspended now); `Valid` otherwise.
+     *
+     * Requirements: none; it never reverts on well-formed calldata.
+     */
+    function checkCredential(bytes32 root, bytes32 digest, bytes32[] calldata proof)
+        external
+        view
+        returns (Status status);
+
+    // ------------------------------------------------------------------------------------------
+    // Views (never revert; zero values mean "unknown")
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Number of issuers admitted so far; ids run from 1 to this number.
+    /// Requirements: none.
+    function issuerCount() external view returns (uint32);
+
+    /// @notice Number of keys registered so far; key ids run from 1 to this number.
+    /// Requirements: none.
+    function keyCount() external view returns (uint32);
+
+    /// @notice Directory entry of issuer `issuerId` (all zero/empty if unknown).
+    /// Requirements: none.
+    function issuer(uint32 issuerId)
+        external
+        view
+        returns (
+            string memory name,
+            string memory uri,
+            address admittedBy,
+            uint40 admittedAt,
+            uint40 suspendedAt,
+            address activeKey
+        );
+
+    /// @notice Id of the issuer admitted with exactly this `uri`, or 0.
+    /// Requirements: none.
+    function issuerIdByUri(string calldata uri) external view returns (uint32);
+
+    /// @notice Record of signing key `key` (issuerId 0 if unknown). `issuerSuspended` is the
+    /// issuer's current suspension state.
+    /// Requirements: none.
+    function keyInfo(address key)
+        external
+        view
+        returns (
+            uint32 issuerId,
+            uint32 keyId,
+            uint40 activatedAt,
+            uint40 retiredAt,
+            uint40 compromisedAt,
+            bool issuerSuspended
+        );
+
+    /// @notice Address of key `keyId` (zero if unknown).
+    /// Requirements: none.
+    function keyAddress(uint32 keyId) external view returns (address);
+
+    /// @notice Batch record of `root` (anchoredAt 0 if unknown).
+    /// Requirements: none.
+    function batch(bytes32 root)
+        external
+        view
+        returns (
+            uint32 issuerId,
+            uint32 keyId,
+            uint40 anchoredAt,
+            uint40 blockNumber,
+            uint64 count,
+            uint40 revokedAt,
+            uint8 revocationReason
+        );
+
+    /// @notice Revocation of credential `digest` by issuer `issuerId` (revokedAt 0 if not revoked).
+    /// `keyId` is the revoking key. Does not reflect a revocation of a whole batch; see {batch}.
+    /// Requirements: none.
+    function credentialRevocation(uint32 issuerId, bytes32 digest)
+        external
+        view
+        returns (uint40 revokedAt, uint8 reason, uint32 keyId);
+}
