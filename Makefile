@@ -51,6 +51,7 @@ setup: $(BIN)/.installed node_modules/.installed $(SOLCX_SOLC) $(ARTIFACTS)
 lint: setup
 	$(BIN)/ruff check registry scripts tests
 	$(BIN)/ruff format --check registry scripts tests
+	$(BIN)/lint-imports --no-cache
 
 typecheck: setup
 	$(BIN)/mypy
@@ -85,5 +86,5 @@ clean:
 	find . -name __pycache__ -type d -prune -not -path './node_modules/*' -not -path './.venv/*' -exec rm -rf {} +
 
 distclean: clean
-	-$(PY) -m registry.cli.main chain down 2>/dev/null
+	-$(PY) -m registry.cli chain down 2>/dev/null
 	rm -rf $(VENV) node_modules .registry registry/artifacts

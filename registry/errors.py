@@ -2,21 +2,30 @@
 
 Every error the package raises on purpose derives from :class:`RegistryError`; each subclass
 builds its message in ``__init__`` so call sites stay short and messages stay consistent.
+
+Each class also carries the exit code the ``registry`` command gives it (``exit_code``): this is
+the one table of exit codes. 0/1/2 are reserved for VALID/INVALID/INDETERMINATE (and success);
+3 is a usage or configuration error (bad input, missing setting, unknown object), 4 the chain is
+unavailable, 5 any other registry error (a reverted transaction, a conflict, ...).
 """
 
 from __future__ import annotations
+
+from enum import Enum
 
 
 class RegistryError(Exception):
     """Base class of every error the registry raises on purpose."""
 
     code = "registry_error"
+    exit_code = 5
 
 
 class ConfigError(RegistryError):
     """A setting is missing, malformed or unsafe."""
 
     code = "config_error"
+    exit_code = 3
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -26,6 +35,7 @@ class InvalidInput(RegistryError):
     """User-supplied data is malformed; ``field`` names where."""
 
     code = "invalid_input"
+    exit_code = 3
 
     def __init__(self, field: str, problem: str) -> None:
         self.field = field
@@ -75,6 +85,7 @@ class ChainUnavailable(ChainError):
     """The JSON-RPC endpoint is down, slow, rate-limited or answered garbage."""
 
     code = "chain_unavailable"
+    exit_code = 4
 
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
@@ -94,13 +105,16 @@ class WrongChain(ChainError):
 
 
 class TransactionFailed(ChainError):
-    """A transaction reverted or could not be sent; ``reason`` is the decoded revert."""
+    """A transaction reverted or could not be sent; ``reason`` is the decoded revert message and
+    ``revert`` the contract's custom error as a :class:`registry.chain.abi.Revert` member (None
+    when the failure was not a revert)."""
 
     code = "transaction_failed"
 
-    def __init__(self, action: str, reason: str) -> None:
+    def __init__(self, action: str, reason: str, revert: Enum | None = None) -> None:
         self.action = action
         self.reason = reason
+        self.revert = revert
         super().__init__(f"{action} failed: {reason}")
 
 
@@ -117,6 +131,7 @@ class NotFound(RegistryError):
     """A requested object does not exist (or is not visible to the caller)."""
 
     code = "not_found"
+    exit_code = 3
 
     def __init__(self, kind: str, key: str) -> None:
         self.kind = kind

@@ -28,22 +28,28 @@ PER_BLOCK = 300
 
 def _anchor_many(client: Any, issuer: str, roots: list[bytes], counts: list[int]) -> None:
     """Send every anchor transaction without waiting for receipts; mine PER_BLOCK per block."""
-    contract = client.contract
-    start_nonce = client.w3.eth.get_transaction_count(issuer, "pending")
-    client.rpc_batch([("evm_setAutomine", [False])])
+    from registry.chain import calls as registry_calls
+
+    start_nonce = client.sender.nonce(issuer)
+    client.rpc.batch([("evm_setAutomine", [False])])
     try:
         for begin in range(0, len(roots), PER_BLOCK):
             calls = []
             for i in range(begin, min(begin + PER_BLOCK, len(roots))):
-                data = contract.encode_abi("anchor", args=[roots[i], counts[i], bytes(32)])
-                tx = {"from": issuer, "to": client.registry_address, "data": data, "gas": hex(120_000),
-                      "nonce": hex(start_nonce + i)}  # fmt: skip
+                data = "0x" + registry_calls.anchor(roots[i], counts[i], bytes(32)).data.hex()
+                tx = {
+                    "from": issuer,
+                    "to": client.registry_address,
+                    "data": data,
+                    "gas": hex(120_000),
+                    "nonce": hex(start_nonce + i),
+                }
                 calls.append(("eth_sendTransaction", [tx]))
-            client.rpc_batch(calls)
-            client.rpc_batch([("evm_mine", [])])
+            client.rpc.batch(calls)
+            client.rpc.batch([("evm_mine", [])])
     finally:
-        client.rpc_batch([("evm_setAutomine", [True])])
-    last = client.batches([roots[-1]])["0x" + roots[-1].hex()]
+        client.rpc.batch([("evm_setAutomine", [True])])
+    last = client.reads.batches([roots[-1]])["0x" + roots[-1].hex()]
     if last is None:
         raise RuntimeError("the last batch was not anchored")
 
@@ -58,25 +64,40 @@ def _record(
     engine = make_engine(db_url)
     upgrade(engine)
     with session_scope(engine) as session:
-        session.add(Issuer(name="Bench University", did="did:web:bench.example", key_source="dev:issuer",
-                           key_address=issuer_address))  # fmt: skip
+        session.add(
+            Issuer(
+                name="Bench University",
+                did="did:web:bench.example",
+                key_source="dev:issuer",
+                key_address=issuer_address,
+            )
+        )
     rows = [
-        {"issuer_id": 1, "state": "confirmed", "root": "0x" + r.hex(), "count": c, "metadata_hash": "0x" + "00" * 32,
-         "chain_id": chain_id, "registry_address": registry, "attempts": 0}
+        {
+            "issuer_id": 1,
+            "state": "confirmed",
+            "root": "0x" + r.hex(),
+            "count": c,
+            "metadata_hash": "0x" + "00" * 32,
+            "chain_id": chain_id,
+            "registry_address": registry,
+            "attempts": 0,
+        }
         for r, c in zip(roots, counts, strict=True)
-    ]  # fmt: skip
+    ]
     with engine.begin() as conn:
         conn.execute(sa.insert(Batch.__table__), rows)  # type: ignore[attr-defined]
     engine.dispose()
 
 
 def run() -> dict[str, Any]:
-    from registry.audit.auditor import AuditCache, Auditor
-    from registry.audit.records import open_issuer_records
-    from registry.chain.client import ChainClient
+    from registry.audit.auditor import Auditor
+    from registry.audit.cache import AuditCache
+    from registry.chain.adapter import Chain
+    from registry.chain.admin import deploy_registry
     from registry.chain.devkeys import dev_account
-    from registry.chain.ops import admit_issuer, deploy_registry, grant_accreditor
     from registry.config import Settings
+    from registry.service.audit_records import open_issuer_records
     from tests.chain_fixtures import start_anvil
 
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp_name:
@@ -84,13 +105,13 @@ def run() -> dict[str, Any]:
         chain = start_anvil(tmp / "chain")
         try:
             settings = Settings(home=tmp / "home", rpc_url=chain.rpc_url)
-            client = ChainClient(chain.rpc_url, timeout=60)
+            client = Chain(chain.rpc_url, timeout=60)
             admin = dev_account("admin", 31337)
             record = deploy_registry(settings, client, admin)
             accreditor = dev_account("accreditor", 31337)
-            grant_accreditor(client, admin, accreditor.address)
+            client.writes.grant_accreditor(admin, accreditor.address)
             issuer = dev_account("issuer", 31337)
-            admit_issuer(client, accreditor, "Bench University", "did:web:bench.example", issuer.address)
+            client.writes.admit_issuer(accreditor, "Bench University", "did:web:bench.example", issuer.address)
             roots = [secrets.token_bytes(32) for _ in range(BATCHES)]
             counts = [1 + (i * 7919) % 1000 for i in range(BATCHES)]
             t0 = time.perf_counter()
@@ -98,7 +119,7 @@ def run() -> dict[str, Any]:
             setup_s = time.perf_counter() - t0
             db_url = f"sqlite:///{tmp / 'issuer.db'}"
             assert client.registry_address is not None
-            _record(db_url, issuer.address, client.chain_id(), client.registry_address, roots, counts)
+            _record(db_url, issuer.address, client.reads.chain_id(), client.registry_address, roots, counts)
 
             def audit_once() -> tuple[float, Any]:
                 cache = AuditCache(f"sqlite:///{tmp / 'audit.sqlite'}")

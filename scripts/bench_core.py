@@ -35,8 +35,10 @@ if str(ROOT) not in sys.path:
 
 from registry.core.credential import Achievement, IssuerProfile  # noqa: E402
 from registry.core.disclosure import flatten  # noqa: E402
-from registry.core.merkle import MerkleTree, verify_proofs  # noqa: E402
-from registry.issue.prepare import Profile, prepare_batch_from, synthetic_source  # noqa: E402
+from registry.core.merkle import MerkleTree  # noqa: E402
+from registry.issue.prepare import prepare_batch_from  # noqa: E402
+from tests.cohort import Profile, synthetic_source  # noqa: E402
+from tests.proofcheck import verify_proofs  # noqa: E402
 
 ISSUER = IssuerProfile(
     id="did:web:uni.example",

@@ -42,7 +42,7 @@ CLIENTS = 8
 MAX_REQUESTS = 2_000_000
 DRAIN_SECONDS = 180.0
 
-SERVE = "import sys; from registry.cli.main import app; sys.argv[0] = 'registry'; app()"
+SERVE = "import sys; from registry.cli.app import app; sys.argv[0] = 'registry'; app()"
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -125,9 +125,14 @@ def run(long: bool = False) -> dict[str, Any]:
                         try:
                             if roll < 0.5:
                                 what = "issue"
-                                r = c.post("/v1/credentials", json={"achievement_id": ach,
-                                                                    "recipient_email": f"l{n}-{i}@example.org",
-                                                                    "recipient_name": f"Learner {n}-{i}"})  # fmt: skip
+                                r = c.post(
+                                    "/v1/credentials",
+                                    json={
+                                        "achievement_id": ach,
+                                        "recipient_email": f"l{n}-{i}@example.org",
+                                        "recipient_name": f"Learner {n}-{i}",
+                                    },
+                                )
                                 ok = r.status_code == 201
                             elif roll < 0.8:
                                 what = "status"
@@ -135,8 +140,9 @@ def run(long: bool = False) -> dict[str, Any]:
                                 ok = r.status_code == 200
                             else:
                                 what = "verify"
-                                r = c.post("/v1/verify", content=credential_file,
-                                           headers={"content-type": "application/json"})  # fmt: skip
+                                r = c.post(
+                                    "/v1/verify", content=credential_file, headers={"content-type": "application/json"}
+                                )
                                 ok = r.status_code == 200 and r.json().get("verdict") == "VALID"
                         except httpx.HTTPError as exc:
                             with lock:

@@ -25,7 +25,8 @@ import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from registry.service.issuance import create_achievement, create_api_key, create_issuer  # noqa: E402
+from registry.service.auth import create_api_key  # noqa: E402
+from registry.service.issuance import create_achievement, create_issuer  # noqa: E402
 from registry.service.store import make_engine, upgrade  # noqa: E402
 from tests.chain_fixtures import ACHIEVEMENT, Registry, deploy_fixture, free_port  # noqa: E402
 
@@ -47,7 +48,7 @@ def _serve(registry: Registry, db_url: str, schema: str | None, tmp: Path) -> tu
     }
     log = open(tmp / f"serve-{port}.log", "wb")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli.main", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -65,9 +66,10 @@ def _issuer(db_url: str, schema: str | None, registry: Registry) -> tuple[str, i
     engine = make_engine(db_url, schema=schema)
     upgrade(engine)
     with Session(engine) as session:
-        info = registry.client.issuers([registry.issuer_id])[registry.issuer_id]
-        issuer = create_issuer(session, name=info.name, did=info.did, key_source="dev:issuer",
-                               key_address=registry.issuer_key.address)  # fmt: skip
+        info = registry.client.reads.issuers([registry.issuer_id])[registry.issuer_id]
+        issuer = create_issuer(
+            session, name=info.name, did=info.did, key_source="dev:issuer", key_address=registry.issuer_key.address
+        )
         assert issuer.id is not None
         _, token = create_api_key(session, issuer.id, "bench")
         data = json.loads(ACHIEVEMENT.model_dump_json())
@@ -86,8 +88,17 @@ def _measure(registry: Registry, db_url: str, schema: str | None, tmp: Path, *, 
     figures: dict[str, float] = {}
     try:
         api = httpx.Client(base_url=base, headers={"X-API-Key": token}, timeout=120)
-        body = {"credentials": [{"achievement_id": ach_id, "recipient_email": f"l{i}@example.org",
-                                 "recipient_name": f"Learner {i}", "result": "pass"} for i in range(BULK)]}  # fmt: skip
+        body = {
+            "credentials": [
+                {
+                    "achievement_id": ach_id,
+                    "recipient_email": f"l{i}@example.org",
+                    "recipient_name": f"Learner {i}",
+                    "result": "pass",
+                }
+                for i in range(BULK)
+            ]
+        }
         rates = []
         for _ in range(3):
             t0 = time.perf_counter()

@@ -33,11 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
+from registry.chain.adapter import Chain  # noqa: E402
+from registry.chain.admin import connect, deploy_registry  # noqa: E402
 from registry.chain.artifacts import load_artifact  # noqa: E402
-from registry.chain.client import ChainClient  # noqa: E402
 from registry.chain.devkeys import dev_account  # noqa: E402
 from registry.chain.local import LocalChain  # noqa: E402
-from registry.chain.ops import admit_issuer, connect, deploy_registry, grant_accreditor  # noqa: E402
 from registry.config import Settings  # noqa: E402
 from registry.errors import DeploymentError  # noqa: E402
 
@@ -58,7 +58,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the real `registry` command, as a user would."""
     console.print(f"$ registry {' '.join(args)}", style="dim", highlight=False)
     proc = subprocess.run(
-        [sys.executable, "-m", "registry.cli.main", *args], capture_output=True, text=True, cwd=ROOT, check=False
+        [sys.executable, "-m", "registry.cli", *args], capture_output=True, text=True, cwd=ROOT, check=False
     )
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
@@ -94,18 +94,24 @@ ACHIEVEMENTS = {
         "description": "Short course on collecting, analysing and communicating public-sector data.",
         "criteria_narrative": "Completed all modules and passed the final project with at least 60%.",
         "learning_outcomes": ["Clean and combine open data sets", "Communicate findings to non-specialists"],
-        "workload_ects": 3.0, "eqf_level": 6, "assessment_type": "Supervised online final project",
-        "participation_form": "online", "quality_assurance": "Faculty QA, accredited by the national agency",
+        "workload_ects": 3.0,
+        "eqf_level": 6,
+        "assessment_type": "Supervised online final project",
+        "participation_form": "online",
+        "quality_assurance": "Faculty QA, accredited by the national agency",
     },
     "etsi": {
         "name": "Cloud Security Fundamentals",
         "description": "Micro-credential on securing cloud workloads.",
         "criteria_narrative": "Passed the practical lab assessment.",
         "learning_outcomes": ["Apply least privilege", "Detect misconfigurations"],
-        "workload_ects": 2.0, "eqf_level": 5, "assessment_type": "Practical lab exam",
-        "participation_form": "blended", "quality_assurance": "ISO 9001 certified training unit",
+        "workload_ects": 2.0,
+        "eqf_level": 5,
+        "assessment_type": "Practical lab exam",
+        "participation_form": "blended",
+        "quality_assurance": "ISO 9001 certified training unit",
     },
-}  # fmt: skip
+}
 
 
 def main() -> int:
@@ -121,23 +127,23 @@ def main() -> int:
     console.print(f"anvil at {rpc}, chain {status.chain_id}, block {status.block}; state in {status.state_file}")
     try:
         client = connect(settings, rpc)
-        code = client.runtime_code(client.registry_address or "")
+        code = client.reads.runtime_code(client.registry_address or "")
         if "0x" + code.hex() != load_artifact("CredentialRegistry").deployed_bytecode:
             raise DeploymentError("the contract source changed since the last local deployment")
         console.print(f"registry already deployed at {client.registry_address}")
     except DeploymentError as exc:
         console.print(f"deploying ({exc})")
-        client = ChainClient(rpc)
+        client = Chain(rpc)
         record = deploy_registry(settings, client, dev_account("admin", 31337), force=True)
         console.print(f"deployed CredentialRegistry at {record['address']} (block {record['block']})")
-    chain_id = client.chain_id()
+    chain_id = client.reads.chain_id()
 
     step("2. An accreditation body admits two issuers")
     accreditor = dev_account("accreditor", chain_id)
-    grant_accreditor(client, dev_account("admin", chain_id), accreditor.address)
+    client.writes.grant_accreditor(dev_account("admin", chain_id), accreditor.address)
     for name, did, role in (UNI, ETSI):
-        issuer_id = admit_issuer(client, accreditor, name, did, dev_account(role, chain_id).address)
-        info = client.issuers([issuer_id])[issuer_id]
+        issuer_id = client.writes.admit_issuer(accreditor, name, did, dev_account(role, chain_id).address)
+        info = client.reads.issuers([issuer_id])[issuer_id]
         console.print(f"issuer #{issuer_id} {info.name} ({info.did}), accredited by {info.admitted_by}")
 
     step(f"3. The university issues {COHORT} credentials from a CSV with the CLI")
@@ -193,8 +199,9 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
     import httpx
     from sqlmodel import Session, select
 
-    from registry.service.api.app import serve_in_background
-    from registry.service.issuance import create_api_key, create_issuer
+    from registry.service.auth import create_api_key
+    from registry.service.issuance import create_issuer
+    from registry.service.runtime import serve_in_background
     from registry.service.store import Issuer, make_engine
 
     name, did, role = ETSI
@@ -203,8 +210,16 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     db_url = f"sqlite:///{settings.data_dir / 'service.db'}"
-    svc = Settings(home=settings.home, rpc_url=rpc, database_url=db_url, port=port, batch_max_age=1.0,
-                   batch_size=10_000, worker_interval=0.2, public_url=f"http://127.0.0.1:{port}")  # fmt: skip
+    svc = Settings(
+        home=settings.home,
+        rpc_url=rpc,
+        database_url=db_url,
+        port=port,
+        batch_max_age=1.0,
+        batch_size=10_000,
+        worker_interval=0.2,
+        public_url=f"http://127.0.0.1:{port}",
+    )
     server, thread = serve_in_background(svc, port=port)
     try:
         with Session(make_engine(db_url)) as session:
@@ -230,8 +245,10 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
         imported = api.post("/v1/credentials/import", data={"achievement_id": str(ach_id)}, files=upload)
         imported.raise_for_status()
         ids: list[str] = imported.json()["ids"]
-        console.print(f"POST /v1/credentials/import → {imported.status_code}: {COHORT} learners queued "
-                      f"in {time.monotonic() - t0:.1f} s")  # fmt: skip
+        console.print(
+            f"POST /v1/credentials/import → {imported.status_code}: {COHORT} learners queued "
+            f"in {time.monotonic() - t0:.1f} s"
+        )
         api.post("/v1/batches/seal").raise_for_status()
         deadline = time.monotonic() + 120
         while True:
@@ -241,8 +258,10 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
             if time.monotonic() > deadline:
                 raise SystemExit(f"demo failed: batch stuck in state {latest['state']}: {latest.get('last_error')}")
             time.sleep(0.3)
-        console.print(f"worker anchored batch #{latest['id']}: {latest['count']} credentials, root {latest['root']}, "
-                      f"block {latest['anchor_block']}, state {latest['state']}")  # fmt: skip
+        console.print(
+            f"worker anchored batch #{latest['id']}: {latest['count']} credentials, root {latest['root']}, "
+            f"block {latest['anchor_block']}, state {latest['state']}"
+        )
         if ids is None:
             ids = [
                 c["id"] for c in api.get("/v1/credentials", params={"batch_id": latest["id"], "limit": COHORT}).json()
@@ -257,8 +276,10 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
                 badge = api.get(f"/v1/credentials/{cid}/file", params={"format": fmt})
                 badge.raise_for_status()
                 (out_dir / f"{cid}.{fmt}").write_bytes(badge.content)
-        console.print(f"{len(ids)} credential files and 6 baked badges downloaded into {rel(out_dir)}/; "
-                      f"share page of one: {base}/c/{ids[0]}")  # fmt: skip
+        console.print(
+            f"{len(ids)} credential files and 6 baked badges downloaded into {rel(out_dir)}/; "
+            f"share page of one: {base}/c/{ids[0]}"
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=15)

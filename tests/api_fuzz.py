@@ -28,7 +28,7 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 from sqlmodel import Session
 
-from registry.service.api.app import serve_in_background
+from registry.service.runtime import serve_in_background
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import add_issuer, database, service_settings
 

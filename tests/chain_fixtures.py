@@ -14,14 +14,14 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from registry.chain.client import ChainClient
+from registry.chain.adapter import Chain
+from registry.chain.admin import deploy_registry
 from registry.chain.devkeys import dev_account
 from registry.chain.local import LocalChain
-from registry.chain.ops import admit_issuer, deploy_registry, grant_accreditor
 from registry.config import Settings
 from registry.core.credential import Achievement, IssuerProfile
 from registry.issue.direct import IssuedBatch, issue_and_anchor
-from registry.issue.prepare import synthetic_cohort
+from tests.cohort import synthetic_cohort
 
 
 def free_port() -> int:
@@ -56,7 +56,7 @@ class Registry:
 
     chain: LocalChain
     settings: Settings
-    client: ChainClient
+    client: Chain
     admin: LocalAccount
     accreditor: LocalAccount
     issuer_key: LocalAccount
@@ -73,7 +73,7 @@ class Registry:
 
     def profile(self, which: int = 1) -> IssuerProfile:
         ident = self.issuer_id if which == 1 else self.issuer2_id
-        info = self.client.issuers([ident])[ident]
+        info = self.client.reads.issuers([ident])[ident]
         return IssuerProfile(id=info.did, name=info.name)
 
     def issue(
@@ -95,17 +95,17 @@ def deploy_fixture(tmp: Path) -> Iterator[Registry]:
     chain = start_anvil(tmp / "chain")
     try:
         settings = Settings(home=tmp / "home", rpc_url=chain.rpc_url)
-        client = ChainClient(chain.rpc_url)
+        client = Chain(chain.rpc_url)
         admin = dev_account("admin", 31337)
         deploy_registry(settings, client, admin)
         accreditor = dev_account("accreditor", 31337)
-        grant_accreditor(client, admin, accreditor.address)
+        client.writes.grant_accreditor(admin, accreditor.address)
         issuer_key = dev_account("issuer", 31337)
         issuer2_key = dev_account("issuer2", 31337)
-        issuer_id = admit_issuer(
-            client, accreditor, "Universidad de Ejemplo", "did:web:uni.example", issuer_key.address
+        issuer_id = client.writes.admit_issuer(
+            accreditor, "Universidad de Ejemplo", "did:web:uni.example", issuer_key.address
         )
-        issuer2_id = admit_issuer(client, accreditor, "Other College", "other.example", issuer2_key.address)
+        issuer2_id = client.writes.admit_issuer(accreditor, "Other College", "other.example", issuer2_key.address)
         yield Registry(
             chain,
             settings,

@@ -1,7 +1,7 @@
 """Fault-injection harness of the anchoring worker, shared by the reliability tests and
 ``scripts/bench_reliability.py``.
 
-* :class:`WorkerProcess`: ``python -m registry.cli.main worker`` as a real child process, configured
+* :class:`WorkerProcess`: ``python -m registry.cli worker`` as a real child process, configured
   by environment variables only, that can be told to pause at a named pipeline step
   (``REGISTRY_WORKER_PAUSE_AT``) so the harness SIGKILLs it exactly there, or killed at random.
 * :class:`Miner`: mines a block every few hundred milliseconds (confirmations progress).
@@ -33,18 +33,20 @@ from typing import Any
 
 import requests
 import sqlalchemy as sa
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from registry.chain.client import ChainClient
-from registry.service.issuance import IssueRequest, issue
+from registry.chain.abi import registry_abi
+from registry.chain.adapter import Chain
+from registry.core.csvimport import IssueRequest
+from registry.service.issuance import issue
 from registry.service.store import Batch, BatchState, CredentialRow, CredentialState
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import Database
 
 ROOT = Path(__file__).resolve().parent.parent
-ANCHORED_TOPIC = "0x" + keccak(text="BatchAnchored(bytes32,uint32,uint32,uint64,bytes32)").hex()
+ANCHORED_TOPIC = registry_abi().topic("BatchAnchored")
 PIPELINE_STEPS = ("sealed", "signed", "sent", "broadcast", "mined", "releasing", "confirmed")
 
 
@@ -117,7 +119,7 @@ class WorkerProcess:
         with open(self.log_file, "ab") as log:
             log.write(f"\n--- start {self.starts} pause_at={pause_at}\n".encode())
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "registry.cli.main", "worker"],
+                [sys.executable, "-m", "registry.cli", "worker"],
                 env=env,
                 cwd=str(self.workdir),
                 stdout=log,
@@ -288,31 +290,42 @@ def queue_credentials(engine: Engine, issuer_id: int, achievement_id: int, n: in
     with Session(engine) as session:
         issuer = session.get(Issuer, issuer_id)
         assert issuer is not None
-        rows = issue(session, issuer, [
-            IssueRequest(achievement_id=achievement_id, recipient_email=f"{tag}-{i}@example.org",
-                         recipient_name=f"Learner {tag}-{i}", result="A")
-            for i in range(n)
-        ])  # fmt: skip
+        rows = issue(
+            session,
+            issuer,
+            [
+                IssueRequest(
+                    achievement_id=achievement_id,
+                    recipient_email=f"{tag}-{i}@example.org",
+                    recipient_name=f"Learner {tag}-{i}",
+                    result="A",
+                )
+                for i in range(n)
+            ],
+        )
         session.commit()
         return [r.id for r in rows]
 
 
-def anchor_counts(client: ChainClient, from_block: int = 0) -> Counter[str]:
+def anchor_counts(client: Chain, from_block: int = 0) -> Counter[str]:
     """How many BatchAnchored logs each root has in the canonical chain."""
     assert client.registry_address is not None
-    logs = client.w3.eth.get_logs(
-        {
-            "address": to_checksum_address(client.registry_address),
-            "fromBlock": from_block,
-            "toBlock": "latest",
-            "topics": [ANCHORED_TOPIC],
-        }
+    logs = client.rpc.call(
+        "eth_getLogs",
+        [
+            {
+                "address": to_checksum_address(client.registry_address),
+                "fromBlock": hex(from_block),
+                "toBlock": "latest",
+                "topics": [ANCHORED_TOPIC],
+            }
+        ],
     )
-    return Counter("0x" + bytes(log["topics"][1]).hex() for log in logs)
+    return Counter(str(log["topics"][1]).lower() for log in logs)
 
 
 def check_invariants(
-    engine: Engine, client: ChainClient, issued: set[str], *, final: bool = False, from_block: int = 0
+    engine: Engine, client: Chain, issued: set[str], *, final: bool = False, from_block: int = 0
 ) -> list[str]:
     """Every violation of the crash-safety invariants, as readable strings (empty: all hold)."""
     problems: list[str] = []
@@ -337,8 +350,8 @@ def check_invariants(
             problems.append(f"root {root} anchored on chain but unknown to the database")
     released = [c for c in creds if c.state in (CredentialState.RELEASED, CredentialState.REVOKED)]
     roots = {batches[int(c.batch_id)].root for c in released if c.batch_id is not None}
-    on_chain = client.batches(roots) if roots else {}
-    head = client.head()
+    on_chain = client.reads.batches(roots) if roots else {}
+    head = client.reads.head()
     for c in released:
         if c.batch_id is None:
             problems.append(f"credential {c.id} released without a batch")
@@ -431,8 +444,8 @@ def crash_campaign(
     env = worker_env(registry, db, batch_size=batch_size, confirmations=confirmations, batch_max_age=1.0)
     proc = WorkerProcess(env, workdir)
     issued: set[str] = set()
-    client = ChainClient(registry.rpc_url, registry.client.registry_address)
-    start = client.head() + 1  # roots anchored before belong to someone else
+    client = Chain(registry.rpc_url, registry.client.registry_address)
+    start = client.reads.head() + 1  # roots anchored before belong to someone else
     with Session(db.engine) as session:
         result.batches -= int(session.exec(select(sa.func.count()).select_from(Batch)).one())
 

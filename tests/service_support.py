@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from registry.config import Settings
-from registry.service.issuance import create_achievement, create_api_key, create_issuer
+from registry.service.auth import create_api_key
+from registry.service.issuance import create_achievement, create_issuer
 from registry.service.store import Issuer, make_engine, upgrade
 from tests.chain_fixtures import ACHIEVEMENT, Registry
 
@@ -91,7 +92,7 @@ def add_issuer(
     session: Session, registry: Registry, which: int = 1, *, key_source: str | None = None
 ) -> tuple[Issuer, str, int]:
     """The fixture's issuer ``which`` in the service DB, an API key, and an achievement id."""
-    info = registry.client.issuers([registry.issuer_id if which == 1 else registry.issuer2_id])
+    info = registry.client.reads.issuers([registry.issuer_id if which == 1 else registry.issuer2_id])
     entry = next(iter(info.values()))
     key = registry.issuer_key if which == 1 else registry.issuer2_key
     issuer = create_issuer(

@@ -29,9 +29,9 @@ import rfc8785
 
 from registry.core.credfile import redact
 from registry.core.disclosure import field_hash, flatten, parse_pointer
-from registry.issue.prepare import synthetic_cohort
-from registry.verify.verifier import Verdict, Verifier
+from registry.verify import Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import ACHIEVEMENT, Registry
+from tests.cohort import synthetic_cohort
 
 Json = dict[str, Any]
 Case = tuple[str, Json | bytes]
@@ -597,7 +597,7 @@ def run_campaign(registry: Registry, n: int, *, seed: int = 0, chunk: int = 500,
     t0 = time.perf_counter()
     cases, skipped = generate(corpus, n, seed)
     generated_s = time.perf_counter() - t0
-    verifier = Verifier(rpc_url=registry.rpc_url, trusted={}, now=datetime.now(UTC))
+    verifier = Verifier(VerificationPolicy(trusted={}, now=datetime.now(UTC)), rpc_url=registry.rpc_url)
     ctrl = controls(corpus)
     ctrl_reports = verifier.verify_many([(name, data) for name, data in ctrl])
     controls_valid = sum(r.verdict is Verdict.VALID for r in ctrl_reports)

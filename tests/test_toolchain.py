@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,19 @@ def test_error_hierarchy_is_pinned() -> None:
     assert errors.InvalidInput("recipient_email", "bad").field == "recipient_email"
 
 
+def test_exit_codes_are_one_table_on_the_error_classes() -> None:
+    from registry import errors
+    from registry.cli.output import exit_code
+
+    assert exit_code(errors.ConfigError("x")) == 3
+    assert exit_code(errors.InvalidInput("f", "bad")) == exit_code(errors.CredentialFormatError("f", "bad")) == 3
+    assert exit_code(errors.NotFound("issuer", "42")) == 3
+    assert exit_code(errors.ChainUnavailable("http://x", "refused")) == 4
+    assert exit_code(errors.TransactionFailed("anchor", "RootAlreadyAnchored")) == 5
+    assert exit_code(errors.Conflict("c", "m")) == 5
+    assert exit_code(ValueError("not ours")) == 5
+
+
 def test_only_project_sources_are_compiled(tmp_path: Path) -> None:
     """Ape unpacks dependencies into contracts/.cache/: never compile those as project sources."""
     from registry.chain.artifacts import project_sources
@@ -96,3 +111,43 @@ def test_only_project_sources_are_compiled(tmp_path: Path) -> None:
     (tmp_path / "contracts" / ".cache" / "openzeppelin" / "ERC20.sol").write_text("contract C {}")
     names = [p.relative_to(tmp_path).as_posix() for p in project_sources(tmp_path)]
     assert names == ["contracts/A.sol", "contracts/sub/B.sol"]
+
+
+def _lint_imports(package_parent: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(package_parent)}
+    exe = Path(sys.executable).with_name("lint-imports")
+    return subprocess.run(
+        [str(exe), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=package_parent,
+        check=False,
+    )
+
+
+def test_layers_are_enforced_and_a_wrong_import_breaks_them(tmp_path: Path) -> None:
+    """lint-imports passes on the package, and fails once the core imports web3."""
+    copy = tmp_path / "registry"
+    shutil.copytree(ROOT / "registry", copy, ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
+    clean = _lint_imports(tmp_path)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    merkle = copy / "core" / "merkle.py"
+    merkle.write_text(merkle.read_text() + "\nimport web3  # noqa: E402, F401\n")
+    broken = _lint_imports(tmp_path)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "registry.core is not allowed to import web3" in broken.stdout
+
+
+def test_public_api_and_a_light_core() -> None:
+    """An integrator imports the verifier from `registry`; the pure core loads no chain client."""
+    import registry
+    from registry.verify import Verifier
+
+    assert registry.Verifier is Verifier
+    assert set(registry.__all__) >= {"Verifier", "VerificationPolicy", "verify_files", "Report", "RegistryError"}
+    with pytest.raises(AttributeError, match="no attribute"):
+        _ = registry.NoSuchThing
+    code = "import sys, registry.core.credfile, registry.core.batch; print({'web3', 'requests'} & {*sys.modules})"
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "set()"

@@ -1,23 +1,16 @@
-"""The auditor's read-only view of an issuer service database (``registry audit --db URL``).
+"""What the auditor asks of an issuer's records: the :class:`IssuerRecords` port.
 
 The auditor reconciles the chain with what issuers *claim*: the batches their service recorded
-as anchored and the revocations it recorded as done. This module is the only place that knows
-the service's tables (:mod:`registry.service.store.models`); the auditor sees the small frozen records
-below through the :class:`IssuerRecords` protocol, so it can equally be given a test double or
-an adapter for another issuer system. Nothing here writes.
+as anchored and the revocations it recorded as done. It sees the small frozen records below
+through the :class:`IssuerRecords` protocol, so it can be given the issuer service's database
+(:class:`registry.service.audit_records.ServiceDatabase`, ``registry audit --db URL``), a test
+double (:class:`StaticRecords`) or an adapter for another issuer system.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Protocol
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlmodel import col
-
-from registry.errors import ConfigError
 
 __all__ = [
     "ANCHORED_STATES",
@@ -25,15 +18,11 @@ __all__ = [
     "RecordedBatch",
     "RecordedIssuer",
     "RecordedRevocation",
-    "ServiceDatabase",
     "StaticRecords",
-    "open_issuer_records",
 ]
 
 ANCHORED_STATES = frozenset({"confirmed", "revoked"})
 """Batch states in which the service considers a batch anchored (and its files released)."""
-
-_HEX32 = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True)
@@ -110,121 +99,3 @@ class StaticRecords:
 
     def mentioned_hashes(self) -> set[str]:
         return set(self.log_hashes)
-
-
-class ServiceDatabase:
-    """The issuer service's database (:mod:`registry.service.store`), read with plain SELECTs."""
-
-    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
-        from registry.service.store.db import make_engine
-
-        if engine is not None:
-            self.url = engine.url.render_as_string(hide_password=True)
-            self.engine, self._owned = engine, False
-        elif url is not None:
-            self.url = url
-            self.engine, self._owned = make_engine(url), True
-        else:
-            raise ConfigError("an issuer database needs a URL or an engine")
-        url = self.url
-        try:
-            names = set(sa.inspect(self.engine).get_table_names())
-        except sa.exc.SQLAlchemyError as exc:
-            raise ConfigError(f"cannot open the issuer database {_safe(url)}: {exc}") from exc
-        missing = {"issuer", "batch", "revocation", "credential", "event"} - names
-        if missing:
-            raise ConfigError(
-                f"{_safe(url)} is not an issuer service database (missing tables: "
-                f"{', '.join(sorted(missing))}); run `registry db upgrade` on it first"
-            )
-
-    def issuers(self) -> list[RecordedIssuer]:
-        from registry.service.store.models import Issuer
-
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(Issuer.id, Issuer.name, Issuer.did, Issuer.key_address)  # type: ignore[call-overload]
-            ).all()
-        return [RecordedIssuer(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
-
-    def anchored_batches(self) -> list[RecordedBatch]:
-        from registry.service.store.models import Batch
-
-        cols = (
-            Batch.issuer_id, Batch.root, Batch.count, Batch.state, Batch.anchor_tx,
-            Batch.anchor_block, Batch.chain_id, Batch.registry_address, Batch.metadata_hash,
-        )  # fmt: skip
-        query = sa.select(*cols).where(col(Batch.state).in_(sorted(ANCHORED_STATES)))  # type: ignore[call-overload]
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [
-            RecordedBatch(
-                issuer_db_id=int(r[0]),
-                root=str(r[1]).lower(),
-                count=int(r[2]),
-                state=str(r[3]),
-                anchor_tx=str(r[4]).lower() if r[4] else None,
-                anchor_block=int(r[5]) if r[5] is not None else None,
-                chain_id=int(r[6]) if r[6] is not None else None,
-                registry=str(r[7]) if r[7] else None,
-                metadata_hash=str(r[8]).lower() if r[8] else None,
-            )
-            for r in rows
-        ]
-
-    def revocations(self) -> list[RecordedRevocation]:
-        from registry.service.store.models import Batch, CredentialRow, Revocation, RevocationState
-
-        query = (
-            sa.select(  # type: ignore[call-overload]
-                Revocation.issuer_id,
-                Batch.root,
-                CredentialRow.digest,
-                Revocation.reason,
-                Revocation.tx_hash,
-            )
-            .select_from(Revocation)
-            .outerjoin(CredentialRow, CredentialRow.id == Revocation.credential_id)
-            .outerjoin(
-                Batch,
-                Batch.id == sa.func.coalesce(Revocation.batch_id, CredentialRow.batch_id),
-            )
-            .where(Revocation.state == RevocationState.DONE)
-        )
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [
-            RecordedRevocation(
-                issuer_db_id=int(r[0]),
-                root=str(r[1]).lower() if r[1] else "",
-                digest=str(r[2]).lower() if r[2] else None,
-                reason=int(r[3] or 0),
-                tx_hash=str(r[4]).lower() if r[4] else None,
-            )
-            for r in rows
-        ]
-
-    def mentioned_hashes(self) -> set[str]:
-        from registry.service.store.models import AnchorTx, Event
-
-        found: set[str] = set()
-        with self.engine.connect() as conn:
-            for subject, data in conn.execute(sa.select(Event.subject, Event.data)):  # type: ignore[call-overload]
-                found.update(m.lower() for m in _HEX32.findall(f"{subject} {data}"))
-            for (tx_hash,) in conn.execute(sa.select(AnchorTx.tx_hash)):  # type: ignore[call-overload]
-                found.add(str(tx_hash).lower())
-        return found
-
-    def close(self) -> None:
-        if self._owned:
-            self.engine.dispose()
-
-
-def open_issuer_records(url: str) -> ServiceDatabase:
-    """The records of the issuer service database at SQLAlchemy ``url``."""
-    return ServiceDatabase(url)
-
-
-def _safe(url: str) -> str:
-    """A database URL without its password, for messages."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)

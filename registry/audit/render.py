@@ -1,7 +1,9 @@
 """Audit report outputs: a terminal table, JSON, CSV (one row per finding) and one HTML file.
 
 The HTML report is self-contained and readable offline: inline CSS, charts drawn with
-matplotlib and embedded as inline SVG, no scripts, fonts or images fetched from anywhere.
+matplotlib and embedded as inline SVG, no scripts, fonts or images fetched from anywhere. Its
+templates live in ``registry/audit/templates`` (:func:`template_loader`); the service's audit
+page extends its own layout and includes ``_audit_style.html`` and ``_audit_body.html`` from there.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import BaseLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from registry.audit.auditor import AuditReport, Severity
+from registry.audit.report import AuditReport, Severity
 
 __all__ = [
     "FORMATS",
@@ -25,7 +27,9 @@ __all__ = [
     "render_csv",
     "render_html",
     "render_json",
+    "report_context",
     "revocation_chart",
+    "template_loader",
 ]
 
 FORMATS: Final = ("table", "json", "csv", "html")
@@ -45,9 +49,20 @@ def render_csv(report: AuditReport) -> str:
     )
     for f in report.findings:
         writer.writerow(
-            [f.severity.value, f.code, f.check, f.issuer_id or "", f.issuer or "", f.root or "", f.tx or "",
-             f.block if f.block is not None else "", f.at or "", f.title, f.message]
-        )  # fmt: skip
+            [
+                f.severity.value,
+                f.code,
+                f.check,
+                f.issuer_id or "",
+                f.issuer or "",
+                f.root or "",
+                f.tx or "",
+                f.block if f.block is not None else "",
+                f.at or "",
+                f.title,
+                f.message,
+            ]
+        )
     return out.getvalue()
 
 
@@ -93,8 +108,14 @@ def anchoring_chart(report: AuditReport) -> Markup | None:
     bottom = [0] * len(days)
     for n, (iid, series) in enumerate(sorted(per.items())):
         values = [series.get(d, 0) for d in days]
-        ax.bar(days, values, bottom=bottom, width=0.8, color=_COLOURS[n % len(_COLOURS)],
-               label=names.get(iid, f"issuer {iid}"))  # fmt: skip
+        ax.bar(
+            days,
+            values,
+            bottom=bottom,
+            width=0.8,
+            color=_COLOURS[n % len(_COLOURS)],
+            label=names.get(iid, f"issuer {iid}"),
+        )
         bottom = [a + b for a, b in zip(bottom, values, strict=True)]
     ax.set_ylabel("credentials anchored")
     ax.set_title("Credentials anchored per day, by issuer", fontsize=11, loc="left")
@@ -147,9 +168,13 @@ def install_filters(env: Environment) -> Environment:
     return env
 
 
+def template_loader() -> BaseLoader:
+    """The loader of the audit templates (``audit_report.html``, ``_audit_body.html``, ``_audit_style.html``)."""
+    return PackageLoader("registry.audit", "templates")
+
+
 def _env() -> Environment:
-    loader = PackageLoader("registry", "service/api/templates")
-    return install_filters(Environment(loader=loader, autoescape=select_autoescape(["html"])))
+    return install_filters(Environment(loader=template_loader(), autoescape=select_autoescape(["html"])))
 
 
 def report_context(report: AuditReport) -> dict[str, Any]:

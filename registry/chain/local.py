@@ -80,19 +80,11 @@ class LocalChain:
             return pid
 
     def _probe(self) -> tuple[int, int] | None:
-        import requests
+        from registry.chain.rpc import Rpc
 
         try:
-            resp = requests.post(
-                self.rpc_url,
-                json=[
-                    {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
-                    {"jsonrpc": "2.0", "id": 2, "method": "eth_chainId", "params": []},
-                ],
-                timeout=1.0,
-            )
-            answers = {a["id"]: a["result"] for a in resp.json()}
-            return int(answers[1], 16), int(answers[2], 16)
+            head, chain_id = Rpc(self.rpc_url, timeout=1.0).batch([("eth_blockNumber", []), ("eth_chainId", [])])
+            return int(head, 16), int(chain_id, 16)
         except Exception:
             return None
 
@@ -109,17 +101,16 @@ class LocalChain:
         )
 
     def command(self) -> list[str]:
-        cmd = [
-            find_anvil(),
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--chain-id", str(self.chain_id),
-            "--mnemonic", DEV_MNEMONIC,
-            "--accounts", "10",
-            "--state", str(self.state_file),
-            "--state-interval", "1",
-            "--preserve-historical-states",
-        ]  # fmt: skip
+        options = {
+            "--host": "127.0.0.1",
+            "--port": str(self.port),
+            "--chain-id": str(self.chain_id),
+            "--mnemonic": DEV_MNEMONIC,
+            "--accounts": "10",
+            "--state": str(self.state_file),
+            "--state-interval": "1",
+        }
+        cmd = [find_anvil(), *(part for pair in options.items() for part in pair), "--preserve-historical-states"]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
         return cmd

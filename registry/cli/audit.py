@@ -1,7 +1,8 @@
 """``registry audit``: the auditor's command (registered into the main CLI by :func:`register`).
 
 Exit codes: 0 no critical finding, 1 at least one critical finding, 3 usage, configuration or
-unknown-issuer error, 4 chain unavailable, 5 other registry error.
+unknown-issuer error; other errors exit with their class's code (:func:`registry.cli.output.fail`:
+4 chain unavailable, 5 other registry error).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from registry.errors import ChainUnavailable, ConfigError, InvalidInput, NotFound, RegistryError
+from registry.cli.output import err, fail
+from registry.errors import ConfigError, RegistryError
 
 __all__ = ["register", "resolve_target"]
 
-_err = Console(stderr=True)
 _H = {
     "rpc": "JSON-RPC endpoint (default: the network profile's)",
     "registry": "registry contract address (default: the recorded deployment)",
@@ -37,14 +38,6 @@ _H = {
 }
 
 
-def _exit_for(exc: Exception) -> int:
-    if isinstance(exc, ConfigError | InvalidInput | NotFound):
-        return 3
-    if isinstance(exc, ChainUnavailable):
-        return 4
-    return 5
-
-
 def resolve_target(settings: Any, rpc: str | None, registry: str | None, from_block: int | None) -> tuple[Any, int]:
     """A chain client bound to the audited registry, and the block to read from.
 
@@ -52,19 +45,19 @@ def resolve_target(settings: Any, rpc: str | None, registry: str | None, from_bl
     deployment block); an explicit ``--registry`` that is not the recorded one starts at
     ``--from-block`` or block 0.
     """
-    from registry.chain.client import ChainClient
+    from registry.chain.adapter import Chain
     from registry.config import load_deployment
     from registry.errors import DeploymentError
 
-    client = ChainClient(rpc or settings.rpc)
+    client = Chain(rpc or settings.rpc)
     try:
-        deployment: dict[str, Any] | None = load_deployment(settings, client.chain_id())
+        deployment: dict[str, Any] | None = load_deployment(settings, client.reads.chain_id())
     except DeploymentError:
         deployment = None
     address = registry or (deployment or {}).get("address")
     if not address:
         raise ConfigError(
-            f"no registry address: pass --registry ADDR (nothing recorded for chain {client.chain_id()} "
+            f"no registry address: pass --registry ADDR (nothing recorded for chain {client.reads.chain_id()} "
             f"in {settings.deployments_file})"
         )
     client.registry_address = address
@@ -76,7 +69,7 @@ def resolve_target(settings: Any, rpc: str | None, registry: str | None, from_bl
 
 
 def _print_table(report: Any, console: Console) -> None:
-    from registry.audit.auditor import Severity
+    from registry.audit.report import Severity
 
     console.print(
         f"[bold]Audit of registry {report.registry}[/] on chain {report.chain_id}, blocks "
@@ -88,8 +81,15 @@ def _print_table(report: Any, console: Console) -> None:
     for i in report.issuers:
         status = "suspended" if i.suspended_at else "active"
         revoked = f"{i.revoked_batches} batches, {i.revoked_credentials} credentials"
-        issuers.add_row(str(i.issuer_id), f"{i.name} ({i.did})", str(i.batches), str(i.credentials), revoked,
-                        str(len(i.keys)), status)  # fmt: skip
+        issuers.add_row(
+            str(i.issuer_id),
+            f"{i.name} ({i.did})",
+            str(i.batches),
+            str(i.credentials),
+            revoked,
+            str(len(i.keys)),
+            status,
+        )
     console.print(issuers)
     colours = {Severity.CRITICAL: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
     if report.findings:
@@ -99,8 +99,9 @@ def _print_table(report: Any, console: Console) -> None:
             table.add_row(f"[bold {c}]{f.severity.value}[/]", f.code, f.message)
         console.print(table)
     skipped = "; ".join(f"{k}: {v}" for k, v in report.checks_skipped.items())
-    console.print(f"checks run: {', '.join(report.checks_run)}" + (f" (not run: {skipped})" if skipped else ""),
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"checks run: {', '.join(report.checks_run)}" + (f" (not run: {skipped})" if skipped else ""), highlight=False
+    )
     colour = "red" if report.critical else ("yellow" if report.findings else "green")
     console.print(f"[bold {colour}]{report.summary}[/]")
 
@@ -125,15 +126,16 @@ def register(app: typer.Typer) -> None:
         page_size: Annotated[int, typer.Option("--page-size", min=1, help=_H["page"])] = 10_000,
     ) -> None:
         """Audit the registry from the chain: timelines, findings, reconciliation. Exit 1 on a critical finding."""
-        from registry.audit.auditor import AuditCache, Auditor
+        from registry.audit.auditor import Auditor
+        from registry.audit.cache import AuditCache
         from registry.audit.render import FORMATS, render
         from registry.config import Settings
 
         if fmt not in FORMATS:
-            _err.print(f"[bold red]error:[/] unknown --format {fmt!r}; choose {', '.join(FORMATS)}")
+            err.print(f"[bold red]error:[/] unknown --format {fmt!r}; choose {', '.join(FORMATS)}")
             raise typer.Exit(3)
         if files is not None and not files.is_dir():
-            _err.print(f"[bold red]error:[/] --files {files} is not a directory")
+            err.print(f"[bold red]error:[/] --files {files} is not a directory")
             raise typer.Exit(3)
         settings = Settings()
         records = None
@@ -142,20 +144,25 @@ def register(app: typer.Typer) -> None:
             cache_url = cache or f"sqlite:///{settings.data_dir / 'audit.sqlite'}"
             store = AuditCache(cache_url)
             if db is not None:
-                from registry.audit.records import open_issuer_records
+                from registry.service.audit_records import open_issuer_records
 
                 records = open_issuer_records(db)
             try:
                 auditor = Auditor(client, store, from_block=start, page_size=page_size)
-                report = auditor.run(issuer=issuer, records=records, files=files, sample_size=sample,
-                                     sources=sources, check_bytecode=code)  # fmt: skip
+                report = auditor.run(
+                    issuer=issuer,
+                    records=records,
+                    files=files,
+                    sample_size=sample,
+                    sources=sources,
+                    check_bytecode=code,
+                )
             finally:
                 store.close()
                 if records is not None:
                     records.close()
         except RegistryError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(_exit_for(exc)) from exc
+            fail(exc)
         if fmt == "table" and out is None:
             _print_table(report, Console())
         else:
@@ -171,5 +178,5 @@ def register(app: typer.Typer) -> None:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(text, encoding="utf-8")
                 _print_table(report, Console(stderr=True))
-                _err.print(f"{fmt} report written to {out.resolve()}", highlight=False)
+                err.print(f"{fmt} report written to {out.resolve()}", highlight=False)
         raise typer.Exit(1 if report.critical else 0)

@@ -9,14 +9,15 @@ the credentials (or whole batches) of given files with the issuer's key.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from registry.chain.client import REVOCATION_REASONS
+from registry.chain.model import REVOCATION_REASONS
 from registry.cli.output import err, out
 from registry.cli.output import fail as _fail
 from registry.errors import ConfigError, InvalidInput, RegistryError
@@ -25,10 +26,12 @@ _REASONS = ", ".join(f"{k} {v}" for k, v in REVOCATION_REASONS.items())
 
 
 def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=False,
-    )  # fmt: skip
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=err, transient=False)
+
+
+def _advance(bar: Progress, task: TaskID) -> Callable[[int], None]:
+    return lambda done: bar.advance(task, done)
 
 
 def register(app: typer.Typer) -> None:
@@ -45,13 +48,12 @@ def register(app: typer.Typer) -> None:
         keystore: Annotated[Path | None, typer.Option(help="the issuer's encrypted keystore")] = None,
     ) -> None:
         """Issue credentials to the learners of a CSV and anchor them as one batch (one transaction)."""
+        from registry.chain.admin import connect
         from registry.chain.keys import load_signer
-        from registry.chain.ops import anchor_root, connect
         from registry.config import Settings
-        from registry.core.credential import Achievement, IssuerProfile, build_credential, validate_model
-        from registry.issue.direct import batch_metadata, write_files
-        from registry.issue.prepare import prepare_batch
-        from registry.service.issuance import parse_csv
+        from registry.core.credential import Achievement, IssuerProfile, validate_model
+        from registry.core.csvimport import parse_csv
+        from registry.issue.direct import build_credentials, issue_and_anchor
 
         try:
             try:
@@ -64,46 +66,27 @@ def register(app: typer.Typer) -> None:
             achievement = validate_model(Achievement, achievement_data, "achievement.")
             rows = parse_csv(csv_bytes, 1)
             settings = Settings()
-            client = connect(settings, rpc)
-            key = load_signer(client.chain_id(), role="issuer", keystore=keystore)
-            info = client.keys_by_address([key.address])[key.address]
+            chain = connect(settings, rpc)
+            key = load_signer(chain.reads.chain_id(), role="issuer", keystore=keystore)
+            info = chain.reads.keys_by_address([key.address])[key.address]
             if info.issuer_id == 0:
-                raise ConfigError(f"{key.address} is not an issuer key in registry {client.registry_address}")
-            entry = client.issuers([info.issuer_id])[info.issuer_id]
+                raise ConfigError(f"{key.address} is not an issuer key in registry {chain.registry_address}")
+            entry = chain.reads.issuers([info.issuer_id])[info.issuer_id]
             issuer = IssuerProfile(id=entry.did, name=entry.name)
             now = datetime.now(UTC).replace(microsecond=0)
-            docs: list[dict[str, Any]] = []
             with _progress() as bar:
                 task = bar.add_task("building credentials", total=len(rows))
-                for _, req in rows:
-                    docs.append(
-                        build_credential(
-                            achievement=achievement, issuer=issuer, recipient_email=req.recipient_email,
-                            recipient_name=req.recipient_name, result=req.result,
-                            valid_from=req.valid_from or now, valid_until=req.valid_until,
-                        )
-                    )  # fmt: skip
-                    bar.advance(task)
-            prepared = prepare_batch(docs)
-            result = anchor_root(client, key, prepared.tree.root, len(docs), batch_metadata(docs, key.address))
-            from registry.core.credfile import AnchorInfo
-
-            assert client.registry_address is not None
-            anchor = AnchorInfo(
-                chain_id=client.chain_id(), registry=client.registry_address.lower(),
-                issuer_address=key.address.lower(), anchor_tx=result.tx_hash, anchor_block=result.block_number,
-                anchored_at=datetime.fromtimestamp(client.block_timestamp(result.block_number), UTC),
-            )  # fmt: skip
+                docs = build_credentials((req for _, req in rows), achievement, issuer, now, _advance(bar, task))
             with _progress() as bar:
-                bar.add_task("writing files", total=len(docs))
-                files = write_files(docs, prepared, anchor, out_dir)
-                bar.update(bar.task_ids[0], completed=len(files))
+                task = bar.add_task("anchoring, then writing files", total=len(docs))
+                issued = issue_and_anchor(chain, key, docs, out_dir, _advance(bar, task))
         except RegistryError as exc:
             _fail(exc)
             return
         out.print(
-            f"issued {len(files)} credentials of {entry.name} ({entry.did}); batch root 0x{prepared.tree.root.hex()} "
-            f"anchored in block {result.block_number} (tx {result.tx_hash}, gas {result.gas_used}); files in {out_dir}"
+            f"issued {len(issued.files)} credentials of {entry.name} ({entry.did}); batch root {issued.root} "
+            f"anchored in block {issued.anchor.anchor_block} (tx {issued.anchor.anchor_tx}, gas {issued.gas_used}); "
+            f"files in {out_dir}"
         )
 
     @app.command("revoke")
@@ -115,12 +98,11 @@ def register(app: typer.Typer) -> None:
         keystore: Annotated[Path | None, typer.Option(help="the issuer's encrypted keystore")] = None,
     ) -> None:
         """Revoke credentials (one transaction for all of them) or their whole batches."""
-        from registry.chain.client import ChainClient
+        from registry.chain.adapter import Chain
         from registry.chain.keys import load_signer
-        from registry.chain.ops import revoke_batch, revoke_credentials
         from registry.config import Settings
         from registry.core.credfile import parse_credential_file
-        from registry.verify.verifier import read_credential_bytes
+        from registry.verify import read_credential_bytes
 
         try:
             parsed = [parse_credential_file(read_credential_bytes(f)) for f in files]
@@ -128,19 +110,19 @@ def register(app: typer.Typer) -> None:
             if len(targets) != 1:
                 raise InvalidInput("files", "all files must belong to one registry on one chain")
             chain_id, registry = targets.pop()
-            client = ChainClient(rpc or Settings().rpc, registry)
-            if client.chain_id() != chain_id:
+            chain = Chain(rpc or Settings().rpc, registry)
+            if chain.reads.chain_id() != chain_id:
                 raise ConfigError(
-                    f"the RPC serves chain {client.chain_id()}, the files were anchored on chain {chain_id}"
+                    f"the RPC serves chain {chain.reads.chain_id()}, the files were anchored on chain {chain_id}"
                 )
             key = load_signer(chain_id, role="issuer", keystore=keystore)
             if batch:
                 for root in sorted({cf.proof["merkleRoot"] for cf in parsed}):
-                    tx = revoke_batch(client, key, bytes.fromhex(root[2:]), reason)
+                    tx = chain.writes.revoke_batch(key, root, reason)
                     out.print(f"batch {root} revoked in block {tx.block_number} (tx {tx.tx_hash})")
                 return
             digests = sorted({bytes.fromhex(cf.proof["credentialDigest"][2:]) for cf in parsed})
-            tx = revoke_credentials(client, key, digests, reason)
+            tx = chain.writes.revoke_credentials(key, digests, reason)
         except RegistryError as exc:
             _fail(exc)
             return

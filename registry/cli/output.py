@@ -1,29 +1,33 @@
-"""What every `registry` sub-command module shares: the consoles and the error-to-exit-code map.
+"""What every `registry` sub-command module shares: the consoles and the one error-to-exit mapper.
 
-Exit codes: 3 usage or configuration error, 4 chain unavailable, 5 any other registry error
-(0/1/2 are reserved for VALID/INVALID/INDETERMINATE and success).
+Exit codes come from the error classes (``RegistryError.exit_code``, the table in
+:mod:`registry.errors`): 3 usage or configuration error, 4 chain unavailable, 5 any other
+registry error; 0/1/2 are reserved for VALID/INVALID/INDETERMINATE and success.
 """
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
-from registry.errors import ChainUnavailable, ConfigError, InvalidInput
+from registry.errors import RegistryError
+
+__all__ = ["RpcOption", "err", "exit_code", "fail", "out"]
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
+RpcOption = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC endpoint (default: the network profile's)")]
+
+
+def exit_code(exc: Exception) -> int:
+    """The exit code of ``exc`` (5 for anything that is not a :class:`RegistryError`)."""
+    return exc.exit_code if isinstance(exc, RegistryError) else RegistryError.exit_code
+
 
 def fail(exc: Exception) -> NoReturn:
     """Print ``exc`` for a person and exit with its code."""
-    if isinstance(exc, ConfigError | InvalidInput):
-        code = 3
-    elif isinstance(exc, ChainUnavailable):
-        code = 4
-    else:
-        code = 5
     err.print(f"[bold red]error:[/] {exc}", highlight=False)
-    raise typer.Exit(code)
+    raise typer.Exit(exit_code(exc))

@@ -1,5 +1,5 @@
 """Service commands of the ``registry`` CLI: ``serve``, ``worker``, ``db upgrade``,
-``issuer add``, ``apikey create|list|revoke``, ``issuer-key new``. Registered by :mod:`registry.cli.main`."""
+``issuer add``, ``apikey create|list|revoke``, ``issuer-key new``. Registered by :mod:`registry.cli.app`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from registry.errors import ConfigError, InvalidInput, RegistryError
 
 __all__ = ["register"]
 
+from registry.cli.chain import issuer_app
 from registry.cli.output import err, out
 from registry.cli.output import fail as _fail
 
@@ -39,7 +40,7 @@ def serve(
     """Run the issuer service (REST API, verify API, pages) with uvicorn."""
     import uvicorn
 
-    from registry.service.api import create_app, prepare
+    from registry.service.runtime import create_app, prepare
 
     settings = Settings()
     if no_worker:
@@ -61,16 +62,12 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False,
 ) -> None:
     """Run the anchoring worker (seal, sign, record, broadcast, confirm, release)."""
-    from registry.service.worker import Worker, chain_client, check_issuer_keys
+    from registry.service.runtime import standalone_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = Settings()
     try:
-        engine = _engine(settings)
-        check_issuer_keys(engine, settings.profile.chain_id)
-        client = chain_client(settings)
-        settings.check_safe(client.chain_id())
-        w = Worker(settings, engine, client)
+        w = standalone_worker(settings)
         if once:
             result = w.run_once()
             out.print_json(data={k: v for k, v in result.__dict__.items()})
@@ -85,7 +82,7 @@ def worker(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    out.print(f"anchoring worker running on chain {client.chain_id()} ({settings.network}); Ctrl-C stops")
+    out.print(f"anchoring worker running on chain {w.client.reads.chain_id()} ({settings.network}); Ctrl-C stops")
     w.run(stop)
 
 
@@ -111,9 +108,9 @@ def issuer_add(
     """Register an issuer in the service (the chain's directory entry must already exist)."""
     from sqlmodel import Session
 
-    from registry.chain.client import issuer_did
+    from registry.core.identity import issuer_did
     from registry.service.issuance import create_issuer
-    from registry.service.worker import signer_for
+    from registry.service.keys import signer_for
 
     settings = Settings()
     if (keystore is None) == (dev_key is None):
@@ -127,8 +124,9 @@ def issuer_add(
         key = load_keystore(Path(value)) if kind == "keystore" else dev_account(value, settings.profile.chain_id)
         engine = _engine(settings)
         with Session(engine) as session:
-            issuer = create_issuer(session, name=name, did=issuer_did(uri), key_source=source,
-                                   key_address=key.address, url=url)  # fmt: skip
+            issuer = create_issuer(
+                session, name=name, did=issuer_did(uri), key_source=source, key_address=key.address, url=url
+            )
             session.commit()
             signer_for(issuer, settings.profile.chain_id)
     except RegistryError as exc:
@@ -143,16 +141,17 @@ def apikey_create(
     """Create an API key for an issuer; it is printed once and stored only hashed."""
     from sqlmodel import Session, select
 
-    from registry.service.issuance import create_api_key
+    from registry.service.auth import create_api_key
     from registry.service.store import Issuer
 
     settings = Settings()
     try:
         engine = _engine(settings)
         with Session(engine) as session:
-            row = session.get(Issuer, int(issuer)) if issuer.isdigit() else session.exec(
-                select(Issuer).where(Issuer.did == issuer)
-            ).first()  # fmt: skip
+            if issuer.isdigit():
+                row = session.get(Issuer, int(issuer))
+            else:
+                row = session.exec(select(Issuer).where(Issuer.did == issuer)).first()
             if row is None or row.id is None:
                 raise InvalidInput("issuer", f"no issuer {issuer} in the service (see `registry issuer add`)")
             _, token = create_api_key(session, row.id, label)
@@ -170,7 +169,7 @@ def apikey_revoke(
     from sqlmodel import Session, select
 
     from registry.errors import NotFound
-    from registry.service.issuance import revoke_api_key
+    from registry.service.auth import revoke_api_key
     from registry.service.store import ApiKey
 
     settings = Settings()
@@ -252,12 +251,4 @@ def register(app: typer.Typer) -> None:
     apikey_app.command("list")(apikey_list)
     app.add_typer(apikey_app, name="apikey")
     app.command("issuer-key-new")(issuer_key_new)
-    # `registry issuer add` joins the existing `issuer` group when there is one.
-    for group in app.registered_groups:
-        if group.name == "issuer" and group.typer_instance is not None:
-            group.typer_instance.command("add")(issuer_add)
-            break
-    else:
-        issuer_app = typer.Typer(help="Issuers.", no_args_is_help=True)
-        issuer_app.command("add")(issuer_add)
-        app.add_typer(issuer_app, name="issuer")
+    issuer_app.command("add")(issuer_add)  # `registry issuer add` joins the chain's `issuer` group

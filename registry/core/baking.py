@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import io
 import json
-import textwrap
 import zlib
-from functools import lru_cache
 from typing import Any, Final
 from xml.dom import minidom
-from xml.sax.saxutils import escape
 
 import png
 from defusedxml import DefusedXmlException
@@ -32,8 +29,7 @@ __all__ = [
     "OB3_NAMESPACE",
     "PNG_KEYWORD",
     "SVG_ELEMENT",
-    "badge_image_png",
-    "badge_image_svg",
+    "badge_names",
     "bake_png",
     "bake_svg",
     "extract_if_baked",
@@ -88,7 +84,7 @@ def _check_credential(payload: bytes, where: str) -> bytes:
     return payload
 
 
-def _names(credential: dict[str, Any]) -> tuple[str, str]:
+def badge_names(credential: dict[str, Any]) -> tuple[str, str]:
     subject = credential.get("credentialSubject")
     achievement = subject.get("achievement") if isinstance(subject, dict) else None
     name = achievement.get("name") if isinstance(achievement, dict) else None
@@ -108,65 +104,6 @@ def sniff(data: bytes) -> str:
     if head.startswith(b"<") and b"<svg" in data[:65536]:
         return "svg"
     return "json"
-
-
-# -- default images ----------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=64)
-def _default_png(name: str, issuer: str) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Circle
-
-    fig = Figure(figsize=(3.2, 3.2), dpi=100)
-    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.axis("off")
-    ax.add_patch(Circle((0.5, 0.5), 0.48, color="#1f3a5f"))
-    ax.add_patch(Circle((0.5, 0.5), 0.43, color="#f5f1e6"))
-    ax.add_patch(Circle((0.5, 0.5), 0.43, fill=False, color="#c9a227", linewidth=3))
-    title = "\n".join(textwrap.wrap(name, 18)[:4]) or "Credential"
-    ax.text(0.5, 0.56, title, ha="center", va="center", fontsize=13, fontweight="bold",
-            color="#1f3a5f", wrap=False)  # fmt: skip
-    if issuer:
-        ax.text(0.5, 0.22, "\n".join(textwrap.wrap(issuer, 26)[:2]), ha="center", va="center",
-                fontsize=8.5, color="#333333")  # fmt: skip
-    ax.text(0.5, 0.86, "VERIFIED CREDENTIAL", ha="center", va="center", fontsize=7,
-            color="#c9a227", fontweight="bold")  # fmt: skip
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", transparent=True)
-    return buf.getvalue()
-
-
-def badge_image_png(credential: dict[str, Any]) -> bytes:
-    """A plain default badge (320×320 PNG): achievement name and issuer name on a medal."""
-    return _default_png(*_names(credential))
-
-
-def badge_image_svg(credential: dict[str, Any]) -> str:
-    """The SVG counterpart of :func:`badge_image_png` (text, no embedded fonts)."""
-    name, issuer = _names(credential)
-    lines = textwrap.wrap(name, 20)[:4] or ["Credential"]
-    start = 160 - (len(lines) - 1) * 11
-    title = "".join(f'<tspan x="160" y="{start + 22 * i}">{escape(line)}</tspan>' for i, line in enumerate(lines))
-    issuer_text = escape(issuer[:60])
-    return (
-        '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="320" viewBox="0 0 320 320" '
-        f'role="img" aria-label="{escape(name, {chr(34): "&quot;"})}">'
-        '<circle cx="160" cy="160" r="154" fill="#1f3a5f"/>'
-        '<circle cx="160" cy="160" r="138" fill="#f5f1e6" stroke="#c9a227" stroke-width="3"/>'
-        '<text x="160" y="48" text-anchor="middle" font-family="sans-serif" font-size="10" '
-        'font-weight="bold" fill="#c9a227">VERIFIED CREDENTIAL</text>'
-        '<text text-anchor="middle" font-family="sans-serif" font-size="17" font-weight="bold" '
-        f'fill="#1f3a5f">{title}</text>'
-        '<text x="160" y="250" text-anchor="middle" font-family="sans-serif" font-size="11" '
-        f'fill="#333">{issuer_text}</text>'
-        "</svg>"
-    )
 
 
 # -- PNG -----------------------------------------------------------------------------------------
@@ -212,13 +149,13 @@ def _parse_itxt(data: bytes) -> tuple[bytes, bytes]:
     return keyword, text
 
 
-def bake_png(credential: dict[str, Any], image: bytes | None = None) -> bytes:
-    """``image`` (default: :func:`badge_image_png`) with the credential in an iTXt chunk.
+def bake_png(credential: dict[str, Any], image: bytes) -> bytes:
+    """``image`` with the credential in an iTXt chunk (default images: :mod:`registry.issue.badges`).
 
     Any credential already baked into the image is replaced; there is only ever one.
     """
     text = _credential_json(credential)
-    chunks = _png_chunks(image if image is not None else badge_image_png(credential))
+    chunks = _png_chunks(image)
     kept = [(t, d) for t, d in chunks if not (t == b"iTXt" and d.split(b"\x00", 1)[0] == PNG_KEYWORD)]
     end = next((i for i, (t, _) in enumerate(kept) if t == b"IEND"), len(kept))
     kept.insert(end, (b"iTXt", _itxt(PNG_KEYWORD, text)))
@@ -286,10 +223,10 @@ def _cdata_safe(text: str) -> str:
     return text.replace("]]>", "]]\\u003e")
 
 
-def bake_svg(credential: dict[str, Any], svg: str | None = None) -> str:
-    """``svg`` (default: :func:`badge_image_svg`) with an ``openbadges:credential`` element."""
+def bake_svg(credential: dict[str, Any], svg: str) -> str:
+    """``svg`` with an ``openbadges:credential`` element (default images: :mod:`registry.issue.badges`)."""
     text = _credential_json(credential).decode("utf-8")
-    doc = _parse_svg(svg if svg is not None else badge_image_svg(credential))
+    doc = _parse_svg(svg)
     root = doc.documentElement
     assert root is not None
     for old in _credential_elements(doc):

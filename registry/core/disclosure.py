@@ -25,20 +25,22 @@ from json.encoder import encode_basestring
 from typing import Any, Final
 
 import rfc8785
-import sha3
 
+from registry.core.keccak import keccak_256
 from registry.errors import CredentialFormatError
 
 __all__ = [
     "HASH_ALGORITHM",
     "SALT_BYTES",
     "Field",
+    "FieldTails",
     "compute_digest",
     "encode_field",
     "escape_pointer_token",
     "field_hash",
     "field_hashes",
     "flatten",
+    "fresh_digest",
     "parse_pointer",
     "salt_fields",
 ]
@@ -48,7 +50,7 @@ SALT_BYTES: Final = 16
 _SALT_RE: Final = re.compile(r"0x[0-9a-f]{32}")
 _HASH_RE: Final = re.compile(r"0x[0-9a-f]{64}")
 _MAX_SAFE_INT: Final = 2**53 - 1
-_k = sha3.keccak_256
+_k = keccak_256
 _dumps_str = json.JSONEncoder(ensure_ascii=False).encode
 
 
@@ -246,9 +248,10 @@ class _Leaf:
     ``cache`` is ``None`` once the pointer turned out to be volatile.
     """
 
-    __slots__ = ("cache", "head", "pointer")
+    __slots__ = ("cache", "head", "owner", "pointer")
 
-    def __init__(self, pointer: str) -> None:
+    def __init__(self, pointer: str, owner: FieldTails) -> None:
+        self.owner = owner
         self.pointer = pointer
         self.head = b'",' + _encode_str(pointer, pointer) + b","
         self.cache: dict[Any, bytes] | None = {}
@@ -269,74 +272,86 @@ class _Leaf:
                 self.cache = None
             else:
                 cache[key] = out
-                _cached_tails[0] += 1
+                self.owner.cached += 1
         return out
 
 
-# Per container pointer: {member name or array index -> (child pointer, _Leaf)}, one table for
-# objects and one for arrays (so a non-string member name never finds an array index's entry).
-_members: dict[str, dict[Any, tuple[str, _Leaf]]] = {}
-_indices: dict[str, dict[Any, tuple[str, _Leaf]]] = {}
-_cached_tails = [0]  # tails held by all _Leaf caches
-
-
-def _child(tables: dict[str, dict[Any, tuple[str, _Leaf]]], prefix: str, token: Any) -> tuple[str, _Leaf]:
-    if len(tables) > _CACHE_LIMIT or _cached_tails[0] > _CACHE_LIMIT:  # bound the memory of the caches
-        _members.clear()
-        _indices.clear()
-        _cached_tails[0] = 0
-    table = tables.get(prefix)
-    if table is None:
-        table = tables[prefix] = {}
-    if tables is _indices:
-        pointer = prefix + "/" + str(token)
-    elif type(token) is str:
-        pointer = prefix + "/" + escape_pointer_token(token)
-    else:
-        raise CredentialFormatError(prefix, f"object key {token!r} is not a string")
-    entry = table[token] = (pointer, _Leaf(pointer))
-    return entry
-
-
 _EMPTY: Final[dict[Any, tuple[str, _Leaf]]] = {}
+_Tables = dict[str, dict[Any, tuple[str, _Leaf]]]
 
 
-def _walk_tails(
-    items: Any, tables: dict[str, dict[Any, tuple[str, _Leaf]]], prefix: str, ptrs: list[str], tails: list[bytes]
-) -> None:
-    """Like :func:`_walk` over ``items`` (``dict.items()`` with ``tables=_members`` or
-    ``enumerate(list)`` with ``tables=_indices``): emit the pointers and preimage tails of the leaves."""
-    names = tables.get(prefix, _EMPTY)
-    for key, val in items:
-        entry = names.get(key)
-        if entry is None:
-            entry = _child(tables, prefix, key)
-            names = tables[prefix]
-        p, leaf = entry
-        t = type(val)
-        if t is str:
-            ptrs.append(p)
-            cache = leaf.cache
-            if cache is not None:
-                tails.append(cache.get(val) or leaf.tail(val))
-            else:
-                tails.append(leaf.head + encode_basestring(val).encode("utf-8") + b"]")
-        elif t is dict and val:
-            _walk_tails(val.items(), _members, p, ptrs, tails)
-        elif t is list and val:
-            _walk_tails(enumerate(val), _indices, p, ptrs, tails)
+class FieldTails:
+    """Canonical preimage tails cached across the credentials of a batch (memory-bounded).
+
+    Per container pointer: {member name or array index -> (child pointer, _Leaf)}, one table for
+    objects and one for arrays (so a non-string member name never finds an array index's entry).
+    One instance serves one batch (or one chunk of it) in one process.
+    """
+
+    __slots__ = ("cached", "indices", "members")
+
+    def __init__(self) -> None:
+        self.members: _Tables = {}
+        self.indices: _Tables = {}
+        self.cached = 0  # tails held by all _Leaf caches of this instance
+
+    def _child(self, tables: _Tables, prefix: str, token: Any) -> tuple[str, _Leaf]:
+        if len(tables) > _CACHE_LIMIT or self.cached > _CACHE_LIMIT:  # bound the memory of the caches
+            self.members.clear()
+            self.indices.clear()
+            self.cached = 0
+        table = tables.get(prefix)
+        if table is None:
+            table = tables[prefix] = {}
+        if tables is self.indices:
+            pointer = prefix + "/" + str(token)
+        elif type(token) is str:
+            pointer = prefix + "/" + escape_pointer_token(token)
         else:
-            ptrs.append(p)
-            tails.append(leaf.tail(val))
+            raise CredentialFormatError(prefix, f"object key {token!r} is not a string")
+        entry = table[token] = (pointer, _Leaf(pointer, self))
+        return entry
+
+    def walk(self, items: Any, tables: _Tables, prefix: str, ptrs: list[str], tails: list[bytes]) -> None:
+        """Like :func:`_walk` over ``items`` (``dict.items()`` with ``tables=self.members`` or
+        ``enumerate(list)`` with ``tables=self.indices``): emit the pointers and preimage tails of
+        the leaves."""
+        names = tables.get(prefix, _EMPTY)
+        for key, val in items:
+            entry = names.get(key)
+            if entry is None:
+                entry = self._child(tables, prefix, key)
+                names = tables[prefix]
+            p, leaf = entry
+            t = type(val)
+            if t is str:
+                ptrs.append(p)
+                cache = leaf.cache
+                if cache is not None:
+                    tails.append(cache.get(val) or leaf.tail(val))
+                else:
+                    tails.append(leaf.head + encode_basestring(val).encode("utf-8") + b"]")
+            elif t is dict and val:
+                self.walk(val.items(), self.members, p, ptrs, tails)
+            elif t is list and val:
+                self.walk(enumerate(val), self.indices, p, ptrs, tails)
+            else:
+                ptrs.append(p)
+                tails.append(leaf.tail(val))
 
 
 _PREIMAGE_HEAD: Final = b'["0x'
 _SALT_SEP: Final = b':["0x'
-_kdigest = sha3.keccak_256.digest
+_kdigest = keccak_256.digest
 
 
-def _fresh_digest(doc: Mapping[str, Any], rng: Rng) -> tuple[tuple[str, ...], bytes, bytes]:
+def fresh_digest(
+    doc: Mapping[str, Any], rng: Rng, tails_cache: FieldTails | None = None
+) -> tuple[tuple[str, ...], bytes, bytes]:
     """Salt every field of ``doc`` freshly and digest it in one pass.
+
+    ``tails_cache``: canonical pieces shared by the credentials of a batch (pass one
+    :class:`FieldTails` for the whole batch; without it every call starts cold).
 
     Returns ``(pointers, raw salt bytes (16 per field, in pointer order), digest)``; the same
     digest as :func:`compute_digest` with those salts. The per-field concatenation and hashing run
@@ -349,7 +364,8 @@ def _fresh_digest(doc: Mapping[str, Any], rng: Rng) -> tuple[tuple[str, ...], by
     ptrs: list[str] = []
     tails: list[bytes] = []
     try:
-        _walk_tails(doc.items(), _members, "", ptrs, tails)
+        cache = FieldTails() if tails_cache is None else tails_cache
+        cache.walk(doc.items(), cache.members, "", ptrs, tails)
     except (TypeError, UnicodeEncodeError):  # a non-JSON value: report it like the reference path
         for pointer, value in flatten(doc):
             _encode_value(pointer, value)

@@ -17,37 +17,34 @@ bounded memory.
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.pool
-import os
 import struct
-from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterator, Sequence
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-import sha3
 
+from registry.core.keccak import keccak_256
 from registry.errors import InvalidInput, InvalidProof
 
 __all__ = [
     "MAX_PROOF_LENGTH",
+    "ChunkMap",
     "MerkleTree",
+    "hash_leaves",
+    "hash_pairs",
     "leaf_hash",
     "node_hash",
     "process_proof",
+    "serial_map",
     "verify_proof",
-    "verify_proofs",
 ]
 
 MAX_PROOF_LENGTH: Final = 64
 """Longest proof accepted: a tree of 2**64 leaves is far beyond anything that can be built."""
 
-_PARALLEL_MIN: Final = 200_000
-_PARALLEL_PART_MIN: Final = 32_768
 _GATHER_ROWS: Final = 16_384
-_POOL_SIZES: dict[int, int] = {}
-_k = sha3.keccak_256
+_k = keccak_256
 _U8 = npt.NDArray[np.uint8]
 _I64 = npt.NDArray[np.int64]
 
@@ -64,38 +61,27 @@ def node_hash(a: bytes, b: bytes) -> bytes:
     return _k(a + b if a < b else b + a).digest()  # type: ignore[no-any-return]
 
 
-def _hash_leaves(blob: bytes) -> bytes:
-    """Leaf hashes of a buffer of concatenated 32-byte values (runs in worker processes too)."""
+def hash_leaves(blob: bytes) -> bytes:
+    """Leaf hashes of a buffer of concatenated 32-byte values."""
     k = _k
     return b"".join([k(k(blob[i : i + 32]).digest()).digest() for i in range(0, len(blob), 32)])
 
 
-def _hash_pairs(buf: bytes) -> bytes:
-    """Hash consecutive 64-byte (already ordered) pairs (runs in worker processes too)."""
+def hash_pairs(buf: bytes) -> bytes:
+    """Hash consecutive 64-byte (already ordered) pairs."""
     k = _k
     return b"".join([k(buf[j : j + 64]).digest() for j in range(0, len(buf), 64)])
 
 
-def _pool(workers: int) -> multiprocessing.pool.Pool:
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = ctx.Pool(workers - 1)
-    _POOL_SIZES[id(pool)] = workers - 1
-    return pool
+ChunkMap = Callable[[Callable[[bytes], bytes], bytes, int], bytes]
+"""``chunk_map(fn, blob, unit)`` returns ``fn(blob)``, possibly computed as ``fn`` over pieces of
+``blob`` cut at multiples of ``unit`` and joined in order (for example in worker processes:
+:mod:`registry.issue.prepare` supplies one)."""
 
 
-def _split_map(pool: multiprocessing.pool.Pool | None, fn: Any, blob: bytes, unit: int) -> bytes:
-    """``fn`` over ``blob`` cut at multiples of ``unit``: one part here, the rest in ``pool``."""
-    parts_n = 1 if pool is None else _POOL_SIZES.get(id(pool), 1) + 1
-    count = len(blob) // unit
-    if parts_n == 1 or count < _PARALLEL_PART_MIN:
-        return fn(blob)  # type: ignore[no-any-return]
-    step = -(-count // parts_n) * unit
-    parts = [blob[i : i + step] for i in range(0, len(blob), step)]
-    assert pool is not None
-    pending = pool.map_async(fn, parts[1:])
-    first = fn(parts[0])
-    return b"".join([first, *pending.get()])
+def serial_map(fn: Callable[[bytes], bytes], blob: bytes, unit: int) -> bytes:
+    """The :data:`ChunkMap` that runs ``fn`` over the whole of ``blob`` here."""
+    return fn(blob)
 
 
 def _lexsort_rows(rows: _U8) -> _I64:
@@ -136,11 +122,10 @@ class MerkleTree:
         self._value_index = value_index
 
     @classmethod
-    def build(cls, digests: Sequence[bytes], *, workers: int | None = None) -> MerkleTree:
+    def build(cls, digests: Sequence[bytes], *, chunk_map: ChunkMap = serial_map) -> MerkleTree:
         """Build the tree of ``digests`` (distinct 32-byte values, at least one).
 
-        ``workers``: processes used to hash leaves (default: 1 below 200,000 leaves, else up to
-        2). Raises :class:`InvalidInput` for an empty input, a value that is not 32 bytes, or a
+        Raises :class:`InvalidInput` for an empty input, a value that is not 32 bytes, or a
         duplicate value.
         """
         n = len(digests)
@@ -149,38 +134,34 @@ class MerkleTree:
         for i, d in enumerate(digests):
             if not isinstance(d, bytes) or len(d) != 32:
                 raise InvalidInput(f"digests[{i}]", "must be exactly 32 bytes")
-        return cls._build(b"".join(digests), None, workers)
+        return cls.from_blob(b"".join(digests), chunk_map=chunk_map)
 
     @classmethod
-    def _build(cls, blob: bytes, leaves_blob: bytes | None, workers: int | None) -> MerkleTree:
-        """Build from concatenated 32-byte values (and optionally their precomputed leaf hashes,
-        as :mod:`registry.issue.prepare` workers produce them)."""
+    def from_blob(
+        cls, blob: bytes, leaves_blob: bytes | None = None, *, chunk_map: ChunkMap = serial_map
+    ) -> MerkleTree:
+        """Build from concatenated 32-byte values (and optionally their leaf hashes, as
+        :func:`hash_leaves` computes them); ``chunk_map`` spreads the hashing."""
         n = len(blob) // 32
-        if workers is None:
-            workers = 1 if n < _PARALLEL_MIN else min(2, os.cpu_count() or 1)
-        pool = _pool(workers) if workers > 1 and n >= 2 * _PARALLEL_PART_MIN else None
-        try:
-            if leaves_blob is None:
-                leaves_blob = _split_map(pool, _hash_leaves, blob, 32)
-            leaves = np.frombuffer(leaves_blob, dtype=np.uint8).reshape(n, 32)
-            order = _lexsort_rows(leaves)
-            sorted_leaves = leaves[order]
-            if n > 1:
-                dup = np.flatnonzero(np.all(sorted_leaves[1:] == sorted_leaves[:-1], axis=1))
-                if dup.size:
-                    first = int(order[int(dup[0])])
-                    value = blob[32 * first : 32 * first + 32].hex()
-                    raise InvalidInput(f"digests[{first}]", f"duplicate value 0x{value}")
-            del leaves, leaves_blob
-            size = 2 * n - 1
-            nodes = np.empty((size, 32), dtype=np.uint8)
-            nodes[n - 1 :] = sorted_leaves[::-1]
-            del sorted_leaves
-            _fill_internal_nodes(nodes, n, pool)
-        finally:
-            if pool is not None:
-                _POOL_SIZES.pop(id(pool), None)
-                pool.terminate()
+        if n == 0 or len(blob) % 32:
+            raise InvalidInput("digests", "a Merkle tree needs one or more 32-byte values")
+        if leaves_blob is None:
+            leaves_blob = chunk_map(hash_leaves, blob, 32)
+        leaves = np.frombuffer(leaves_blob, dtype=np.uint8).reshape(n, 32)
+        order = _lexsort_rows(leaves)
+        sorted_leaves = leaves[order]
+        if n > 1:
+            dup = np.flatnonzero(np.all(sorted_leaves[1:] == sorted_leaves[:-1], axis=1))
+            if dup.size:
+                first = int(order[int(dup[0])])
+                value = blob[32 * first : 32 * first + 32].hex()
+                raise InvalidInput(f"digests[{first}]", f"duplicate value 0x{value}")
+        del leaves, leaves_blob
+        size = 2 * n - 1
+        nodes = np.empty((size, 32), dtype=np.uint8)
+        nodes[n - 1 :] = sorted_leaves[::-1]
+        del sorted_leaves
+        _fill_internal_nodes(nodes, n, chunk_map)
         tree_index = np.empty(n, dtype=np.int64)
         tree_index[order] = size - 1 - np.arange(n, dtype=np.int64)
         value_index = order[::-1].copy()  # value_index[t - (n - 1)] for leaf tree position t
@@ -277,7 +258,7 @@ class MerkleTree:
         return index
 
 
-def _fill_internal_nodes(nodes: _U8, n: int, pool: multiprocessing.pool.Pool | None) -> None:
+def _fill_internal_nodes(nodes: _U8, n: int, chunk_map: ChunkMap) -> None:
     """Compute ``nodes[0 : n-1]`` level by level; children of a heap level are contiguous."""
     last_internal = n - 2
     if last_internal < 0:
@@ -291,7 +272,7 @@ def _fill_internal_nodes(nodes: _U8, n: int, pool: multiprocessing.pool.Pool | N
         left = pairs[:, :32]
         right = pairs[:, 32:]
         ordered = np.where(_less(left, right)[:, None], pairs, np.hstack((right, left)))
-        hashed = _split_map(pool, _hash_pairs, ordered.tobytes(), 64)
+        hashed = chunk_map(hash_pairs, ordered.tobytes(), 64)
         nodes[a : b + 1] = np.frombuffer(hashed, dtype=np.uint8).reshape(m, 32)
         level -= 1
 
@@ -339,67 +320,3 @@ def verify_proof(root: bytes, digest: bytes, proof: Sequence[bytes]) -> None:
         raise InvalidProof("proof elements must be bytes") from None
     if h != root:
         raise InvalidProof("the path does not lead to the Merkle root")
-
-
-_VERIFY_PARALLEL_MIN: Final = 20_000
-_VERIFY_ITEMS: Sequence[tuple[bytes, Sequence[bytes]]] = ()
-_VERIFY_ROOT = b""
-
-
-def _failures(root: bytes, items: Sequence[tuple[bytes, Sequence[bytes]]], start: int, end: int) -> list[int]:
-    """Positions in ``[start, end)`` whose proof does not hold (the loop of :func:`verify_proof`)."""
-    k = _k
-    bad: list[int] = []
-    for i in range(start, end):
-        digest, proof = items[i]
-        try:
-            if not isinstance(digest, bytes) or len(digest) != 32 or len(proof) > MAX_PROOF_LENGTH:
-                bad.append(i)
-                continue
-            h = k(k(digest).digest()).digest()
-            for p in proof:
-                if len(p) != 32:
-                    break
-                h = k(h + p if h < p else p + h).digest()
-            else:
-                if h == root:
-                    continue
-        except TypeError:
-            pass
-        bad.append(i)
-    return bad
-
-
-def _failures_in(bounds: tuple[int, int]) -> list[int]:
-    return _failures(_VERIFY_ROOT, _VERIFY_ITEMS, *bounds)
-
-
-def verify_proofs(
-    root: bytes, items: Sequence[tuple[bytes, Sequence[bytes]]], *, workers: int | None = None
-) -> list[int]:
-    """Check many ``(digest, proof)`` pairs against ``root``; return the positions that fail.
-
-    The same acceptance rule as :func:`verify_proof` (32-byte values only, at most
-    :data:`MAX_PROOF_LENGTH` elements of 32 bytes each), so an empty list means every proof holds.
-    ``workers``: processes (default: 1 below 20,000 items, else up to 2; ``fork`` only): the items
-    are inherited by the forked workers, never pickled.
-    """
-    global _VERIFY_ITEMS, _VERIFY_ROOT
-    if not isinstance(root, bytes) or len(root) != 32:
-        raise InvalidProof("the root must be exactly 32 bytes")
-    n = len(items)
-    if workers is None:
-        workers = 1 if n < _VERIFY_PARALLEL_MIN else min(2, os.cpu_count() or 1)
-    if workers <= 1 or n < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return _failures(root, items, 0, n)
-    step = -(-n // workers)
-    bounds = [(s, min(s + step, n)) for s in range(0, n, step)]
-    _VERIFY_ITEMS, _VERIFY_ROOT = items, root
-    try:
-        with multiprocessing.get_context("fork").Pool(len(bounds) - 1) as pool:
-            pending = pool.map_async(_failures_in, bounds[1:])
-            first = _failures(root, items, *bounds[0])
-            rest = pending.get()
-    finally:
-        _VERIFY_ITEMS, _VERIFY_ROOT = (), b""
-    return [i for part in (first, *rest) for i in part]

@@ -10,21 +10,39 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import rfc8785
 from eth_account.signers.local import LocalAccount
 
-from registry.chain.client import ChainClient
-from registry.chain.ops import anchor_root
+from registry.chain.adapter import Chain
+from registry.core.batch import PreparedBatch, batch_metadata
+from registry.core.credential import Achievement, IssuerProfile, build_credential
 from registry.core.credfile import AnchorInfo, make_credential_file
-from registry.issue.prepare import PreparedBatch, prepare_batch
+from registry.issue.prepare import prepare_batch
 
-__all__ = ["IssuedBatch", "batch_metadata", "issue_and_anchor", "write_files"]
+__all__ = ["IssuedBatch", "Learner", "build_credentials", "issue_and_anchor", "write_files"]
+
+Progress = Callable[[int], None]
+"""Called with the number of items done since the last call (for progress bars)."""
+
+
+class Learner(Protocol):
+    """What a credential needs to know of its learner (a CSV row, an API request)."""
+
+    @property
+    def recipient_email(self) -> str: ...
+    @property
+    def recipient_name(self) -> str | None: ...
+    @property
+    def result(self) -> str | None: ...
+    @property
+    def valid_from(self) -> datetime | None: ...
+    @property
+    def valid_until(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -36,16 +54,30 @@ class IssuedBatch:
     gas_used: int
 
 
-def batch_metadata(docs: Sequence[dict[str, Any]], issuer_address: str) -> bytes:
-    """Canonical (RFC 8785) batch metadata whose keccak goes on chain: no personal data."""
-    achievements = sorted({d["credentialSubject"]["achievement"]["id"] for d in docs})
-    meta: Any = {
-        "format": "credreg-batch-metadata-v1",
-        "count": len(docs),
-        "issuer": issuer_address.lower(),
-        "achievements": achievements,
-    }
-    return bytes(rfc8785.dumps(meta))
+def build_credentials(
+    learners: Iterable[Learner],
+    achievement: Achievement,
+    issuer: IssuerProfile,
+    now: datetime,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """One Open Badges 3.0 credential per learner; ``valid_from`` defaults to ``now``."""
+    docs: list[dict[str, Any]] = []
+    for learner in learners:
+        docs.append(
+            build_credential(
+                achievement=achievement,
+                issuer=issuer,
+                recipient_email=learner.recipient_email,
+                recipient_name=learner.recipient_name,
+                result=learner.result,
+                valid_from=learner.valid_from or now,
+                valid_until=learner.valid_until,
+            )
+        )
+        if progress is not None:
+            progress(1)
+    return docs
 
 
 def _slug(doc: dict[str, Any], index: int) -> str:
@@ -54,7 +86,11 @@ def _slug(doc: dict[str, Any], index: int) -> str:
 
 
 def write_files(
-    docs: Sequence[dict[str, Any]], prepared: PreparedBatch, anchor: AnchorInfo, out_dir: Path
+    docs: Sequence[dict[str, Any]],
+    prepared: PreparedBatch,
+    anchor: AnchorInfo,
+    out_dir: Path,
+    progress: Progress | None = None,
 ) -> list[Path]:
     """One credential file per learner (``<credential uuid>.json``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,25 +110,33 @@ def write_files(
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         tmp.replace(path)
         paths.append(path)
+        if progress is not None:
+            progress(1)
     return paths
 
 
 def issue_and_anchor(
-    client: ChainClient, issuer_key: LocalAccount, docs: Sequence[dict[str, Any]], out_dir: Path
+    chain: Chain,
+    issuer_key: LocalAccount,
+    docs: Sequence[dict[str, Any]],
+    out_dir: Path,
+    progress: Progress | None = None,
 ) -> IssuedBatch:
-    """Salt, digest and tree the batch, anchor its root (one transaction), write the files."""
+    """Salt, digest and tree the batch, anchor its root (one transaction), write the files.
+
+    ``progress`` is told of every file written."""
     prepared = prepare_batch(list(docs))
     metadata = batch_metadata(docs, issuer_key.address)
-    result = anchor_root(client, issuer_key, prepared.tree.root, len(docs), metadata)
-    anchored_at = datetime.fromtimestamp(client.block_timestamp(result.block_number), UTC)
-    assert client.registry_address is not None
+    result = chain.writes.anchor(issuer_key, prepared.tree.root, len(docs), metadata)
+    anchored_at = datetime.fromtimestamp(chain.history.block_timestamp(result.block_number), UTC)
+    assert chain.registry_address is not None
     anchor = AnchorInfo(
-        chain_id=client.chain_id(),
-        registry=client.registry_address.lower(),
+        chain_id=chain.reads.chain_id(),
+        registry=chain.registry_address.lower(),
         issuer_address=issuer_key.address.lower(),
         anchor_tx=result.tx_hash,
         anchor_block=result.block_number,
         anchored_at=anchored_at,
     )
-    files = write_files(docs, prepared, anchor, out_dir)
+    files = write_files(docs, prepared, anchor, out_dir, progress)
     return IssuedBatch(prepared, anchor, "0x" + prepared.tree.root.hex(), files, result.gas_used)

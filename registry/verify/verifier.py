@@ -15,80 +15,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
-from pydantic import BaseModel, Field
 
-from registry.chain.client import (
-    REVOCATION_REASONS,
-    BatchInfo,
-    ChainClient,
-    CredentialRevocation,
-    IssuerInfo,
-    KeyInfo,
-)
-from registry.chain.networks import known_rpc_urls, trusted_registries
+from registry.chain.model import REVOCATION_REASONS, BatchInfo, CredentialRevocation, IssuerInfo, KeyInfo
+from registry.chain.networks import known_rpc_urls
+from registry.chain.reads import ChainReader
 from registry.core import credfile
 from registry.errors import ChainUnavailable, ConfigError, NotARegistry, RegistryError
+from registry.verify.policy import VerificationPolicy
+from registry.verify.report import CHECK_NAMES, Check, CheckStatus, Report, Verdict
 
-__all__ = [
-    "CHECK_NAMES",
-    "Check",
-    "CheckStatus",
-    "Report",
-    "Verdict",
-    "Verifier",
-    "verify_files",
-]
+__all__ = ["ClientFactory", "Verifier", "read_credential_bytes", "verify_files"]
 
-CHECK_NAMES = ("format", "integrity", "inclusion", "anchor", "issuer", "revocation", "validity")
-
-
-class CheckStatus(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    INDETERMINATE = "indeterminate"
-
-
-class Verdict(StrEnum):
-    VALID = "VALID"
-    INVALID = "INVALID"
-    INDETERMINATE = "INDETERMINATE"
-
-    @property
-    def exit_code(self) -> int:
-        return {"VALID": 0, "INVALID": 1, "INDETERMINATE": 2}[self.value]
-
-
-class Check(BaseModel):
-    name: str
-    status: CheckStatus
-    reason: str
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class Report(BaseModel):
-    """What a verifier prints (``--json``) and the service returns."""
-
-    source: str
-    verdict: Verdict
-    summary: str
-    checks: list[Check]
-    credential: dict[str, Any] = Field(default_factory=dict)
-    issuer: dict[str, Any] | None = None
-    hidden_fields: list[str] = Field(default_factory=list)
-    redacted_field_count: int = 0
-    offline: bool = False
-    checked_at: str
-
-    def check(self, name: str) -> Check:
-        for c in self.checks:
-            if c.name == name:
-                return c
-        raise KeyError(name)
+ClientFactory = Callable[[int, str], ChainReader]
+"""``client_for(chain_id, registry)``: the chain client to read a registry with."""
 
 
 @dataclass
@@ -126,32 +69,30 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 class Verifier:
-    """Verifies credential files; holds per-run caches of chain reads.
+    """Verifies credential files under a :class:`VerificationPolicy`; holds per-run chain clients.
 
-    ``client_for`` maps (chain id, registry address) to a chain client; by default the RPC URL
-    comes from ``rpc_url`` or, per chain id, from the user's known networks. Tests pass a
-    factory to point at their own anvil.
+    Chain access: ``client_for`` maps (chain id, registry address) to a chain client; by default
+    the RPC URL comes from ``rpc_url`` or, per chain id, from the user's known networks. Tests
+    pass a factory to point at their own anvil; the service passes one sharing cached clients.
     """
 
     def __init__(
         self,
+        policy: VerificationPolicy | None = None,
         *,
         rpc_url: str | None = None,
-        offline: bool = False,
-        now: datetime | None = None,
-        min_confirmations: int = 1,
         timeout: float = 10.0,
-        client_for: Callable[[int, str], ChainClient] | None = None,
-        trusted: dict[int, set[str]] | None = None,
+        client_for: ClientFactory | None = None,
     ) -> None:
+        self.policy = policy if policy is not None else VerificationPolicy()
         self.rpc_url = rpc_url
-        self.offline = offline
-        self.now = now
-        self.min_confirmations = min_confirmations
         self.timeout = timeout
-        self._client_for = client_for
-        self._trusted = trusted
-        self._clients: dict[tuple[int, str], ChainClient] = {}
+        self.client_for = client_for
+        self._clients: dict[tuple[int, str], ChainReader] = {}
+
+    def with_policy(self, policy: VerificationPolicy) -> Verifier:
+        """A verifier with another policy and the same chain access."""
+        return Verifier(policy, rpc_url=self.rpc_url, timeout=self.timeout, client_for=self.client_for)
 
     # -- public -------------------------------------------------------------------------
 
@@ -160,7 +101,7 @@ class Verifier:
 
     def verify_many(self, files: Sequence[tuple[str, bytes | str | dict[str, Any]]]) -> list[Report]:
         items = [self._offline_checks(source, data) for source, data in files]
-        if self.offline:
+        if self.policy.offline:
             for item in items:
                 for name in ("anchor", "issuer", "revocation"):
                     if item.pending(name):
@@ -240,7 +181,7 @@ class Verifier:
     def _validity(self, item: _Item) -> None:
         assert item.cf is not None
         doc = item.cf.credential
-        now = self.now or datetime.now(UTC)
+        now = self.policy.clock()
         valid_from = _parse_time(doc.get("validFrom"))
         valid_until = _parse_time(doc.get("validUntil"))
         if valid_from is None:
@@ -279,18 +220,18 @@ class Verifier:
 
     # -- chain part ---------------------------------------------------------------------
 
-    def _client(self, chain_id: int, registry: str) -> ChainClient:
+    def _client(self, chain_id: int, registry: str) -> ChainReader:
         key = (chain_id, registry)
         if key not in self._clients:
-            if self._client_for is not None:
-                self._clients[key] = self._client_for(chain_id, registry)
+            if self.client_for is not None:
+                self._clients[key] = self.client_for(chain_id, registry)
             else:
                 url = self.rpc_url or known_rpc_urls().get(chain_id)
                 if not url:
                     raise ConfigError(
                         f"no RPC URL known for chain {chain_id}: pass --rpc URL or add it to networks.json"
                     )
-                self._clients[key] = ChainClient(url, registry, timeout=self.timeout)
+                self._clients[key] = ChainReader(url, registry, timeout=self.timeout)
         return self._clients[key]
 
     def _indeterminate(self, group: Iterable[_Item], reason: str) -> None:
@@ -312,7 +253,7 @@ class Verifier:
         except ChainUnavailable as exc:
             self._indeterminate(group, f"could not read the chain ({exc.reason}); try again or use another RPC")
 
-    def _read_and_check(self, client: ChainClient, chain_id: int, registry: str, group: list[_Item]) -> None:
+    def _read_and_check(self, client: ChainReader, chain_id: int, registry: str, group: list[_Item]) -> None:
         client.registry_address = registry
         pairs = [(i.root, i.digest) for i in group]
         snap = client.snapshot([i.root for i in group], pairs)
@@ -332,7 +273,7 @@ class Verifier:
                 )
             self._indeterminate(group, "not checked: the registry contract does not exist")
             return
-        trusted = self._trusted_set(chain_id)
+        trusted = self.policy.trusted_on(chain_id)
         for item in group:
             batch = snap.batches.get(item.root.lower())
             if batch is None:
@@ -354,11 +295,6 @@ class Verifier:
             )
             self._revocation(item, batch, snap.revocations.get((batch.issuer_id, item.digest.lower())))
 
-    def _trusted_set(self, chain_id: int) -> set[str] | None:
-        table = self._trusted if self._trusted is not None else trusted_registries()
-        entries = table.get(chain_id)
-        return {to_checksum_address(a) for a in entries} if entries else None
-
     def _anchor(self, item: _Item, batch: BatchInfo, head: int, chain_id: int, registry: str) -> None:
         assert item.cf is not None
         confirmations = head - batch.block_number + 1
@@ -379,12 +315,12 @@ class Verifier:
                 f"{batch.block_number}",
                 **details,
             )
-        elif confirmations < self.min_confirmations:
+        elif confirmations < self.policy.min_confirmations:
             item.set(
                 "anchor",
                 CheckStatus.INDETERMINATE,
                 f"anchored in block {batch.block_number} but only {confirmations} of "
-                f"{self.min_confirmations} confirmations yet; check again shortly",
+                f"{self.policy.min_confirmations} confirmations yet; check again shortly",
                 **details,
             )
         else:
@@ -543,14 +479,20 @@ class Verifier:
             issuer=item.issuer_info,
             hidden_fields=hidden,
             redacted_field_count=redacted,
-            offline=self.offline,
-            checked_at=(self.now or datetime.now(UTC)).isoformat(timespec="seconds"),
+            offline=self.policy.offline,
+            checked_at=self.policy.clock().isoformat(timespec="seconds"),
         )
 
 
-def verify_files(paths: Sequence[Path], **options: Any) -> list[Report]:
+def verify_files(
+    paths: Sequence[Path],
+    policy: VerificationPolicy | None = None,
+    *,
+    rpc_url: str | None = None,
+    timeout: float = 10.0,
+) -> list[Report]:
     """Verify files from disk (JSON credential files or baked badge images)."""
-    verifier = Verifier(**options)
+    verifier = Verifier(policy, rpc_url=rpc_url, timeout=timeout)
     loaded: list[tuple[str, bytes | str | dict[str, Any]]] = []
     for path in paths:
         loaded.append((str(path), read_credential_bytes(path)))

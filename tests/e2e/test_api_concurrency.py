@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from registry.service.api.app import serve_in_background
+from registry.service.runtime import serve_in_background
 from registry.service.store import Batch, CredentialRow
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import Database, add_issuer, service_settings
@@ -62,14 +62,18 @@ def test_concurrent_clients_lose_nothing(server: tuple[str, Database, Registry])
                 tag = f"c{n}-{i}"
                 try:
                     if i % 2:
-                        body: Any = {"credentials": [
-                            {"achievement_id": ach, "recipient_email": f"{tag}-{j}@example.org"} for j in range(BULK)
-                        ]}  # fmt: skip
+                        body: Any = {
+                            "credentials": [
+                                {"achievement_id": ach, "recipient_email": f"{tag}-{j}@example.org"}
+                                for j in range(BULK)
+                            ]
+                        }
                         r = http.post("/v1/credentials/bulk", json=body)
                         ids = r.json()["ids"] if r.status_code == 201 else []
                     else:
-                        r = http.post("/v1/credentials", json={"achievement_id": ach,
-                                                                "recipient_email": f"{tag}@example.org"})  # fmt: skip
+                        r = http.post(
+                            "/v1/credentials", json={"achievement_id": ach, "recipient_email": f"{tag}@example.org"}
+                        )
                         ids = [r.json()["id"]] if r.status_code == 201 else []
                 except httpx.HTTPError as exc:
                     with lock:
@@ -93,8 +97,9 @@ def test_concurrent_clients_lose_nothing(server: tuple[str, Database, Registry])
     def bystander() -> None:  # the other issuer works at the same time
         with httpx.Client(base_url=base, headers={"X-API-Key": other_key}, timeout=60) as http:
             for i in range(REQUESTS_PER_CLIENT):
-                r = http.post("/v1/credentials", json={"achievement_id": other_ach,
-                                                        "recipient_email": f"o{i}@example.org"})  # fmt: skip
+                r = http.post(
+                    "/v1/credentials", json={"achievement_id": other_ach, "recipient_email": f"o{i}@example.org"}
+                )
                 r2 = http.get("/v1/credentials", params={"limit": 1000})
                 with lock:
                     statuses[r.status_code] += 1

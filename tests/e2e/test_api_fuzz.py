@@ -12,8 +12,9 @@ import pytest
 import requests
 
 from registry.core import baking
+from registry.core.csvimport import MAX_CSV_ROWS
+from registry.issue import badges
 from registry.service.api.errors import MAX_JSON_DEPTH
-from registry.service.issuance import MAX_CSV_ROWS
 from tests.api_fuzz import Service, fuzz, serve
 from tests.chain_fixtures import Registry
 
@@ -107,7 +108,7 @@ def test_csv_upload_size_limit(service: Service) -> None:
 
 
 def test_image_limits(service: Service) -> None:
-    png = baking.bake_png(service.credential_file)
+    png = badges.baked_png(service.credential_file)
     r = requests.post(f"{service.base_url}/v1/verify", data=png, headers={"Content-Type": "image/png"}, timeout=30)
     assert r.status_code == 200 and r.json()["verdict"] == "VALID", r.text
     huge = png + b"\x00" * (3 * 1024 * 1024)
@@ -118,7 +119,7 @@ def test_image_limits(service: Service) -> None:
 
     import png as pypng
 
-    chunks = [(t, d) for t, d in pypng.Reader(bytes=baking.badge_image_png({})).chunks() if t != b"IEND"]
+    chunks = [(t, d) for t, d in pypng.Reader(bytes=badges.badge_image_png({})).chunks() if t != b"IEND"]
     bomb = baking.PNG_KEYWORD + b"\x00\x01\x00\x00\x00" + zlib.compress(b" " * (40 * 1024 * 1024))
     out = io.BytesIO()
     pypng.write_chunks(out, [*chunks, (b"iTXt", bomb), (b"IEND", b"")])

@@ -20,20 +20,23 @@ from eth_account.signers.local import LocalAccount
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from registry.audit.auditor import AuditCache, Auditor, AuditReport
-from registry.audit.records import open_issuer_records
+from registry.audit.auditor import Auditor
+from registry.audit.cache import AuditCache
 from registry.audit.render import render_csv, render_html
+from registry.audit.report import AuditReport
+from registry.chain import calls
+from registry.chain.adapter import Chain
+from registry.chain.admin import deploy_registry
 from registry.chain.artifacts import compile_sources
-from registry.chain.client import ChainClient
 from registry.chain.devkeys import dev_account
 from registry.chain.local import LocalChain
-from registry.chain.ops import admit_issuer, deploy_registry, grant_accreditor
-from registry.cli.main import app
+from registry.cli.app import app
 from registry.config import Settings, load_deployment
 from registry.issue.direct import IssuedBatch, issue_and_anchor
-from registry.issue.prepare import synthetic_cohort
+from registry.service.audit_records import open_issuer_records
 from registry.service.store import Batch, BatchState, Event, Issuer, make_engine, session_scope, upgrade
 from tests.chain_fixtures import ACHIEVEMENT, start_anvil
+from tests.cohort import synthetic_cohort
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +57,7 @@ class World:
     """A freshly deployed registry: one accreditation body, two issuers, an issuer database."""
 
     chain: LocalChain
-    client: ChainClient
+    client: Chain
     settings: Settings
     admin: LocalAccount
     accreditor: LocalAccount
@@ -73,7 +76,7 @@ class World:
         iid = self.issuer_id if key is self.issuer_key else self.other_id
         from registry.core.credential import IssuerProfile
 
-        info = self.client.issuers([iid])[iid]
+        info = self.client.reads.issuers([iid])[iid]
         docs = list(synthetic_cohort(n, IssuerProfile(id=info.did, name=info.name), ACHIEVEMENT, seed=self.counter))
         return issue_and_anchor(self.client, key, docs, self.tmp / f"files-{self.counter}")
 
@@ -84,16 +87,27 @@ class World:
             issuer = session.get(Issuer, 1)
             assert issuer is not None
             if not lose:
-                session.add(Batch(
-                    issuer_id=1, state=BatchState.CONFIRMED, root=batch.root, count=len(batch.files),
-                    metadata_hash="0x" + "00" * 32, chain_id=self.client.chain_id(),
-                    registry_address=self.client.registry_address, anchor_tx=batch.anchor.anchor_tx,
-                    anchor_block=batch.anchor.anchor_block,
-                ))  # fmt: skip
-            session.add(Event(
-                issuer_id=1, kind="batch.confirmed", subject=batch.root,
-                data=json.dumps({"tx": batch.anchor.anchor_tx}),
-            ))  # fmt: skip
+                session.add(
+                    Batch(
+                        issuer_id=1,
+                        state=BatchState.CONFIRMED,
+                        root=batch.root,
+                        count=len(batch.files),
+                        metadata_hash="0x" + "00" * 32,
+                        chain_id=self.client.reads.chain_id(),
+                        registry_address=self.client.registry_address,
+                        anchor_tx=batch.anchor.anchor_tx,
+                        anchor_block=batch.anchor.anchor_block,
+                    )
+                )
+            session.add(
+                Event(
+                    issuer_id=1,
+                    kind="batch.confirmed",
+                    subject=batch.root,
+                    data=json.dumps({"tx": batch.anchor.anchor_tx}),
+                )
+            )
         engine.dispose()
 
     def audit(self, *, db: bool = True, **options: Any) -> AuditReport:
@@ -111,31 +125,51 @@ class World:
 @pytest.fixture
 def world(anvil: LocalChain, tmp_path: Path) -> World:
     settings = Settings(home=tmp_path / "home", rpc_url=anvil.rpc_url)
-    client = ChainClient(anvil.rpc_url)
+    client = Chain(anvil.rpc_url)
     admin = dev_account("admin", 31337)
     record = deploy_registry(settings, client, admin, force=True)
     accreditor = dev_account("accreditor", 31337)
-    grant_accreditor(client, admin, accreditor.address)
+    client.writes.grant_accreditor(admin, accreditor.address)
     issuer_key, other_key = dev_account("issuer", 31337), dev_account("issuer2", 31337)
-    issuer_id = admit_issuer(client, accreditor, "Universidad de Ejemplo", "did:web:uni.example", issuer_key.address)
-    other_id = admit_issuer(client, accreditor, "Other College", "other.example", other_key.address)
+    issuer_id = client.writes.admit_issuer(
+        accreditor, "Universidad de Ejemplo", "did:web:uni.example", issuer_key.address
+    )
+    other_id = client.writes.admit_issuer(accreditor, "Other College", "other.example", other_key.address)
     db_url = f"sqlite:///{tmp_path / 'issuer.db'}"
     engine = make_engine(db_url)
     upgrade(engine)
     with session_scope(engine) as session:
-        session.add(Issuer(name="Universidad de Ejemplo", did="did:web:uni.example", key_source="dev:issuer",
-                           key_address=issuer_key.address))  # fmt: skip
+        session.add(
+            Issuer(
+                name="Universidad de Ejemplo",
+                did="did:web:uni.example",
+                key_source="dev:issuer",
+                key_address=issuer_key.address,
+            )
+        )
     engine.dispose()
-    return World(anvil, client, settings, admin, accreditor, issuer_key, issuer_id, other_key, other_id,
-                 int(record["block"]), tmp_path, db_url)  # fmt: skip
+    return World(
+        anvil,
+        client,
+        settings,
+        admin,
+        accreditor,
+        issuer_key,
+        issuer_id,
+        other_key,
+        other_id,
+        int(record["block"]),
+        tmp_path,
+        db_url,
+    )
 
 
 def codes(report: AuditReport) -> list[str]:
     return sorted(f.code for f in report.findings)
 
 
-def _increase_time(client: ChainClient, seconds: int) -> None:
-    client.rpc_batch([("evm_increaseTime", [seconds]), ("evm_mine", [])])
+def _increase_time(client: Chain, seconds: int) -> None:
+    client.rpc.batch([("evm_increaseTime", [seconds]), ("evm_mine", [])])
 
 
 # -- the five stories ----------------------------------------------------------------------------
@@ -150,12 +184,26 @@ def test_clean_issuer_has_no_findings_and_a_full_timeline(world: World) -> None:
     report = world.audit(files=first.files[0].parent)
 
     assert report.findings == []
-    assert report.checks_run == ["history", "keys", "suspension", "revocations", "governance", "metadata",
-                                 "database", "code", "sample"]  # fmt: skip
+    assert report.checks_run == [
+        "history",
+        "keys",
+        "suspension",
+        "revocations",
+        "governance",
+        "metadata",
+        "database",
+        "code",
+        "sample",
+    ]
     assert report.code is not None and report.code["status"] == "identical"
     assert report.sample is not None and report.sample["VALID"] == 4
-    assert report.database == {"issuers": 1, "batches_recorded": 2, "batches_other_deployment": 0,
-                               "chain_batches_of_these_issuers": 2, "revocations_recorded": 0}  # fmt: skip
+    assert report.database == {
+        "issuers": 1,
+        "batches_recorded": 2,
+        "batches_other_deployment": 0,
+        "chain_batches_of_these_issuers": 2,
+        "revocations_recorded": 0,
+    }
     uni = next(i for i in report.issuers if i.issuer_id == world.issuer_id)
     assert [e.kind for e in uni.timeline] == ["admitted", "batch_anchored", "batch_anchored"]
     assert (uni.batches, uni.credentials) == (2, 7)
@@ -185,10 +233,11 @@ def test_compromised_key_used_after_the_declared_time(world: World) -> None:
     before = world.issue(2)
     _increase_time(world.client, 3600)
     after = world.issue(3)
-    since = world.client.batches([after.root])[after.root.lower()]
+    since = world.client.reads.batches([after.root])[after.root.lower()]
     assert since is not None
-    fn = world.client.fn("declareKeyCompromised", world.issuer_key.address, since.anchored_at)
-    world.client.transact(world.accreditor, fn, "declare compromised")
+    world.client.writes.transact(
+        world.accreditor, calls.declare_key_compromised(world.issuer_key.address, since.anchored_at)
+    )
 
     report = world.audit(db=False, files=after.files[0].parent)
 
@@ -217,6 +266,7 @@ def test_database_that_lost_a_batch(world: World) -> None:
 def test_redeployed_contract_with_different_bytecode(world: World, tmp_path: Path) -> None:
     modified = tmp_path / "modified"
     (modified / "contracts").mkdir(parents=True)
+    shutil.copy(PROJECT / "contracts/ICredentialRegistry.sol", modified / "contracts")  # imported by the registry
     source = (PROJECT / "contracts/CredentialRegistry.sol").read_text()
     patched = source.replace(
         "function issuerCount() external view returns (uint32) {\n        return _issuerCount;",
@@ -226,14 +276,10 @@ def test_redeployed_contract_with_different_bytecode(world: World, tmp_path: Pat
     (modified / "contracts/CredentialRegistry.sol").write_text(patched)
     (modified / "node_modules").symlink_to(PROJECT / "node_modules")
     compiled = compile_sources(modified)["contracts"]["contracts/CredentialRegistry.sol"]["CredentialRegistry"]
-    factory = world.client.w3.eth.contract(abi=compiled["abi"], bytecode="0x" + compiled["evm"]["bytecode"]["object"])
-    tx = factory.constructor(world.admin.address).build_transaction({
-        "from": world.admin.address, "chainId": world.client.chain_id(),
-        "nonce": world.client.w3.eth.get_transaction_count(world.admin.address, "pending"),
-    })  # fmt: skip
-    result = world.client.send(world.admin, tx, "deploy modified")
+    deployer = Chain(world.client.rpc_url)
+    result = deployer.writes.deploy(world.admin, bytecode=compiled["evm"]["bytecode"]["object"])
     assert result.contract_address is not None
-    impostor = ChainClient(world.client.rpc_url, result.contract_address)
+    impostor = Chain(world.client.rpc_url, result.contract_address)
     cache = AuditCache(f"sqlite:///{tmp_path / 'impostor.sqlite'}")
     try:
         report = Auditor(impostor, cache, from_block=result.block_number).run(sources=PROJECT)
@@ -263,19 +309,34 @@ def test_database_claims_and_revocations_disagreeing_with_the_chain(world: World
         session.flush()
         row = session.exec(select(Batch).where(Batch.root == good.root)).one()
         row.count = 4  # the database says 4, the chain says 3
-        session.add(Batch(issuer_id=1, state=BatchState.CONFIRMED, root=ghost_root, count=2,
-                          metadata_hash="0x" + "00" * 32, chain_id=world.client.chain_id(),
-                          registry_address=world.client.registry_address))  # fmt: skip
-        cred = CredentialRow(id=uuid.uuid4().hex, issuer_id=1, achievement_id=ach.id or 0, batch_id=row.id, seq=1,
-                             credential_uri=f"urn:uuid:{uuid.uuid4()}", doc="{}", digest=digest)  # fmt: skip
+        session.add(
+            Batch(
+                issuer_id=1,
+                state=BatchState.CONFIRMED,
+                root=ghost_root,
+                count=2,
+                metadata_hash="0x" + "00" * 32,
+                chain_id=world.client.reads.chain_id(),
+                registry_address=world.client.registry_address,
+            )
+        )
+        cred = CredentialRow(
+            id=uuid.uuid4().hex,
+            issuer_id=1,
+            achievement_id=ach.id or 0,
+            batch_id=row.id,
+            seq=1,
+            credential_uri=f"urn:uuid:{uuid.uuid4()}",
+            doc="{}",
+            digest=digest,
+        )
         session.add(cred)
         session.flush()
         session.add(Revocation(issuer_id=1, credential_id=cred.id, reason=1, state=RevocationState.DONE))
     engine.dispose()
     # and a revocation on chain that the database never heard of
     other_digest = json.loads(good.files[1].read_text())["proof"][0]["credentialDigest"]
-    fn = world.client.fn("revokeCredential", bytes.fromhex(other_digest[2:]), 2)
-    world.client.transact(world.issuer_key, fn, "revoke")
+    world.client.writes.revoke_credentials(world.issuer_key, [other_digest], 2)
 
     report = world.audit()
 
@@ -313,8 +374,17 @@ def test_second_run_resumes_and_sees_only_new_events(world: World) -> None:
 def test_cli_reports_in_every_format_and_exits_by_severity(world: World, tmp_path: Path) -> None:
     world.record(world.issue(3))
     env = {"REGISTRY_HOME": str(world.settings.home)}
-    base = ["audit", "--rpc", world.client.rpc_url, "--db", world.db_url, "--sources", str(PROJECT),
-            "--cache", f"sqlite:///{tmp_path / 'cli-audit.sqlite'}"]  # fmt: skip
+    base = [
+        "audit",
+        "--rpc",
+        world.client.rpc_url,
+        "--db",
+        world.db_url,
+        "--sources",
+        str(PROJECT),
+        "--cache",
+        f"sqlite:///{tmp_path / 'cli-audit.sqlite'}",
+    ]
     runner = CliRunner()
 
     clean = runner.invoke(app, [*base, "--format", "json"], env=env)
@@ -351,8 +421,7 @@ def test_cli_reports_in_every_format_and_exits_by_severity(world: World, tmp_pat
 def test_html_and_csv_renderers_cover_revocations(world: World) -> None:
     batch = world.issue(3)
     world.record(batch)
-    fn = world.client.fn("revokeBatch", bytes.fromhex(batch.root[2:]), 1)
-    world.client.transact(world.issuer_key, fn, "revoke batch")
+    world.client.writes.revoke_batch(world.issuer_key, batch.root, 1)
     report = world.audit(db=False)
     html = render_html(report)
     assert html.count("<svg") == 2  # anchoring chart and revocation chart

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from registry.service.api import create_app
 from registry.service.api.routes import audit as audit_routes
+from registry.service.runtime import create_app
 from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry, deploy_fixture
 from tests.service_support import Database, add_issuer, service_settings
@@ -30,8 +30,10 @@ def http(db: Database, registry: Registry) -> Iterator[tuple[TestClient, str]]:
     with Session(db.engine) as session:
         _, key, ach = add_issuer(session, registry, 1)
     with TestClient(create_app(settings, engine=db.engine)) as client:
-        learners = [{"achievement_id": ach, "recipient_email": f"a{i}@example.org", "recipient_name": f"A {i}"}
-                    for i in range(5)]  # fmt: skip
+        learners = [
+            {"achievement_id": ach, "recipient_email": f"a{i}@example.org", "recipient_name": f"A {i}"}
+            for i in range(5)
+        ]
         assert (
             client.post("/v1/credentials/bulk", json={"credentials": learners}, headers={"X-API-Key": key}).status_code
             == 201

@@ -32,13 +32,15 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from typer.testing import CliRunner
-from web3.exceptions import ContractCustomError, ContractLogicError
 
-from registry.chain.client import ChainClient
+from registry.chain import calls as registry_calls
+from registry.chain.abi import Revert, registry_abi
+from registry.chain.adapter import Chain
+from registry.chain.model import ACCREDITOR_ROLE, Call
 from registry.config import Settings
-from registry.errors import AuthenticationError
-from registry.service.api import create_app
-from registry.service.issuance import authenticate, create_api_key, revoke_api_key
+from registry.errors import AuthenticationError, TransactionFailed
+from registry.service.auth import authenticate, create_api_key, revoke_api_key
+from registry.service.runtime import create_app
 from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, Revocation
 from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry
@@ -140,10 +142,16 @@ def _learner(ach: int, tag: str) -> dict[str, Any]:
 
 
 _ACH_BODY = {
-    "name": "Matrix Course", "description": "d", "criteria_narrative": "c", "learning_outcomes": ["x"],
-    "workload_ects": 1.0, "eqf_level": 4, "assessment_type": "exam", "participation_form": "online",
+    "name": "Matrix Course",
+    "description": "d",
+    "criteria_narrative": "c",
+    "learning_outcomes": ["x"],
+    "workload_ects": 1.0,
+    "eqf_level": 4,
+    "assessment_type": "exam",
+    "participation_form": "online",
     "quality_assurance": "qa",
-}  # fmt: skip
+}
 
 # Issuer routes: the request, aimed at the target's objects (issuer A's), and the status its owner
 # gets. ``kind`` says what another issuer must see: "object" -> 404, "list" -> 200 without any of
@@ -156,42 +164,59 @@ ISSUER_CASES: dict[tuple[str, str], IssuerCase] = {
     ("GET", "/v1/achievements"): ("list", lambda s, t: Req("GET", "/v1/achievements"), 200),
     ("GET", "/v1/achievements/{achievement_id}"): ("object", lambda s, t: Req("GET", f"/v1/achievements/{s.ach}"), 200),
     ("POST", "/v1/credentials"): (
-        "create", lambda s, t: Req("POST", "/v1/credentials", {"json": _learner(s.ach, t)}), 201,
+        "create",
+        lambda s, t: Req("POST", "/v1/credentials", {"json": _learner(s.ach, t)}),
+        201,
     ),
     ("POST", "/v1/credentials/bulk"): (
-        "create", lambda s, t: Req("POST", "/v1/credentials/bulk", {"json": {"credentials": [_learner(s.ach, t)]}}),
+        "create",
+        lambda s, t: Req("POST", "/v1/credentials/bulk", {"json": {"credentials": [_learner(s.ach, t)]}}),
         201,
     ),
     ("POST", "/v1/credentials/import"): (
         "create",
-        lambda s, t: Req("POST", "/v1/credentials/import", {
-            "data": {"achievement_id": str(s.ach)},
-            "files": {"file": ("c.csv", f"email,name\n{t}@example.org,Name {t}\n", "text/csv")},
-        }),
+        lambda s, t: Req(
+            "POST",
+            "/v1/credentials/import",
+            {
+                "data": {"achievement_id": str(s.ach)},
+                "files": {"file": ("c.csv", f"email,name\n{t}@example.org,Name {t}\n", "text/csv")},
+            },
+        ),
         201,
     ),
     ("GET", "/v1/credentials"): ("list", lambda s, t: Req("GET", "/v1/credentials?limit=1000"), 200),
     ("GET", "/v1/credentials/{credential_id}"): (
-        "object", lambda s, t: Req("GET", f"/v1/credentials/{s.queued[0]}"), 200,
+        "object",
+        lambda s, t: Req("GET", f"/v1/credentials/{s.queued[0]}"),
+        200,
     ),
     ("GET", "/v1/credentials/{credential_id}/file"): (
-        "object", lambda s, t: Req("GET", f"/v1/credentials/{s.released[0]}/file"), 200,
+        "object",
+        lambda s, t: Req("GET", f"/v1/credentials/{s.released[0]}/file"),
+        200,
     ),
     ("POST", "/v1/credentials/{credential_id}/revoke"): (
-        "object", lambda s, t: Req("POST", f"/v1/credentials/{s.queued[1]}/revoke", {"json": {"reason": 1}}), 202,
+        "object",
+        lambda s, t: Req("POST", f"/v1/credentials/{s.queued[1]}/revoke", {"json": {"reason": 1}}),
+        202,
     ),
     ("GET", "/v1/batches"): ("list", lambda s, t: Req("GET", "/v1/batches"), 200),
     ("POST", "/v1/batches/seal"): ("seal", lambda s, t: Req("POST", "/v1/batches/seal"), 201),
     ("GET", "/v1/batches/{batch_id}"): ("object", lambda s, t: Req("GET", f"/v1/batches/{s.batch_id}"), 200),
     ("POST", "/v1/batches/{batch_id}/revoke"): (
-        "object", lambda s, t: Req("POST", f"/v1/batches/{s.batch_id}/revoke", {"json": {"reason": 2}}), 202,
+        "object",
+        lambda s, t: Req("POST", f"/v1/batches/{s.batch_id}/revoke", {"json": {"reason": 2}}),
+        202,
     ),
     ("GET", "/v1/events"): ("list", lambda s, t: Req("GET", "/v1/events?limit=1000"), 200),
     ("GET", "/v1/apikeys"): ("list", lambda s, t: Req("GET", "/v1/apikeys"), 200),
     ("POST", "/v1/apikeys/{key_id}/revoke"): (
-        "object", lambda s, t: Req("POST", f"/v1/apikeys/{s.spare_key_id}/revoke"), 200,
+        "object",
+        lambda s, t: Req("POST", f"/v1/apikeys/{s.spare_key_id}/revoke"),
+        200,
     ),
-}  # fmt: skip
+}
 
 # Owner requests that change what later requests see run last, in this order.
 _OWNER_LAST = [
@@ -233,8 +258,20 @@ class Service:
         ).json()["ids"]
         names = [f"Name {tag}-q{i}" for i in range(3)]
         emails = [f"{tag}-q{i}@example.org" for i in range(3)] + [f"{tag}-r{i}@example.org" for i in range(3)]
-        return Side(token, key_id, spare.id, ach, ach_uri, released, queued, batch["id"], batch["root"], names,
-                    emails, issuer.id)  # fmt: skip
+        return Side(
+            token,
+            key_id,
+            spare.id,
+            ach,
+            ach_uri,
+            released,
+            queued,
+            batch["id"],
+            batch["root"],
+            names,
+            emails,
+            issuer.id,
+        )
 
     def snapshot(self, issuer_id: int) -> dict[str, Any]:
         """Everything of one issuer that a request could change."""
@@ -541,7 +578,7 @@ def test_api_keys_hashed_revocable_and_compared_in_constant_time(
         assert {k["id"] for k in listed} >= {row.id, row3.id} and not any("hash" in k for k in listed)
         # 2. the CLI (the operator)
         env = {"REGISTRY_HOME": str(settings.home), **db.settings_env(), "REGISTRY_RPC_URL": registry.rpc_url}
-        from registry.cli.main import app as cli
+        from registry.cli.app import app as cli
 
         result = CliRunner().invoke(cli, ["apikey", "revoke", token3[:10]], env=env)
         assert result.exit_code == 0, result.output
@@ -564,95 +601,91 @@ def test_api_keys_hashed_revocable_and_compared_in_constant_time(
 # -- the contract side ------------------------------------------------------------------------
 
 # Who may call each state-changing function, as the outcome of an eth_call from each actor on
-# the registry's state (issuer A has an anchored batch). "ok" succeeds; an error name reverts.
+# the registry's state (issuer A has an anchored batch). "ok" succeeds; a Revert member reverts.
 # A success by someone other than issuer A on A's objects is then sent for real (in an anvil
 # snapshot) and must leave A's credential valid and A's records untouched.
 ACTORS = ("admin", "accreditor", "issuer A", "issuer B", "stranger")
-_AC = "AccessControlUnauthorizedAccount"
-CONTRACT_MATRIX: dict[str, dict[str, str]] = {
+_AC = Revert.ACCESS_CONTROL_UNAUTHORIZED_ACCOUNT
+CONTRACT_MATRIX: dict[str, dict[str, Revert | str]] = {
     "admitIssuer": {"admin": _AC, "accreditor": "ok", "issuer A": _AC, "issuer B": _AC, "stranger": _AC},
     "suspendIssuer": {"admin": _AC, "accreditor": "ok", "issuer A": _AC, "issuer B": _AC, "stranger": _AC},
     "reinstateIssuer": {
         "admin": _AC,
-        "accreditor": "IssuerNotSuspended",
+        "accreditor": Revert.ISSUER_NOT_SUSPENDED,
         "issuer A": _AC,
         "issuer B": _AC,
         "stranger": _AC,
     },
     "assignKey": {"admin": _AC, "accreditor": "ok", "issuer A": _AC, "issuer B": _AC, "stranger": _AC},
     "rotateKey": {
-        "admin": "UnknownKey",
-        "accreditor": "UnknownKey",
+        "admin": Revert.UNKNOWN_KEY,
+        "accreditor": Revert.UNKNOWN_KEY,
         "issuer A": "ok",
         "issuer B": "ok",
-        "stranger": "UnknownKey",
+        "stranger": Revert.UNKNOWN_KEY,
     },
     "declareKeyCompromised": {
-        "admin": "UnauthorizedCompromiseDeclaration",
+        "admin": Revert.UNAUTHORIZED_COMPROMISE_DECLARATION,
         "accreditor": "ok",
-        "issuer A": "UnauthorizedCompromiseDeclaration",  # a key cannot declare itself
-        "issuer B": "UnauthorizedCompromiseDeclaration",
-        "stranger": "UnauthorizedCompromiseDeclaration",
+        "issuer A": Revert.UNAUTHORIZED_COMPROMISE_DECLARATION,  # a key cannot declare itself
+        "issuer B": Revert.UNAUTHORIZED_COMPROMISE_DECLARATION,
+        "stranger": Revert.UNAUTHORIZED_COMPROMISE_DECLARATION,
     },
     "anchor": {
-        "admin": "UnknownKey",
-        "accreditor": "UnknownKey",
+        "admin": Revert.UNKNOWN_KEY,
+        "accreditor": Revert.UNKNOWN_KEY,
         "issuer A": "ok",
         "issuer B": "ok",
-        "stranger": "UnknownKey",
+        "stranger": Revert.UNKNOWN_KEY,
     },
     "revokeCredential": {
-        "admin": "UnknownKey",
-        "accreditor": "UnknownKey",
+        "admin": Revert.UNKNOWN_KEY,
+        "accreditor": Revert.UNKNOWN_KEY,
         "issuer A": "ok",
         "issuer B": "ok",
-        "stranger": "UnknownKey",
+        "stranger": Revert.UNKNOWN_KEY,
     },
     "revokeCredentials": {
-        "admin": "UnknownKey",
-        "accreditor": "UnknownKey",
+        "admin": Revert.UNKNOWN_KEY,
+        "accreditor": Revert.UNKNOWN_KEY,
         "issuer A": "ok",
         "issuer B": "ok",
-        "stranger": "UnknownKey",
+        "stranger": Revert.UNKNOWN_KEY,
     },
     "revokeBatch": {
-        "admin": "NotBatchIssuer",
-        "accreditor": "NotBatchIssuer",
+        "admin": Revert.NOT_BATCH_ISSUER,
+        "accreditor": Revert.NOT_BATCH_ISSUER,
         "issuer A": "ok",
-        "issuer B": "NotBatchIssuer",
-        "stranger": "NotBatchIssuer",
+        "issuer B": Revert.NOT_BATCH_ISSUER,
+        "stranger": Revert.NOT_BATCH_ISSUER,
     },
     "grantRole": {"admin": "ok", "accreditor": _AC, "issuer A": _AC, "issuer B": _AC, "stranger": _AC},
     "revokeRole": {"admin": "ok", "accreditor": _AC, "issuer A": _AC, "issuer B": _AC, "stranger": _AC},
     "renounceRole": {
-        "admin": "AccessControlBadConfirmation",
+        "admin": Revert.ACCESS_CONTROL_BAD_CONFIRMATION,
         "accreditor": "ok",
-        "issuer A": "AccessControlBadConfirmation",
-        "issuer B": "AccessControlBadConfirmation",
-        "stranger": "AccessControlBadConfirmation",
+        "issuer A": Revert.ACCESS_CONTROL_BAD_CONFIRMATION,
+        "issuer B": Revert.ACCESS_CONTROL_BAD_CONFIRMATION,
+        "stranger": Revert.ACCESS_CONTROL_BAD_CONFIRMATION,
     },
 }
 
 
-def _outcome(client: ChainClient, fn: Any, sender: str) -> str:
+def _outcome(client: Chain, call: Call, sender: str) -> Revert | str:
     try:
-        fn.call({"from": sender})
-    except (ContractCustomError, ContractLogicError) as exc:
-        data = exc.data if isinstance(exc.data, str) else None
-        return client.decode_error(data).split("(")[0] if data else str(exc)
+        client.sender.preflight(sender, call)
+    except TransactionFailed as exc:
+        return exc.revert or exc.reason
     return "ok"
 
 
-def _rpc(client: ChainClient, method: str, params: list[Any]) -> Any:
-    response = client.w3.provider.make_request(method, params)  # type: ignore[arg-type]
-    assert "error" not in response, response
-    return response["result"]
+def _rpc(client: Chain, method: str, params: list[Any]) -> Any:
+    return client.rpc.call(method, params)
 
 
 def test_contract_authorization_matrix(registry: Registry) -> None:
     client = registry.client
-    abi = client._artifact.abi
-    writes = {i["name"] for i in abi if i.get("type") == "function" and i["stateMutability"] not in ("view", "pure")}
+    writes = registry_abi().mutating_functions()
     assert writes == CONTRACT_MATRIX.keys(), (
         f"functions without a matrix entry: {sorted(writes - CONTRACT_MATRIX.keys())}"
     )
@@ -660,31 +693,37 @@ def test_contract_authorization_matrix(registry: Registry) -> None:
     root_a = bytes.fromhex(batch_a.root[2:])
     proof = json.loads(batch_a.files[0].read_text())["proof"][0]
     digest_a, path_a = bytes.fromhex(proof["credentialDigest"][2:]), list(proof["merklePath"])
-    role = client.contract.functions.ACCREDITOR_ROLE().call()
+    role = ACCREDITOR_ROLE
     fresh = Account.create().address
-    now = client.w3.eth.get_block("latest")["timestamp"]
-    accounts = {"admin": registry.admin, "accreditor": registry.accreditor, "issuer A": registry.issuer_key,
-                "issuer B": registry.issuer2_key, "stranger": registry.stranger}  # fmt: skip
-    calls: dict[str, Callable[[], Any]] = {
-        "admitIssuer": lambda: client.fn("admitIssuer", "New", f"new-{secrets.token_hex(4)}.example", fresh),
-        "suspendIssuer": lambda: client.fn("suspendIssuer", registry.issuer_id),
-        "reinstateIssuer": lambda: client.fn("reinstateIssuer", registry.issuer_id),
-        "assignKey": lambda: client.fn("assignKey", registry.issuer_id, fresh),
-        "rotateKey": lambda: client.fn("rotateKey", fresh),
-        "declareKeyCompromised": lambda: client.fn("declareKeyCompromised", registry.issuer_key.address, now - 1),
-        "anchor": lambda: client.fn("anchor", secrets.token_bytes(32), 1, b"\x00" * 32),
-        "revokeCredential": lambda: client.fn("revokeCredential", digest_a, 1),
-        "revokeCredentials": lambda: client.fn("revokeCredentials", [digest_a], 1),
-        "revokeBatch": lambda: client.fn("revokeBatch", root_a, 1),
-        "grantRole": lambda: client.fn("grantRole", role, registry.stranger.address),
-        "revokeRole": lambda: client.fn("revokeRole", role, registry.accreditor.address),
-        "renounceRole": lambda: client.fn("renounceRole", role, registry.accreditor.address),
+    now = client.history.block_timestamp(client.reads.head())
+    accounts = {
+        "admin": registry.admin,
+        "accreditor": registry.accreditor,
+        "issuer A": registry.issuer_key,
+        "issuer B": registry.issuer2_key,
+        "stranger": registry.stranger,
+    }
+    calls: dict[str, Callable[[], Call]] = {
+        "admitIssuer": lambda: registry_calls.admit_issuer("New", f"new-{secrets.token_hex(4)}.example", fresh),
+        "suspendIssuer": lambda: registry_calls.suspend_issuer(registry.issuer_id),
+        "reinstateIssuer": lambda: registry_calls.reinstate_issuer(registry.issuer_id),
+        "assignKey": lambda: registry_calls.assign_key(registry.issuer_id, fresh),
+        "rotateKey": lambda: registry_calls.rotate_key(fresh),
+        "declareKeyCompromised": lambda: registry_calls.declare_key_compromised(registry.issuer_key.address, now - 1),
+        "anchor": lambda: registry_calls.anchor(secrets.token_bytes(32), 1, b"\x00" * 32),
+        "revokeCredential": lambda: registry_calls.revoke_credential(digest_a, 1),
+        "revokeCredentials": lambda: registry_calls.revoke_credentials([digest_a], 1),
+        "revokeBatch": lambda: registry_calls.revoke_batch(root_a, 1),
+        "grantRole": lambda: registry_calls.grant_role(role, registry.stranger.address),
+        "revokeRole": lambda: registry_calls.revoke_role(role, registry.accreditor.address),
+        "renounceRole": lambda: registry_calls.renounce_role(role, registry.accreditor.address),
     }
     assert calls.keys() == CONTRACT_MATRIX.keys()
-    issuer_a_before = client.contract.functions.issuer(registry.issuer_id).call()
-    key_a_before = client.contract.functions.keyInfo(registry.issuer_key.address).call()
-    assert client.check_credential(root_a, digest_a, path_a) == 0
-    got: dict[str, dict[str, str]] = {}
+    assert all(make().function == name for name, make in calls.items())
+    issuer_a_before = client.reads.issuers([registry.issuer_id])
+    key_a_before = client.reads.keys_by_address([registry.issuer_key.address])
+    assert client.reads.check_credential(root_a, digest_a, path_a) == 0
+    got: dict[str, dict[str, Revert | str]] = {}
     for name, make in calls.items():
         got[name] = {}
         for actor in ACTORS:
@@ -694,19 +733,19 @@ def test_contract_authorization_matrix(registry: Registry) -> None:
     for name in ("rotateKey", "anchor", "revokeCredential", "revokeCredentials"):
         snap = _rpc(client, "evm_snapshot", [])
         try:
-            result = client.transact(registry.issuer2_key, calls[name](), name)
-            assert client.check_credential(root_a, digest_a, path_a) == 0, name  # A's credential still valid
-            assert client.contract.functions.issuer(registry.issuer_id).call() == issuer_a_before
-            assert client.contract.functions.keyInfo(registry.issuer_key.address).call() == key_a_before
+            result = client.writes.transact(registry.issuer2_key, calls[name]())
+            assert client.reads.check_credential(root_a, digest_a, path_a) == 0, name  # A's credential still valid
+            assert client.reads.issuers([registry.issuer_id]) == issuer_a_before
+            assert client.reads.keys_by_address([registry.issuer_key.address]) == key_a_before
             if name == "anchor":
-                [event] = client.events("BatchAnchored", result.logs)
+                [event] = result.events("BatchAnchored")
                 assert event["issuerId"] == registry.issuer2_id  # anchored for B itself, never for A
             if name.startswith("revokeCredential"):
-                [event] = client.events("CredentialRevoked", result.logs)
+                [event] = result.events("CredentialRevoked")
                 assert event["issuerId"] == registry.issuer2_id  # in B's namespace
-                rev = client.contract.functions.credentialRevocation(registry.issuer_id, digest_a).call()
-                assert rev[0] == 0
+                revocation = client.reads.revocations([(registry.issuer_id, digest_a)])
+                assert revocation[(registry.issuer_id, "0x" + digest_a.hex())] is None
         finally:
             assert _rpc(client, "evm_revert", [snap]) is True
     # B cannot revoke A's batch even when it tries for real (the pre-flight would stop the CLI).
-    assert client.check_credential(root_a, digest_a, path_a) == 0
+    assert client.reads.check_credential(root_a, digest_a, path_a) == 0

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from registry.cli.main import app
-from registry.core import baking
+from registry.cli.app import app
+from registry.issue import badges
 from tests.chain_fixtures import Registry
 
 pytestmark = pytest.mark.e2e
@@ -31,8 +31,8 @@ def test_baked_png_and_svg_verify_valid(registry: Registry, tmp_path: Path) -> N
     credential = json.loads(issued.files[0].read_text())
     png_file = tmp_path / "badge.png"
     svg_file = tmp_path / "badge.svg"
-    png_file.write_bytes(baking.bake_png(credential))
-    svg_file.write_text(baking.bake_svg(credential))
+    png_file.write_bytes(badges.baked_png(credential))
+    svg_file.write_text(badges.baked_svg(credential))
 
     code, reports = _verify(registry, png_file, svg_file)
 
@@ -46,7 +46,7 @@ def test_tampered_baked_png_is_invalid(registry: Registry, tmp_path: Path) -> No
     credential = json.loads(issued.files[0].read_text())
     credential["credentialSubject"]["achievement"]["name"] = "Something Grander"
     png_file = tmp_path / "tampered.png"
-    png_file.write_bytes(baking.bake_png(credential))
+    png_file.write_bytes(badges.baked_png(credential))
 
     code, reports = _verify(registry, png_file)
 
@@ -58,10 +58,11 @@ def test_tampered_baked_png_is_invalid(registry: Registry, tmp_path: Path) -> No
 
 def test_image_without_credential_is_a_usage_error(registry: Registry, tmp_path: Path) -> None:
     plain = tmp_path / "plain.png"
-    plain.write_bytes(baking.badge_image_png({"name": "x"}))
+    plain.write_bytes(badges.badge_image_png({"name": "x"}))
     result = CliRunner().invoke(
-        app, ["verify", "--rpc", registry.rpc_url, str(plain)],
+        app,
+        ["verify", "--rpc", registry.rpc_url, str(plain)],
         env={"REGISTRY_HOME": str(registry.settings.home)},
-    )  # fmt: skip
+    )
     assert result.exit_code == 3
     assert "no baked credential" in result.stderr

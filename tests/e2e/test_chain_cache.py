@@ -1,4 +1,4 @@
-"""The verify API's head-cached chain reads (registry.chain.cache) against a real anvil: the same
+"""The verify API's head-cached chain reads (registry.chain.headcache) against a real anvil: the same
 snapshot as an uncached read, nothing re-read while the head stays, a revocation seen at the
 next block, and no mix-ups between threads."""
 
@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from registry.chain.cache import HeadCachedClient
-from registry.chain.client import ChainClient
-from registry.chain.ops import revoke_credentials
-from registry.verify.verifier import CheckStatus, Verdict, Verifier
+from registry.chain.headcache import HeadCache
+from registry.chain.reads import ChainReader, head_cached_reader
+from registry.verify import CheckStatus, Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
 
 
@@ -22,8 +21,13 @@ def _proof(path: Any) -> tuple[str, str]:
     return str(proof["merkleRoot"]), str(proof["credentialDigest"])
 
 
-def _cached_verifier(client: HeadCachedClient) -> Verifier:
-    return Verifier(client_for=lambda chain_id, registry: client, trusted={})
+def _cache_of(reader: ChainReader) -> HeadCache:
+    assert reader.cache is not None
+    return reader.cache
+
+
+def _cached_verifier(client: ChainReader) -> Verifier:
+    return Verifier(VerificationPolicy(trusted={}), client_for=lambda chain_id, registry: client)
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +38,8 @@ def issued(registry: Registry) -> Any:
 def test_same_snapshot_as_an_uncached_read(registry: Registry, issued: Any) -> None:
     root, digest = _proof(issued.files[0])
     unknown = "0x" + "ab" * 32
-    plain = ChainClient(registry.rpc_url, registry.client.registry_address)
-    cached = HeadCachedClient(registry.rpc_url, registry.client.registry_address)
+    plain = ChainReader(registry.rpc_url, registry.client.registry_address)
+    cached = head_cached_reader(registry.rpc_url, registry.client.registry_address)
     pairs = [(root, digest), (unknown, "0x" + "cd" * 32)]
     want = plain.snapshot([root, unknown], pairs)
     for _ in range(2):  # first read, then from the cache
@@ -44,24 +48,25 @@ def test_same_snapshot_as_an_uncached_read(registry: Registry, issued: Any) -> N
 
 def test_nothing_is_read_again_while_the_head_stays(registry: Registry, issued: Any) -> None:
     root, digest = _proof(issued.files[1])
-    cached = HeadCachedClient(registry.rpc_url, registry.client.registry_address)
+    cached = head_cached_reader(registry.rpc_url, registry.client.registry_address)
+    cache = _cache_of(cached)
     cached.snapshot([root], [(root, digest)])
-    reads = cached.read_calls
+    reads = cache.read_calls
     for _ in range(5):
         cached.snapshot([root], [(root, digest)])
-    assert cached.read_calls == reads
-    assert cached.head_calls == 6  # head_max_age=0: one head call per request made one after another
+    assert cache.read_calls == reads
+    assert cache.head_calls == 6  # head_max_age=0: one head call per request made one after another
 
 
 def test_a_revocation_is_seen_at_the_next_block(registry: Registry) -> None:
     batch = registry.issue(2)
-    cached = HeadCachedClient(registry.rpc_url, registry.client.registry_address)
+    cached = head_cached_reader(registry.rpc_url, registry.client.registry_address)
     verifier = _cached_verifier(cached)
     data = json.loads(batch.files[0].read_text())
     assert verifier.verify(data).verdict is Verdict.VALID
     assert verifier.verify(data).verdict is Verdict.VALID  # cached reads
     digest = bytes.fromhex(data["proof"][0]["credentialDigest"][2:])
-    revoke_credentials(registry.client, registry.issuer_key, [digest], 3)
+    registry.client.writes.revoke_credentials(registry.issuer_key, [digest], 3)
     report = verifier.verify(data)
     assert report.verdict is Verdict.INVALID
     assert report.check("revocation").status is CheckStatus.FAIL
@@ -69,23 +74,25 @@ def test_a_revocation_is_seen_at_the_next_block(registry: Registry) -> None:
 
 def test_a_short_head_max_age_shares_the_head(registry: Registry, issued: Any) -> None:
     root, digest = _proof(issued.files[2])
-    cached = HeadCachedClient(registry.rpc_url, registry.client.registry_address, head_max_age=60)
+    cached = head_cached_reader(registry.rpc_url, registry.client.registry_address, head_max_age=60)
+    cache = _cache_of(cached)
     for _ in range(4):
         cached.snapshot([root], [(root, digest)])
-    assert cached.head_calls == 1
+    assert cache.head_calls == 1
 
 
 def test_threads_sharing_one_client_with_a_cache_starting_over(registry: Registry, issued: Any) -> None:
     """Concurrent first reads at one head (the cache reset between rounds) answer correctly."""
     root, digest = _proof(issued.files[3])
-    cached = HeadCachedClient(registry.rpc_url, registry.client.registry_address)
-    want = ChainClient(registry.rpc_url, registry.client.registry_address).snapshot([root], [(root, digest)])
+    cached = head_cached_reader(registry.rpc_url, registry.client.registry_address)
+    cache = _cache_of(cached)
+    want = ChainReader(registry.rpc_url, registry.client.registry_address).snapshot([root], [(root, digest)])
     failures: list[str] = []
 
     def work() -> None:
         for _ in range(40):
-            with cached._reads_lock:
-                cached._reads = None
+            with cache._reads_lock:
+                cache._reads = None
             try:
                 got = cached.snapshot([root], [(root, digest)])
                 if got != want:
@@ -105,12 +112,13 @@ def test_an_unreachable_rpc_is_chain_unavailable_for_every_waiting_request() -> 
     """Concurrent requests behind a failing head call all get ChainUnavailable (never a stale head)."""
     from tests.chain_fixtures import free_port
 
-    client = HeadCachedClient(f"http://127.0.0.1:{free_port()}", "0x" + "11" * 20, timeout=2)
+    client = head_cached_reader(f"http://127.0.0.1:{free_port()}", "0x" + "11" * 20, timeout=2)
+    cache = _cache_of(client)
     errors: list[str] = []
 
     def work() -> None:
         try:
-            client.current_head()
+            cache.current_head(client.rpc)
         except Exception as exc:  # collected and asserted below
             errors.append(type(exc).__name__)
 
@@ -120,4 +128,4 @@ def test_an_unreachable_rpc_is_chain_unavailable_for_every_waiting_request() -> 
     for t in threads:
         t.join(30)
     assert errors == ["ChainUnavailable"] * 6
-    assert client.head_calls == 0
+    assert cache.head_calls == 0

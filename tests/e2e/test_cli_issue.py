@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from registry.verify.verifier import Verdict, Verifier
+from registry.verify import Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
 
 ACHIEVEMENT = {
@@ -30,7 +30,7 @@ def run(registry: Registry, tmp: Path, *args: str) -> subprocess.CompletedProces
         "REGISTRY_CONFIG_DIR": str(tmp / "config"),
         "PATH": str(Path(sys.executable).parent),
     }
-    cmd = [sys.executable, "-m", "registry.cli.main", *args, "--rpc", registry.rpc_url]
+    cmd = [sys.executable, "-m", "registry.cli", *args, "--rpc", registry.rpc_url]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
 
 
@@ -45,7 +45,7 @@ def test_issue_from_csv_then_revoke(registry: Registry, tmp_path: Path) -> None:
     assert "issued 25 credentials of Universidad de Ejemplo" in proc.stdout
     files = sorted(out.glob("*.json"))
     assert len(files) == 25
-    verifier = Verifier(rpc_url=registry.rpc_url, trusted={})
+    verifier = Verifier(VerificationPolicy(trusted={}), rpc_url=registry.rpc_url)
     data = json.loads(files[0].read_text())
     assert data["issuer"]["id"] == "did:web:uni.example"
     assert data["validUntil"].startswith("2031-01-01")
@@ -64,7 +64,7 @@ def test_issue_from_csv_then_revoke(registry: Registry, tmp_path: Path) -> None:
 def test_bad_csv_is_rejected_by_row_and_nothing_is_anchored(registry: Registry, tmp_path: Path) -> None:
     (tmp_path / "ach.json").write_text(json.dumps(ACHIEVEMENT))
     (tmp_path / "bad.csv").write_text("email,name\nok@example.org,Ok\nnot-an-email,Bad\n")
-    head = registry.client.head()
+    head = registry.client.reads.head()
     args = [
         "--csv",
         str(tmp_path / "bad.csv"),
@@ -76,7 +76,7 @@ def test_bad_csv_is_rejected_by_row_and_nothing_is_anchored(registry: Registry, 
     proc = run(registry, tmp_path, "issue", *args)
     assert proc.returncode == 3
     assert "row 3" in proc.stderr and "email" in proc.stderr
-    assert registry.client.head() == head  # no transaction
+    assert registry.client.reads.head() == head  # no transaction
     assert not (tmp_path / "o").exists()
     (tmp_path / "bad-ach.json").write_text(json.dumps({**ACHIEVEMENT, "eqf_level": 11}))
     (tmp_path / "good.csv").write_text("email\nok@example.org\n")
@@ -97,9 +97,9 @@ def test_another_issuers_key_cannot_revoke_through_the_cli(registry: Registry, t
     """The CLI signs with the configured key; a key of another issuer revokes nothing of ours."""
     batch = registry.issue(2)
     # issuer 2's dev key is not the CLI's default role; use the library path to show the namespace rule
-    from registry.chain.ops import revoke_credentials
-
     digest = bytes.fromhex(json.loads(batch.files[0].read_text())["proof"][0]["credentialDigest"][2:])
-    revoke_credentials(registry.client, registry.issuer2_key, [digest], 1)
-    report = Verifier(rpc_url=registry.rpc_url, trusted={}).verify(json.loads(batch.files[0].read_text()))
+    registry.client.writes.revoke_credentials(registry.issuer2_key, [digest], 1)
+    report = Verifier(VerificationPolicy(trusted={}), rpc_url=registry.rpc_url).verify(
+        json.loads(batch.files[0].read_text())
+    )
     assert report.verdict is Verdict.VALID

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from registry.chain.client import ChainClient
+from registry.chain.adapter import Chain
 from registry.errors import ChainUnavailable
 from tests.chain_fixtures import Registry
 
@@ -94,19 +94,19 @@ def proxy(request: pytest.FixtureRequest, history: Registry) -> Iterator[Limitin
     p.close()
 
 
-def _all_logs(client: ChainClient, head: int) -> list[tuple[int, int]]:
-    page = next(iter(client.get_logs(0, head, page_size=head + 1)))
+def _all_logs(client: Chain, head: int) -> list[tuple[int, int]]:
+    page = next(iter(client.history.get_logs(0, head, page_size=head + 1)))
     return [(int(log["blockNumber"], 16), int(log["logIndex"], 16)) for log in page.logs]
 
 
 def test_pages_shrink_to_what_the_node_accepts_and_miss_nothing(history: Registry, proxy: LimitingProxy) -> None:
-    direct = ChainClient(history.rpc_url, history.client.registry_address)
-    head = direct.head()
+    direct = Chain(history.rpc_url, history.client.registry_address)
+    head = direct.reads.head()
     expected = _all_logs(direct, head)
     assert len(expected) >= 10
 
-    limited = ChainClient(proxy.url, history.client.registry_address, timeout=0.5)
-    pages = list(limited.get_logs(0, head, page_size=64, max_page_size=64))
+    limited = Chain(proxy.url, history.client.registry_address, timeout=0.5)
+    pages = list(limited.history.get_logs(0, head, page_size=64, max_page_size=64))
 
     got = [(int(log["blockNumber"], 16), int(log["logIndex"], 16)) for p in pages for log in p.logs]
     assert got == expected
@@ -114,7 +114,7 @@ def test_pages_shrink_to_what_the_node_accepts_and_miss_nothing(history: Registr
     assert all(b.from_block == a.to_block + 1 for a, b in pairwise(pages))
     assert all(p.to_block - p.from_block + 1 <= 3 for p in pages)
     assert any(refused for *_r, refused in proxy.ranges)
-    events = limited.__dict__["log_page_events"]
+    events = limited.history.page_events
     assert any(kind == "shrink" for kind, *_ in events)
     if proxy.mode == "hint":  # the provider's suggested range is taken at once
         first_accepted = next(r for r in proxy.ranges if not r[2])
@@ -122,9 +122,9 @@ def test_pages_shrink_to_what_the_node_accepts_and_miss_nothing(history: Registr
 
 
 def test_pages_grow_again_after_success(history: Registry) -> None:
-    client = ChainClient(history.rpc_url, history.client.registry_address)
-    head = client.head()
-    pages = list(client.get_logs(0, head, page_size=1, max_page_size=8))
+    client = Chain(history.rpc_url, history.client.registry_address)
+    head = client.reads.head()
+    pages = list(client.history.get_logs(0, head, page_size=1, max_page_size=8))
     sizes = [p.to_block - p.from_block + 1 for p in pages]
     assert sizes[:3] == [1, 2, 4]  # head permitting; the last page stops at the head
     assert max(sizes) <= 8
@@ -133,18 +133,18 @@ def test_pages_grow_again_after_success(history: Registry) -> None:
 def test_a_single_refused_block_is_chain_unavailable(history: Registry) -> None:
     p = LimitingProxy(history.rpc_url, max_range=0, mode="error")
     try:
-        client = ChainClient(p.url, history.client.registry_address)
+        client = Chain(p.url, history.client.registry_address)
         with pytest.raises(ChainUnavailable, match="refused even a single block"):
-            list(client.get_logs(0, 5, page_size=4))
+            list(client.history.get_logs(0, 5, page_size=4))
     finally:
         p.close()
 
 
 def test_block_headers_come_in_batches(history: Registry) -> None:
-    client = ChainClient(history.rpc_url, history.client.registry_address)
-    head = client.head()
-    headers = client.block_headers(range(head + 1), chunk=4)
+    client = Chain(history.rpc_url, history.client.registry_address)
+    head = client.reads.head()
+    headers = client.history.block_headers(range(head + 1), chunk=4)
     assert sorted(headers) == list(range(head + 1))
-    assert headers[head].timestamp == client.block_timestamp(head)
+    assert headers[head].timestamp == client.history.block_timestamp(head)
     with pytest.raises(ChainUnavailable, match="eth_getBlockByNumber batch"):
-        client.block_headers([head + 1000])
+        client.history.block_headers([head + 1000])

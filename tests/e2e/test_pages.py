@@ -18,18 +18,26 @@ import pytest
 import uvicorn
 from sqlmodel import Session
 
-from registry.service.api import create_app
-from registry.service.issuance import IssueRequest, credential_file, issue
+from registry.core.csvimport import IssueRequest
+from registry.service.issuance import credential_file, issue
+from registry.service.runtime import create_app
+from registry.service.sealing import seal_due
 from registry.service.store import CredentialRow
-from registry.service.worker import Worker, run_until_idle, seal_due
+from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import Database, add_issuer, database, service_settings
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = os.environ.get("REGISTRY_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _require_browser() -> None:
@@ -60,17 +68,27 @@ def site(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     settings = service_settings(registry, db, public_url=f"http://127.0.0.1:{port}")
     with Session(db.engine) as session:
         issuer, key, ach = add_issuer(session, registry)
-        rows = issue(session, issuer, [
-            IssueRequest(achievement_id=ach, recipient_email=f"ada{i}@example.org", recipient_name=f"Ada Lovelace {i}",
-                         result="A", valid_until=datetime(2031, 1, 1, tzinfo=UTC) if i == 2 else None)
-            for i in range(3)
-        ])  # fmt: skip
+        rows = issue(
+            session,
+            issuer,
+            [
+                IssueRequest(
+                    achievement_id=ach,
+                    recipient_email=f"ada{i}@example.org",
+                    recipient_name=f"Ada Lovelace {i}",
+                    result="A",
+                    valid_until=datetime(2031, 1, 1, tzinfo=UTC) if i == 2 else None,
+                )
+                for i in range(3)
+            ],
+        )
         session.commit()
         ids = [r.id for r in rows]
     seal_due(db.engine, settings, force=True)
     run_until_idle(Worker(settings, db.engine, registry.client))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=db.engine), host="127.0.0.1", port=port,
-                                           log_level="warning"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, engine=db.engine), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(100):

@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from registry.chain.ops import anchor_root
-from registry.service.api import create_app
 from registry.service.issuance import credential_file
+from registry.service.runtime import create_app
+from registry.service.sealing import seal_due
 from registry.service.store import AnchorTx, Batch, BatchState, CredentialRow, CredentialState, Event, TxState
-from registry.service.worker import Worker, run_until_idle, seal_due
-from registry.verify.verifier import Verdict, Verifier
+from registry.service.worker import Worker, run_until_idle
+from registry.verify import Verdict, Verifier
 from tests.chain_fixtures import Registry
 from tests.reliability_harness import (
     Miner,
@@ -47,7 +47,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def start(registry: Registry) -> int:
     """The head when the test starts: roots anchored before belong to other tests."""
-    return registry.client.head() + 1
+    return registry.client.reads.head() + 1
 
 
 @pytest.fixture
@@ -113,13 +113,13 @@ def test_reorg_drops_the_anchor_batch_goes_back_and_is_anchored_again(
                 lambda: batch_where(db, lambda b: b.anchor_block is not None), 60, "the anchor to be mined"
             )
             dropped_tx, block = batch.anchor_tx, batch.anchor_block
-            dropped_hash = registry.client.block_hash(block)
+            dropped_hash = registry.client.history.block_hash(block)
             assert states(db) == {CredentialState.BATCHED}  # 1 of 4 confirmations: nothing released
             if round_ == 1:
                 worker.kill()  # the second reorg happens while the worker is dead
-            rpc(url, "anvil_reorg", registry.client.head() - block + 1, [])
-            assert registry.client.receipt(dropped_tx) is None, "the reorg should drop the anchoring transaction"
-            assert registry.client.block_hash(block) != dropped_hash
+            rpc(url, "anvil_reorg", registry.client.reads.head() - block + 1, [])
+            assert registry.client.sender.receipt(dropped_tx) is None, "the reorg should drop the anchoring transaction"
+            assert registry.client.history.block_hash(block) != dropped_hash
             if round_ == 1:
                 worker.start()
             drops = round_ + 1
@@ -147,7 +147,7 @@ def test_rpc_outage_issuance_goes_on_verification_indeterminate_worker_recovers(
     def learner(i: int) -> dict[str, Any]:
         return {"achievement_id": ach, "recipient_email": f"o{i}@example.org", "recipient_name": f"O {i}"}
 
-    with RpcProxy(registry.chain.client.port) as proxy, Miner(registry.rpc_url, 0.2):
+    with RpcProxy(registry.chain.port) as proxy, Miner(registry.rpc_url, 0.2):
         settings = service_settings(registry, db, rpc_url=proxy.url)
         env = worker_env(registry, db, rpc_url=proxy.url, batch_size=2, rpc_retry_max=0.5)
         worker = WorkerProcess(env, tmp_path).start()
@@ -203,7 +203,7 @@ def test_stuck_transaction_is_replaced_with_higher_fees_at_the_same_nonce(
     issuer_id, _, ach = issuer
     ids = set(queue_credentials(db.engine, issuer_id, ach, 3, "stuck"))
     sender = registry.issuer_key.address
-    nonce_before = registry.client.nonce(sender, "latest")
+    nonce_before = registry.client.sender.nonce(sender, "latest")
     worker = WorkerProcess(worker_env(registry, db, rebroadcast_after=1, confirmations=1), tmp_path).start()
     try:
         wait_for(lambda: len(txs(db)) >= 3, 60, "two fee replacements of the pending transaction")
@@ -217,7 +217,7 @@ def test_stuck_transaction_is_replaced_with_higher_fees_at_the_same_nonce(
     confirmed = [r for r in rows if r.state == TxState.CONFIRMED]
     assert [r.tx_hash for r in confirmed] == [batch.anchor_tx]
     assert {r.state for r in rows if r.tx_hash != batch.anchor_tx} == {TxState.REPLACED}
-    assert registry.client.nonce(sender, "latest") == nonce_before + 1  # one transaction, not several
+    assert registry.client.sender.nonce(sender, "latest") == nonce_before + 1  # one transaction, not several
     assert anchor_counts(registry.client)[batch.root] == 1
     assert events(db).count("anchor.replaced") == len(rows) - 1
     assert check_invariants(db.engine, registry.client, ids, final=True, from_block=start) == []
@@ -235,7 +235,7 @@ def test_underpriced_transaction_dropped_by_the_node_is_replaced(
         # The base fee jumps above the transaction's maxFeePerGas: anvil evicts it from the pool.
         rpc(registry.rpc_url, "anvil_setNextBlockBaseFeePerGas", hex(first.max_fee_per_gas * 3))
         rpc(registry.rpc_url, "evm_mine")
-        assert not registry.client.tx_known(first.tx_hash)
+        assert not registry.client.sender.tx_known(first.tx_hash)
         wait_for(lambda: len(txs(db)) >= 2 and txs(db)[-1].state == TxState.BROADCAST, 60, "a replacement")
         rpc(registry.rpc_url, "evm_mine")
         wait_for(lambda: batch_where(db, lambda b: b.state == BatchState.CONFIRMED), 60, "confirmation")
@@ -266,7 +266,7 @@ def test_the_replaced_transaction_mined_instead_is_accepted(
         original, replacement = txs(db)
         assert (original.state, replacement.state) == (TxState.REPLACED, TxState.SIGNED)
         rpc(registry.rpc_url, "evm_mine")
-        assert registry.client.receipt(original.tx_hash) is not None
+        assert registry.client.sender.receipt(original.tx_hash) is not None
         worker.start()
         wait_for(lambda: batch_where(db, lambda b: b.state == BatchState.CONFIRMED), 60, "confirmation")
     finally:
@@ -293,7 +293,7 @@ def test_root_taken_by_another_issuer_is_never_adopted(
     queue_credentials(db.engine, issuer_id, ach, 3, "front")
     [first_id] = seal_due(db.engine, settings, force=True)
     stolen = only_batch(db).root
-    anchor_root(registry.client, registry.issuer2_key, bytes.fromhex(stolen[2:]), 3, b"front-run")
+    registry.client.writes.anchor(registry.issuer2_key, stolen, 3, b"front-run")
     worker = Worker(settings, db.engine, registry.client)
     run_until_idle(worker)
     with Session(db.engine) as session:

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from registry.service.issuance import credential_file
 from registry.service.store import CredentialRow, Event
-from registry.verify.verifier import Verdict, Verifier
+from registry.verify import Verdict, Verifier
 from tests.chain_fixtures import Registry
 from tests.reliability_harness import PIPELINE_STEPS, crash_campaign
 from tests.service_support import Database, add_issuer
@@ -29,9 +29,15 @@ def test_sigkill_at_every_step_and_at_random_loses_nothing(db: Database, registr
         issuer_id = issuer.id
     random_kills = 2 if db.kind == "sqlite" else 0  # keeps the fast suite short; the bench does 100+
     result = crash_campaign(
-        registry, db, issuer_id, ach, tmp_path / "workers",
-        steps=list(PIPELINE_STEPS), random_kills=random_kills, seed=7,
-    )  # fmt: skip
+        registry,
+        db,
+        issuer_id,
+        ach,
+        tmp_path / "workers",
+        steps=list(PIPELINE_STEPS),
+        random_kills=random_kills,
+        seed=7,
+    )
     assert result.violations == []
     assert set(result.step_kills) == set(PIPELINE_STEPS), result.step_kills
     assert result.crash_runs == len(PIPELINE_STEPS) + random_kills

@@ -46,7 +46,7 @@ def test_anchor_locks_exclude_other_engines_and_are_released(db: Database) -> No
 def test_two_worker_processes_never_anchor_twice_nor_share_a_nonce(
     db: Database, registry: Registry, tmp_path: Path
 ) -> None:
-    start = registry.client.head() + 1
+    start = registry.client.reads.head() + 1
     with Session(db.engine) as session:
         one, _, ach1 = add_issuer(session, registry, 1)
         two, _, ach2 = add_issuer(session, registry, 2)

@@ -32,8 +32,7 @@ import pytest
 from eth_account import Account
 from typer.testing import CliRunner, Result
 
-from registry.chain.ops import admit_issuer
-from registry.cli.main import app as cli_app
+from registry.cli.app import app as cli_app
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import database
 
@@ -44,7 +43,7 @@ WRAPPER = (
     "import logging, sys; "
     "logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, "
     "format='%(asctime)s %(name)s %(levelname)s %(message)s'); "
-    "from registry.cli.main import app; sys.argv[0] = 'registry'; app()"
+    "from registry.cli.app import app; sys.argv[0] = 'registry'; app()"
 )
 
 
@@ -109,16 +108,30 @@ def test_no_secret_in_any_log_of_a_full_flow(registry: Registry, tmp_path: Path,
         account = Account.from_key(private_key)
         assert account.address in made.stdout
         did = f"did:web:secret-{secrets.token_hex(3)}.example"
-        admit_issuer(registry.client, registry.accreditor, "Secret College", did, account.address)
-        w3 = registry.client.w3
-        fund = {"to": account.address, "value": 10**18, "gas": 21000, "chainId": w3.eth.chain_id,
-                "nonce": w3.eth.get_transaction_count(registry.admin.address), "maxFeePerGas": 10**11,
-                "maxPriorityFeePerGas": 10**9}  # fmt: skip
-        registry.client.send(registry.admin, fund, "fund")
+        registry.client.writes.admit_issuer(registry.accreditor, "Secret College", did, account.address)
+        fund = {
+            "to": account.address,
+            "value": 10**18,
+            "gas": 21000,
+            "chainId": registry.client.reads.chain_id(),
+            "nonce": registry.client.sender.nonce(registry.admin.address, "latest"),
+            "maxFeePerGas": 10**11,
+            "maxPriorityFeePerGas": 10**9,
+        }
+        registry.client.sender.send(registry.admin, fund, "fund")
         # A wrong passphrase is refused without echoing either passphrase.
         env_wrong = {**env, "REGISTRY_KEY_PASSPHRASE": "wrong " + passphrase[::-1]}
-        bad = cli("issuer-add-wrong", "issuer", "add", "Secret College", did, "--keystore", str(keystore),
-                  check=False, env=env_wrong)  # fmt: skip
+        bad = cli(
+            "issuer-add-wrong",
+            "issuer",
+            "add",
+            "Secret College",
+            did,
+            "--keystore",
+            str(keystore),
+            check=False,
+            env=env_wrong,
+        )
         assert bad.exit_code != 0 and "passphrase" in bad.stderr
         logs["issuer-add-wrong.stdout"] = bad.stdout
         secrets_to_find: dict[str, str] = {"wrong passphrase": env_wrong["REGISTRY_KEY_PASSPHRASE"]}
@@ -131,8 +144,9 @@ def test_no_secret_in_any_log_of_a_full_flow(registry: Registry, tmp_path: Path,
         # 3. The service, with its worker, as its own process.
         out_path, err_path = tmp_path / "serve.stdout", tmp_path / "serve.stderr"
         with out_path.open("w") as out_fh, err_path.open("w") as err_fh:
-            proc = subprocess.Popen([sys.executable, "-c", WRAPPER, "serve", "--port", str(port)], env=env,
-                                    stdout=out_fh, stderr=err_fh)  # fmt: skip
+            proc = subprocess.Popen(
+                [sys.executable, "-c", WRAPPER, "serve", "--port", str(port)], env=env, stdout=out_fh, stderr=err_fh
+            )
             try:
                 emails = _flow(f"http://127.0.0.1:{port}", token, spare, tmp_path, env, logs)
             finally:
@@ -183,32 +197,54 @@ def _flow(base: str, token: str, spare: str, tmp: Path, env: dict[str, str], log
                 pass
             assert time.monotonic() < deadline, "the service did not become ready"
             time.sleep(0.2)
-        ach_body = {"name": "Secrets 101", "description": "d", "criteria_narrative": "c", "learning_outcomes": ["x"],
-                    "workload_ects": 1.0, "eqf_level": 4, "assessment_type": "exam", "participation_form": "online",
-                    "quality_assurance": "qa"}  # fmt: skip
+        ach_body = {
+            "name": "Secrets 101",
+            "description": "d",
+            "criteria_narrative": "c",
+            "learning_outcomes": ["x"],
+            "workload_ects": 1.0,
+            "eqf_level": 4,
+            "assessment_type": "exam",
+            "participation_form": "online",
+            "quality_assurance": "qa",
+        }
         r = http.post("/v1/achievements", json=ach_body, headers=h)
         assert r.status_code == 201, r.text
         ach = r.json()["id"]
         emails = [f"learner.{secrets.token_hex(4)}@private-example.org" for _ in range(5)]
-        r = http.post("/v1/credentials", json={"achievement_id": ach, "recipient_email": emails[0],
-                                               "recipient_name": "Ada Secret"}, headers=h)  # fmt: skip
+        r = http.post(
+            "/v1/credentials",
+            json={"achievement_id": ach, "recipient_email": emails[0], "recipient_name": "Ada Secret"},
+            headers=h,
+        )
         assert r.status_code == 201, r.text
         ids = [r.json()["id"]]
-        r = http.post("/v1/credentials/bulk", headers=h, json={"credentials": [
-            {"achievement_id": ach, "recipient_email": e} for e in emails[1:3]]})  # fmt: skip
+        r = http.post(
+            "/v1/credentials/bulk",
+            headers=h,
+            json={"credentials": [{"achievement_id": ach, "recipient_email": e} for e in emails[1:3]]},
+        )
         assert r.status_code == 201, r.text
         ids += r.json()["ids"]
         csv = "email,name\n" + f"{emails[3]},Grace Secret\n"
-        r = http.post("/v1/credentials/import", headers=h, data={"achievement_id": str(ach)},
-                      files={"file": ("learners.csv", csv, "text/csv")})  # fmt: skip
+        r = http.post(
+            "/v1/credentials/import",
+            headers=h,
+            data={"achievement_id": str(ach)},
+            files={"file": ("learners.csv", csv, "text/csv")},
+        )
         assert r.status_code == 201, r.text
         ids += r.json()["ids"]
         # Errors on the way: a bad e-mail, a CSV with a bad row, unknown, malformed and revoked keys.
         bad_email = f"not-an-address-{secrets.token_hex(3)}"
         r = http.post("/v1/credentials", json={"achievement_id": ach, "recipient_email": bad_email}, headers=h)
         assert r.status_code == 422
-        r = http.post("/v1/credentials/import", headers=h, data={"achievement_id": str(ach)},
-                      files={"file": ("bad.csv", f"email\n{emails[4]}\nbroken-{bad_email}\n", "text/csv")})  # fmt: skip
+        r = http.post(
+            "/v1/credentials/import",
+            headers=h,
+            data={"achievement_id": str(ach)},
+            files={"file": ("bad.csv", f"email\n{emails[4]}\nbroken-{bad_email}\n", "text/csv")},
+        )
         assert r.status_code == 422
         emails.append(bad_email)
         unknown = "rk_" + secrets.token_urlsafe(32)
@@ -234,8 +270,9 @@ def _flow(base: str, token: str, spare: str, tmp: Path, env: dict[str, str], log
             assert http.get(f"/c/{cid}").status_code == 200
         report = http.post("/v1/verify", content=files[0].read_bytes(), headers={"content-type": "application/json"})
         assert report.json()["verdict"] == "VALID", report.text
-        done = CliRunner().invoke(cli_app, ["verify", "--json", "--rpc", env["REGISTRY_RPC_URL"], *map(str, files)],
-                                  env=env)  # fmt: skip
+        done = CliRunner().invoke(
+            cli_app, ["verify", "--json", "--rpc", env["REGISTRY_RPC_URL"], *map(str, files)], env=env
+        )
         assert done.exit_code == 0, done.stdout + done.stderr
         logs["verify.stderr"] = done.stderr
         logs["verify.stdout"] = done.stdout

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from registry.config import Settings
-from registry.service.api import create_app
+from registry.service.runtime import create_app
 from registry.service.store import CredentialRow
 from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry, free_port
@@ -56,10 +56,9 @@ def error_code(response: Any) -> str:
 
 def learners(ach: int, n: int, start: int = 0) -> list[dict[str, Any]]:
     return [
-        {"achievement_id": ach, "recipient_email": f"p{i}@example.org", "recipient_name": f"Person {i}",
-         "result": "B+"}
+        {"achievement_id": ach, "recipient_email": f"p{i}@example.org", "recipient_name": f"Person {i}", "result": "B+"}
         for i in range(start, start + n)
-    ]  # fmt: skip
+    ]
 
 
 def test_issue_anchor_download_and_verify(service: Service) -> None:
@@ -178,8 +177,12 @@ def test_csv_import_all_or_nothing_with_row_numbers(service: Service) -> None:
     good = "email,name,result,valid_from\n" + "".join(
         f"learner{i}@example.org,Learner {i},pass,2025-03-01\n" for i in range(1000)
     )
-    r = http.post("/v1/credentials/import", headers=service.h(), data={"achievement_id": str(service.ach1)},
-                  files={"file": ("cohort.csv", good, "text/csv")})  # fmt: skip
+    r = http.post(
+        "/v1/credentials/import",
+        headers=service.h(),
+        data={"achievement_id": str(service.ach1)},
+        files={"file": ("cohort.csv", good, "text/csv")},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["count"] == 1000 and service.count() == 1000
     bad = (
@@ -202,22 +205,36 @@ def test_csv_import_all_or_nothing_with_row_numbers(service: Service) -> None:
         {"row": 3, "field": "achievement_id", "problem": f"unknown achievement {service.ach2}"}
     ]
     assert service.count() == 1000
-    r = http.post("/v1/credentials/import", headers=service.h(), data={"achievement_id": str(service.ach1)},
-                  files={"file": ("h.csv", "mail,name\nx@example.org,X\n", "text/csv")})  # fmt: skip
+    r = http.post(
+        "/v1/credentials/import",
+        headers=service.h(),
+        data={"achievement_id": str(service.ach1)},
+        files={"file": ("h.csv", "mail,name\nx@example.org,X\n", "text/csv")},
+    )
     assert r.status_code == 422 and r.json()["error"]["field"] == "header"
     huge = "email\n" + "someone@example.org\n" * 20000
-    r = http.post("/v1/credentials/import", headers=service.h(), data={"achievement_id": str(service.ach1)},
-                  files={"file": ("huge.csv", huge, "text/csv")})  # fmt: skip
+    r = http.post(
+        "/v1/credentials/import",
+        headers=service.h(),
+        data={"achievement_id": str(service.ach1)},
+        files={"file": ("huge.csv", huge, "text/csv")},
+    )
     assert r.status_code == 413 and error_code(r) == "body_too_large"
 
 
 def test_achievements_and_revocation_via_api(service: Service) -> None:
     http = service.http
     body = {
-        "name": "Data Literacy", "description": "Reading data critically.", "criteria_narrative": "Project",
-        "learning_outcomes": ["Read a chart"], "workload_ects": 1.5, "eqf_level": 4,
-        "assessment_type": "Project", "participation_form": "blended", "quality_assurance": "Board",
-    }  # fmt: skip
+        "name": "Data Literacy",
+        "description": "Reading data critically.",
+        "criteria_narrative": "Project",
+        "learning_outcomes": ["Read a chart"],
+        "workload_ects": 1.5,
+        "eqf_level": 4,
+        "assessment_type": "Project",
+        "participation_form": "blended",
+        "quality_assurance": "Board",
+    }
     r = http.post("/v1/achievements", json=body, headers=service.h())
     assert r.status_code == 201 and r.json()["uri"].startswith("https://uni.example/achievements/")
     again = http.post("/v1/achievements", json={**body, "id": r.json()["uri"]}, headers=service.h())
@@ -259,8 +276,9 @@ def test_public_endpoints_health_and_openapi(service: Service) -> None:
 
 
 def test_readiness_fails_when_the_chain_is_down(db: Database, registry: Registry) -> None:
-    settings = service_settings(registry, db, rpc_url=f"http://127.0.0.1:{free_port()}",
-                                registry_address=registry.client.registry_address)  # fmt: skip
+    settings = service_settings(
+        registry, db, rpc_url=f"http://127.0.0.1:{free_port()}", registry_address=registry.client.registry_address
+    )
     with TestClient(create_app(settings, engine=db.engine)) as http:
         r = http.get("/readyz")
         assert r.status_code == 503 and r.json()["checks"]["chain"]["error"] == "chain_unavailable"

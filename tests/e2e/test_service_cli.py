@@ -12,15 +12,18 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from registry.cli.main import app
+from registry.cli.app import app
 from tests.chain_fixtures import Registry, free_port
 
 pytestmark = pytest.mark.e2e
 
 
 def test_db_upgrade_issuer_add_apikey_and_serve(registry: Registry, tmp_path: Path) -> None:
-    env = {"REGISTRY_HOME": str(registry.settings.home), "REGISTRY_RPC_URL": registry.rpc_url,
-           "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}  # fmt: skip
+    env = {
+        "REGISTRY_HOME": str(registry.settings.home),
+        "REGISTRY_RPC_URL": registry.rpc_url,
+        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+    }
     runner = CliRunner()
     r = runner.invoke(app, ["db", "upgrade"], env=env)
     assert r.exit_code == 0 and "revision 0002" in r.output, r.output
@@ -38,9 +41,11 @@ def test_db_upgrade_issuer_add_apikey_and_serve(registry: Registry, tmp_path: Pa
     assert r.exit_code == 3 and "no issuer 42" in r.output
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli.main", "serve", "--port", str(port)],
-        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):

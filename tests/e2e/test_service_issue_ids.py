@@ -8,13 +8,8 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from registry.service.issuance import (
-    IssueRequest,
-    create_achievement,
-    create_issuer,
-    issue,
-    queue_credentials,
-)
+from registry.core.csvimport import IssueRequest
+from registry.service.issuance import create_achievement, create_issuer, issue, queue_credentials
 from registry.service.store import CredentialRow, make_engine, upgrade
 from tests.chain_fixtures import ACHIEVEMENT
 
@@ -23,12 +18,15 @@ def test_ids_in_request_order(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'ids.db'}")
     upgrade(engine)
     with Session(engine, expire_on_commit=False) as session:
-        issuer = create_issuer(session, name="Uni", did="did:web:uni.example", key_source="dev:issuer",
-                               key_address="0x" + "11" * 20)  # fmt: skip
+        issuer = create_issuer(
+            session, name="Uni", did="did:web:uni.example", key_source="dev:issuer", key_address="0x" + "11" * 20
+        )
         ach = create_achievement(session, issuer, json.loads(ACHIEVEMENT.model_dump_json()))
         assert ach.id is not None
-        reqs = [IssueRequest(achievement_id=ach.id, recipient_email=f"l{i}@example.org", recipient_name=f"L{i}")
-                for i in range(7)]  # fmt: skip
+        reqs = [
+            IssueRequest(achievement_id=ach.id, recipient_email=f"l{i}@example.org", recipient_name=f"L{i}")
+            for i in range(7)
+        ]
         ids = queue_credentials(session, issuer, reqs, source="bulk")
         rows = issue(session, issuer, reqs[:3])
         session.commit()

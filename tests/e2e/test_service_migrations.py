@@ -52,10 +52,12 @@ def test_fresh_and_upgraded_databases_have_the_same_schema(kind: str, tmp_path: 
         # The old database lives at the first revision with data, then is upgraded.
         assert upgrade(old.engine, "0001") == "0001"
         with old.engine.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO issuer (name, did, key_source, key_address, created_at) "
-                "VALUES ('Old', 'did:web:old.example', 'dev:issuer', '0x00', CURRENT_TIMESTAMP)"
-            ))  # fmt: skip
+            conn.execute(
+                sa.text(
+                    "INSERT INTO issuer (name, did, key_source, key_address, created_at) "
+                    "VALUES ('Old', 'did:web:old.example', 'dev:issuer', '0x00', CURRENT_TIMESTAMP)"
+                )
+            )
         assert upgrade(old.engine) == head_revision()
         assert upgrade(old.engine) == head_revision()  # idempotent
         assert current_revision(old.engine) == current_revision(fresh.engine)

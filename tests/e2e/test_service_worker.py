@@ -8,22 +8,18 @@ from typing import Any
 
 import pytest
 import requests
-from eth_utils import keccak
 from sqlmodel import Session, select
 
-from registry.chain.client import ChainClient
-from registry.chain.ops import anchor_root
+from registry.chain.abi import registry_abi
+from registry.chain.adapter import Chain
+from registry.core.csvimport import IssueRequest
 from registry.errors import ChainUnavailable, Conflict
-from registry.service.issuance import (
-    IssueRequest,
-    credential_file,
-    issue,
-    request_batch_revocation,
-    request_revocation,
-)
+from registry.service.issuance import credential_file, issue
+from registry.service.revocations import request_batch_revocation, request_revocation
+from registry.service.sealing import seal_due
 from registry.service.store import AnchorTx, Batch, BatchState, CredentialRow, CredentialState, Event
-from registry.service.worker import FAULT_POINTS, Worker, WorkerCrash, run_until_idle, seal_due
-from registry.verify.verifier import Verdict, Verifier
+from registry.service.worker import FAULT_POINTS, Worker, WorkerCrash, run_until_idle
+from registry.verify import Verdict, Verifier
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import Database, add_issuer, service_settings
 
@@ -41,27 +37,27 @@ def rpc(registry: Registry, method: str, *params: Any) -> Any:
 
 
 def anchor_logs(registry: Registry, root: str) -> list[Any]:
-    topic0 = "0x" + keccak(text="BatchAnchored(bytes32,uint32,uint32,uint64,bytes32)").hex()
-    return list(
-        registry.client.w3.eth.get_logs(
-            {
-                "address": registry.client.registry_address,
-                "fromBlock": 0,
-                "toBlock": "latest",
-                "topics": [topic0, root],
-            }
-        )
-    )
+    topics = [registry_abi().topic("BatchAnchored"), root]
+    query = {"address": registry.client.registry_address, "fromBlock": "0x0", "toBlock": "latest", "topics": topics}
+    return list(registry.client.rpc.call("eth_getLogs", [query]))
 
 
 def queue(db: Database, registry: Registry, n: int) -> tuple[int, list[str]]:
     with Session(db.engine) as session:
         issuer, _, ach = add_issuer(session, registry)
-        rows = issue(session, issuer, [
-            IssueRequest(achievement_id=ach, recipient_email=f"learner{i}@example.org",
-                         recipient_name=f"Learner {i}", result="A")
-            for i in range(n)
-        ])  # fmt: skip
+        rows = issue(
+            session,
+            issuer,
+            [
+                IssueRequest(
+                    achievement_id=ach,
+                    recipient_email=f"learner{i}@example.org",
+                    recipient_name=f"Learner {i}",
+                    result="A",
+                )
+                for i in range(n)
+            ],
+        )
         session.commit()
         assert issuer.id is not None
         return issuer.id, [r.id for r in rows]
@@ -111,7 +107,7 @@ def test_crash_at_any_step_resumes_without_loss_or_double_anchor(db: Database, r
     db.engine.dispose()
     # A new process: new engine, new chain client, nothing kept in memory.
     engine = db.new_engine()
-    client = ChainClient(registry.rpc_url, registry.client.registry_address)
+    client = Chain(registry.rpc_url, registry.client.registry_address)
     run_until_idle(Worker(settings, engine, client))
     with Session(engine) as session:
         batches = session.exec(select(Batch)).all()
@@ -133,7 +129,7 @@ def test_root_already_on_chain_is_adopted_not_anchored_again(db: Database, regis
         batch = session.get(Batch, batch_id)
         assert batch is not None
     # The root reaches the chain behind the worker's back (e.g. a tx the DB lost).
-    result = anchor_root(registry.client, registry.issuer_key, bytes.fromhex(batch.root[2:]), batch.count, b"meta")
+    result = registry.client.writes.anchor(registry.issuer_key, batch.root, batch.count, b"meta")
     run_until_idle(Worker(settings, db.engine, registry.client))
     with Session(db.engine) as session:
         batch = session.get(Batch, batch_id)
@@ -171,16 +167,16 @@ def test_reorg_that_drops_the_anchor_moves_the_batch_back_to_pending(db: Databas
     with Session(db.engine) as session:
         final = session.get(Batch, batch.id)
         assert final is not None and final.state == BatchState.CONFIRMED
-        head = registry.client.head()
+        head = registry.client.reads.head()
         assert final.anchor_block is not None and head - final.anchor_block + 1 >= 3
-        assert registry.client.block_hash(dropped_block) is not None  # re-mined after the revert
+        assert registry.client.history.block_hash(dropped_block) is not None  # re-mined after the revert
     assert {r.verdict for r in verify_all(db, registry, ids)} == {Verdict.VALID}
 
 
 def test_rpc_outage_keeps_sealing_and_recovers(db: Database, registry: Registry) -> None:
     settings = service_settings(registry, db, batch_size=2, worker_interval=0.05, rpc_retry_max=0.2)
     _, ids = queue(db, registry, 2)
-    dead = ChainClient(f"http://127.0.0.1:{free_port()}", registry.client.registry_address, timeout=0.5)
+    dead = Chain(f"http://127.0.0.1:{free_port()}", registry.client.registry_address, timeout=0.5)
     worker = Worker(settings, db.engine, dead)
     with pytest.raises(ChainUnavailable, match="unavailable"):
         worker.run_once()
@@ -191,7 +187,7 @@ def test_rpc_outage_keeps_sealing_and_recovers(db: Database, registry: Registry)
     try:
         thread.join(0.6)
         assert thread.is_alive(), "the worker loop must survive RPC failures"
-        worker.client = ChainClient(registry.rpc_url, registry.client.registry_address)
+        worker.client = Chain(registry.rpc_url, registry.client.registry_address)
         worker.wake.set()
         for _ in range(100):
             with Session(db.engine) as session:

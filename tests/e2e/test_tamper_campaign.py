@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from registry.verify.verifier import CheckStatus, Verdict, Verifier
+from registry.verify import CheckStatus, Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
 from tests.tamper_mutations import CLASSES, Corpus, _hide, build_corpus, run_campaign
 
@@ -22,7 +22,7 @@ def corpus(registry: Registry) -> Corpus:
 
 
 def _verify(registry: Registry, data: dict[str, object] | bytes) -> tuple[Verdict, dict[str, CheckStatus]]:
-    report = Verifier(rpc_url=registry.rpc_url, trusted={}, now=datetime.now(UTC)).verify(data)
+    report = Verifier(VerificationPolicy(trusted={}, now=datetime.now(UTC)), rpc_url=registry.rpc_url).verify(data)
     return report.verdict, {c.name: c.status for c in report.checks}
 
 

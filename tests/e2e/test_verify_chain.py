@@ -10,17 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_utils import keccak
 
-from registry.chain.client import ChainClient
-from registry.chain.ops import revoke_credentials
+from registry.chain.adapter import Chain
 from registry.core.credential import build_credential
-from registry.verify.verifier import CheckStatus, Report, Verdict, Verifier
+from registry.core.keccak import keccak256_hex
+from registry.verify import CheckStatus, Report, Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import ACHIEVEMENT, Registry, free_port, start_anvil
 
 
 def verifier(registry: Registry, **kwargs: Any) -> Verifier:
-    return Verifier(rpc_url=registry.rpc_url, trusted={}, **kwargs)
+    return Verifier(VerificationPolicy(trusted={}), rpc_url=registry.rpc_url, **kwargs)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -55,11 +54,12 @@ def test_many_files_verify_together(registry: Registry, batch: Any) -> None:
 
 def test_contract_view_agrees(registry: Registry, batch: Any) -> None:
     proof = load(batch.files[1])["proof"][0]
-    status = registry.client.check_credential(proof["merkleRoot"], proof["credentialDigest"], proof["merklePath"])
+    status = registry.client.reads.check_credential(proof["merkleRoot"], proof["credentialDigest"], proof["merklePath"])
     assert status == 0  # Valid
     flipped = list(proof["merklePath"])
     flipped[0] = "0x" + bytes(32).hex()
-    assert registry.client.check_credential(proof["merkleRoot"], proof["credentialDigest"], flipped) == 2  # BadProof
+    reads = registry.client.reads
+    assert reads.check_credential(proof["merkleRoot"], proof["credentialDigest"], flipped) == 2  # BadProof
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,8 @@ def test_wrong_root_fails(registry: Registry, batch: Any) -> None:
 def test_unanchored_root_fails_anchor(registry: Registry) -> None:
     """A self-consistent file whose root was never anchored: only the chain can tell."""
     from registry.core.credfile import AnchorInfo, make_credential_file
-    from registry.issue.prepare import prepare_batch, synthetic_cohort
+    from registry.issue.prepare import prepare_batch
+    from tests.cohort import synthetic_cohort
 
     docs = list(synthetic_cohort(2, registry.profile(), ACHIEVEMENT, seed=99))
     prepared = prepare_batch(docs)
@@ -204,7 +205,7 @@ def test_revoked_credential_is_invalid_with_reason(registry: Registry) -> None:
     issued = registry.issue(4)
     data = load(issued.files[2])
     digest = data["proof"][0]["credentialDigest"]
-    revoke_credentials(registry.client, registry.issuer_key, [bytes.fromhex(digest[2:])], 3)
+    registry.client.writes.revoke_credentials(registry.issuer_key, [digest], 3)
     report = verifier(registry).verify(data)
     assert report.verdict is Verdict.INVALID
     status, reason = check(report, "revocation")
@@ -219,22 +220,17 @@ def test_another_issuer_cannot_revoke_my_credential(registry: Registry) -> None:
     issued = registry.issue(2)
     data = load(issued.files[0])
     digest = bytes.fromhex(data["proof"][0]["credentialDigest"][2:])
-    revoke_credentials(registry.client, registry.issuer2_key, [digest], 3)  # accepted, but in issuer 2's namespace
+    chain = registry.client
+    chain.writes.revoke_credentials(registry.issuer2_key, [digest], 3)  # accepted, but in issuer 2's namespace
     report = verifier(registry).verify(data)
     assert report.verdict is Verdict.VALID, report.summary
-    assert registry.client.revocations([(registry.issuer2_id, digest)])[(registry.issuer2_id, "0x" + digest.hex())]
-    assert (
-        registry.client.revocations([(registry.issuer_id, digest)])[(registry.issuer_id, "0x" + digest.hex())] is None
-    )
+    assert chain.reads.revocations([(registry.issuer2_id, digest)])[(registry.issuer2_id, "0x" + digest.hex())]
+    assert chain.reads.revocations([(registry.issuer_id, digest)])[(registry.issuer_id, "0x" + digest.hex())] is None
 
 
 def test_revoked_batch_is_invalid(registry: Registry) -> None:
     issued = registry.issue(3)
-    registry.client.transact(
-        registry.issuer_key,
-        registry.client.fn("revokeBatch", bytes.fromhex(issued.root[2:]), 1),
-        "revoke batch",
-    )
+    registry.client.writes.revoke_batch(registry.issuer_key, issued.root, 1)
     report = verifier(registry).verify(load(issued.files[0]))
     status, reason = check(report, "revocation")
     assert status is CheckStatus.FAIL
@@ -268,7 +264,7 @@ def test_expired_and_not_yet_valid(registry: Registry) -> None:
 
 def test_rpc_down_is_indeterminate_never_invalid(registry: Registry, batch: Any) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    report = Verifier(rpc_url=dead, trusted={}, timeout=2).verify(load(batch.files[0]))
+    report = Verifier(VerificationPolicy(trusted={}), rpc_url=dead, timeout=2).verify(load(batch.files[0]))
     assert report.verdict is Verdict.INDETERMINATE
     for name in ("anchor", "issuer", "revocation"):
         status, reason = check(report, name)
@@ -279,14 +275,16 @@ def test_rpc_down_is_indeterminate_never_invalid(registry: Registry, batch: Any)
 
 
 def test_offline_mode_says_anchoring_was_not_checked(batch: Any) -> None:
-    report = Verifier(offline=True).verify(load(batch.files[0]))
+    report = Verifier(VerificationPolicy(offline=True)).verify(load(batch.files[0]))
     assert report.verdict is Verdict.INDETERMINATE
     assert report.offline
     assert "offline" in check(report, "anchor")[1]
 
 
 def test_unpinned_registry_fails_when_user_pins_others(registry: Registry, batch: Any) -> None:
-    report = Verifier(rpc_url=registry.rpc_url, trusted={31337: {"0x" + "42" * 20}}).verify(load(batch.files[0]))
+    report = Verifier(VerificationPolicy(trusted={31337: {"0x" + "42" * 20}}), rpc_url=registry.rpc_url).verify(
+        load(batch.files[0])
+    )
     status, reason = check(report, "issuer")
     assert status is CheckStatus.FAIL and "not one of the registries you trust" in reason
 
@@ -311,7 +309,7 @@ def test_cli_exit_codes_and_json(registry: Registry, batch: Any, tmp_path: Path)
             "REGISTRY_CONFIG_DIR": str(tmp_path / "config"),
         }
         return subprocess.run(
-            [sys.executable, "-m", "registry.cli.main", "verify", *args],
+            [sys.executable, "-m", "registry.cli", "verify", *args],
             capture_output=True,
             text=True,
             env=env,
@@ -343,34 +341,34 @@ def test_redacted_file_verifies_and_lists_hidden_fields(registry: Registry, batc
 
 def test_local_chain_state_survives_restart(tmp_path: Path) -> None:
     """`registry chain down` / `up`: anchored batches are still there."""
+    from registry.chain.admin import deploy_registry
     from registry.chain.devkeys import dev_account
-    from registry.chain.ops import deploy_registry
     from registry.config import Settings
 
     chain = start_anvil(tmp_path / "chain")
     try:
-        client = ChainClient(chain.rpc_url)
+        client = Chain(chain.rpc_url)
         record = deploy_registry(Settings(home=tmp_path / "home"), client, dev_account("admin", 31337))
-        head = client.head()
+        head = client.reads.head()
     finally:
         chain.down()
     assert not chain.status().running
     chain.up()
     try:
-        again = ChainClient(chain.rpc_url, record["address"])
-        assert again.head() >= head
-        assert again.has_code(record["address"])
-        assert "0x" + keccak(again.runtime_code(record["address"])).hex() == record["codeHash"]
+        again = Chain(chain.rpc_url, record["address"])
+        assert again.reads.head() >= head
+        assert again.reads.has_code(record["address"])
+        assert keccak256_hex(again.reads.runtime_code(record["address"])) == record["codeHash"]
     finally:
         chain.down()
 
 
 def test_deploy_refuses_to_overwrite_without_force(registry: Registry) -> None:
-    from registry.chain.ops import deploy_registry
+    from registry.chain.admin import deploy_registry
     from registry.errors import DeploymentError
 
     with pytest.raises(DeploymentError, match="already deployed"):
-        deploy_registry(registry.settings, registry.client.__class__(registry.rpc_url), registry.admin)
+        deploy_registry(registry.settings, Chain(registry.rpc_url), registry.admin)
 
 
 def test_rpc_url_comes_from_known_networks_by_chain_id(registry: Registry, batch: Any, tmp_path: Path) -> None:
@@ -381,7 +379,7 @@ def test_rpc_url_comes_from_known_networks_by_chain_id(registry: Registry, batch
         "REGISTRY_CONFIG_DIR": str(config),
         "PATH": str(Path(sys.executable).parent),
     }
-    cmd = [sys.executable, "-m", "registry.cli.main", "verify", str(batch.files[0])]
+    cmd = [sys.executable, "-m", "registry.cli", "verify", str(batch.files[0])]
     (config / "networks.json").write_text(json.dumps({"31337": {"rpc": registry.rpc_url}}))
     assert subprocess.run(cmd, capture_output=True, text=True, env=env, check=False).returncode == 0
     pinned = {"31337": {"rpc": registry.rpc_url, "registries": ["0x" + "42" * 20]}}
@@ -400,9 +398,9 @@ def test_address_that_is_not_a_registry_fails_anchor(registry: Registry, batch: 
     from registry.chain.artifacts import load_artifact
 
     art = load_artifact("GasProbe")
-    w3 = registry.client.w3
-    tx = w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor().transact({"from": registry.admin.address})
-    probe = w3.eth.wait_for_transaction_receipt(tx)["contractAddress"]
+    deployed = registry.client.sender.create(registry.admin, bytes.fromhex(art.bytecode[2:]), "deploy probe")
+    probe = deployed.contract_address
+    assert probe is not None
     data = load(batch.files[0])
     data["proof"][0]["registry"] = probe.lower()
     report = verifier(registry).verify(data)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from registry.verify.verifier import CheckStatus, Verdict, Verifier
+from registry.chain import calls
+from registry.verify import CheckStatus, Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
 
 
 def verify(registry: Registry, path: Any) -> Any:
-    return Verifier(rpc_url=registry.rpc_url, trusted={}).verify(json.loads(path.read_text()))
+    return Verifier(VerificationPolicy(trusted={}), rpc_url=registry.rpc_url).verify(json.loads(path.read_text()))
 
 
 def advance(registry: Registry, seconds: int) -> None:
-    registry.client.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
-    registry.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    registry.client.rpc.batch([("evm_increaseTime", [seconds]), ("evm_mine", [])])
 
 
 def test_rotation_keeps_old_batches_and_compromise_invalidates_later_ones(
@@ -28,16 +28,16 @@ def test_rotation_keeps_old_batches_and_compromise_invalidates_later_ones(
     before = registry.issue(2)  # anchored with the old key, before the compromise
     advance(registry, 100)
     after = registry.issue(2)  # anchored with the old key, after the compromise time
-    compromise_time = client.batches([after.root])[after.root].anchored_at - 10  # type: ignore[union-attr]
+    compromise_time = client.reads.batches([after.root])[after.root].anchored_at - 10  # type: ignore[union-attr]
 
     new_key = dev_account("issuer-rotated", 31337)
-    client.transact(old_key, client.fn("rotateKey", new_key.address), "rotate key")
+    client.writes.transact(old_key, calls.rotate_key(new_key.address))
     rotated = registry.issue(2, key=new_key)
     # Rotation alone keeps every batch valid.
     for batch in (before, after, rotated):
         assert verify(registry, batch.files[0]).verdict is Verdict.VALID
 
-    client.transact(new_key, client.fn("declareKeyCompromised", old_key.address, compromise_time), "compromise")
+    client.writes.transact(new_key, calls.declare_key_compromised(old_key.address, compromise_time))
     assert verify(registry, before.files[0]).verdict is Verdict.VALID
     report = verify(registry, after.files[0])
     assert report.verdict is Verdict.INVALID
@@ -47,20 +47,20 @@ def test_rotation_keeps_old_batches_and_compromise_invalidates_later_ones(
     assert verify(registry, rotated.files[0]).verdict is Verdict.VALID
     # the contract's own view agrees
     proof = json.loads(after.files[0].read_text())["proof"][0]
-    assert client.check_credential(proof["merkleRoot"], proof["credentialDigest"], proof["merklePath"]) == 5
+    assert client.reads.check_credential(proof["merkleRoot"], proof["credentialDigest"], proof["merklePath"]) == 5
 
 
 def test_suspended_issuer_fails_issuer_check_and_reinstatement_restores(registry: Registry) -> None:
     client = registry.client
     batch = registry.issue(2, key=registry.issuer2_key, issuer=registry.profile(2))
     assert verify(registry, batch.files[0]).verdict is Verdict.VALID
-    client.transact(registry.accreditor, client.fn("suspendIssuer", registry.issuer2_id), "suspend")
+    client.writes.transact(registry.accreditor, calls.suspend_issuer(registry.issuer2_id))
     report = verify(registry, batch.files[0])
     assert report.verdict is Verdict.INVALID
     issuer = report.check("issuer")
     assert issuer.status is CheckStatus.FAIL
     assert "suspended" in issuer.reason
     proof = json.loads(batch.files[0].read_text())["proof"][0]
-    assert client.check_credential(proof["merkleRoot"], proof["credentialDigest"], proof["merklePath"]) == 4
-    client.transact(registry.accreditor, client.fn("reinstateIssuer", registry.issuer2_id), "reinstate")
+    assert client.reads.check_credential(proof["merkleRoot"], proof["credentialDigest"], proof["merklePath"]) == 4
+    client.writes.transact(registry.accreditor, calls.reinstate_issuer(registry.issuer2_id))
     assert verify(registry, batch.files[0]).verdict is Verdict.VALID

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from registry.core import baking
 from registry.errors import CredentialFormatError
+from registry.issue import badges
 
 CREDENTIAL: dict[str, Any] = {
     "@context": ["https://www.w3.org/ns/credentials/v2"],
@@ -46,7 +47,7 @@ def _with_chunk(image: bytes, chunk: tuple[bytes, bytes]) -> bytes:
 
 
 def test_png_round_trip_uses_one_uncompressed_itxt_chunk_before_iend() -> None:
-    baked = baking.bake_png(CREDENTIAL)
+    baked = badges.baked_png(CREDENTIAL)
     assert json.loads(baking.extract_png(baked)) == CREDENTIAL
     chunks = _chunks(baked)
     itxt = [d for t, d in chunks if t == b"iTXt"]
@@ -67,10 +68,10 @@ def test_png_rebake_replaces_the_credential() -> None:
 
 
 def test_png_default_image_is_small_and_cached() -> None:
-    image = baking.badge_image_png(CREDENTIAL)
+    image = badges.badge_image_png(CREDENTIAL)
     assert image.startswith(baking.PNG_SIGNATURE)
     assert len(image) < 100_000
-    assert baking.badge_image_png(CREDENTIAL) is image
+    assert badges.badge_image_png(CREDENTIAL) is image
 
 
 def test_png_without_credential_is_refused() -> None:
@@ -128,14 +129,14 @@ def test_oversized_credential_is_refused_when_baking() -> None:
     with pytest.raises(CredentialFormatError, match=r"holds at most"):
         baking.bake_png(big, _tiny_png())
     with pytest.raises(CredentialFormatError, match=r"holds at most"):
-        baking.bake_svg(big)
+        badges.baked_svg(big)
 
 
 # -- SVG -------------------------------------------------------------------------------------------
 
 
 def test_svg_round_trip_declares_the_ob3_namespace() -> None:
-    baked = baking.bake_svg(CREDENTIAL)
+    baked = badges.baked_svg(CREDENTIAL)
     assert 'xmlns:openbadges="https://purl.imsglobal.org/ob/v3p0"' in baked
     assert "<openbadges:credential><![CDATA[" in baked
     assert json.loads(baking.extract_svg(baked.encode())) == CREDENTIAL
@@ -154,7 +155,7 @@ def test_svg_bakes_into_a_given_image_and_rebakes_once() -> None:
 
 def test_svg_without_credential_is_refused() -> None:
     with pytest.raises(CredentialFormatError, match=r"no baked credential"):
-        baking.extract_svg(baking.badge_image_svg(CREDENTIAL))
+        baking.extract_svg(badges.badge_image_svg(CREDENTIAL))
 
 
 def test_svg_credential_in_wrong_namespace_is_not_taken() -> None:
@@ -230,7 +231,7 @@ def test_fuzz_random_bytes_after_png_signature(tail: bytes) -> None:
 
 
 _BAKED_PNG = baking.bake_png(CREDENTIAL, _tiny_png())
-_BAKED_SVG = baking.bake_svg(CREDENTIAL).encode()
+_BAKED_SVG = badges.baked_svg(CREDENTIAL).encode()
 
 
 @settings(max_examples=300, deadline=None)
@@ -277,4 +278,4 @@ def test_fuzz_xmlish_text(text: str) -> None:
 def test_round_trip_any_json_object(value: Any) -> None:
     credential = {"payload": value, "note": "]]>"}
     assert json.loads(baking.extract_png(baking.bake_png(credential, _tiny_png()))) == credential
-    assert json.loads(baking.extract_svg(baking.bake_svg(credential))) == credential
+    assert json.loads(baking.extract_svg(badges.baked_svg(credential))) == credential

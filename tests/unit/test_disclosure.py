@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.core.disclosure import (
-    _fresh_digest,
     compute_digest,
     encode_field,
     field_hash,
     field_hashes,
     flatten,
+    fresh_digest,
     parse_pointer,
     salt_fields,
 )
@@ -61,7 +61,7 @@ def test_field_hash_definition_and_batch_fast_path(doc: dict[str, Any]) -> None:
         assert hashes[pointer] == keccak256(rfc8785.dumps([salts[pointer], pointer, value]))
     expected = keccak256(b"".join(sorted(hashes.values())))
     assert compute_digest(doc, salts) == expected
-    pointers, raw, digest = _fresh_digest(doc, os.urandom)
+    pointers, raw, digest = fresh_digest(doc, os.urandom)
     hx = raw.hex()
     fresh = {p: "0x" + hx[32 * i : 32 * i + 32] for i, p in enumerate(pointers)}
     assert list(pointers) == [p for p, _ in flatten(doc)]
@@ -149,11 +149,11 @@ def test_any_tampering_changes_the_digest(doc: dict[str, Any], data: st.DataObje
 
 def test_empty_document_digest_is_keccak_of_nothing() -> None:
     assert compute_digest({}, {}) == keccak256(b"")
-    assert _fresh_digest({"proof": []}, os.urandom) == ((), b"", keccak256(b""))
+    assert fresh_digest({"proof": []}, os.urandom) == ((), b"", keccak256(b""))
 
 
 def test_batch_fast_path_refuses_non_json_values() -> None:
     with pytest.raises(CredentialFormatError, match=r"^/a/0: unsupported JSON value of type set"):
-        _fresh_digest({"a": [{1}]}, os.urandom)
+        fresh_digest({"a": [{1}]}, os.urandom)
     with pytest.raises(CredentialFormatError, match=r"^/b: unsupported JSON value of type bytes"):
-        _fresh_digest({"b": b"x"}, os.urandom)
+        fresh_digest({"b": b"x"}, os.urandom)

@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from registry.core import baking, credfile
+from registry.core.csvimport import MAX_CSV_ROWS, parse_csv
 from registry.errors import CredentialFormatError, InvalidInput, InvalidProof, RegistryError
-from registry.service.issuance import MAX_CSV_ROWS, parse_csv
-from registry.verify.verifier import Verdict, Verifier
+from registry.issue import badges
+from registry.verify import Verdict, VerificationPolicy, Verifier
 
 GOLDEN = Path(__file__).resolve().parent.parent / "assets" / "golden-v1"
 FILE: dict[str, Any] = json.loads((GOLDEN / "credential.json").read_text())
@@ -93,7 +94,7 @@ def _full_check(data: Any) -> None:
 @example(b'{"a": 1, "a": 2}')
 def test_parse_arbitrary_bytes(data: bytes) -> None:
     _full_check(data)
-    report = Verifier(offline=True).verify(data)
+    report = Verifier(VerificationPolicy(offline=True)).verify(data)
     assert report.verdict is not Verdict.VALID
 
 
@@ -112,7 +113,7 @@ def test_parse_golden_with_any_subtree_replaced(pointer: str, value: Any) -> Non
     doc = _replace(FILE, pointer, value)
     _full_check(doc)
     _full_check(json.dumps(doc).encode())
-    report = Verifier(offline=True).verify(doc)
+    report = Verifier(VerificationPolicy(offline=True)).verify(doc)
     assert report.verdict is not Verdict.VALID  # offline is at best INDETERMINATE
 
 
@@ -200,11 +201,14 @@ def test_csv_arbitrary_bytes(data: bytes) -> None:
 
 @FUZZ
 @given(
-    st.lists(st.sampled_from(["email", "name", "result", "valid_from", "valid_until", "achievement_id", "x"]),
-             min_size=1, max_size=6),
+    st.lists(
+        st.sampled_from(["email", "name", "result", "valid_from", "valid_until", "achievement_id", "x"]),
+        min_size=1,
+        max_size=6,
+    ),
     st.lists(st.lists(csv_cells, max_size=7), max_size=6),
     st.sampled_from([None, 1]),
-)  # fmt: skip
+)
 def test_csv_structured(header: list[str], rows: list[list[str]], default: int | None) -> None:
     import csv
     import io
@@ -243,7 +247,7 @@ def test_csv_limits_and_errors_are_clear() -> None:
 
 @pytest.fixture(scope="module")
 def baked() -> tuple[bytes, bytes]:
-    return baking.bake_png(FILE), baking.bake_svg(FILE).encode()
+    return badges.baked_png(FILE), badges.baked_svg(FILE).encode()
 
 
 def _extract(data: bytes) -> None:
@@ -286,7 +290,7 @@ def _png_with_itxt(payload: bytes, compressed: bool) -> bytes:
 
     import png
 
-    chunks = [(t, d) for t, d in png.Reader(bytes=baking.badge_image_png(FILE)).chunks() if t != b"IEND"]
+    chunks = [(t, d) for t, d in png.Reader(bytes=badges.badge_image_png(FILE)).chunks() if t != b"IEND"]
     text = zlib.compress(payload) if compressed else payload
     chunk = baking.PNG_KEYWORD + b"\x00" + (b"\x01\x00" if compressed else b"\x00\x00") + b"\x00\x00" + text
     out = io.BytesIO()

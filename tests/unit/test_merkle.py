@@ -20,6 +20,8 @@ from registry.core.merkle import (
     verify_proof,
 )
 from registry.errors import InvalidInput, InvalidProof
+from registry.issue import prepare
+from registry.issue.prepare import build_tree
 
 digest_lists = st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=70, unique=True)
 
@@ -140,9 +142,13 @@ def test_build_rejects_bad_input() -> None:
         tree.index_of(b"\x02" * 32)
 
 
-def test_parallel_leaf_hashing_gives_the_same_tree() -> None:
+def test_parallel_leaf_hashing_gives_the_same_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prepare, "_PARALLEL_PART_MIN", 100)  # small parts, so the pool really runs
     digests = [os.urandom(32) for _ in range(1001)]
-    assert MerkleTree.build(digests, workers=2).root == MerkleTree.build(digests, workers=1).root
+    parallel = build_tree(b"".join(digests), workers=2)
+    serial = MerkleTree.build(digests)
+    assert parallel.root == serial.root
+    assert [parallel.proof(i) for i in range(0, 1001, 97)] == [serial.proof(i) for i in range(0, 1001, 97)]
 
 
 SIZES = [1, 2, 3] + [n for k in range(2, 7) for n in (2**k - 1, 2**k, 2**k + 1)] + [1000]

@@ -15,10 +15,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import registry.core.disclosure as disclosure
-from registry.core.disclosure import SALT_BYTES, _fresh_digest, _Leaf, compute_digest, escape_pointer_token, flatten
+from registry.core.disclosure import (
+    SALT_BYTES,
+    FieldTails,
+    _Leaf,
+    compute_digest,
+    escape_pointer_token,
+    flatten,
+    fresh_digest,
+)
 from registry.core.keccak import keccak256
-from registry.core.merkle import MerkleTree, verify_proof, verify_proofs
+from registry.core.merkle import MerkleTree, verify_proof
 from registry.errors import CredentialFormatError
+from tests.proofcheck import verify_proofs
 
 scalars = (
     st.none()
@@ -50,8 +59,11 @@ def salts_of(pointers: tuple[str, ...], raw: bytes) -> dict[str, str]:
     return {p: "0x" + hx[32 * i : 32 * i + 32] for i, p in enumerate(pointers)}
 
 
-def check_fast_digest(doc: dict[str, Any], seed: int) -> None:
-    pointers, raw, digest = _fresh_digest(doc, random.Random(seed).randbytes)
+TAILS = FieldTails()  # shared by every example, as one batch shares it across its credentials
+
+
+def check_fast_digest(doc: dict[str, Any], seed: int, tails: FieldTails = TAILS) -> None:
+    pointers, raw, digest = fresh_digest(doc, random.Random(seed).randbytes, tails)
     assert list(pointers) == [p for p, _ in flatten(doc)]
     assert len(raw) == SALT_BYTES * len(pointers)
     salts = salts_of(pointers, raw)
@@ -83,7 +95,7 @@ def test_volatile_pointers_encode_like_cached_ones(docs: list[dict[str, Any]], s
 def test_preimage_tail_is_rfc8785_of_the_field_array(key: str, value: Any) -> None:
     pointer = "/x/" + escape_pointer_token(key)
     salt = "0x" + random.Random(key).randbytes(16).hex()
-    leaf = _Leaf(pointer)
+    leaf = _Leaf(pointer, FieldTails())
     for _ in range(2):  # miss, then hit
         if (type(value) is dict or type(value) is list) and value:
             continue  # not a leaf
@@ -102,22 +114,23 @@ def test_salt_heads_split_in_c(raw: bytes) -> None:
 def test_many_distinct_values_switch_a_pointer_to_volatile() -> None:
     pointer = "/volatile-test/v"
     docs = [{"volatile-test": {"v": f"value {i}", "n": i, "f": i / 7}} for i in range(disclosure._VOLATILE_AFTER + 50)]
+    tails = FieldTails()
     for i, doc in enumerate(docs):
-        check_fast_digest(doc, i)
-    assert disclosure._members["/volatile-test"]["v"][1].cache is None
-    assert disclosure._members["/volatile-test"]["v"][0] == pointer
+        check_fast_digest(doc, i, tails)
+    assert tails.members["/volatile-test"]["v"][1].cache is None
+    assert tails.members["/volatile-test"]["v"][0] == pointer
 
 
 def test_fast_path_reports_bad_values_like_the_reference() -> None:
     for doc in ({"a": "\ud800"}, {"a": {"\ud800": 1}}, {"a": 2**53}, {"a": float("nan")}, {"a": {1: 2}}):
         with pytest.raises(CredentialFormatError):
-            _fresh_digest(doc, random.Random(0).randbytes)
+            fresh_digest(doc, random.Random(0).randbytes)
 
 
 def test_list_indices_never_serve_non_string_member_names() -> None:
     check_fast_digest({"m": ["x", "y"]}, 1)
     with pytest.raises(CredentialFormatError, match="not a string"):
-        _fresh_digest({"m": {1: "y"}}, random.Random(0).randbytes)
+        fresh_digest({"m": {1: "y"}}, random.Random(0).randbytes)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -150,7 +163,8 @@ def test_bulk_verification_agrees_with_verify_proof(workers: int) -> None:
 
 def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(disclosure, "_CACHE_LIMIT", 8)
+    tails = FieldTails()
     for i in range(50):
-        check_fast_digest({f"k{i}": {"a": "same", "b": [i, "x"]}, "c": {"d": "v"}}, i)
-        assert len(disclosure._members) + len(disclosure._indices) <= 2 * 8 + 4
-        assert disclosure._cached_tails[0] <= 8 + 8
+        check_fast_digest({f"k{i}": {"a": "same", "b": [i, "x"]}, "c": {"d": "v"}}, i, tails)
+        assert len(tails.members) + len(tails.indices) <= 2 * 8 + 4
+        assert tails.cached <= 8 + 8

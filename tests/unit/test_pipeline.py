@@ -16,7 +16,9 @@ from registry.core.credfile import (
 )
 from registry.core.disclosure import compute_digest, flatten
 from registry.core.merkle import verify_proof
-from registry.issue.prepare import prepare_batch, synthetic_cohort
+from registry.issue.prepare import prepare_batch
+from tests import cohort
+from tests.cohort import Profile, synthetic_cohort, synthetic_source
 
 
 def test_synthetic_cohort_is_reproducible_and_varied() -> None:
@@ -75,14 +77,14 @@ def test_seeded_rng_never_repeats_salts_across_workers(monkeypatch: pytest.Monke
 
 
 @pytest.mark.parametrize("profile", ["microcredential", "basic"])
-def test_synthetic_cohort_is_exactly_build_credential(profile: pipeline.Profile) -> None:
+def test_synthetic_cohort_is_exactly_build_credential(profile: Profile) -> None:
     from datetime import timedelta
 
     from registry.core.credential import build_credential
 
     docs = list(synthetic_cohort(300, ISSUER, ACHIEVEMENT, seed=11, profile=profile))
     for i, doc in enumerate(docs):
-        learner = pipeline._learner(11, i)
+        learner = cohort._learner(11, i)
         randoms = iter([learner.credential_uuid, learner.identity_salt]).__next__
         expected = build_credential(
             achievement=ACHIEVEMENT,
@@ -95,7 +97,7 @@ def test_synthetic_cohort_is_exactly_build_credential(profile: pipeline.Profile)
             rng=lambda _n, r=randoms: r(),  # type: ignore[misc]
         )
         if profile == "basic":
-            expected = pipeline._to_basic(expected)
+            expected = cohort._to_basic(expected)
         assert doc == expected
         assert flatten(doc) == flatten(expected)  # same member order, so the same layout
     pointers = {p for p, _ in flatten(docs[0])}
@@ -117,7 +119,7 @@ def test_basic_profile_files_validate() -> None:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_prepare_batch_from_a_source(workers: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "_CHUNK", 6)
-    source = pipeline.synthetic_source(ISSUER, ACHIEVEMENT, seed=4, profile="basic")
+    source = synthetic_source(ISSUER, ACHIEVEMENT, seed=4, profile="basic")
     batch = pipeline.prepare_batch_from(20, source, workers=workers)
     docs = list(synthetic_cohort(20, ISSUER, ACHIEVEMENT, seed=4, profile="basic"))
     for i, doc in enumerate(docs):

@@ -1,5 +1,8 @@
-"""The issuer service's web layer: REST API, public verify API and server-rendered pages."""
+"""The issuer service's web layer: REST API, public verify API and server-rendered pages.
 
-from registry.service.api.app import create_app, prepare
+Wired to the database, the chain and the anchoring worker by :mod:`registry.service.runtime`."""
 
-__all__ = ["create_app", "prepare"]
+from registry.service.api.app import create_api
+from registry.service.api.state import ServiceState
+
+__all__ = ["ServiceState", "create_api"]

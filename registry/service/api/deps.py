@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from registry.config import Settings
 from registry.service.api.state import ServiceState
-from registry.service.issuance import authenticate, page_session_issuer
+from registry.service.auth import authenticate, page_session_issuer
 from registry.service.store import Issuer
 
 __all__ = ["SESSION_COOKIE", "CurrentIssuer", "PageIssuer", "SessionDep", "SettingsDep", "StateDep"]

@@ -4,7 +4,7 @@ nested deeper than :data:`MAX_JSON_DEPTH` while they stream in (400 ``json_too_d
 any parser recurses into them.
 
 Limits of the service, in one place: request body ``Settings.max_body_bytes`` (413), CSV upload
-``Settings.max_upload_bytes`` (413) and :data:`registry.service.issuance.MAX_CSV_ROWS` learners
+``Settings.max_upload_bytes`` (413) and :data:`registry.core.csvimport.MAX_CSV_ROWS` learners
 (422), JSON depth :data:`MAX_JSON_DEPTH` (400; credential files themselves at most
 :data:`registry.core.credfile.MAX_DEPTH`), badge images :data:`registry.core.baking.MAX_IMAGE_BYTES`
 (422)."""

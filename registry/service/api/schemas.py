@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry.service.issuance import IssueRequest
+from registry.core.csvimport import IssueRequest
 from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, Revocation
 
 __all__ = [
@@ -118,13 +118,24 @@ class BatchOut(BaseModel):
         assert row.id is not None
         tx_url = explorer.format(tx=row.anchor_tx) if explorer and row.anchor_tx else None
         return cls(
-            id=row.id, state=row.state, root=row.root, count=row.count, sealed_at=row.sealed_at,
-            chain_id=row.chain_id, registry=row.registry_address, anchor_tx=row.anchor_tx,
-            anchor_block=row.anchor_block, anchored_at=row.anchored_at, confirmed_at=row.confirmed_at,
-            confirmations_required=row.confirmations_required, attempts=row.attempts,
-            last_error=row.last_error, revoked_at=row.revoked_at,
-            revocation_reason=row.revocation_reason, tx_url=tx_url,
-        )  # fmt: skip
+            id=row.id,
+            state=row.state,
+            root=row.root,
+            count=row.count,
+            sealed_at=row.sealed_at,
+            chain_id=row.chain_id,
+            registry=row.registry_address,
+            anchor_tx=row.anchor_tx,
+            anchor_block=row.anchor_block,
+            anchored_at=row.anchored_at,
+            confirmed_at=row.confirmed_at,
+            confirmations_required=row.confirmations_required,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            revoked_at=row.revoked_at,
+            revocation_reason=row.revocation_reason,
+            tx_url=tx_url,
+        )
 
 
 class RevokeIn(BaseModel):
@@ -146,9 +157,13 @@ class RevocationOut(BaseModel):
     def of(cls, row: Revocation) -> RevocationOut:
         assert row.id is not None
         return cls(
-            id=row.id, state=row.state, batch_id=row.batch_id, credential_id=row.credential_id,
-            reason=row.reason, tx_hash=row.tx_hash,
-        )  # fmt: skip
+            id=row.id,
+            state=row.state,
+            batch_id=row.batch_id,
+            credential_id=row.credential_id,
+            reason=row.reason,
+            tx_hash=row.tx_hash,
+        )
 
 
 class ApiKeyOut(BaseModel):
@@ -163,5 +178,4 @@ class ApiKeyOut(BaseModel):
     @classmethod
     def of(cls, row: ApiKey) -> ApiKeyOut:
         assert row.id is not None
-        return cls(id=row.id, prefix=row.prefix, label=row.label, created_at=row.created_at,
-                   revoked_at=row.revoked_at)  # fmt: skip
+        return cls(id=row.id, prefix=row.prefix, label=row.label, created_at=row.created_at, revoked_at=row.revoked_at)

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 
 from registry.service.api.deps import CurrentIssuer, SessionDep
 from registry.service.api.schemas import ApiKeyOut
-from registry.service.issuance import list_api_keys, revoke_api_key
+from registry.service.auth import list_api_keys, revoke_api_key
 
 router = APIRouter(prefix="/v1/apikeys", tags=["apikeys"])
 

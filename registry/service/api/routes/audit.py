@@ -16,18 +16,24 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from registry.audit.auditor import AuditCache, Auditor, AuditReport
-from registry.audit.records import ServiceDatabase
-from registry.audit.render import install_filters, render_csv, render_html, report_context
+from registry.audit.auditor import Auditor
+from registry.audit.cache import AuditCache
+from registry.audit.render import install_filters, render_csv, render_html, report_context, template_loader
+from registry.audit.report import AuditReport
 from registry.config import load_deployment
 from registry.errors import DeploymentError
 from registry.service.api.deps import StateDep
+from registry.service.audit_records import ServiceDatabase
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["audit"])
-templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+_PAGES = Path(__file__).resolve().parent.parent / "templates"
+# audit.html extends the service's layout and includes the audit's own templates.
+_loader = ChoiceLoader([FileSystemLoader(_PAGES), template_loader()])
+templates = Jinja2Templates(env=Environment(loader=_loader, autoescape=select_autoescape()))
 install_filters(templates.env)
 
 REUSE_SECONDS = 10.0
@@ -48,7 +54,7 @@ def run_audit(state: Any, issuer: str | None) -> AuditReport:
             return hit[1]
         client = state.chain()
         try:
-            start = int(load_deployment(state.settings, client.chain_id()).get("block") or 0)
+            start = int(load_deployment(state.settings, client.reads.chain_id()).get("block") or 0)
         except DeploymentError:
             start = 0
         cache = AuditCache(f"sqlite:///{state.settings.data_dir / 'audit.sqlite'}")
@@ -69,8 +75,11 @@ def audit_json(state: StateDep, issuer: IssuerQuery = None) -> AuditReport:
 @router.get("/v1/audit.csv", response_class=PlainTextResponse, summary="Audit findings as CSV")
 def audit_csv(state: StateDep, issuer: IssuerQuery = None) -> Response:
     text = render_csv(run_audit(state, issuer))
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="audit-findings.csv"'})  # fmt: skip
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit-findings.csv"'},
+    )
 
 
 @router.get("/v1/audit/report.html", response_class=HTMLResponse, summary="Self-contained HTML audit report")

@@ -9,9 +9,10 @@ from sqlmodel import col, select
 
 from registry.service.api.deps import CurrentIssuer, SessionDep, SettingsDep, StateDep
 from registry.service.api.schemas import BatchOut, RevocationOut, RevokeIn
-from registry.service.issuance import get_batch, request_batch_revocation
+from registry.service.issuance import get_batch
+from registry.service.revocations import request_batch_revocation
+from registry.service.sealing import seal_due
 from registry.service.store import Batch
-from registry.service.worker import seal_due
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -37,8 +38,8 @@ def seal_now(issuer: CurrentIssuer, session: SessionDep, state: StateDep) -> lis
     """Seal every queued credential of the issuer into batches now (instead of waiting for
     the batch size or age); the worker anchors them."""
     ids = seal_due(state.engine, state.settings, issuer_id=issuer.id, force=True)
-    if state.worker is not None:
-        state.worker.wake.set()
+    if state.worker_wake is not None:
+        state.worker_wake.set()
     rows = [session.get(Batch, i) for i in ids]
     return [BatchOut.of(b, state.settings.explorer_tx_url) for b in rows if b is not None]
 

@@ -9,19 +9,13 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from sqlmodel import col, select
 
+from registry.core.csvimport import IssueRequest, parse_csv, remap_rows
 from registry.errors import ImportRejected, InvalidInput
 from registry.service.api.deps import CurrentIssuer, SessionDep, SettingsDep
 from registry.service.api.downloads import file_response
 from registry.service.api.schemas import BulkIssue, CredentialOut, IssuedOut, RevocationOut, RevokeIn
-from registry.service.issuance import (
-    IssueRequest,
-    get_credential,
-    issue,
-    parse_csv,
-    queue_credentials,
-    remap_rows,
-    request_revocation,
-)
+from registry.service.issuance import get_credential, issue, queue_credentials
+from registry.service.revocations import request_revocation
 from registry.service.store import CredentialRow
 
 router = APIRouter(prefix="/v1/credentials", tags=["credentials"])

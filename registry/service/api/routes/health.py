@@ -36,10 +36,14 @@ def ready(state: StateDep) -> JSONResponse:
         ok = False
     try:
         client = state.chain()
-        head_block = client.head()
-        has_code = client.has_code(client.registry_address or "0x" + "0" * 40)
-        checks["chain"] = {"ok": has_code, "chainId": client.chain_id(), "block": head_block,
-                           "registry": client.registry_address}  # fmt: skip
+        head_block = client.reads.head()
+        has_code = client.reads.has_code(client.registry_address or "0x" + "0" * 40)
+        checks["chain"] = {
+            "ok": has_code,
+            "chainId": client.reads.chain_id(),
+            "block": head_block,
+            "registry": client.registry_address,
+        }
         ok &= has_code
     except RegistryError as exc:
         checks["chain"] = {"ok": False, "error": exc.code, "message": str(exc)}

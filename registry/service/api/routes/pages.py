@@ -20,7 +20,8 @@ from registry.service.api.deps import SESSION_COOKIE, PageIssuer, SessionDep, St
 from registry.service.api.downloads import file_response
 from registry.service.api.routes.public import verify_bytes
 from registry.service.api.schemas import BatchOut
-from registry.service.issuance import batch_counts, credential_file, get_credential, open_page_session
+from registry.service.auth import open_page_session
+from registry.service.issuance import batch_counts, credential_file, get_credential
 from registry.service.store import Batch, CredentialRow, CredentialState
 
 router = APIRouter(include_in_schema=False)
@@ -66,8 +67,9 @@ async def verify_upload(
     elif credential.strip():
         data = credential.encode("utf-8")
     if not data.strip():
-        return _page(request, "verify.html", 400, report=None,
-                     error="Choose a credential file or paste its JSON first.")  # fmt: skip
+        return _page(
+            request, "verify.html", 400, report=None, error="Choose a credential file or paste its JSON first."
+        )
     try:
         report = await run_in_threadpool(verify_bytes, state, data, source)
     except RegistryError as exc:
@@ -108,12 +110,24 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
         row = get_credential(session, None, credential_id)
         data = credential_file(session, row)
     except NotFound:
-        return _page(request, "message.html", 404, title="Credential not found",
-                     message="There is no credential at this address. Check the link.")  # fmt: skip
+        return _page(
+            request,
+            "message.html",
+            404,
+            title="Credential not found",
+            message="There is no credential at this address. Check the link.",
+        )
     except Conflict:
-        return _page(request, "message.html", 409, title="Not available yet",
-                     message="This credential is being anchored on the blockchain. "
-                             "Its page appears once the anchor is confirmed; try again in a few minutes.")  # fmt: skip
+        return _page(
+            request,
+            "message.html",
+            409,
+            title="Not available yet",
+            message=(
+                "This credential is being anchored on the blockchain. "
+                "Its page appears once the anchor is confirmed; try again in a few minutes."
+            ),
+        )
     url = f"{state.settings.public_url.rstrip('/')}/c/{row.id}"
     qr = segno.make(url, error="m").svg_inline(scale=4, dark="#111", light="#fff", title=f"QR code of {url}")
     proof = data["proof"][0]
@@ -168,8 +182,9 @@ def dashboard(request: Request, issuer: PageIssuer, session: SessionDep, state: 
             .limit(10)
         )
     )
-    return _page(request, "dashboard.html", issuer=issuer, batches=batches, counts=counts,
-                 labels=STATE_LABELS, recent=recent)  # fmt: skip
+    return _page(
+        request, "dashboard.html", issuer=issuer, batches=batches, counts=counts, labels=STATE_LABELS, recent=recent
+    )
 
 
 @router.post("/dashboard/login")
@@ -182,8 +197,7 @@ def login(request: Request, session: SessionDep, api_key: Annotated[str, Form()]
     response = RedirectResponse("/dashboard", status_code=303)
     secure = request.url.scheme == "https"
     # The cookie holds a signed, expiring session naming the key, never the API key itself.
-    response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="strict", secure=secure,
-                        max_age=ttl)  # fmt: skip
+    response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="strict", secure=secure, max_age=ttl)
     return response
 
 

@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from registry.chain.client import REVOCATION_REASONS
+from registry.chain.model import REVOCATION_REASONS
+from registry.core.baking import extract_if_baked
 from registry.errors import InvalidInput
 from registry.service.api.deps import StateDep
-from registry.service.api.downloads import baking
 from registry.service.api.state import ServiceState
-from registry.verify.verifier import Report
+from registry.verify import Report
 
 router = APIRouter(prefix="/v1", tags=["public"])
 
 
 def extract(data: bytes) -> bytes:
     """A baked PNG/SVG badge's credential, or the bytes unchanged."""
-    module = baking()
-    return bytes(module.extract_if_baked(data)) if module is not None else data
+    return extract_if_baked(data)
 
 
 def verify_bytes(state: ServiceState, data: bytes, source: str, confirmations: int = 1) -> Report:
@@ -32,11 +32,8 @@ def verify_bytes(state: ServiceState, data: bytes, source: str, confirmations: i
         raise InvalidInput("body", "empty body: send a credential file (JSON) or a baked PNG/SVG badge")
     payload = extract(data)
     verifier = state.verifier()
-    if confirmations != verifier.min_confirmations:
-        from registry.verify.verifier import Verifier
-
-        verifier = Verifier(client_for=verifier._client_for, trusted=verifier._trusted,
-                            min_confirmations=confirmations)  # fmt: skip
+    if confirmations != verifier.policy.min_confirmations:
+        verifier = verifier.with_policy(replace(verifier.policy, min_confirmations=confirmations))
     return verifier.verify(payload, source)
 
 
@@ -80,7 +77,7 @@ def issuers(state: StateDep) -> list[dict[str, Any]]:
     """The issuer directory as recorded on chain (cached for 10 seconds)."""
     cached = state._issuers
     if cached is None or time.monotonic() - cached[0] > 10:
-        cached = (time.monotonic(), state.chain().all_issuers())
+        cached = (time.monotonic(), state.chain().reads.all_issuers())
         state._issuers = cached
     return [
         {

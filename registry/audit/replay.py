@@ -1,0 +1,507 @@
+"""Event replay: the registry's state rebuilt from its events, flagging what should have been impossible.
+
+Pure: takes :class:`AuditEvent` values (from the auditor's cache, or scripted in tests) and
+returns a :class:`History`; no chain, no database, no clock. The histories it flags are
+impossible on the real contract (it refuses them), which is exactly why the auditor checks them:
+a different contract at the address, or a forged history, shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from eth_utils import to_checksum_address
+
+from registry.audit.report import (
+    BatchRecord,
+    Finding,
+    IssuerTimeline,
+    KeyRecord,
+    RoleChange,
+    Severity,
+    TimelineEntry,
+    iso_time,
+    short_hex,
+)
+from registry.chain.model import ACCREDITOR_ROLE, DEFAULT_ADMIN_ROLE, REVOCATION_REASONS
+from registry.core.identity import issuer_did
+from registry.errors import NotFound
+
+__all__ = [
+    "ACCREDITOR_ROLE",
+    "DEFAULT_ADMIN_ROLE",
+    "ROLE_NAMES",
+    "AuditEvent",
+    "History",
+    "event_finding",
+    "replay",
+    "select_issuer",
+]
+
+ROLE_NAMES: Final = {DEFAULT_ADMIN_ROLE: "registry admin", ACCREDITOR_ROLE: "accreditation body"}
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """A registry event with the time of its block."""
+
+    block: int
+    log_index: int
+    tx: str
+    timestamp: int
+    name: str
+    args: Mapping[str, Any]
+
+
+@dataclass
+class History:
+    """The registry's state rebuilt from its events, plus what replaying them revealed.
+
+    Issuers, keys and batches are the report's own records (``IssuerTimeline`` totals are
+    filled in when a report is made).
+    """
+
+    issuers: dict[int, IssuerTimeline] = field(default_factory=dict)
+    keys: dict[str, KeyRecord] = field(default_factory=dict)
+    key_by_id: dict[int, str] = field(default_factory=dict)
+    batches: dict[str, BatchRecord] = field(default_factory=dict)
+    revocations: dict[tuple[int, str], tuple[int, int | None, str]] = field(default_factory=dict)
+    """Credential revocations by (issuer id, digest): (time, reason if emitted, transaction)."""
+    roles: dict[str, set[str]] = field(default_factory=dict)
+    role_changes: list[RoleChange] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    events: int = 0
+    bootstrapped: bool = False
+    """Whether the constructor's grant of the first admin role has been seen."""
+
+    def issuer_name(self, issuer_id: int) -> str:
+        issuer = self.issuers.get(issuer_id)
+        return f"{issuer.name} (issuer {issuer_id})" if issuer else f"unknown issuer {issuer_id}"
+
+    def holds(self, role: str, account: str) -> bool:
+        return account in self.roles.get(role, set())
+
+
+def replay(events: Iterable[AuditEvent]) -> History:
+    """Rebuild the registry from its events in order, flagging what should have been impossible."""
+    h = History()
+    for ev in sorted(events, key=lambda e: (e.block, e.log_index)):
+        h.events += 1
+        handler = _HANDLERS.get(ev.name)
+        if handler is not None:
+            handler(h, ev)
+    return h
+
+
+def select_issuer(h: History, wanted: str) -> int:
+    """An issuer by id, DID/URI or any of its key addresses."""
+    text = wanted.strip()
+    if text.isdigit() and int(text) in h.issuers:
+        return int(text)
+    if text.startswith("0x") and len(text) == 42:
+        key = h.keys.get(to_checksum_address(text))
+        if key is not None:
+            return key.issuer_id
+    for issuer in h.issuers.values():
+        if text in (issuer.uri, issuer.did):
+            return issuer.issuer_id
+    raise NotFound("issuer", f"{wanted!r} (give an issuer id, DID or key address of this registry)")
+
+
+def event_finding(
+    ev: AuditEvent, code: str, severity: Severity, check: str, title: str, message: str, **kw: Any
+) -> Finding:
+    """A finding located at the event that revealed it."""
+    return Finding(
+        code=code,
+        severity=severity,
+        check=check,
+        title=title,
+        message=message,
+        tx=ev.tx,
+        block=ev.block,
+        at=iso_time(ev.timestamp),
+        **kw,
+    )
+
+
+def _entry(ev: AuditEvent, kind: str, summary: str, **details: Any) -> TimelineEntry:
+    return TimelineEntry(
+        at=iso_time(ev.timestamp),
+        timestamp=ev.timestamp,
+        block=ev.block,
+        log_index=ev.log_index,
+        tx=ev.tx,
+        kind=kind,
+        summary=summary,
+        details=details,
+    )
+
+
+# -- governance: roles and the issuer directory -------------------------------------------------
+
+
+def _role_changed(h: History, ev: AuditEvent) -> None:
+    a = ev.args
+    role, account, sender = str(a["role"]).lower(), a["account"], a["sender"]
+    granted = ev.name == "RoleGranted"
+    allowed = h.holds(DEFAULT_ADMIN_ROLE, sender)
+    if granted and role == DEFAULT_ADMIN_ROLE and not h.bootstrapped:
+        allowed = True  # the constructor's grant to the first admin
+    if not granted and sender == account:
+        allowed = True  # renounceRole
+    role_name = ROLE_NAMES.get(role, f"role {short_hex(role)}")
+    if not allowed:
+        verb = "granted" if granted else "revoked"
+        h.findings.append(
+            event_finding(
+                ev,
+                "role-change-unauthorized",
+                Severity.CRITICAL,
+                "governance",
+                f"{role_name} {verb} by an account without authority",
+                f"{sender} {verb} the {role_name} role {'to' if granted else 'from'} {account} "
+                "without holding the registry admin role at the time. Only the admin may "
+                "change roles; the contract should have refused this.",
+                details={"role": role, "account": account, "sender": sender},
+            )
+        )
+    if role not in ROLE_NAMES:
+        h.findings.append(
+            event_finding(
+                ev,
+                "unknown-role",
+                Severity.WARNING,
+                "governance",
+                "a role the registry does not use was changed",
+                f"{sender} {'granted' if granted else 'revoked'} role {role} "
+                f"{'to' if granted else 'from'} {account}; the registry only uses the admin "
+                "and accreditation-body roles, so this has no effect but is unexpected.",
+                details={"role": role, "account": account},
+            )
+        )
+    members = h.roles.setdefault(role, set())
+    if granted:
+        members.add(account)
+        if role == DEFAULT_ADMIN_ROLE:
+            h.bootstrapped = True
+    else:
+        members.discard(account)
+    h.role_changes.append(
+        RoleChange(
+            role=role,
+            role_name=role_name,
+            account=account,
+            by=sender,
+            granted=granted,
+            timestamp=ev.timestamp,
+            block=ev.block,
+            tx=ev.tx,
+        )
+    )
+
+
+def _role_admin_changed(h: History, ev: AuditEvent) -> None:
+    a = ev.args
+    h.findings.append(
+        event_finding(
+            ev,
+            "role-admin-changed",
+            Severity.CRITICAL,
+            "governance",
+            "the admin of a role was changed",
+            f"the admin role of {a.get('role')} changed to {a.get('newAdminRole')}; the "
+            "registry never does this, so the contract at this address is not this source.",
+            details=dict(a),
+        )
+    )
+
+
+def _issuer_admitted(h: History, ev: AuditEvent) -> None:
+    a = ev.args
+    iid, key, by = int(a["issuerId"]), a["key"], a["admittedBy"]
+    _require_accreditor(h, ev, by, f"admitted issuer {iid} ({a['name']})")
+    record = KeyRecord(address=key, key_id=int(a["keyId"]), activated_at=ev.timestamp, issuer_id=iid)
+    uri = str(a["uri"])
+    issuer = IssuerTimeline(
+        issuer_id=iid,
+        name=str(a["name"]),
+        uri=uri,
+        did=issuer_did(uri),
+        admitted_by=by,
+        admitted_at=ev.timestamp,
+        active_key=key,
+        keys=[record],
+    )
+    h.issuers[iid] = issuer
+    h.keys[key] = record
+    h.key_by_id[int(a["keyId"])] = key
+    issuer.timeline.append(
+        _entry(
+            ev,
+            "admitted",
+            f"admitted as “{a['name']}” ({a['uri']}) by accreditation body {by}, first key {key}",
+            admitted_by=by,
+            key=key,
+            uri=a["uri"],
+        )
+    )
+
+
+def _issuer_suspended_or_reinstated(h: History, ev: AuditEvent) -> None:
+    a = ev.args
+    iid, by = int(a["issuerId"]), a["by"]
+    suspended = ev.name == "IssuerSuspended"
+    verb = "suspended" if suspended else "reinstated"
+    _require_accreditor(h, ev, by, f"{verb} issuer {iid}")
+    target = h.issuers.get(iid)
+    if target is None:
+        h.findings.append(_unknown_issuer(ev, iid, verb))
+        return
+    target.suspended_at = ev.timestamp if suspended else None
+    target.timeline.append(_entry(ev, verb, f"{verb} by accreditation body {by}", by=by))
+
+
+def _key_rotated(h: History, ev: AuditEvent) -> None:
+    a = ev.args
+    iid, prev, new, by = int(a["issuerId"]), a["previousKey"], a["newKey"], a["by"]
+    target = h.issuers.get(iid)
+    if target is None:
+        h.findings.append(_unknown_issuer(ev, iid, "rotated a key of"))
+        return
+    if by != prev:
+        _require_accreditor(h, ev, by, f"assigned key {new} to issuer {iid}")
+    if prev in h.keys:
+        h.keys[prev].retired_at = ev.timestamp
+    record = KeyRecord(address=new, key_id=int(a["newKeyId"]), activated_at=ev.timestamp, issuer_id=iid)
+    h.keys[new] = record
+    h.key_by_id[int(a["newKeyId"])] = new
+    target.active_key = new
+    target.keys.append(record)
+    how = "rotated by the issuer" if by == prev else f"assigned by accreditation body {by}"
+    target.timeline.append(
+        _entry(
+            ev,
+            "key_rotated",
+            f"key {prev} retired, new key {new} ({how})",
+            previous=prev,
+            new=new,
+            by=by,
+        )
+    )
+
+
+def _key_compromised(h: History, ev: AuditEvent) -> None:
+    a = ev.args
+    key, iid, since, by = a["key"], int(a["issuerId"]), int(a["since"]), a["by"]
+    record = h.keys.get(key)
+    if not h.holds(ACCREDITOR_ROLE, by):
+        declarer = h.keys.get(by)
+        if not (
+            declarer
+            and declarer.issuer_id == iid
+            and by != key
+            and declarer.retired_at is None
+            and declarer.compromised_since is None
+        ):
+            _require_accreditor(h, ev, by, f"declared key {key} compromised")
+    if record is not None:
+        record.compromised_since = since if record.compromised_since is None else min(since, record.compromised_since)
+        record.compromise_declared_at, record.compromise_declared_by = ev.timestamp, by
+    target = h.issuers.get(iid)
+    if target is not None:
+        target.timeline.append(
+            _entry(
+                ev,
+                "key_compromised",
+                f"key {key} declared compromised from {iso_time(since)} by {by}",
+                key=key,
+                since=since,
+                by=by,
+            )
+        )
+
+
+def _require_accreditor(h: History, ev: AuditEvent, by: str, what: str) -> None:
+    if not h.holds(ACCREDITOR_ROLE, by):
+        h.findings.append(
+            event_finding(
+                ev,
+                "directory-change-unauthorized",
+                Severity.CRITICAL,
+                "governance",
+                "directory change by an account that is not an accreditation body",
+                f"{by} {what} without holding the accreditation-body role at the time. Only "
+                "accreditation bodies may change the issuer directory; the contract should have "
+                "refused this.",
+                details={"by": by},
+            )
+        )
+
+
+def _unknown_issuer(ev: AuditEvent, iid: int, verb: str) -> Finding:
+    return event_finding(
+        ev,
+        "unknown-issuer",
+        Severity.CRITICAL,
+        "governance",
+        "event for an unknown issuer",
+        f"an event {verb} issuer {iid}, which was never admitted in this registry's history.",
+        issuer_id=iid,
+    )
+
+
+# -- batches and revocations --------------------------------------------------------------------
+
+
+def _anchored(h: History, ev: AuditEvent) -> None:
+    a = ev.args
+    root, iid, key_id, count = str(a["root"]).lower(), int(a["issuerId"]), int(a["keyId"]), int(a["count"])
+    issuer = h.issuers.get(iid)
+    key = h.key_by_id.get(key_id)
+    label = h.issuer_name(iid)
+    if issuer is None:
+        h.findings.append(_unknown_issuer(ev, iid, "anchored a batch for"))
+    elif issuer.suspended_at is not None:
+        h.findings.append(
+            event_finding(
+                ev,
+                "anchor-while-suspended",
+                Severity.CRITICAL,
+                "suspension",
+                "batch anchored by a suspended issuer",
+                f"{label} anchored batch {root} ({count} credentials) on {iso_time(ev.timestamp)} while "
+                f"suspended since {iso_time(issuer.suspended_at)}. The contract must refuse this; "
+                "treat these credentials as not issued and investigate the contract.",
+                issuer_id=iid,
+                issuer=issuer.name,
+                root=root,
+            )
+        )
+    record = h.keys.get(key) if key else None
+    if record is not None and record.retired_at is not None:
+        h.findings.append(
+            event_finding(
+                ev,
+                "anchor-with-retired-key",
+                Severity.CRITICAL,
+                "keys",
+                "batch anchored with a retired key",
+                f"batch {root} of {label} was anchored with key {key}, retired on "
+                f"{iso_time(record.retired_at)}. Retired keys cannot anchor; the contract should have "
+                "refused this.",
+                issuer_id=iid,
+                root=root,
+                details={"key": key},
+            )
+        )
+    if root in h.batches:
+        h.findings.append(
+            event_finding(
+                ev,
+                "root-anchored-twice",
+                Severity.CRITICAL,
+                "history",
+                "root anchored twice",
+                f"root {root} was anchored again; the contract must reject a known root.",
+                issuer_id=iid,
+                root=root,
+            )
+        )
+        return
+    h.batches[root] = BatchRecord(
+        root=root,
+        issuer_id=iid,
+        key_id=key_id,
+        key=key,
+        count=count,
+        metadata_hash=str(a["metadataHash"]).lower(),
+        block=ev.block,
+        timestamp=ev.timestamp,
+        tx=ev.tx,
+    )
+    if issuer is not None:
+        issuer.timeline.append(
+            _entry(
+                ev,
+                "batch_anchored",
+                f"batch {short_hex(root)} anchored: {count} credentials, key {key}",
+                root=root,
+                count=count,
+                key=key,
+                key_id=key_id,
+                metadata_hash=a["metadataHash"],
+            )
+        )
+
+
+def _revoked(h: History, ev: AuditEvent) -> None:
+    """BatchRevoked(root, keyId, reason); CredentialRevoked(issuerId, digest) — revocations of
+    single credentials live in the issuer's namespace, keyed by digest (older deployments
+    emitted CredentialRevoked(root, digest, reason): the issuer then follows from the root)."""
+    a = ev.args
+    if ev.name == "CredentialRevoked":
+        digest = str(a["digest"]).lower()
+        reason = int(a["reason"]) if "reason" in a else None
+        if "issuerId" in a:
+            iid = int(a["issuerId"])
+        else:
+            root = str(a["root"]).lower()
+            if root not in h.batches:
+                h.findings.append(_unknown_root(ev, root, f"credential {digest}"))
+                return
+            iid = h.batches[root].issuer_id
+        issuer = h.issuers.get(iid)
+        if issuer is None:
+            h.findings.append(_unknown_issuer(ev, iid, "revoked a credential of"))
+            return
+        h.revocations[(iid, digest)] = (ev.timestamp, reason, ev.tx)
+        why = f": {REVOCATION_REASONS.get(reason, f'code {reason}')}" if reason is not None else ""
+        issuer.timeline.append(
+            _entry(ev, "credential_revoked", f"credential {short_hex(digest)} revoked{why}", digest=digest)
+        )
+        return
+    root = str(a["root"]).lower()
+    reason = int(a["reason"])
+    batch = h.batches.get(root)
+    if batch is None:
+        h.findings.append(_unknown_root(ev, root, "the whole batch"))
+        return
+    batch.revoked_at, batch.revocation_reason = ev.timestamp, reason
+    issuer = h.issuers.get(batch.issuer_id)
+    if issuer is not None:
+        summary = (
+            f"batch {short_hex(root)} revoked ({batch.count} credentials): "
+            f"{REVOCATION_REASONS.get(reason, f'code {reason}')}"
+        )
+        issuer.timeline.append(_entry(ev, "batch_revoked", summary, root=root, reason=reason, key_id=a.get("keyId")))
+
+
+def _unknown_root(ev: AuditEvent, root: str, what: str) -> Finding:
+    return event_finding(
+        ev,
+        "revocation-unknown-root",
+        Severity.CRITICAL,
+        "revocations",
+        "revocation of a root that was never anchored",
+        f"{what} of root {root} was revoked, but that root was never anchored in this registry. "
+        "The contract must refuse this; the history or the contract is not what it should be.",
+        root=root,
+    )
+
+
+_HANDLERS: Final[dict[str, Callable[[History, AuditEvent], None]]] = {
+    "RoleGranted": _role_changed,
+    "RoleRevoked": _role_changed,
+    "RoleAdminChanged": _role_admin_changed,
+    "IssuerAdmitted": _issuer_admitted,
+    "IssuerSuspended": _issuer_suspended_or_reinstated,
+    "IssuerReinstated": _issuer_suspended_or_reinstated,
+    "KeyRotated": _key_rotated,
+    "KeyCompromised": _key_compromised,
+    "BatchAnchored": _anchored,
+    "CredentialRevoked": _revoked,
+    "BatchRevoked": _revoked,
+}

@@ -1,0 +1,195 @@
+"""The audit report (format ``credreg-audit-v1``) and the records it is made of.
+
+One model per thing: the replay (:mod:`registry.audit.replay`) builds the very
+:class:`KeyRecord`, :class:`BatchRecord` and :class:`IssuerTimeline` objects the report
+carries, so the state the checks read and what the report shows cannot drift apart. The JSON
+field names are the report format: renderers, the service's API and stored reports rely on them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "CHECKS",
+    "REPORT_FORMAT",
+    "AuditReport",
+    "BatchRecord",
+    "Finding",
+    "IssuerTimeline",
+    "KeyRecord",
+    "RoleChange",
+    "Severity",
+    "TimelineEntry",
+    "iso_time",
+    "short_hex",
+]
+
+REPORT_FORMAT: Final = "credreg-audit-v1"
+
+CHECKS: Final = {
+    "history": "events read from the deployment block and replayed",
+    "keys": "anchors with a key at or after its declared compromise time, or with a retired key",
+    "suspension": "anchors by a suspended issuer",
+    "revocations": "revocations of roots that were never anchored",
+    "governance": "role and directory changes only by accounts holding the authority",
+    "metadata": "batch counts agree with the batch metadata document, where it is known",
+    "database": "the issuer's records and the chain agree both ways (batches and revocations)",
+    "code": "the deployed runtime bytecode equals the pinned compiler's output for contracts/",
+    "sample": "a sample of credential files verifies",
+}
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"critical": 0, "warning": 1, "info": 2}[self.value]
+
+
+def iso_time(ts: int | None) -> str | None:
+    """A block timestamp as ISO 8601 UTC (``None`` for none or zero)."""
+    if not ts:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def short_hex(value: str, n: int = 10) -> str:
+    """A long hex value shortened for a sentence (``0x12345678…abcd``)."""
+    return value if len(value) <= n + 4 else f"{value[:n]}…{value[-4:]}"
+
+
+class Finding(BaseModel):
+    """One problem found, in words a person can act on."""
+
+    code: str
+    severity: Severity
+    check: str
+    title: str
+    message: str
+    issuer_id: int | None = None
+    issuer: str | None = None
+    root: str | None = None
+    tx: str | None = None
+    block: int | None = None
+    at: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class TimelineEntry(BaseModel):
+    at: str | None
+    timestamp: int
+    block: int
+    log_index: int
+    tx: str
+    kind: str
+    summary: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class BatchRecord(BaseModel):
+    """A batch anchored on chain, and its revocation if the whole batch was revoked."""
+
+    root: str
+    issuer_id: int
+    key_id: int
+    key: str | None
+    count: int
+    metadata_hash: str
+    block: int
+    timestamp: int
+    tx: str
+    revoked_at: int | None = None
+    revocation_reason: int | None = None
+
+
+class KeyRecord(BaseModel):
+    """An issuer key: when it started anchoring, when it was retired or declared compromised."""
+
+    address: str
+    key_id: int
+    activated_at: int
+    retired_at: int | None = None
+    compromised_since: int | None = None
+    compromise_declared_at: int | None = None
+    compromise_declared_by: str | None = None
+    issuer_id: int = Field(default=0, exclude=True)
+    """The issuer holding the key (replay state; the report lists keys under their issuer)."""
+
+
+class IssuerTimeline(BaseModel):
+    """An issuer of the directory with its keys, totals and events in order."""
+
+    issuer_id: int
+    name: str
+    uri: str
+    did: str
+    admitted_by: str
+    admitted_at: int
+    suspended_at: int | None = None
+    active_key: str
+    keys: list[KeyRecord] = Field(default_factory=list)
+    batches: int = 0
+    credentials: int = 0
+    revoked_batches: int = 0
+    revoked_credentials: int = 0
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class RoleChange(BaseModel):
+    role: str
+    role_name: str
+    account: str
+    by: str
+    granted: bool
+    timestamp: int
+    block: int
+    tx: str
+
+
+class AuditReport(BaseModel):
+    """Everything one audit found; rendered as table, JSON, CSV or HTML."""
+
+    format: str = REPORT_FORMAT
+    generated_at: str
+    rpc: str
+    chain_id: int
+    registry: str
+    from_block: int
+    to_block: int
+    events: int
+    new_events: int
+    pages: int
+    resumed: bool
+    issuer_filter: str | None = None
+    checks_run: list[str]
+    checks_skipped: dict[str, str] = Field(default_factory=dict)
+    issuers: list[IssuerTimeline]
+    batches: list[BatchRecord] = Field(default_factory=list)
+    credential_revocations: list[dict[str, Any]] = Field(default_factory=list)
+    roles: list[RoleChange] = Field(default_factory=list)
+    code: dict[str, Any] | None = None
+    database: dict[str, Any] | None = None
+    sample: dict[str, Any] | None = None
+    findings: list[Finding]
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    @property
+    def critical(self) -> bool:
+        return self.count(Severity.CRITICAL) > 0
+
+    @property
+    def summary(self) -> str:
+        c, w, i = (self.count(s) for s in (Severity.CRITICAL, Severity.WARNING, Severity.INFO))
+        if not self.findings:
+            return "no findings"
+        return f"{c} critical, {w} warning, {i} info"

@@ -1,0 +1,224 @@
+"""What the chain adapter hands out: small frozen records of the registry's state and of
+transactions, the revocation reason codes and the contract's role ids.
+
+Hex values (roots, digests, hashes, role ids) are 0x-prefixed lower case; addresses are
+checksummed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from registry.core.identity import issuer_did
+from registry.core.keccak import keccak256_hex
+
+__all__ = [
+    "ACCREDITOR_ROLE",
+    "DEFAULT_ADMIN_ROLE",
+    "REVOCATION_REASONS",
+    "BatchInfo",
+    "BlockHeader",
+    "Call",
+    "ChainLog",
+    "CredentialRevocation",
+    "IssuerInfo",
+    "KeyInfo",
+    "LogPage",
+    "Receipt",
+    "SignedTx",
+    "Snapshot",
+    "TxResult",
+    "as_bytes32",
+    "as_hex",
+]
+
+DEFAULT_ADMIN_ROLE: Final = "0x" + "00" * 32
+"""OpenZeppelin AccessControl's admin role id (bytes32 zero), as hex."""
+ACCREDITOR_ROLE: Final = keccak256_hex(b"ACCREDITOR_ROLE")
+"""The accreditation body's role id, ``keccak256("ACCREDITOR_ROLE")``, as hex."""
+
+REVOCATION_REASONS: dict[int, str] = {
+    0: "unspecified",
+    1: "issued in error",
+    2: "superseded by a new credential",
+    3: "academic or professional misconduct",
+    4: "issuer key compromised",
+    5: "withdrawn at the holder's request",
+    6: "achievement requirements no longer met",
+}
+
+
+def as_hex(value: bytes | str) -> str:
+    """``value`` as 0x-prefixed lower-case hex (strings are taken to be hex already)."""
+    if isinstance(value, str):
+        return value.lower()
+    return "0x" + value.hex()
+
+
+def as_bytes32(value: bytes | str) -> bytes:
+    """A 32-byte value from bytes or 0x-hex; raises ValueError on any other length."""
+    if isinstance(value, bytes):
+        if len(value) != 32:
+            raise ValueError("expected 32 bytes")
+        return value
+    raw = bytes.fromhex(value.removeprefix("0x"))
+    if len(raw) != 32:
+        raise ValueError(f"expected a 32-byte hex value, got {value!r}")
+    return raw
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """A batch as recorded on chain (one storage slot)."""
+
+    root: str
+    issuer_id: int
+    key_id: int
+    anchored_at: int
+    block_number: int
+    count: int
+    revoked_at: int
+    revocation_reason: int
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at != 0
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """An anchoring key of an issuer."""
+
+    address: str
+    issuer_id: int
+    key_id: int
+    activated_at: int
+    retired_at: int
+    compromised_at: int
+
+    def compromised_for(self, anchored_at: int) -> bool:
+        """True when a batch anchored at ``anchored_at`` falls after the declared compromise."""
+        return self.compromised_at != 0 and anchored_at >= self.compromised_at
+
+
+@dataclass(frozen=True)
+class IssuerInfo:
+    """A directory entry."""
+
+    issuer_id: int
+    name: str
+    uri: str
+    admitted_by: str
+    admitted_at: int
+    suspended_at: int
+    active_key: str
+
+    @property
+    def did(self) -> str:
+        return issuer_did(self.uri)
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspended_at != 0
+
+
+@dataclass(frozen=True)
+class CredentialRevocation:
+    revoked_at: int
+    reason: int
+    key_id: int
+
+
+@dataclass
+class Snapshot:
+    """The chain's view of a set of credentials, read at one head."""
+
+    chain_id: int
+    has_code: bool
+    head: int
+    batches: dict[str, BatchInfo | None] = field(default_factory=dict)
+    revocations: dict[tuple[int, str], CredentialRevocation | None] = field(default_factory=dict)
+    keys: dict[int, KeyInfo] = field(default_factory=dict)
+    issuers: dict[int, IssuerInfo] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One encoded call of a registry function (see :mod:`registry.chain.calls`).
+
+    ``action`` names it in errors ("anchor batch failed: RootAlreadyAnchored(0x..)").
+    """
+
+    function: str
+    data: bytes
+    action: str
+
+
+@dataclass(frozen=True)
+class ChainLog:
+    """One decoded registry event; ``timestamp`` is None when the node did not include it."""
+
+    block: int
+    log_index: int
+    tx: str
+    block_hash: str
+    timestamp: int | None
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """A mined transaction, with the registry events it emitted."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    status: int
+    logs: list[ChainLog]
+    contract_address: str | None = None
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """Arguments of each ``name`` event the transaction emitted, in log order."""
+        return [log.args for log in self.logs if log.name == name]
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A transaction signed but not (yet) broadcast: everything needed to send it again."""
+
+    tx_hash: str
+    raw: bytes
+    sender: str
+    nonce: int
+    gas: int
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The parts of a receipt the anchoring worker needs."""
+
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    status: int
+    gas_used: int
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """The logs of one ``eth_getLogs`` page covering blocks ``[from_block, to_block]``."""
+
+    from_block: int
+    to_block: int
+    logs: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    number: int
+    hash: str
+    timestamp: int

@@ -1,0 +1,80 @@
+"""Typed writes to a CredentialRegistry: deploy, accredit, admit, anchor, revoke.
+
+Each write pre-flights its call (a revert raises TransactionFailed with the contract's custom
+error as a :class:`~registry.chain.abi.Revert`), signs it locally, sends it and waits for it.
+Functions without a typed write here go through :meth:`ChainWriter.transact` with a builder of
+:mod:`registry.chain.calls`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from registry.chain import calls
+from registry.chain.artifacts import load_artifact
+from registry.chain.model import ACCREDITOR_ROLE, Call, TxResult
+from registry.chain.reads import ChainReader
+from registry.chain.sender import TxSender
+from registry.core.keccak import keccak256
+from registry.errors import TransactionFailed
+
+__all__ = ["ChainWriter"]
+
+
+class ChainWriter:
+    """Writes to the reader's registry; every method takes the signing account first."""
+
+    def __init__(self, sender: TxSender) -> None:
+        self.sender = sender
+        self.reader: ChainReader = sender.reader
+
+    def transact(self, account: LocalAccount, call: Call) -> TxResult:
+        """Pre-flight ``call``, sign it, send it and wait for the receipt."""
+        return self.sender.transact(account, call)
+
+    def deploy(self, account: LocalAccount, admin: str | None = None, *, bytecode: str | None = None) -> TxResult:
+        """Deploy CredentialRegistry with ``admin`` (default: the deployer) as admin, and bind
+        the reader to it. ``bytecode`` replaces the compiled artifact's (same constructor)."""
+        code = bytes.fromhex((bytecode or load_artifact("CredentialRegistry").bytecode).removeprefix("0x"))
+        args = self.reader.abi.encode_constructor(to_checksum_address(admin or account.address))
+        result = self.sender.create(account, code + args, "deploy")
+        if result.contract_address:
+            self.reader.registry_address = result.contract_address
+        return result
+
+    def grant_accreditor(self, admin: LocalAccount, accreditor: str) -> TxResult | None:
+        """Give ``accreditor`` the accreditation-body role (no-op when it already has it)."""
+        if self.reader.has_role(ACCREDITOR_ROLE, accreditor):
+            return None
+        call = replace(calls.grant_role(ACCREDITOR_ROLE, accreditor), action="grant accreditor role")
+        return self.transact(admin, call)
+
+    def admit_issuer(self, accreditor: LocalAccount, name: str, uri: str, key: str) -> int:
+        """Admit an issuer (or return its id when this URI is already admitted with this key)."""
+        existing = self.reader.issuer_id_by_uri(uri)
+        if existing:
+            info = self.reader.keys_by_address([key])[to_checksum_address(key)]
+            if info.issuer_id == existing:
+                return existing
+            raise TransactionFailed("admit issuer", f"URI {uri} already belongs to issuer {existing}")
+        result = self.transact(accreditor, calls.admit_issuer(name, uri, key))
+        return int(result.events("IssuerAdmitted")[0]["issuerId"])
+
+    def anchor(self, issuer_key: LocalAccount, root: bytes | str, count: int, metadata: bytes) -> TxResult:
+        """Anchor one batch root with the hash of its metadata (one transaction whatever the
+        batch size)."""
+        return self.transact(issuer_key, calls.anchor(root, count, keccak256(metadata)))
+
+    def revoke_credentials(self, issuer_key: LocalAccount, digests: Sequence[bytes | str], reason: int) -> TxResult:
+        """Revoke credentials by digest in the issuer's namespace: one call, or a bulk call."""
+        if len(digests) == 1:
+            return self.transact(issuer_key, calls.revoke_credential(digests[0], reason))
+        return self.transact(issuer_key, calls.revoke_credentials(digests, reason))
+
+    def revoke_batch(self, issuer_key: LocalAccount, root: bytes | str, reason: int) -> TxResult:
+        """Revoke a whole batch (only the issuer that anchored it)."""
+        return self.transact(issuer_key, calls.revoke_batch(root, reason))

@@ -1,0 +1,30 @@
+"""The ``registry`` command line: a thin layer that parses, calls the library, maps errors.
+
+One Typer app assembled from one module per command group. Exit codes: 0 success / VALID,
+1 INVALID, 2 INDETERMINATE; errors exit with their class's code (:mod:`registry.errors`):
+3 usage or configuration error, 4 chain unavailable, 5 other registry error.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from registry.cli import audit, chain, issue, service, verify
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="registry",
+    help="Blockchain-anchored credential registry: issue, anchor, verify and audit micro-credentials.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(chain.commands)
+app.add_typer(verify.commands)
+issue.register(app)
+service.register(app)
+audit.register(app)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,174 @@
+"""`registry chain`, `registry deploy`, `registry accreditor` and `registry issuer`: the local
+chain, the registry deployment and the issuer directory on chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from registry.cli.output import RpcOption, out
+from registry.cli.output import fail as _fail
+from registry.config import Settings
+from registry.errors import RegistryError
+
+commands = typer.Typer()
+chain_app = typer.Typer(help="Run the local development chain (anvil with persistent state).", no_args_is_help=True)
+issuer_app = typer.Typer(help="The issuer directory on chain.", no_args_is_help=True)
+commands.add_typer(chain_app, name="chain")
+commands.add_typer(issuer_app, name="issuer")
+
+# -- chain ---------------------------------------------------------------------------------
+
+
+def _local_chain(settings: Settings) -> Any:
+    from registry.chain.local import LocalChain
+
+    return LocalChain(settings.data_dir)
+
+
+@chain_app.command("up")
+def chain_up() -> None:
+    """Start anvil on 127.0.0.1:8545 with its state in the data directory (idempotent)."""
+    settings = Settings()
+    try:
+        status = _local_chain(settings).up()
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(
+        f"local chain up: {status.rpc_url} chain {status.chain_id} block {status.block} (state {status.state_file})"
+    )
+
+
+@chain_app.command("down")
+def chain_down() -> None:
+    """Stop the local chain; its state is kept for the next `chain up`."""
+    stopped = _local_chain(Settings()).down()
+    out.print("local chain stopped (state kept)" if stopped else "local chain was not running")
+
+
+@chain_app.command("status")
+def chain_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Whether the local chain runs, at which block."""
+    status = _local_chain(Settings()).status()
+    data = {
+        "running": status.running,
+        "pid": status.pid,
+        "rpc": status.rpc_url,
+        "block": status.block,
+        "chainId": status.chain_id,
+        "state": str(status.state_file),
+    }
+    if as_json:
+        out.print_json(data=data)
+    else:
+        out.print("running" if status.running else "stopped", data)
+    raise typer.Exit(0 if status.running else 1)
+
+
+# -- deploy and directory ------------------------------------------------------------------
+
+
+def _signer(settings: Settings, chain_id: int, role: str, keystore: Path | None) -> Any:
+    from registry.chain.keys import load_signer
+
+    return load_signer(chain_id, role=role, keystore=keystore)
+
+
+@commands.command()
+def deploy(
+    rpc: RpcOption = None,
+    force: Annotated[bool, typer.Option(help="replace an existing deployment on this chain")] = False,
+    keystore: Annotated[Path | None, typer.Option(help="encrypted keystore of the deployer")] = None,
+) -> None:
+    """Deploy the CredentialRegistry contract and record it in the deployments file."""
+    from registry.chain.adapter import Chain
+    from registry.chain.admin import deploy_registry
+
+    settings = Settings()
+    try:
+        chain = Chain(rpc or settings.rpc)
+        account = _signer(settings, chain.reads.chain_id(), "admin", keystore)
+        record = deploy_registry(settings, chain, account, force=force)
+    except RegistryError as exc:
+        _fail(exc)
+    out.print_json(data=record)
+
+
+@issuer_app.command("list")
+def issuer_list(rpc: RpcOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The issuer directory, read from the chain."""
+    from registry.chain.admin import connect
+
+    settings = Settings()
+    try:
+        issuers = connect(settings, rpc).reads.all_issuers()
+    except RegistryError as exc:
+        _fail(exc)
+    rows = [
+        {
+            "id": i.issuer_id,
+            "name": i.name,
+            "did": i.did,
+            "accreditedBy": i.admitted_by,
+            "activeKey": i.active_key,
+            "suspended": i.suspended,
+        }
+        for i in issuers
+    ]
+    if as_json:
+        out.print_json(data=rows)
+        return
+    table = Table("id", "name", "did", "accredited by", "active key", "status")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["name"]),
+            str(r["did"]),
+            str(r["accreditedBy"]),
+            str(r["activeKey"]),
+            "suspended" if r["suspended"] else "active",
+        )
+    out.print(table)
+
+
+@commands.command("accreditor")
+def accreditor_grant(
+    address: Annotated[str, typer.Argument(help="accreditation body address to grant the role to")],
+    rpc: RpcOption = None,
+    keystore: Annotated[Path | None, typer.Option(help="registry admin's keystore")] = None,
+) -> None:
+    """Grant the accreditation-body role (as the registry admin)."""
+    from registry.chain.admin import connect
+
+    settings = Settings()
+    try:
+        chain = connect(settings, rpc)
+        admin = _signer(settings, chain.reads.chain_id(), "admin", keystore)
+        result = chain.writes.grant_accreditor(admin, address)
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(f"{address} is an accreditation body" + (f" (tx {result.tx_hash})" if result else " already"))
+
+
+@issuer_app.command("admit")
+def issuer_admit(
+    name: str,
+    uri: Annotated[str, typer.Argument(help="domain or DID, e.g. did:web:uni.example")],
+    key: Annotated[str, typer.Argument(help="the issuer's anchoring key address")],
+    rpc: RpcOption = None,
+    keystore: Annotated[Path | None, typer.Option(help="accreditation body's keystore")] = None,
+) -> None:
+    """Admit an issuer (as an accreditation body)."""
+    from registry.chain.admin import connect
+
+    settings = Settings()
+    try:
+        chain = connect(settings, rpc)
+        accreditor = _signer(settings, chain.reads.chain_id(), "accreditor", keystore)
+        issuer_id = chain.writes.admit_issuer(accreditor, name, uri, key)
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(f"issuer {issuer_id} admitted: {name} ({uri}) key {key}")

@@ -1,0 +1,108 @@
+"""The running issuer service: the API (:mod:`registry.service.api`) and the anchoring worker
+(:mod:`registry.service.worker`) wired to one database and one chain.
+
+On start-up the database is migrated to the newest revision and every issuer's anchoring key is
+loaded: on a chain that is not a development chain, a development key (or a missing keystore)
+stops the service from starting. The anchoring worker runs in the process unless
+``worker_in_process`` is off (then run ``registry worker``, :func:`standalone_worker`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from registry.config import Settings
+from registry.errors import RegistryError
+from registry.service.api import ServiceState, create_api
+from registry.service.keys import chain_client, check_issuer_keys
+from registry.service.store import make_engine, upgrade
+from registry.service.worker import Worker
+
+__all__ = ["create_app", "prepare", "serve_in_background", "standalone_worker"]
+
+log = logging.getLogger("registry.service.api")
+
+
+def prepare(settings: Settings, engine: Engine | None = None) -> Engine:
+    """Migrate the database and check every issuer's key for the configured chain.
+
+    Raises ConfigError when a key is unusable, in particular a development key on a chain that
+    is not a development chain: the service refuses to start.
+    """
+    engine = engine or make_engine(settings.db_url, schema=settings.db_schema)
+    upgrade(engine)
+    check_issuer_keys(engine, settings.profile.chain_id)
+    return engine
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """The service application. Start-up (lifespan) migrates, checks keys, starts the worker."""
+    settings = settings or Settings()
+    state = ServiceState(
+        settings=settings,
+        engine=engine or make_engine(settings.db_url, schema=settings.db_schema),
+        connect=chain_client,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare(settings, state.engine)
+        worker: Worker | None = None
+        stop: threading.Event | None = None
+        if settings.worker_in_process:
+            try:
+                worker = Worker(settings, state.engine, state.chain())
+            except RegistryError as exc:
+                log.warning("anchoring worker not started (chain unavailable?): %s", exc)
+            else:
+                state.worker_thread, stop = worker.start()
+                state.worker_wake = worker.wake
+        try:
+            yield
+        finally:
+            if stop is not None and worker is not None:
+                stop.set()
+                worker.wake.set()
+                if state.worker_thread is not None:
+                    state.worker_thread.join(10)
+            state.engine.dispose()
+
+    return create_api(state, lifespan=lifespan)
+
+
+def standalone_worker(settings: Settings) -> Worker:
+    """The worker of ``registry worker``: migrate, check every issuer's key, connect to the
+    chain and refuse an unsafe configuration for it (:meth:`Settings.check_safe`)."""
+    engine = prepare(settings)
+    client = chain_client(settings)
+    settings.check_safe(client.reads.chain_id())
+    return Worker(settings, engine, client)
+
+
+def serve_in_background(
+    settings: Settings, *, host: str = "127.0.0.1", port: int | None = None
+) -> tuple[Any, threading.Thread]:
+    """Start the service with uvicorn in a daemon thread (the demo, tests); returns
+    ``(server, thread)``: stop with ``server.should_exit = True; thread.join()``."""
+    import uvicorn
+
+    prepare(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host=host, port=port or settings.port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="registry-service", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the service did not start on {host}:{port or settings.port}")
+        time.sleep(0.05)
+    return server, thread

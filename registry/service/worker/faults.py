@@ -1,0 +1,60 @@
+"""Fault injection for the anchoring worker: the named steps a hook is called at, the crash a
+test hook raises, and the pause hook of the crash harness (development chains only)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from registry.chain.adapter import Chain
+from registry.chain.networks import DEV_CHAIN_IDS
+
+__all__ = ["FAULT_POINTS", "PAUSE_AT_ENV", "PAUSE_FILE_ENV", "WorkerCrash", "env_pause_hook"]
+
+FAULT_POINTS = ("sealed", "signed", "sent", "broadcast", "mined", "releasing", "confirmed", "revoked")
+"""Named points where a fault-injection hook is called (after the step's commit, except
+``sent``: after broadcasting, before recording it, and ``releasing``: after the final checks
+against the chain, before the transaction that confirms the batch and releases its files commits).
+``replaced`` (a fee replacement recorded, not yet sent) is called only when a transaction is
+stuck."""
+
+PAUSE_AT_ENV = "REGISTRY_WORKER_PAUSE_AT"
+PAUSE_FILE_ENV = "REGISTRY_WORKER_PAUSE_FILE"
+
+
+def env_pause_hook(client: Chain) -> Callable[[str], None] | None:
+    """The fault-injection hook of the crash harness (``tests/reliability_harness.py``).
+
+    With ``REGISTRY_WORKER_PAUSE_AT=step[,step...]`` (or ``*``) and ``REGISTRY_WORKER_PAUSE_FILE``,
+    a worker reaching one of those steps appends ``"<step> <pid>"`` to the file and then sleeps
+    until it is killed, so the harness can SIGKILL it exactly there. Honoured on development
+    chains only (31337, 1337): a production worker never pauses.
+    """
+    steps = {s.strip() for s in os.environ.get(PAUSE_AT_ENV, "").split(",") if s.strip()}
+    report = os.environ.get(PAUSE_FILE_ENV)
+    if not steps or not report:
+        return None
+
+    def hook(step: str) -> None:
+        if ("*" not in steps and step not in steps) or client.reads.chain_id() not in DEV_CHAIN_IDS:
+            return
+        with open(report, "a", encoding="utf-8") as fh:
+            fh.write(f"{step} {os.getpid()}\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        while True:  # until SIGKILL
+            time.sleep(3600)
+
+    return hook
+
+
+class WorkerCrash(BaseException):
+    """Raised by a fault hook to simulate the process dying at a named step.
+
+    A ``BaseException`` so that no recovery code catches it: it behaves like a kill.
+    """
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        super().__init__(f"simulated crash at {step}")

@@ -1,0 +1,187 @@
+"""The anchoring worker's loop: one pass seals what is due and moves every open batch and
+revocation, issuer by issuer under the lock of the issuer's key; RPC failures back off
+exponentially while sealing (database only) keeps going."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from registry.chain.adapter import Chain
+from registry.config import Settings
+from registry.errors import ChainUnavailable
+from registry.service.sealing import seal_due
+from registry.service.store import Batch, BatchState, Issuer, Revocation, RevocationState
+from registry.service.worker.anchoring import Anchoring
+from registry.service.worker.confirming import Confirming
+from registry.service.worker.faults import env_pause_hook
+from registry.service.worker.locks import AnchorLocks
+from registry.service.worker.revoking import Revoking
+from registry.service.worker.stage import PassResult, WorkerContext
+
+__all__ = ["Worker", "run_until_idle"]
+
+log = logging.getLogger("registry.service.worker")
+
+
+class Worker:
+    """Drives batches through the anchoring pipeline; safe to kill at any point."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        client: Chain,
+        *,
+        fault: Callable[[str], None] | None = None,
+    ) -> None:
+        self.ctx = WorkerContext(settings, engine, client, fault if fault is not None else env_pause_hook(client))
+        self.locks = AnchorLocks(engine)
+        self.wake = threading.Event()
+        self.anchoring = Anchoring(self.ctx)
+        self.confirming = Confirming(self.ctx)
+        self.revoking = Revoking(self.ctx)
+
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+    @property
+    def engine(self) -> Engine:
+        return self.ctx.engine
+
+    @property
+    def client(self) -> Chain:
+        return self.ctx.client
+
+    @client.setter
+    def client(self, client: Chain) -> None:
+        self.ctx.client = client
+
+    @property
+    def fault(self) -> Callable[[str], None] | None:
+        return self.ctx.fault
+
+    @fault.setter
+    def fault(self, fault: Callable[[str], None] | None) -> None:
+        self.ctx.fault = fault
+
+    def _fault(self, step: str) -> None:
+        if self.fault is not None:
+            self.fault(step)
+
+    # -- one pass ---------------------------------------------------------------------------
+
+    def run_once(self) -> PassResult:
+        """Seal what is due, then move every open batch and revocation one or more steps.
+
+        Batches and revocations are handled issuer by issuer, each under the lock of the
+        issuer's key (:class:`AnchorLocks`); an issuer whose key another worker holds is skipped.
+        """
+        result = PassResult()
+        result.sealed = seal_due(self.engine, self.settings)
+        for _ in result.sealed:
+            self._fault("sealed")
+        with Session(self.engine) as session:
+            open_batches = list(
+                session.exec(
+                    select(Batch.id, Batch.issuer_id)
+                    .where(col(Batch.state).in_([BatchState.PENDING, BatchState.SIGNED, BatchState.SUBMITTED]))
+                    .order_by(col(Batch.id))
+                )
+            )
+            revoking = set(
+                session.exec(select(Revocation.issuer_id).where(Revocation.state == RevocationState.PENDING))
+            )
+            issuers = {int(i.id or 0): i.key_address for i in session.exec(select(Issuer))}
+        by_issuer: dict[int, list[int]] = {}
+        for batch_id, issuer_id in open_batches:
+            assert batch_id is not None
+            by_issuer.setdefault(int(issuer_id), []).append(int(batch_id))
+        chain_id = self.client.reads.chain_id() if by_issuer or revoking else 0
+        for issuer_id in sorted(set(by_issuer) | {int(i) for i in revoking}):
+            with self.locks.hold(chain_id, issuers[issuer_id]) as mine:
+                if not mine:
+                    result.skipped.append(issuer_id)
+                    continue
+                for batch_id in by_issuer.get(issuer_id, []):
+                    self._advance(batch_id, result)
+                self.revoking.run(result, issuer_id)
+        return result
+
+    def _advance(self, batch_id: int, result: PassResult) -> None:
+        """Move one batch as far as it can go now (each step committed before the next)."""
+        for _ in range(4):
+            with Session(self.engine) as session:
+                batch = session.get(Batch, batch_id)
+                assert batch is not None
+                state = batch.state
+            if state == BatchState.PENDING:
+                if not self.anchoring.sign(batch_id, result):
+                    return
+            elif state == BatchState.SIGNED:
+                if not self.anchoring.broadcast(batch_id, result):
+                    return
+            elif state == BatchState.SUBMITTED:
+                self.confirming.poll(batch_id, result)
+                return
+            else:
+                return
+
+    # -- loop -------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Pass after pass until ``stop`` is set; RPC failures back off up to ``rpc_retry_max``."""
+        backoff = self.settings.worker_interval
+        while not stop.is_set():
+            try:
+                result = self.run_once()
+                backoff = self.settings.worker_interval
+                delay = 0.05 if result.busy else self.settings.worker_interval
+            except ChainUnavailable as exc:
+                log.warning("chain unavailable, retrying in %.1f s: %s", backoff, exc.reason)
+                delay = backoff
+                backoff = min(backoff * 2, self.settings.rpc_retry_max)
+            except Exception:
+                log.exception("worker pass failed; retrying in %.1f s", backoff)
+                delay = backoff
+                backoff = min(backoff * 2, self.settings.rpc_retry_max)
+            self.wake.wait(delay)
+            self.wake.clear()
+
+    def start(self) -> tuple[threading.Thread, threading.Event]:
+        """Run in a daemon thread (the service's in-process worker)."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop,), name="anchoring-worker", daemon=True)
+        thread.start()
+        return thread, stop
+
+
+def run_until_idle(worker: Worker, *, timeout: float = 60.0, mine: Callable[[], Any] | None = None) -> None:
+    """Run passes until nothing is open (tests, the demo): every batch confirmed or failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        worker.run_once()
+        with Session(worker.engine) as session:
+            open_count = session.exec(
+                select(sa.func.count())
+                .select_from(Batch)
+                .where(col(Batch.state).in_([BatchState.PENDING, BatchState.SIGNED, BatchState.SUBMITTED]))
+            ).one()
+            queued = session.exec(
+                select(sa.func.count()).select_from(Revocation).where(Revocation.state == RevocationState.PENDING)
+            ).one()
+        if not open_count and not queued:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{open_count} batch(es) still open after {timeout:.0f} s")
+        if mine is not None:
+            mine()
+        time.sleep(0.05)

@@ -1,0 +1,56 @@
+"""The verification report: named checks (DESIGN.md), their statuses and the overall verdict."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = ["CHECK_NAMES", "Check", "CheckStatus", "Report", "Verdict"]
+
+CHECK_NAMES = ("format", "integrity", "inclusion", "anchor", "issuer", "revocation", "validity")
+
+
+class CheckStatus(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INDETERMINATE = "indeterminate"
+
+
+class Verdict(StrEnum):
+    VALID = "VALID"
+    INVALID = "INVALID"
+    INDETERMINATE = "INDETERMINATE"
+
+    @property
+    def exit_code(self) -> int:
+        return {"VALID": 0, "INVALID": 1, "INDETERMINATE": 2}[self.value]
+
+
+class Check(BaseModel):
+    name: str
+    status: CheckStatus
+    reason: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Report(BaseModel):
+    """What a verifier prints (``--json``) and the service returns."""
+
+    source: str
+    verdict: Verdict
+    summary: str
+    checks: list[Check]
+    credential: dict[str, Any] = Field(default_factory=dict)
+    issuer: dict[str, Any] | None = None
+    hidden_fields: list[str] = Field(default_factory=list)
+    redacted_field_count: int = 0
+    offline: bool = False
+    checked_at: str
+
+    def check(self, name: str) -> Check:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
