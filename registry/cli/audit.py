@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from registry.cli.output import err, fail
-from registry.errors import ConfigError, RegistryError
+from registry.errors import ConfigError, InvalidInput, RegistryError
 
 __all__ = ["register", "resolve_target"]
 
@@ -132,11 +132,9 @@ def register(app: typer.Typer) -> None:
         from registry.config import Settings
 
         if fmt not in FORMATS:
-            err.print(f"[bold red]error:[/] unknown --format {fmt!r}; choose {', '.join(FORMATS)}")
-            raise typer.Exit(3)
+            fail(InvalidInput("", f"unknown --format {fmt!r}; choose {', '.join(FORMATS)}"))
         if files is not None and not files.is_dir():
-            err.print(f"[bold red]error:[/] --files {files} is not a directory")
-            raise typer.Exit(3)
+            fail(ConfigError(f"--files {files} is not a directory"))
         settings = Settings()
         records = None
         try:
