@@ -7,6 +7,7 @@ wires them in (``connect``, ``worker_wake``, ``worker_thread``)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -48,6 +49,14 @@ class ServiceState:
             if self.client is None:
                 self.client = self.connect(self.settings)
             return self.client
+
+    def issuer_directory(self, max_age: float = 10.0) -> list[IssuerInfo]:
+        """The issuer directory read from the chain, reused for ``max_age`` seconds."""
+        cached = self._issuers
+        if cached is None or time.monotonic() - cached[0] > max_age:
+            cached = (time.monotonic(), self.chain().reads.all_issuers())
+            self._issuers = cached
+        return cached[1]
 
     def verifier(self) -> Verifier:
         """One verifier for the public verify API; files of the service's chain use its RPC,

@@ -4,7 +4,6 @@ revocation reason codes."""
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -75,10 +74,6 @@ async def verify(
 @router.get("/issuers")
 def issuers(state: StateDep) -> list[dict[str, Any]]:
     """The issuer directory as recorded on chain (cached for 10 seconds)."""
-    cached = state._issuers
-    if cached is None or time.monotonic() - cached[0] > 10:
-        cached = (time.monotonic(), state.chain().reads.all_issuers())
-        state._issuers = cached
     return [
         {
             "issuerId": i.issuer_id,
@@ -90,7 +85,7 @@ def issuers(state: StateDep) -> list[dict[str, Any]]:
             "activeKey": i.active_key,
             "suspended": i.suspended,
         }
-        for i in cached[1]
+        for i in state.issuer_directory(max_age=10.0)
     ]
 
 
