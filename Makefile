@@ -26,6 +26,10 @@ help:
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c "import sys; sys.exit(sys.version_info[:2] != (3, 11))" || { echo "error: Python 3.11 is required (set PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# PyICU (UTS #39 confusables for the auditor) builds against the system ICU: Debian's libicu-dev.
+	@pkg-config --exists icu-uc 2>/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libicu-dev pkg-config; } || \
+		{ echo "error: PyICU needs ICU's headers: install libicu-dev and pkg-config"; exit 1; }
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 

@@ -6,6 +6,109 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {ICredentialRegistry} from "./ICredentialRegistry.sol";
 
 /**
+ * @title CanonicalDid
+ * @notice Byte check that an issuer URI is a DID in canonical form, so that byte-equality of two
+ * admitted URIs is equality of the identities they name. It canonicalises nothing (IDNA and
+ * punycode cannot run on chain): the off-chain canonicaliser (registry/core/identity.py) turns
+ * every accepted spelling into this form, and any other spelling is refused.
+ *
+ * Canonical means:
+ * - `did:`, a method name of 1+ characters in [a-z0-9], `:`, and a non-empty method-specific id;
+ * - method `web`: the id uses only [a-z0-9.-:] and `%` followed by two upper-case hex digits
+ *   (did:web encodes a port as `%3A`); no empty segment (`::`, leading or trailing `:`) and no
+ *   label starting or ending with `.` (so no trailing dot and no `..`);
+ * - any other method: the id uses only DID Core idchars [A-Za-z0-9._-], `:` and `%` followed by
+ *   two hex digits, and does not end with `:`.
+ * Whitespace and every byte >= 0x80 are refused: internationalised domains arrive as punycode.
+ */
+library CanonicalDid {
+    // Character classes as 256-bit masks: bit `c` is set iff byte `c` is in the class. No bit at
+    // or above 0x80 is set, so every non-ASCII byte falls outside every class.
+    uint256 private constant _METHOD_CHARS = 0x07fffffe0000000003ff000000000000; // a-z 0-9
+    uint256 private constant _WEB_CHARS = 0x07fffffe0000000007ff600000000000; // a-z 0-9 - . :
+    uint256 private constant _WEB_SEPARATORS = 0x00000000000000000400400000000000; // . :
+    uint256 private constant _ID_CHARS = 0x07fffffe87fffffe07ff600000000000; // A-Z a-z 0-9 - . _ :
+    uint256 private constant _HEX_UPPER = 0x000000000000007e03ff000000000000; // 0-9 A-F
+    uint256 private constant _HEX = 0x0000007e0000007e03ff000000000000; // 0-9 A-F a-f
+
+    /// @dev True iff `uri` is a DID in canonical form (see above). One pass over the calldata
+    /// bytes, each tested against a character-class mask: no memory, no storage. Yul's `and` does
+    /// not short-circuit, so a few reads land past the end of `uri` (calldataload pads with
+    /// zeros); their values never decide the result, which the loop bounds do.
+    function isCanonical(bytes calldata uri) internal pure returns (bool ok) {
+        assembly ("memory-safe") {
+            let p := uri.offset
+            let end := add(p, uri.length)
+            // "did:" and at least a 1-byte method, ":" and a 1-byte method-specific id
+            if and(gt(uri.length, 6), eq(shr(224, calldataload(p)), 0x6469643a)) {
+                p := add(p, 4)
+                let method := p
+                for {} and(lt(p, end), and(shr(byte(0, calldataload(p)), _METHOD_CHARS), 1)) {
+                    p := add(p, 1)
+                } {}
+                // `p` is at the first byte after the method name: it must be ":" with an id after it
+                if and(and(gt(p, method), lt(add(p, 1), end)), eq(byte(0, calldataload(p)), 0x3a)) {
+                    let web := and(eq(sub(p, method), 3), eq(shr(232, calldataload(method)), 0x776562))
+                    p := add(p, 1)
+                    ok := 1
+                    switch web
+                    case 1 {
+                        // did:web: "." and ":" never start the id, never follow one another
+                        let lastSeparator := 1
+                        for {} lt(p, end) { p := add(p, 1) } {
+                            let c := byte(0, calldataload(p))
+                            let separator := and(shr(c, _WEB_SEPARATORS), 1)
+                            if and(separator, lastSeparator) {
+                                ok := 0
+                                break
+                            }
+                            lastSeparator := separator
+                            if iszero(and(shr(c, _WEB_CHARS), 1)) {
+                                // only "%" and two upper-case hex digits
+                                let w := calldataload(add(p, 1))
+                                if iszero(
+                                    and(
+                                        and(eq(c, 0x25), lt(add(p, 2), end)),
+                                        and(and(shr(byte(0, w), _HEX_UPPER), shr(byte(1, w), _HEX_UPPER)), 1)
+                                    )
+                                ) {
+                                    ok := 0
+                                    break
+                                }
+                                p := add(p, 2)
+                            }
+                        }
+                        // and never end it
+                        if lastSeparator { ok := 0 }
+                    }
+                    default {
+                        for {} lt(p, end) { p := add(p, 1) } {
+                            let c := byte(0, calldataload(p))
+                            if iszero(and(shr(c, _ID_CHARS), 1)) {
+                                // only "%" and two hex digits
+                                let w := calldataload(add(p, 1))
+                                if iszero(
+                                    and(
+                                        and(eq(c, 0x25), lt(add(p, 2), end)),
+                                        and(and(shr(byte(0, w), _HEX), shr(byte(1, w), _HEX)), 1)
+                                    )
+                                ) {
+                                    ok := 0
+                                    break
+                                }
+                                p := add(p, 2)
+                            }
+                        }
+                        // no trailing ":"
+                        if eq(byte(0, calldataload(sub(end, 1))), 0x3a) { ok := 0 }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/**
  * @title CredentialRegistry
  * @notice On-chain anchor for batches of micro-credentials.
  *
@@ -17,7 +120,7 @@ import {ICredentialRegistry} from "./ICredentialRegistry.sol";
  * batch.
  *
  * No personal data is stored: only roots, salted digests, counts, and directory metadata (the
- * issuer's public name and domain or DID).
+ * issuer's public name and its DID, in canonical form: see {CanonicalDid}).
  *
  * Storage is laid out for gas: the key record read by `anchor` and the batch record written by it
  * each fit in a single slot, and a credential revocation is one slot keyed by (issuerId, digest), so
@@ -127,6 +230,7 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
     {
         if (bytes(name).length == 0) revert EmptyName();
         if (bytes(uri).length == 0) revert EmptyUri();
+        if (!_uriAdmissible(uri)) revert NonCanonicalUri(uri);
         bytes32 uriHash = keccak256(bytes(uri));
         uint32 existing = _issuerIdByUriHash[uriHash];
         if (existing != 0) revert UriAlreadyRegistered(uri, existing);
@@ -141,6 +245,14 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
         rec.uri = uri;
         uint32 keyId = _activateKey(issuerId, key, false);
         emit IssuerAdmitted(issuerId, key, msg.sender, keyId, name, uri);
+    }
+
+    /**
+     * @dev Whether `uri` may be admitted: a canonical issuer identifier ({CanonicalDid}). Virtual
+     * only so that a test contract can stand in for a deployment that predates the rule.
+     */
+    function _uriAdmissible(string calldata uri) internal pure virtual returns (bool) {
+        return CanonicalDid.isCanonical(bytes(uri));
     }
 
     /// @inheritdoc ICredentialRegistry

@@ -58,6 +58,11 @@ interface ICredentialRegistry {
     error EmptyName();
     /// @notice {admitIssuer} was given an empty uri.
     error EmptyUri();
+    /// @notice {admitIssuer} was given a `uri` that is not a DID in canonical form (e.g. a bare
+    /// domain, a URL, upper case or a trailing dot in a did:web host, a byte outside ASCII): see
+    /// `CanonicalDid` in CredentialRegistry.sol. Canonicalise it off chain
+    /// (registry/core/identity.py) and admit the canonical form.
+    error NonCanonicalUri(string uri);
     /// @notice Issuer `issuerId` was already admitted with `uri`.
     error UriAlreadyRegistered(string uri, uint32 issuerId);
     /// @notice `key` is the zero address.
@@ -104,14 +109,20 @@ interface ICredentialRegistry {
     /**
      * @notice Admits an issuer with its first signing key.
      * @param name Public display name of the issuer (e.g. "University of Example").
-     * @param uri Domain or DID identifying the issuer ("uni.example", "did:web:uni.example"),
-     * compared byte for byte: normalise (e.g. lower-case a domain) before calling.
+     * @param uri DID identifying the issuer, in canonical form ("did:web:uni.example",
+     * "did:web:localhost%3A8443", "did:key:z6Mk..."). Only canonical spellings are admitted, so
+     * comparing URIs byte for byte compares identities: `uni.example`, `https://uni.example` or
+     * `did:web:UNI.example` are refused, not treated as new identities.
      * @param key First active signing key of the issuer.
      * @return issuerId Sequential id of the new issuer, starting at 1.
      *
      * Requirements:
      * - the caller has ACCREDITOR_ROLE (recorded as `admittedBy`);
      * - `name` and `uri` are not empty;
+     * - `uri` is a DID in canonical form: `did:`, a method name in [a-z0-9]+, `:`, a non-empty
+     *   method-specific id; for did:web only [a-z0-9.-:] and upper-case `%XX` escapes, with no
+     *   empty segment and no label starting or ending with `.`; for other methods DID Core
+     *   idchars, `:` and `%XX`, not ending with `:`; no whitespace, no byte >= 0x80;
      * - no issuer has been admitted with the same `uri`;
      * - `key` is not the zero address and has never been registered as a key.
      *
@@ -309,7 +320,8 @@ interface ICredentialRegistry {
             address activeKey
         );
 
-    /// @notice Id of the issuer admitted with exactly this `uri`, or 0.
+    /// @notice Id of the issuer admitted with exactly this `uri`, or 0. Pass the canonical DID:
+    /// any other spelling of an admitted identity reads 0.
     /// Requirements: none.
     function issuerIdByUri(string calldata uri) external view returns (uint32);
 

@@ -10,7 +10,9 @@ LocalAccounts: `accounts[1]` must hold ACCREDITOR_ROLE, or `accounts[0]` DEFAULT
 grant it; `accounts[0]` pays for the issuer keys, which are fresh local keys so that the
 function can run many times against the same deployment. `onchain_verify_gas_depth20` is what a
 calling contract pays for `checkCredential` with a 20-element proof (GasProbe: gasleft() around
-the external call, read with eth_call).
+the external call, read with eth_call). `admit_issuer_uri_check_gas` is the part of `admitIssuer`
+spent on the canonical-DID check of a 40-byte URI (GasProbe: gasleft() around the same library
+code, read with eth_call); the check is linear in the URI's length.
 
 Run directly (`python scripts/bench_gas.py [--artifacts DIR] [--rpc URL]`) to deploy both contracts
 on a running node and print the figures as JSON.
@@ -31,6 +33,9 @@ from eth_utils import keccak
 from web3 import Web3
 
 ArtifactLoader = Callable[[str], dict[str, Any]]
+
+# A 40-byte canonical did:web URI: what `admit_issuer_uri_check_gas` is measured on.
+URI_CHECK_SAMPLE = "did:web:registrar.universidad-ejemplo.es"
 
 DEFAULT_ARTIFACTS = Path(__file__).resolve().parent.parent / "registry" / "artifacts"
 
@@ -117,10 +122,15 @@ def measure_gas(
         _fund(w3, admin, acct.address)
 
     out: dict[str, int] = {}
+    # Canonical did:web (lower-case hex label), unique per run: 34 bytes.
     uri = f"did:web:bench-{secrets.token_hex(6)}.example"
     out["admit_issuer_gas"] = _send(
         w3, registry.functions.admitIssuer("Bench University", uri, key.address), accreditor
     )
+    check_gas, canonical = probe.functions.measureUriCheck(URI_CHECK_SAMPLE).call()
+    if not canonical:
+        raise RuntimeError(f"{URI_CHECK_SAMPLE} was not accepted as canonical")
+    out["admit_issuer_uri_check_gas"] = int(check_gas)
 
     # anchor: a realistic batch (random root and metadata hash, a million credentials).
     digest = secrets.token_bytes(32)

@@ -105,7 +105,9 @@ def deploy_fixture(tmp: Path) -> Iterator[Registry]:
         issuer_id = client.writes.admit_issuer(
             accreditor, "Universidad de Ejemplo", "did:web:uni.example", issuer_key.address
         )
-        issuer2_id = client.writes.admit_issuer(accreditor, "Other College", "other.example", issuer2_key.address)
+        issuer2_id = client.writes.admit_issuer(
+            accreditor, "Other College", "did:web:other.example", issuer2_key.address
+        )
         yield Registry(
             chain,
             settings,

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from registry.audit.cache import AuditCache, CacheSource
-from registry.audit.checks import chain_checks
+from registry.audit.checks import chain_checks, lookalike_checks
 from registry.audit.codecheck import check_code, default_sources
 from registry.audit.reconcile import reconcile
 from registry.audit.records import IssuerRecords
@@ -156,9 +156,10 @@ class Auditor:
         events = self.cache.events(source)
         h = replay(events)
         findings = list(h.findings)
-        run = ["history", "keys", "suspension", "revocations", "governance", "metadata"]
+        run = ["history", "keys", "suspension", "revocations", "governance", "metadata", "lookalikes"]
         skipped: dict[str, str] = {}
         findings += chain_checks(h, metadata)
+        findings += lookalike_checks(h)
         db_info: dict[str, Any] | None = None
         if records is not None:
             db_findings, db_info = reconcile(h, records, chain_id=self.client.reads.chain_id(), registry=self.registry)
@@ -186,7 +187,9 @@ class Auditor:
             skipped["sample"] = "no credential files given (--files)"
         selected = select_issuer(h, issuer) if issuer else None
         if selected is not None:
-            findings = [f for f in findings if f.issuer_id in (None, selected)]
+            findings = [
+                f for f in findings if f.issuer_id in (None, selected) or selected in f.details.get("issuers", ())
+            ]
         findings.sort(key=lambda f: (f.severity.rank, f.block or 0, f.code))
         return AuditReport(
             generated_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -1,6 +1,7 @@
-"""Chain-only checks that need the whole replayed history (``docs/audit.md``, checks ``keys`` and
-``metadata``): batches anchored with a key at or after its declared compromise, and anchored
-counts that disagree with the batch metadata document when that document is known."""
+"""Chain-only checks that need the whole replayed history (``docs/audit.md``, checks ``keys``,
+``metadata`` and ``lookalikes``): batches anchored with a key at or after its declared
+compromise, anchored counts that disagree with the batch metadata document when that document
+is known, and directory entries a person could take for one another (UTS #39)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import json
 from collections.abc import Mapping
 
 from registry.audit.replay import History
-from registry.audit.report import BatchRecord, Finding, Severity, iso_time
+from registry.audit.report import BatchRecord, Finding, IssuerTimeline, Severity, iso_time
+from registry.core.lookalike import DirectoryName, Lookalike, find_lookalikes
 
-__all__ = ["chain_checks"]
+__all__ = ["chain_checks", "lookalike_checks"]
 
 
 def chain_checks(h: History, metadata: Mapping[str, bytes] | None = None) -> list[Finding]:
@@ -106,3 +108,54 @@ def _metadata_counts(h: History, metadata: Mapping[str, bytes]) -> list[Finding]
                 )
             )
     return findings
+
+
+def lookalike_checks(h: History) -> list[Finding]:
+    """Directory entries that look like one another, and entries mixing scripts (check ``lookalikes``).
+
+    Each finding is placed at the admission of the later entry: the one a person should question.
+    """
+    entries = [DirectoryName(iid, issuer.name, issuer.uri) for iid, issuer in sorted(h.issuers.items())]
+    return [_lookalike_finding(h, hit) for hit in find_lookalikes(entries)]
+
+
+def _lookalike_finding(h: History, hit: Lookalike) -> Finding:
+    issuers = [h.issuers[i] for i in hit.issuer_ids]
+    later = max(issuers, key=lambda i: (i.admitted_at, i.issuer_id))
+    admitted = next((e for e in later.timeline if e.kind == "admitted"), None)
+    details = {
+        "issuers": list(hit.issuer_ids),
+        "reasons": [str(r) for r in hit.reasons],
+        "names": [i.name for i in issuers],
+        "uris": [i.uri for i in issuers],
+    }
+    if len(issuers) == 1:
+        code, title = "mixed-script-issuer", "an issuer's name or domain mixes scripts"
+        message = (
+            f"{_label(later)}: {hit.explanation}. A reader may take it for another issuer; the "
+            "accreditation body should confirm who it is, and suspend it if it was not meant."
+        )
+    else:
+        code, title = "lookalike-issuers", "issuer entries a person could confuse"
+        message = (
+            f"{_label(issuers[0])} and {_label(issuers[1])}: {hit.explanation}. Credentials of one "
+            "can be taken for the other's; the accreditation body should confirm the later entry "
+            f"(issuer {later.issuer_id}) is a distinct issuer, and suspend it if not."
+        )
+    return Finding(
+        code=code,
+        severity=Severity.WARNING,
+        check="lookalikes",
+        title=title,
+        message=message,
+        issuer_id=later.issuer_id,
+        issuer=later.name,
+        tx=admitted.tx if admitted else None,
+        block=admitted.block if admitted else None,
+        at=iso_time(later.admitted_at),
+        details=details,
+    )
+
+
+def _label(issuer: IssuerTimeline) -> str:
+    return f"issuer {issuer.issuer_id} “{issuer.name}” ({issuer.uri})"

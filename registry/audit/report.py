@@ -38,6 +38,7 @@ CHECKS: Final = {
     "revocations": "revocations of roots that were never anchored",
     "governance": "role and directory changes only by accounts holding the authority",
     "metadata": "batch counts agree with the batch metadata document, where it is known",
+    "lookalikes": "no two directory entries look alike (UTS #39 confusables, equal names, case) or mix scripts",
     "database": "the issuer's records and the chain agree both ways (batches and revocations)",
     "code": "the deployed runtime bytecode equals the pinned compiler's output for contracts/",
     "sample": "a sample of credential files verifies",

@@ -44,6 +44,7 @@ class Revert(enum.Enum):
     KEY_ALREADY_REGISTERED = "KeyAlreadyRegistered"
     KEY_RETIRED = "KeyRetired"
     NO_DIGESTS = "NoDigests"
+    NON_CANONICAL_URI = "NonCanonicalUri"
     NOT_BATCH_ISSUER = "NotBatchIssuer"
     ROOT_ALREADY_ANCHORED = "RootAlreadyAnchored"
     SUSPENDED_ISSUER = "SuspendedIssuer"

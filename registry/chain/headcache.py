@@ -42,9 +42,10 @@ class ReadsAt:
     key_addresses: dict[int, str] = field(default_factory=dict)
     keys: dict[str, KeyInfo] = field(default_factory=dict)
     issuers: dict[int, IssuerInfo] = field(default_factory=dict)
+    owners: dict[str, int] = field(default_factory=dict)
 
     def size(self) -> int:
-        return len(self.batches) + len(self.revocations)
+        return len(self.batches) + len(self.revocations) + len(self.owners)
 
 
 class HeadCache:

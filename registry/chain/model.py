@@ -141,6 +141,8 @@ class Snapshot:
     revocations: dict[tuple[int, str], CredentialRevocation | None] = field(default_factory=dict)
     keys: dict[int, KeyInfo] = field(default_factory=dict)
     issuers: dict[int, IssuerInfo] = field(default_factory=dict)
+    owners: dict[str, int] = field(default_factory=dict)
+    """Issuer identifier -> id of the directory entry admitted with exactly it (0: none)."""
 
 
 @dataclass(frozen=True)

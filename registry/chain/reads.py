@@ -200,13 +200,19 @@ class ChainReader:
 
     # -- the snapshot ---------------------------------------------------------------------
 
-    def snapshot(self, roots: Iterable[bytes | str], pairs: Iterable[tuple[bytes | str, bytes | str]]) -> Snapshot:
+    def snapshot(
+        self,
+        roots: Iterable[bytes | str],
+        pairs: Iterable[tuple[bytes | str, bytes | str]],
+        identities: Iterable[str] = (),
+    ) -> Snapshot:
         """Everything verification needs, in at most three batched round trips.
 
         1: chain id, code at the registry, head, batch records; 2: anchoring-key addresses,
-        issuer entries and the credential revocations in each batch issuer's namespace;
-        3: key records. With a head cache, the reads are pinned to the current head block and
-        only what that block has not answered yet is read (often nothing).
+        issuer entries, the credential revocations in each batch issuer's namespace and the
+        directory entry owning each issuer identifier in ``identities``; 3: key records. With a
+        head cache, the reads are pinned to the current head block and only what that block has
+        not answered yet is read (often nothing).
         """
         root_keys = list(dict.fromkeys(as_hex(r) for r in roots))
         pair_keys = list(dict.fromkeys((as_hex(r), as_hex(d)) for r, d in pairs))
@@ -241,11 +247,17 @@ class ChainReader:
         assert reads.chain_id is not None and number is not None
         snap = Snapshot(chain_id=reads.chain_id, has_code=reads.has_code, head=number)
         if snap.has_code:
-            self._fill(snap, reads, root_keys, pair_keys, block)
+            self._fill(snap, reads, root_keys, pair_keys, list(dict.fromkeys(identities)), block)
         return snap
 
     def _fill(
-        self, snap: Snapshot, reads: ReadsAt, root_keys: list[str], pair_keys: list[tuple[str, str]], block: str
+        self,
+        snap: Snapshot,
+        reads: ReadsAt,
+        root_keys: list[str],
+        pair_keys: list[tuple[str, str]],
+        identities: list[str],
+        block: str,
     ) -> None:
         """Rounds 2 and 3 of :meth:`snapshot`: keys, issuers and revocations of known batches."""
         for k in root_keys:
@@ -257,13 +269,18 @@ class ChainReader:
             dict.fromkeys((batch.issuer_id, d) for r, d in pair_keys if (batch := snap.batches.get(r)) is not None)
         )
         revs = [p for p in wanted_revs if p not in reads.revocations]
-        if key_ids or issuer_ids or revs:
+        owners = [u for u in identities if u not in reads.owners]
+        if key_ids or issuer_ids or revs or owners:
             second = self.views(
                 [("keyAddress", (i,)) for i in key_ids]
                 + [("issuer", (i,)) for i in issuer_ids]
-                + [("credentialRevocation", (i, as_bytes32(d))) for i, d in revs],
+                + [("credentialRevocation", (i, as_bytes32(d))) for i, d in revs]
+                + [("issuerIdByUri", (u,)) for u in owners],
                 block=block,
             )
+            for u, r in zip(owners, second[len(second) - len(owners) :], strict=True):
+                reads.owners[u] = int(r[0])
+            second = second[: len(second) - len(owners)]
             addresses = [to_checksum_address(r[0]) for r in second[: len(key_ids)]]
             for i, r in zip(issuer_ids, second[len(key_ids) : len(key_ids) + len(issuer_ids)], strict=True):
                 reads.issuers[i] = _issuer_info(i, r)
@@ -281,6 +298,8 @@ class ChainReader:
             snap.issuers[b.issuer_id] = reads.issuers[b.issuer_id]
         for p in wanted_revs:
             snap.revocations[p] = reads.revocations[p]
+        for u in identities:
+            snap.owners[u] = reads.owners[u]
 
 
 def head_cached_reader(

@@ -19,8 +19,9 @@ from registry.chain.artifacts import load_artifact
 from registry.chain.model import ACCREDITOR_ROLE, Call, TxResult
 from registry.chain.reads import ChainReader
 from registry.chain.sender import TxSender
+from registry.core.identity import canonical_issuer_id
 from registry.core.keccak import keccak256
-from registry.errors import TransactionFailed
+from registry.errors import InvalidInput, TransactionFailed
 
 __all__ = ["ChainWriter"]
 
@@ -54,7 +55,14 @@ class ChainWriter:
         return self.transact(admin, call)
 
     def admit_issuer(self, accreditor: LocalAccount, name: str, uri: str, key: str) -> int:
-        """Admit an issuer (or return its id when this URI is already admitted with this key)."""
+        """Admit an issuer (or return its id when this URI is already admitted with this key).
+
+        ``uri`` must be a canonical issuer identifier (:func:`registry.core.identity.canonical_issuer_id`);
+        another spelling is refused naming the canonical form, before any transaction.
+        """
+        canonical = canonical_issuer_id(uri)
+        if canonical != uri:
+            raise InvalidInput("uri", f"{uri!r} is not in canonical form; admit it as {canonical!r}")
         existing = self.reader.issuer_id_by_uri(uri)
         if existing:
             info = self.reader.keys_by_address([key])[to_checksum_address(key)]

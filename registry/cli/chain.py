@@ -153,22 +153,59 @@ def accreditor_grant(
     out.print(f"{address} is an accreditation body" + (f" (tx {result.tx_hash})" if result else " already"))
 
 
+def _check_lookalikes(existing: list[Any], name: str, uri: str, *, allow: bool) -> None:
+    """Warn about directory entries the new one would look like; refuse unless ``allow``."""
+    from registry.cli.output import err
+    from registry.core.lookalike import DirectoryName, lookalikes_of
+    from registry.errors import InvalidInput
+
+    if any(e.uri == uri for e in existing):
+        return  # an exact duplicate: the contract refuses it with its own error
+    entries = {e.issuer_id: e for e in existing}
+    hits = lookalikes_of(DirectoryName(0, name, uri), (DirectoryName(e.issuer_id, e.name, e.uri) for e in existing))
+    if not hits:
+        return
+    for hit in hits:
+        others = [entries[i] for i in hit.issuer_ids if i in entries]
+        like = ", ".join(f"issuer {e.issuer_id} “{e.name}” ({e.uri})" for e in others)
+        what = f"looks like {like}" if like else "mixes scripts"
+        reasons = ", ".join(hit.reasons)
+        err.print(f"warning: “{name}” ({uri}) {what} [{reasons}]: {hit.explanation}", markup=False, highlight=False)
+    if not allow:
+        raise InvalidInput(
+            "uri",
+            f"“{name}” ({uri}) could be taken for another issuer (see the warning above); "
+            "check it is a distinct issuer, then pass --allow-lookalike to admit it anyway",
+        )
+
+
 @issuer_app.command("admit")
 def issuer_admit(
     name: str,
-    uri: Annotated[str, typer.Argument(help="domain or DID, e.g. did:web:uni.example")],
+    uri: Annotated[str, typer.Argument(help="DID, domain or https URL (admitted as its canonical DID)")],
     key: Annotated[str, typer.Argument(help="the issuer's anchoring key address")],
     rpc: RpcOption = None,
     keystore: Annotated[Path | None, typer.Option(help="accreditation body's keystore")] = None,
+    allow_lookalike: Annotated[
+        bool, typer.Option("--allow-lookalike", help="admit even if it looks like an existing entry")
+    ] = False,
 ) -> None:
-    """Admit an issuer (as an accreditation body)."""
+    """Admit an issuer (as an accreditation body).
+
+    Refused (exit 3) when the entry would look like an existing one or mixes scripts (UTS #39),
+    unless ``--allow-lookalike`` is given; the warning names the entries and the reason.
+    """
     from registry.chain.admin import connect
+    from registry.core.identity import canonical_issuer_id
 
     settings = Settings()
     try:
+        canonical = canonical_issuer_id(uri)
         chain = connect(settings, rpc)
+        _check_lookalikes(chain.reads.all_issuers(), name, canonical, allow=allow_lookalike)
         accreditor = _signer(settings, chain.reads.chain_id(), "accreditor", keystore)
-        issuer_id = chain.writes.admit_issuer(accreditor, name, uri, key)
+        issuer_id = chain.writes.admit_issuer(accreditor, name, canonical, key)
     except RegistryError as exc:
         _fail(exc)
-    out.print(f"issuer {issuer_id} admitted: {name} ({uri}) key {key}")
+    spelled = f" (given as {uri!r})" if canonical != uri else ""
+    out.print(f"issuer {issuer_id} admitted: {name} ({canonical}){spelled} key {key}")

@@ -108,7 +108,7 @@ def issuer_add(
     """Register an issuer in the service (the chain's directory entry must already exist)."""
     from sqlmodel import Session
 
-    from registry.core.identity import issuer_did
+    from registry.core.identity import canonical_issuer_id
     from registry.service.issuance import create_issuer
     from registry.service.keys import signer_for
 
@@ -125,7 +125,7 @@ def issuer_add(
         engine = _engine(settings)
         with Session(engine) as session:
             issuer = create_issuer(
-                session, name=name, did=issuer_did(uri), key_source=source, key_address=key.address, url=url
+                session, name=name, did=canonical_issuer_id(uri), key_source=source, key_address=key.address, url=url
             )
             session.commit()
             signer_for(issuer, settings.profile.chain_id)

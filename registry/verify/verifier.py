@@ -25,6 +25,7 @@ from registry.chain.networks import known_rpc_urls
 from registry.chain.reads import ChainReader
 from registry.core import credfile
 from registry.errors import ChainUnavailable, ConfigError, NotARegistry, RegistryError
+from registry.verify.identity import Directory, identity_conflict, named_identity
 from registry.verify.policy import VerificationPolicy
 from registry.verify.report import CHECK_NAMES, Check, CheckStatus, Report, Verdict
 
@@ -256,7 +257,8 @@ class Verifier:
     def _read_and_check(self, client: ChainReader, chain_id: int, registry: str, group: list[_Item]) -> None:
         client.registry_address = registry
         pairs = [(i.root, i.digest) for i in group]
-        snap = client.snapshot([i.root for i in group], pairs)
+        identities = [named_identity(i.cf.credential) for i in group if i.cf is not None]
+        snap = client.snapshot([i.root for i in group], pairs, identities)
         if snap.chain_id != chain_id:
             self._indeterminate(
                 group,
@@ -274,6 +276,7 @@ class Verifier:
             self._indeterminate(group, "not checked: the registry contract does not exist")
             return
         trusted = self.policy.trusted_on(chain_id)
+        directory = Directory(client)
         for item in group:
             batch = snap.batches.get(item.root.lower())
             if batch is None:
@@ -285,14 +288,11 @@ class Verifier:
                 self._indeterminate([item], "not checked: the batch root is not on chain")
                 continue
             self._anchor(item, batch, snap.head, chain_id, registry)
-            self._issuer(
-                item,
-                batch,
-                snap.keys[batch.key_id],
-                snap.issuers[batch.issuer_id],
-                registry,
-                trusted,
-            )
+            entry = snap.issuers[batch.issuer_id]
+            assert item.cf is not None
+            identity = named_identity(item.cf.credential)
+            conflict = identity_conflict(identity, entry, snap.owners.get(identity, 0), directory)
+            self._issuer(item, batch, snap.keys[batch.key_id], entry, registry, trusted, conflict)
             self._revocation(item, batch, snap.revocations.get((batch.issuer_id, item.digest.lower())))
 
     def _anchor(self, item: _Item, batch: BatchInfo, head: int, chain_id: int, registry: str) -> None:
@@ -340,10 +340,12 @@ class Verifier:
         issuer: IssuerInfo,
         registry: str,
         trusted: set[str] | None,
+        conflict: str | None,
     ) -> None:
         assert item.cf is not None
         named = item.cf.credential.get("issuer", {})
         named_id = named.get("id") if isinstance(named, dict) else named
+        identity = named_identity(item.cf.credential)
         claimed_key = to_checksum_address(item.cf.proof["issuerAddress"])
         info = {
             "issuerId": issuer.issuer_id,
@@ -372,7 +374,7 @@ class Verifier:
                 f"the file names anchoring key {claimed_key}, but the batch was anchored by {key.address}",
                 **info,
             )
-        elif named_id != issuer.did:
+        elif identity != issuer.did:
             item.set(
                 "issuer",
                 CheckStatus.FAIL,
@@ -380,6 +382,8 @@ class Verifier:
                 f"directory entry {issuer.did!r} ({issuer.name}): an issuer cannot issue in another's name",
                 **info,
             )
+        elif conflict is not None:
+            item.set("issuer", CheckStatus.FAIL, conflict, **info)
         elif key.compromised_for(batch.anchored_at):
             item.set(
                 "issuer",

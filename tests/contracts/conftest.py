@@ -68,7 +68,7 @@ def registry(project, admin, accreditor, second_accreditor, issuer, other_issuer
     contract.grantRole(role, accreditor, sender=admin)
     contract.grantRole(role, second_accreditor, sender=admin)
     contract.admitIssuer("University of Example", "did:web:uni.example", issuer, sender=accreditor)
-    contract.admitIssuer("Other College", "other.example", other_issuer, sender=second_accreditor)
+    contract.admitIssuer("Other College", "did:web:other.example", other_issuer, sender=second_accreditor)
     return contract
 
 

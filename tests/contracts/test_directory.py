@@ -23,10 +23,10 @@ def test_constructor_grants_admin_role_only(project, admin, registry, stranger):
 def test_admin_grants_and_revokes_accreditor(registry, admin, stranger, spare_keys):
     role = registry.ACCREDITOR_ROLE()
     registry.grantRole(role, stranger, sender=admin)
-    registry.admitIssuer("New", "new.example", spare_keys[0], sender=stranger)
+    registry.admitIssuer("New", "did:web:new.example", spare_keys[0], sender=stranger)
     registry.revokeRole(role, stranger, sender=admin)
     with expect_error(registry.AccessControlUnauthorizedAccount, account=stranger, neededRole=role):
-        registry.admitIssuer("New 2", "new2.example", spare_keys[1], sender=stranger)
+        registry.admitIssuer("New 2", "did:web:new2.example", spare_keys[1], sender=stranger)
 
 
 def test_only_admin_grants_roles(registry, accreditor, stranger):
@@ -69,7 +69,7 @@ def test_fixture_issuers_are_sequential(registry, issuer, other_issuer, accredit
         "did:web:uni.example",
         accreditor.address,
     )
-    assert registry.issuer(2)[:3] == ("Other College", "other.example", second_accreditor.address)
+    assert registry.issuer(2)[:3] == ("Other College", "did:web:other.example", second_accreditor.address)
     assert registry.keyInfo(issuer)[:2] == (1, 1)
     assert registry.keyInfo(other_issuer)[:2] == (2, 2)
 
@@ -79,7 +79,7 @@ def test_unknown_entries_read_as_zero(registry, stranger):
     assert tuple(registry.keyInfo(stranger)) == (0, 0, 0, 0, 0, False)
     assert registry.keyAddress(0) == ZERO
     assert registry.keyAddress(99) == ZERO
-    assert registry.issuerIdByUri("nobody.example") == 0
+    assert registry.issuerIdByUri("did:web:nobody.example") == 0
 
 
 @pytest.mark.parametrize("who", ["stranger", "issuer", "admin"])
@@ -90,26 +90,26 @@ def test_admit_requires_accreditor_role(request, registry, spare_keys, who):
         account=caller,
         neededRole=registry.ACCREDITOR_ROLE(),
     ):
-        registry.admitIssuer("X", "x.example", spare_keys[0], sender=caller)
+        registry.admitIssuer("X", "did:web:x.example", spare_keys[0], sender=caller)
 
 
 def test_admit_rejects_empty_name_and_uri(registry, accreditor, spare_keys):
     with expect_error(registry.EmptyName):
-        registry.admitIssuer("", "x.example", spare_keys[0], sender=accreditor)
+        registry.admitIssuer("", "did:web:x.example", spare_keys[0], sender=accreditor)
     with expect_error(registry.EmptyUri):
         registry.admitIssuer("X", "", spare_keys[0], sender=accreditor)
 
 
 def test_admit_rejects_duplicate_uri(registry, accreditor, spare_keys):
-    with expect_error(registry.UriAlreadyRegistered, uri="other.example", issuerId=2):
-        registry.admitIssuer("Impostor", "other.example", spare_keys[0], sender=accreditor)
+    with expect_error(registry.UriAlreadyRegistered, uri="did:web:other.example", issuerId=2):
+        registry.admitIssuer("Impostor", "did:web:other.example", spare_keys[0], sender=accreditor)
 
 
 def test_admit_rejects_zero_and_used_keys(registry, accreditor, issuer):
     with expect_error(registry.InvalidKey, key=ZERO):
-        registry.admitIssuer("X", "x.example", ZERO, sender=accreditor)
+        registry.admitIssuer("X", "did:web:x.example", ZERO, sender=accreditor)
     with expect_error(registry.KeyAlreadyRegistered, key=issuer):
-        registry.admitIssuer("X", "x.example", issuer, sender=accreditor)
+        registry.admitIssuer("X", "did:web:x.example", issuer, sender=accreditor)
 
 
 def test_suspend_and_reinstate(chain, registry, accreditor, second_accreditor, issuer, anchored):

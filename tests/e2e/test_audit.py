@@ -134,7 +134,7 @@ def world(anvil: LocalChain, tmp_path: Path) -> World:
     issuer_id = client.writes.admit_issuer(
         accreditor, "Universidad de Ejemplo", "did:web:uni.example", issuer_key.address
     )
-    other_id = client.writes.admit_issuer(accreditor, "Other College", "other.example", other_key.address)
+    other_id = client.writes.admit_issuer(accreditor, "Other College", "did:web:other.example", other_key.address)
     db_url = f"sqlite:///{tmp_path / 'issuer.db'}"
     engine = make_engine(db_url)
     upgrade(engine)
@@ -191,6 +191,7 @@ def test_clean_issuer_has_no_findings_and_a_full_timeline(world: World) -> None:
         "revocations",
         "governance",
         "metadata",
+        "lookalikes",
         "database",
         "code",
         "sample",

@@ -704,7 +704,7 @@ def test_contract_authorization_matrix(registry: Registry) -> None:
         "stranger": registry.stranger,
     }
     calls: dict[str, Callable[[], Call]] = {
-        "admitIssuer": lambda: registry_calls.admit_issuer("New", f"new-{secrets.token_hex(4)}.example", fresh),
+        "admitIssuer": lambda: registry_calls.admit_issuer("New", f"did:web:new-{secrets.token_hex(4)}.example", fresh),
         "suspendIssuer": lambda: registry_calls.suspend_issuer(registry.issuer_id),
         "reinstateIssuer": lambda: registry_calls.reinstate_issuer(registry.issuer_id),
         "assignKey": lambda: registry_calls.assign_key(registry.issuer_id, fresh),
