@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,21 +34,12 @@ from registry.config import Settings, load_deployment
 from registry.issue.direct import IssuedBatch, issue_and_anchor
 from registry.service.audit_records import open_issuer_records
 from registry.service.store import Batch, BatchState, Event, Issuer, make_engine, session_scope, upgrade
-from tests.chain_fixtures import ACHIEVEMENT, start_anvil
+from tests.chain_fixtures import ACHIEVEMENT
 from tests.cohort import synthetic_cohort
 
 pytestmark = pytest.mark.e2e
 
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
-    chain = start_anvil(tmp_path_factory.mktemp("audit-chain"))
-    try:
-        yield chain
-    finally:
-        chain.down()
 
 
 @dataclass

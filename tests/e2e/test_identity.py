@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,19 +22,10 @@ from registry.core.credential import IssuerProfile
 from registry.errors import InvalidInput
 from registry.issue.direct import IssuedBatch, issue_and_anchor
 from registry.verify import CheckStatus, Report, Verdict, VerificationPolicy, Verifier
-from tests.chain_fixtures import ACHIEVEMENT, Registry, start_anvil
+from tests.chain_fixtures import ACHIEVEMENT, Registry
 from tests.cohort import synthetic_cohort
 
 UNI = IssuerProfile(id="did:web:uni.example", name="Universidad de Ejemplo")
-
-
-@pytest.fixture(scope="module")
-def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
-    chain = start_anvil(tmp_path_factory.mktemp("identity") / "chain")
-    try:
-        yield chain
-    finally:
-        chain.down()
 
 
 def legacy_registry(anvil: LocalChain, entries: list[tuple[str, str, str]]) -> Chain:

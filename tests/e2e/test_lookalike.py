@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,11 @@ from registry.chain.devkeys import dev_account
 from registry.chain.local import LocalChain
 from registry.cli.app import app
 from registry.config import Settings
-from tests.chain_fixtures import start_anvil
 
 pytestmark = pytest.mark.e2e
 
 CYR_I = "\u0456"  # looks like Latin i
 LOOKALIKE = "did:web:" + idna.encode(f"un{CYR_I}.example", uts46=True).decode("ascii")
-
-
-@pytest.fixture(scope="module")
-def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
-    chain = start_anvil(tmp_path_factory.mktemp("lookalike-chain"))
-    try:
-        yield chain
-    finally:
-        chain.down()
 
 
 @dataclass
