@@ -77,14 +77,14 @@ def gas_and_verify() -> dict[str, Any]:
             files = [json.loads(p.read_text()) for p in batch.files[:50]]
             timings = []
             for data in files:
-                verifier = Verifier(VerificationPolicy(trusted={}), rpc_url=registry.rpc_url)
+                verifier = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url)
                 t0 = time.perf_counter()
                 report = verifier.verify(data)
                 timings.append((time.perf_counter() - t0) * 1000)
                 assert report.verdict.value == "VALID", report.summary
             figures["verify_one_ms"] = round(statistics.median(timings), 2)
             figures["verify_one_p95_ms"] = round(sorted(timings)[int(len(timings) * 0.95) - 1], 2)
-            verifier = Verifier(VerificationPolicy(trusted={}), rpc_url=registry.rpc_url)
+            verifier = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url)
             all_files = [(str(p), json.loads(p.read_text())) for p in batch.files]
             t0 = time.perf_counter()
             reports = verifier.verify_many(all_files)

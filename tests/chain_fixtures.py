@@ -71,6 +71,12 @@ class Registry:
     def rpc_url(self) -> str:
         return self.chain.rpc_url
 
+    @property
+    def trust(self) -> dict[int, set[str]]:
+        """A verification policy's ``trusted``: this registry only."""
+        assert self.client.registry_address is not None
+        return {31337: {self.client.registry_address}}
+
     def profile(self, which: int = 1) -> IssuerProfile:
         ident = self.issuer_id if which == 1 else self.issuer2_id
         info = self.client.reads.issuers([ident])[ident]

@@ -597,7 +597,7 @@ def run_campaign(registry: Registry, n: int, *, seed: int = 0, chunk: int = 500,
     t0 = time.perf_counter()
     cases, skipped = generate(corpus, n, seed)
     generated_s = time.perf_counter() - t0
-    verifier = Verifier(VerificationPolicy(trusted={}, now=datetime.now(UTC)), rpc_url=registry.rpc_url)
+    verifier = Verifier(VerificationPolicy(trusted=registry.trust, now=datetime.now(UTC)), rpc_url=registry.rpc_url)
     ctrl = controls(corpus)
     ctrl_reports = verifier.verify_many([(name, data) for name, data in ctrl])
     controls_valid = sum(r.verdict is Verdict.VALID for r in ctrl_reports)

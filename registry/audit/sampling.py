@@ -48,7 +48,9 @@ def check_sample(
             continue
         loaded.append((str(path), data))
     verifier = Verifier(
-        VerificationPolicy(trusted={chain_id: {registry.lower()}}), rpc_url=client.rpc_url, timeout=client.rpc.timeout
+        VerificationPolicy(trusted={chain_id: {registry.lower(): "the audited registry"}}),
+        rpc_url=client.rpc_url,
+        timeout=client.rpc.timeout,
     )
     reports = verifier.verify_many(loaded) if loaded else []
     verdicts = {"VALID": 0, "INVALID": 0, "INDETERMINATE": 0}

@@ -20,9 +20,12 @@ __all__ = [
     "DEV_CHAIN_IDS",
     "PROFILES",
     "NetworkProfile",
+    "add_trusted_registry",
     "known_rpc_urls",
+    "networks_file",
     "profile_for_chain",
-    "trusted_registries",
+    "remove_trusted_registry",
+    "trust_anchors",
     "user_config_dir",
 ]
 
@@ -39,6 +42,9 @@ class NetworkProfile:
     max_fee_gwei: float
     priority_fee_gwei: float
     default_rpc: str | None = None
+    registries: tuple[str, ...] = ()
+    """Registries the package ships as trust anchors on this chain (a release fills them in for
+    public chains; none for the local chain, whose registry each project deploys itself)."""
 
     @property
     def is_dev(self) -> bool:
@@ -75,12 +81,17 @@ def user_config_dir() -> Path:
     return Path(base) / "credential-registry"
 
 
+def networks_file() -> Path:
+    """The user's ``networks.json`` (in :func:`user_config_dir`)."""
+    return user_config_dir() / "networks.json"
+
+
 def _user_networks() -> dict[int, dict[str, Any]]:
     """The user's ``networks.json``: chain id -> {"rpc": URL, "registries": [addresses]}.
 
     A bare string value is shorthand for ``{"rpc": value}``.
     """
-    path = user_config_dir() / "networks.json"
+    path = networks_file()
     if not path.exists():
         return {}
     try:
@@ -112,10 +123,71 @@ def known_rpc_urls() -> dict[int, str]:
     return {k: v for k, v in urls.items() if v}
 
 
-def trusted_registries() -> dict[int, set[str]]:
-    """Registry contracts the user pins per chain (empty: nothing pinned)."""
-    return {
-        chain_id: {r.lower() for r in entry.get("registries", [])}
-        for chain_id, entry in _user_networks().items()
-        if entry.get("registries")
-    }
+def trust_anchors() -> dict[int, dict[str, str]]:
+    """Trusted registries per chain id: lower-case address -> the trust source that admits it.
+
+    Sources: the registries this package ships per network profile, then the user's
+    ``networks.json`` (``registries``). A project folder's deployments file and a service's own
+    deployment are added by their callers.
+    """
+    anchors: dict[int, dict[str, str]] = {}
+    for profile in PROFILES.values():
+        for address in profile.registries:
+            anchors.setdefault(profile.chain_id, {})[address.lower()] = f"the package's {profile.name} profile"
+    path = networks_file()
+    for chain_id, entry in _user_networks().items():
+        for address in entry.get("registries", []):
+            anchors.setdefault(chain_id, {}).setdefault(address.lower(), f"your {path}")
+    return anchors
+
+
+def _check_address(address: str) -> str:
+    text = address.strip()
+    if len(text) != 42 or not text.startswith("0x") or any(c not in "0123456789abcdefABCDEF" for c in text[2:]):
+        raise ConfigError(f"{address!r} is not a contract address (0x and 40 hex digits)")
+    return text.lower()
+
+
+def _write_networks(data: dict[str, Any]) -> Path:
+    path = networks_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)  # atomic: the file is never half written
+    return path
+
+
+def _raw_networks() -> dict[str, Any]:
+    _user_networks()  # validates the file first: a malformed file is refused, never overwritten
+    path = networks_file()
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def add_trusted_registry(chain_id: int, address: str) -> bool:
+    """Trust ``address`` on ``chain_id`` in the user's ``networks.json`` (False: already trusted)."""
+    registry = _check_address(address)
+    data = _raw_networks()
+    entry = data.get(str(chain_id), {})
+    entry = {"rpc": entry} if isinstance(entry, str) else dict(entry)
+    registries = [r.lower() for r in entry.get("registries", [])]
+    if registry in registries:
+        return False
+    entry["registries"] = [*registries, registry]
+    data[str(chain_id)] = entry
+    _write_networks(data)
+    return True
+
+
+def remove_trusted_registry(chain_id: int, address: str) -> bool:
+    """Stop trusting ``address`` on ``chain_id`` (False: it was not in ``networks.json``)."""
+    registry = _check_address(address)
+    data = _raw_networks()
+    entry = data.get(str(chain_id))
+    if not isinstance(entry, dict) or registry not in [r.lower() for r in entry.get("registries", [])]:
+        return False
+    entry["registries"] = [r for r in entry["registries"] if r.lower() != registry]
+    if not entry["registries"]:
+        del entry["registries"]
+    data[str(chain_id)] = entry
+    _write_networks(data)
+    return True

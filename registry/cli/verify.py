@@ -19,14 +19,15 @@ commands = typer.Typer()
 # -- verify and redact ---------------------------------------------------------------------
 
 
-def _local_trust(settings: Settings) -> dict[int, set[str]]:
-    from registry.chain.networks import trusted_registries
+def _local_trust(settings: Settings) -> dict[int, dict[str, str]]:
+    """The trust anchors, plus the registries this project folder deployed (its deployments file)."""
+    from registry.chain.networks import trust_anchors
 
-    trusted = trusted_registries()
+    trusted = trust_anchors()
     path = settings.deployments_file
     if path.exists():
         for chain_id, record in json.loads(path.read_text()).items():
-            trusted.setdefault(int(chain_id), set()).add(record["address"].lower())
+            trusted.setdefault(int(chain_id), {}).setdefault(record["address"].lower(), f"the deployments file {path}")
     return trusted
 
 

@@ -12,22 +12,28 @@ from datetime import UTC, datetime
 
 from eth_utils import to_checksum_address
 
-from registry.chain.networks import trusted_registries
+from registry.chain.networks import trust_anchors
 
-__all__ = ["VerificationPolicy"]
+__all__ = ["TrustedRegistries", "VerificationPolicy"]
+
+TrustedRegistries = Mapping[int, Mapping[str, str] | Set[str]]
+"""Per chain id, the trusted registry addresses: a mapping address -> trust source (what admits
+it, named in every report), or a plain set (source: "the caller's policy")."""
 
 
 @dataclass(frozen=True)
 class VerificationPolicy:
     """How a :class:`registry.verify.Verifier` decides.
 
-    ``trusted``: registries pinned per chain id (``None``: the user's ``networks.json``; an empty
-    mapping: none pinned). ``min_confirmations``: blocks on top of the anchor before it counts.
-    ``now``: the clock for validity periods (``None``: the current time). ``offline``: skip every
-    chain check (they become INDETERMINATE).
+    ``trusted``: the registries whose directory the verifier believes (``None``: the trust
+    anchors, i.e. the package's network profiles and the user's ``networks.json``). A file from
+    any other registry is never VALID: anyone can deploy a look-alike registry and admit
+    themselves under any name. ``min_confirmations``: blocks on top of the anchor before it
+    counts. ``now``: the clock for validity periods (``None``: the current time). ``offline``:
+    skip every chain check (they become INDETERMINATE).
     """
 
-    trusted: Mapping[int, Set[str]] | None = None
+    trusted: TrustedRegistries | None = None
     min_confirmations: int = 1
     now: datetime | None = None
     offline: bool = False
@@ -36,8 +42,12 @@ class VerificationPolicy:
         """The moment validity is judged at."""
         return self.now or datetime.now(UTC)
 
-    def trusted_on(self, chain_id: int) -> set[str] | None:
-        """Checksummed registries pinned on ``chain_id``, or ``None`` when none are."""
-        table = self.trusted if self.trusted is not None else trusted_registries()
-        entries = table.get(chain_id)
-        return {to_checksum_address(a) for a in entries} if entries else None
+    def trust_source(self, chain_id: int, registry: str) -> str | None:
+        """What makes ``registry`` on ``chain_id`` trusted, or ``None`` when nothing does."""
+        table = self.trusted if self.trusted is not None else trust_anchors()
+        entries = table.get(chain_id) or {}
+        wanted = to_checksum_address(registry)
+        for address in entries:
+            if to_checksum_address(address) == wanted:
+                return entries[address] if isinstance(entries, Mapping) else "the caller's policy"
+        return None

@@ -275,7 +275,7 @@ class Verifier:
                 )
             self._indeterminate(group, "not checked: the registry contract does not exist")
             return
-        trusted = self.policy.trusted_on(chain_id)
+        trusted = self.policy.trust_source(chain_id, registry)
         directory = Directory(client)
         for item in group:
             batch = snap.batches.get(item.root.lower())
@@ -339,7 +339,7 @@ class Verifier:
         key: KeyInfo,
         issuer: IssuerInfo,
         registry: str,
-        trusted: set[str] | None,
+        trusted: str | None,
         conflict: str | None,
     ) -> None:
         assert item.cf is not None
@@ -358,13 +358,17 @@ class Verifier:
             "suspendedAt": _ts(issuer.suspended_at) if issuer.suspended else None,
             "keyCompromisedAt": _ts(key.compromised_at) if key.compromised_at else None,
             "registryPinned": trusted is not None,
+            "trustSource": trusted,
         }
         item.issuer_info = info
-        if trusted is not None and registry not in trusted:
+        if trusted is None:
             item.set(
                 "issuer",
-                CheckStatus.FAIL,
-                f"registry {registry} is not one of the registries you trust on chain {item.chain_id}",
+                CheckStatus.INDETERMINATE,
+                f"registry {registry} on chain {item.chain_id} is not one you trust, so its directory cannot "
+                f"vouch for {issuer.name!r}: anyone can deploy a registry and admit any name. If it is the "
+                f"registry you expect, trust it with `registry trust add {item.chain_id} {registry}` "
+                '(or list it under "registries" in networks.json)',
                 **info,
             )
         elif claimed_key != key.address:
@@ -403,12 +407,11 @@ class Verifier:
                 **info,
             )
         else:
-            pinned = "" if trusted is not None else " (registry not pinned: add it to your trusted registries)"
             item.set(
                 "issuer",
                 CheckStatus.PASS,
                 f"issued by {issuer.name} ({issuer.did}), admitted {_ts(issuer.admitted_at)} by accreditation "
-                f"body {issuer.admitted_by}; anchoring key valid at anchoring time{pinned}",
+                f"body {issuer.admitted_by}; anchoring key valid at anchoring time; registry trusted via {trusted}",
                 **info,
             )
 

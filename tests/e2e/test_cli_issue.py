@@ -45,7 +45,7 @@ def test_issue_from_csv_then_revoke(registry: Registry, tmp_path: Path) -> None:
     assert "issued 25 credentials of Universidad de Ejemplo" in proc.stdout
     files = sorted(out.glob("*.json"))
     assert len(files) == 25
-    verifier = Verifier(VerificationPolicy(trusted={}), rpc_url=registry.rpc_url)
+    verifier = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url)
     data = json.loads(files[0].read_text())
     assert data["issuer"]["id"] == "did:web:uni.example"
     assert data["validUntil"].startswith("2031-01-01")
@@ -99,7 +99,7 @@ def test_another_issuers_key_cannot_revoke_through_the_cli(registry: Registry, t
     # issuer 2's dev key is not the CLI's default role; use the library path to show the namespace rule
     digest = bytes.fromhex(json.loads(batch.files[0].read_text())["proof"][0]["credentialDigest"][2:])
     registry.client.writes.revoke_credentials(registry.issuer2_key, [digest], 1)
-    report = Verifier(VerificationPolicy(trusted={}), rpc_url=registry.rpc_url).verify(
+    report = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url).verify(
         json.loads(batch.files[0].read_text())
     )
     assert report.verdict is Verdict.VALID

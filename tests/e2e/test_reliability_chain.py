@@ -19,7 +19,7 @@ from registry.service.runtime import create_app
 from registry.service.sealing import seal_due
 from registry.service.store import AnchorTx, Batch, BatchState, CredentialRow, CredentialState, Event, TxState
 from registry.service.worker import Worker, run_until_idle
-from registry.verify import Verdict, Verifier
+from registry.verify import Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
 from tests.reliability_harness import (
     Miner,
@@ -94,10 +94,11 @@ def states(db: Database) -> set[str]:
         return {r.state for r in session.exec(select(CredentialRow))}
 
 
-def verify_all(db: Database, rpc_url: str) -> set[Verdict]:
+def verify_all(db: Database, rpc_url: str, registry: Registry) -> set[Verdict]:
     with Session(db.engine) as session:
         files = [(r.id, credential_file(session, r)) for r in session.exec(select(CredentialRow))]
-    return {r.verdict for r in Verifier(rpc_url=rpc_url).verify_many(files)}
+    verifier = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=rpc_url)
+    return {r.verdict for r in verifier.verify_many(files)}
 
 
 def test_reorg_drops_the_anchor_batch_goes_back_and_is_anchored_again(
@@ -133,7 +134,7 @@ def test_reorg_drops_the_anchor_batch_goes_back_and_is_anchored_again(
     batch = only_batch(db)
     assert anchor_counts(registry.client)[batch.root] == 1
     assert check_invariants(db.engine, registry.client, ids, final=True, from_block=start) == []
-    assert verify_all(db, url) == {Verdict.VALID}
+    assert verify_all(db, url, registry) == {Verdict.VALID}
     kinds = events(db)
     assert kinds.count("anchor.dropped") == 2 and kinds.count("batch.confirmed") == 1
 
@@ -186,7 +187,7 @@ def test_rpc_outage_issuance_goes_on_verification_indeterminate_worker_recovers(
                 assert back["verdict"] == "VALID", back["summary"]
         finally:
             worker.stop()
-    assert verify_all(db, registry.rpc_url) == {Verdict.VALID}
+    assert verify_all(db, registry.rpc_url, registry) == {Verdict.VALID}
 
 
 def _replacement_chain_ok(rows: list[AnchorTx]) -> None:
@@ -308,4 +309,4 @@ def test_root_taken_by_another_issuer_is_never_adopted(
         again = session.exec(select(Batch).where(Batch.id != first_id)).one()
     assert again.state == BatchState.CONFIRMED and again.root != stolen
     assert states(db) == {CredentialState.RELEASED}
-    assert verify_all(db, registry.rpc_url) == {Verdict.VALID}
+    assert verify_all(db, registry.rpc_url, registry) == {Verdict.VALID}

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from registry.service.issuance import credential_file
 from registry.service.store import CredentialRow, Event
-from registry.verify import Verdict, Verifier
+from registry.verify import Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
 from tests.reliability_harness import PIPELINE_STEPS, crash_campaign
 from tests.service_support import Database, add_issuer
@@ -46,7 +46,7 @@ def test_sigkill_at_every_step_and_at_random_loses_nothing(db: Database, registr
         rows = list(session.exec(select(CredentialRow)))
         files = [(r.id, credential_file(session, r)) for r in rows]
         kinds = [e.kind for e in session.exec(select(Event))]
-    reports = Verifier(rpc_url=registry.rpc_url).verify_many(files)
+    reports = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url).verify_many(files)
     assert {r.verdict for r in reports} == {Verdict.VALID}, [r.summary for r in reports if r.verdict != Verdict.VALID]
     assert len(files) == result.credentials
     # The kill after broadcasting, before recording it, was recovered by re-sending the same bytes.

@@ -120,5 +120,7 @@ def test_keystore_key_and_three_confirmations(
     with Session(sdb.engine) as session:
         data = credential_file(session, session.get(CredentialRow, cid))  # type: ignore[arg-type]
     assert data["proof"][0]["chainId"] == SEPOLIA
-    report = Verifier(VerificationPolicy(min_confirmations=3), rpc_url=client.rpc_url).verify(data)
+    assert client.registry_address is not None
+    policy = VerificationPolicy(trusted={SEPOLIA: {client.registry_address}}, min_confirmations=3)
+    report = Verifier(policy, rpc_url=client.rpc_url).verify(data)
     assert report.verdict is Verdict.VALID, report.summary

@@ -19,7 +19,7 @@ from registry.service.revocations import request_batch_revocation, request_revoc
 from registry.service.sealing import seal_due
 from registry.service.store import AnchorTx, Batch, BatchState, CredentialRow, CredentialState, Event
 from registry.service.worker import FAULT_POINTS, Worker, WorkerCrash, run_until_idle
-from registry.verify import Verdict, Verifier
+from registry.verify import Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry, free_port
 from tests.service_support import Database, add_issuer, service_settings
 
@@ -64,7 +64,7 @@ def queue(db: Database, registry: Registry, n: int) -> tuple[int, list[str]]:
 
 
 def verify_all(db: Database, registry: Registry, ids: list[str]) -> list[Any]:
-    verifier = Verifier(rpc_url=registry.rpc_url)
+    verifier = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url)
     with Session(db.engine) as session:
         files = [credential_file(session, session.get(CredentialRow, cid)) for cid in ids]  # type: ignore[arg-type]
     return verifier.verify_many([(cid, f) for cid, f in zip(ids, files, strict=True)])

@@ -22,7 +22,9 @@ def corpus(registry: Registry) -> Corpus:
 
 
 def _verify(registry: Registry, data: dict[str, object] | bytes) -> tuple[Verdict, dict[str, CheckStatus]]:
-    report = Verifier(VerificationPolicy(trusted={}, now=datetime.now(UTC)), rpc_url=registry.rpc_url).verify(data)
+    report = Verifier(
+        VerificationPolicy(trusted=registry.trust, now=datetime.now(UTC)), rpc_url=registry.rpc_url
+    ).verify(data)
     return report.verdict, {c.name: c.status for c in report.checks}
 
 

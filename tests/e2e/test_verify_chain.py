@@ -19,7 +19,7 @@ from tests.chain_fixtures import ACHIEVEMENT, Registry, free_port, start_anvil
 
 
 def verifier(registry: Registry, **kwargs: Any) -> Verifier:
-    return Verifier(VerificationPolicy(trusted={}), rpc_url=registry.rpc_url, **kwargs)
+    return Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url, **kwargs)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -264,7 +264,7 @@ def test_expired_and_not_yet_valid(registry: Registry) -> None:
 
 def test_rpc_down_is_indeterminate_never_invalid(registry: Registry, batch: Any) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    report = Verifier(VerificationPolicy(trusted={}), rpc_url=dead, timeout=2).verify(load(batch.files[0]))
+    report = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=dead, timeout=2).verify(load(batch.files[0]))
     assert report.verdict is Verdict.INDETERMINATE
     for name in ("anchor", "issuer", "revocation"):
         status, reason = check(report, name)
@@ -281,12 +281,17 @@ def test_offline_mode_says_anchoring_was_not_checked(batch: Any) -> None:
     assert "offline" in check(report, "anchor")[1]
 
 
-def test_unpinned_registry_fails_when_user_pins_others(registry: Registry, batch: Any) -> None:
+def test_a_registry_the_user_does_not_trust_is_never_valid(registry: Registry, batch: Any) -> None:
     report = Verifier(VerificationPolicy(trusted={31337: {"0x" + "42" * 20}}), rpc_url=registry.rpc_url).verify(
         load(batch.files[0])
     )
     status, reason = check(report, "issuer")
-    assert status is CheckStatus.FAIL and "not one of the registries you trust" in reason
+    assert report.verdict is Verdict.INDETERMINATE
+    assert status is CheckStatus.INDETERMINATE and "is not one you trust" in reason
+    assert f"registry trust add 31337 {registry.client.registry_address}" in reason
+    trusted = verifier(registry).verify(load(batch.files[0]))
+    assert "registry trust add" not in check(trusted, "issuer")[1]
+    assert check(trusted, "issuer")[1].endswith("registry trusted via the caller's policy")
 
 
 def test_malformed_file_fails_format(registry: Registry) -> None:
@@ -304,7 +309,7 @@ def test_cli_exit_codes_and_json(registry: Registry, batch: Any, tmp_path: Path)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         env = {
-            "REGISTRY_HOME": str(tmp_path / "home"),
+            "REGISTRY_HOME": str(registry.settings.home),  # a project folder: its deployments file is trusted
             "PATH": str(Path(sys.executable).parent),
             "REGISTRY_CONFIG_DIR": str(tmp_path / "config"),
         }
@@ -319,6 +324,8 @@ def test_cli_exit_codes_and_json(registry: Registry, batch: Any, tmp_path: Path)
     ok = run(str(good), "--rpc", registry.rpc_url, "--json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["verdict"] == "VALID"
+    issuer = next(c for c in json.loads(ok.stdout)["checks"] if c["name"] == "issuer")
+    assert issuer["details"]["trustSource"] == f"the deployments file {registry.settings.deployments_file}"
     assert run(str(bad), "--rpc", registry.rpc_url).returncode == 1
     down = run(str(good), "--rpc", f"http://127.0.0.1:{free_port()}", "--timeout", "2")
     assert down.returncode == 2
@@ -381,12 +388,27 @@ def test_rpc_url_comes_from_known_networks_by_chain_id(registry: Registry, batch
     }
     cmd = [sys.executable, "-m", "registry.cli", "verify", str(batch.files[0])]
     (config / "networks.json").write_text(json.dumps({"31337": {"rpc": registry.rpc_url}}))
+    untrusted = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    assert untrusted.returncode == 2, untrusted.stdout  # nothing trusted: never VALID
+    assert "registry trust add 31337" in untrusted.stdout
+    address = registry.client.registry_address
+    assert address is not None
+    trust = [sys.executable, "-m", "registry.cli", "trust"]
+    added = subprocess.run([*trust, "add", "31337", address], capture_output=True, text=True, env=env, check=False)
+    assert added.returncode == 0 and "now trusted" in added.stdout, added.stderr
+    listed = subprocess.run([*trust, "list"], capture_output=True, text=True, env=env, check=False)
+    assert address.lower() in listed.stdout and "networks.json" in listed.stdout
+    assert json.loads((config / "networks.json").read_text())["31337"]["rpc"] == registry.rpc_url  # kept
     assert subprocess.run(cmd, capture_output=True, text=True, env=env, check=False).returncode == 0
+    removed = subprocess.run([*trust, "remove", "31337", address], capture_output=True, text=True, env=env, check=False)
+    assert removed.returncode == 0 and "no longer trusted" in removed.stdout
+    bad_address = subprocess.run([*trust, "add", "31337", "0x12"], capture_output=True, text=True, env=env, check=False)
+    assert bad_address.returncode == 3 and "not a contract address" in bad_address.stderr
     pinned = {"31337": {"rpc": registry.rpc_url, "registries": ["0x" + "42" * 20]}}
     (config / "networks.json").write_text(json.dumps(pinned))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    assert proc.returncode == 1
-    assert "not one of the registries you trust" in proc.stdout
+    assert proc.returncode == 2
+    assert "is not one you trust" in proc.stdout
     (config / "networks.json").write_text("[1, 2]")
     bad = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     assert bad.returncode == 3

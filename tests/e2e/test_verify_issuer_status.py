@@ -11,7 +11,9 @@ from tests.chain_fixtures import Registry
 
 
 def verify(registry: Registry, path: Any) -> Any:
-    return Verifier(VerificationPolicy(trusted={}), rpc_url=registry.rpc_url).verify(json.loads(path.read_text()))
+    return Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url).verify(
+        json.loads(path.read_text())
+    )
 
 
 def advance(registry: Registry, seconds: int) -> None:

@@ -89,14 +89,15 @@ class ServiceState:
                     with self._lock_clients:
                         return self._verify_clients.setdefault(key, client)
 
-                from registry.chain.networks import trusted_registries
+                from registry.chain.networks import trust_anchors
 
-                trusted = trusted_registries()
+                trusted = trust_anchors()
                 try:
                     client = self.client or self.connect(settings)
                     self.client = client
                     if client.registry_address:
-                        trusted.setdefault(client.reads.chain_id(), set()).add(client.registry_address.lower())
+                        own = trusted.setdefault(client.reads.chain_id(), {})
+                        own.setdefault(client.registry_address.lower(), "this service's own deployment")
                 except Exception:
                     pass
                 self._verifier = Verifier(VerificationPolicy(trusted=trusted), client_for=client_for, timeout=10.0)
