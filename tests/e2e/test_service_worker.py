@@ -147,7 +147,11 @@ def test_reorg_that_drops_the_anchor_moves_the_batch_back_to_pending(db: Databas
     seal_due(db.engine, settings, force=True)
     snapshot = rpc(registry, "evm_snapshot")
     worker = Worker(settings, db.engine, registry.client)
-    worker.run_once()
+    for _ in range(20):  # anvil may answer eth_sendRawTransaction a moment before it mines the block
+        worker.run_once()
+        with Session(db.engine) as session:
+            if session.exec(select(Batch)).one().anchor_block is not None:
+                break
     with Session(db.engine) as session:
         batch = session.exec(select(Batch)).one()
         assert batch.state == BatchState.SUBMITTED and batch.anchor_block is not None
