@@ -292,7 +292,7 @@ class Verifier:
             assert item.cf is not None
             identity = named_identity(item.cf.credential)
             conflict = identity_conflict(identity, entry, snap.owners.get(identity, 0), directory)
-            self._issuer(item, batch, snap.keys[batch.key_id], entry, registry, trusted, conflict)
+            self._issuer(item, batch, snap.keys[batch.key_id], entry, registry, trusted, (identity, conflict))
             self._revocation(item, batch, snap.revocations.get((batch.issuer_id, item.digest.lower())))
 
     def _anchor(self, item: _Item, batch: BatchInfo, head: int, chain_id: int, registry: str) -> None:
@@ -340,12 +340,12 @@ class Verifier:
         issuer: IssuerInfo,
         registry: str,
         trusted: str | None,
-        conflict: str | None,
+        identity_check: tuple[str, str | None],
     ) -> None:
         assert item.cf is not None
         named = item.cf.credential.get("issuer", {})
         named_id = named.get("id") if isinstance(named, dict) else named
-        identity = named_identity(item.cf.credential)
+        identity, conflict = identity_check  # the named identity (canonical), and why it is not this entry's
         claimed_key = to_checksum_address(item.cf.proof["issuerAddress"])
         info = {
             "issuerId": issuer.issuer_id,

@@ -24,14 +24,14 @@ from registry.service.worker.confirming import Confirming
 from registry.service.worker.faults import env_pause_hook
 from registry.service.worker.locks import AnchorLocks
 from registry.service.worker.revoking import Revoking
-from registry.service.worker.stage import PassResult, WorkerContext
+from registry.service.worker.stage import ContextView, PassResult, WorkerContext
 
 __all__ = ["Worker", "run_until_idle"]
 
 log = logging.getLogger("registry.service.worker")
 
 
-class Worker:
+class Worker(ContextView):
     """Drives batches through the anchoring pipeline; safe to kill at any point."""
 
     def __init__(
@@ -42,40 +42,14 @@ class Worker:
         *,
         fault: Callable[[str], None] | None = None,
     ) -> None:
-        self.ctx = WorkerContext(settings, engine, client, fault if fault is not None else env_pause_hook(client))
+        super().__init__(
+            WorkerContext(settings, engine, client, fault if fault is not None else env_pause_hook(client))
+        )
         self.locks = AnchorLocks(engine)
         self.wake = threading.Event()
         self.anchoring = Anchoring(self.ctx)
         self.confirming = Confirming(self.ctx)
         self.revoking = Revoking(self.ctx)
-
-    @property
-    def settings(self) -> Settings:
-        return self.ctx.settings
-
-    @property
-    def engine(self) -> Engine:
-        return self.ctx.engine
-
-    @property
-    def client(self) -> Chain:
-        return self.ctx.client
-
-    @client.setter
-    def client(self, client: Chain) -> None:
-        self.ctx.client = client
-
-    @property
-    def fault(self) -> Callable[[str], None] | None:
-        return self.ctx.fault
-
-    @fault.setter
-    def fault(self, fault: Callable[[str], None] | None) -> None:
-        self.ctx.fault = fault
-
-    def _fault(self, step: str) -> None:
-        if self.fault is not None:
-            self.fault(step)
 
     # -- one pass ---------------------------------------------------------------------------
 

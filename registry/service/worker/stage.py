@@ -15,7 +15,7 @@ from registry.config import Settings
 from registry.service.keys import signer_for
 from registry.service.store import AnchorTx, Batch, BatchState, Issuer, TxState, log_event
 
-__all__ = ["GWEI", "PassResult", "Stage", "WorkerContext"]
+__all__ = ["GWEI", "ContextView", "PassResult", "Stage", "WorkerContext"]
 
 GWEI = 10**9
 
@@ -53,8 +53,9 @@ class WorkerContext:
     """Issuer id -> its anchoring key, loaded on first use."""
 
 
-class Stage:
-    """Base of a worker stage: reads the shared :class:`WorkerContext`."""
+class ContextView:
+    """Reads (and, for the chain client and the fault hook, replaces) the shared
+    :class:`WorkerContext`; the worker and every stage see the same one."""
 
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
@@ -71,17 +72,29 @@ class Stage:
     def client(self) -> Chain:
         return self.ctx.client
 
+    @client.setter
+    def client(self, client: Chain) -> None:
+        self.ctx.client = client
+
     @property
     def fault(self) -> Callable[[str], None] | None:
         return self.ctx.fault
 
+    @fault.setter
+    def fault(self, fault: Callable[[str], None] | None) -> None:
+        self.ctx.fault = fault
+
+    def _fault(self, step: str) -> None:
+        if self.ctx.fault is not None:
+            self.ctx.fault(step)
+
+
+class Stage(ContextView):
+    """Base of a worker stage: the shared context plus the helpers every stage uses."""
+
     @property
     def _signers(self) -> dict[int, LocalAccount]:
         return self.ctx.signers
-
-    def _fault(self, step: str) -> None:
-        if self.fault is not None:
-            self.fault(step)
 
     def _signer(self, session: Session, issuer_id: int) -> LocalAccount:
         if issuer_id not in self._signers:
