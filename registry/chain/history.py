@@ -63,26 +63,26 @@ class ChainHistory:
         topics: Sequence[str | list[str] | None] | None = None,
         *,
         address: str | None = None,
+        any_address: bool = False,
         page_size: int = 10_000,
         max_page_size: int = 100_000,
     ) -> Iterator[LogPage]:
-        """Every log of the registry (or ``address``) in ``[from_block, to_block]``, page by page.
+        """Every log of the registry (or ``address``, or with ``any_address`` of every contract)
+        in ``[from_block, to_block]``, page by page.
 
         Pages follow each other without gaps. A page the node refuses as too large (a "range
         too large" / "more than N results" error, HTTP 413, a timeout) is halved, or cut to the
         range the node suggests, and retried; after a success the page grows again up to
         ``max_page_size``. A single block that still fails raises ChainUnavailable.
         """
-        target = address or self.reader.require_registry()
+        target = None if any_address else (address or self.reader.require_registry())
         page = max(1, min(page_size, max_page_size))
         start = from_block
         while start <= to_block:
             end = min(to_block, start + page - 1)
-            params: dict[str, Any] = {
-                "address": to_checksum_address(target),
-                "fromBlock": hex(start),
-                "toBlock": hex(end),
-            }
+            params: dict[str, Any] = {"fromBlock": hex(start), "toBlock": hex(end)}
+            if target is not None:
+                params["address"] = to_checksum_address(target)
             if topics is not None:
                 params["topics"] = list(topics)
             outcome = self._logs_request(params)

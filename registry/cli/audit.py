@@ -35,6 +35,9 @@ _H = {
     "sample": "how many credential files to verify",
     "code": "compare the deployed bytecode with contracts/",
     "page": "initial eth_getLogs page, in blocks",
+    "lookalikes": "instead of the audit: list other registries on the chain whose directory names (or resembles) "
+    "an identity of this registry's issuers (scans IssuerAdmitted logs of every contract in the block range)",
+    "to": "last block to read (default: the head)",
 }
 
 
@@ -106,6 +109,67 @@ def _print_table(report: Any, console: Console) -> None:
     console.print(f"[bold {colour}]{report.summary}[/]")
 
 
+def _print_watch(report: Any, console: Console) -> None:
+    console.print(
+        f"[bold]Look-alike watch for registry {report.registry}[/] on chain {report.chain_id}, blocks "
+        f"{report.from_block}-{report.to_block}: {report.scanned_logs} IssuerAdmitted logs, "
+        f"{len(report.registries)} other registries",
+        highlight=False,
+    )
+    for r in report.threats:
+        console.print(
+            f"\n[bold]registry {r.address}[/] (bytecode {r.code}, {r.admissions} admissions)", highlight=False
+        )
+        for i in r.impersonations:
+            console.print(
+                f"  entry #{i.entry_id} {i.name} ({i.uri}), admitted by {i.admitted_by} in block {i.block}\n"
+                f"    names our issuer #{i.our_issuer_id} {i.our_issuer}: {i.match}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if report.threats:
+        console.print(
+            f"[bold red]{len(report.threats)} other registr{'y' if len(report.threats) == 1 else 'ies'} "
+            "name or resemble this registry's issuers[/]: verifiers that trust only this registry never "
+            "call their files VALID; tell the issuers and their accreditation body.",
+            highlight=False,
+        )
+    else:
+        console.print("[bold green]no other registry names or resembles this registry's issuers[/]")
+
+
+def _run_watch(
+    settings: Any,
+    rpc: str | None,
+    registry: str | None,
+    window: tuple[int | None, int | None],
+    page_size: int,
+    fmt: str,
+    out: Path | None,
+) -> None:
+    import json
+
+    from registry.audit.watch import watch_lookalikes
+
+    if fmt not in ("table", "json"):
+        fail(InvalidInput("", "--look-alikes writes a table or json"))
+    try:
+        client, deployed_at = resolve_target(settings, rpc, registry, window[0])
+        report = watch_lookalikes(client.reads, deployed_at, window[1], page_size=page_size)
+    except RegistryError as exc:
+        fail(exc)
+    if fmt == "json":
+        text = json.dumps(report.to_json(), indent=2) + "\n"
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+    else:
+        _print_watch(report, Console())
+    raise typer.Exit(1 if report.threats else 0)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``registry audit`` to the main command."""
 
@@ -124,6 +188,8 @@ def register(app: typer.Typer) -> None:
         sample: Annotated[int, typer.Option("--sample", min=1, help=_H["sample"])] = 100,
         code: Annotated[bool, typer.Option("--code/--no-code", help=_H["code"])] = True,
         page_size: Annotated[int, typer.Option("--page-size", min=1, help=_H["page"])] = 10_000,
+        look_alikes: Annotated[bool, typer.Option("--look-alikes", help=_H["lookalikes"])] = False,
+        to_block: Annotated[int | None, typer.Option("--to-block", min=0, help=_H["to"])] = None,
     ) -> None:
         """Audit the registry from the chain: timelines, findings, reconciliation. Exit 1 on a critical finding."""
         from registry.audit.auditor import Auditor
@@ -136,6 +202,8 @@ def register(app: typer.Typer) -> None:
         if files is not None and not files.is_dir():
             fail(ConfigError(f"--files {files} is not a directory"))
         settings = Settings()
+        if look_alikes:
+            _run_watch(settings, rpc, registry, (from_block, to_block), page_size, fmt, out)
         records = None
         try:
             client, start = resolve_target(settings, rpc, registry, from_block)
