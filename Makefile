@@ -50,7 +50,12 @@ $(SOLCX_SOLC): scripts/solc_shim.js node_modules/.installed $(BIN)/.installed
 $(ARTIFACTS): $(CONTRACTS) scripts/build_contracts.py $(SOLCX_SOLC)
 	$(PY) scripts/build_contracts.py
 
-setup: $(BIN)/.installed node_modules/.installed $(SOLCX_SOLC) $(ARTIFACTS)
+# The self-contained verifier page (web/verifier/, bundled by esbuild): `registry verifier-page`.
+PAGE := registry/artifacts/verifier.html
+$(PAGE): $(wildcard web/verifier/*.mjs web/verifier/*.html web/verifier/src/*.js) registry/schemas/credential-file-v1.schema.json registry/schemas/ob3/achievementcredential.schema.json node_modules/.installed $(ARTIFACTS)
+	node web/verifier/build.mjs $@
+
+setup: $(BIN)/.installed node_modules/.installed $(SOLCX_SOLC) $(ARTIFACTS) $(PAGE)
 
 lint: setup
 	$(BIN)/ruff check registry scripts tests
@@ -77,7 +82,7 @@ browser:
 
 test: lint typecheck browser
 	$(BIN)/ape test tests/contracts -q
-	$(BIN)/pytest -p no:ape_test tests --ignore=tests/contracts
+	$(BIN)/pytest -p no:ape_test tests --ignore=tests/contracts --durations=25
 
 demo: setup
 	$(PY) scripts/demo.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="CSV import limit")
     max_bulk: int = Field(default=10_000, ge=1, description="credentials per bulk request")
     public_url: str = Field(default="http://127.0.0.1:8000", description="base URL of share links")
+    public_rpc_url: str | None = Field(
+        default=None,
+        description="RPC URL the /verify page offers visitors (default: the service's RPC only when it is "
+        "on this machine; a provider URL may carry a key and is never published)",
+    )
     explorer_tx_url: str | None = Field(
         default=None,
         description="transaction link template, e.g. https://sepolia.etherscan.io/tx/{tx}",
@@ -73,6 +79,15 @@ class Settings(BaseSettings):
         if not url:
             raise ConfigError(f"network {self.network!r} needs REGISTRY_RPC_URL")
         return url
+
+    def public_rpc(self) -> str | None:
+        """The RPC URL pages may show: ``public_rpc_url``, else the service's own RPC if it is a
+        loopback address (a local chain), else None (visitors enter their own)."""
+        if self.public_rpc_url:
+            return self.public_rpc_url
+        url = self.rpc_url or self.profile.default_rpc
+        host = urlsplit(url).hostname if url else None
+        return url if host in ("127.0.0.1", "localhost", "::1") else None
 
     @property
     def required_confirmations(self) -> int:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 # Optional sections, each a scripts/bench_<name>.py with run() or run(long=...) -> dict.
-EXTRA_SECTIONS = ["service", "audit", "reliability", "load", "tamper"]
+EXTRA_SECTIONS = ["service", "audit", "reliability", "load", "tamper", "page"]
 
 TARGETS: dict[str, tuple[str, float]] = {
     # key: (comparison, bound) — reported alongside the figures as `targets_met`
@@ -49,6 +49,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "api_verify_rps": (">=", 500),
     "crash_violations": ("<=", 0),
     "tamper_accepted": ("<=", 0),
+    "page_cli_disagreements": ("<=", 0),
+    "page_cli_files": (">=", 5000),
     "api_fuzz_5xx": ("<=", 0),
     "load_errors": ("<=", 0),
     "load_lost_writes": ("<=", 0),

@@ -109,9 +109,14 @@ def canonical_issuer_id(value: str) -> str:
         raise _refuse(value, "empty")
     if any(ch.isspace() for ch in text):
         raise _refuse(value, "contains whitespace")
-    if text[:4].lower() == "did:":
-        return _from_did(value, text)
-    return _from_url(value, text)
+    try:
+        if text[:4].lower() == "did:":
+            return _from_did(value, text)
+        return _from_url(value, text)
+    except InvalidInput:
+        raise
+    except ValueError as exc:  # urllib's refusals (bad IPv6 brackets, NFKC netloc), bad %-escapes
+        raise _refuse(value, str(exc)) from None
 
 
 def is_canonical_issuer_id(value: str) -> bool:

@@ -1,6 +1,6 @@
 """The web pages in real Chromium (Debian's package, driven by Playwright) against a real
-uvicorn server: verify a file (VALID), a tampered one (INVALID with the reason), the share page
-and the issuer dashboard, at a phone's viewport."""
+uvicorn server: verify a file (VALID) in the browser without uploading it, a tampered one
+(INVALID with the reason), the share page and the issuer dashboard, at a phone's viewport."""
 
 from __future__ import annotations
 
@@ -124,16 +124,28 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def test_upload_a_credential_file_shows_valid(site: Site, page: Any) -> None:
+def _posts(page: Any) -> list[str]:
+    """Record the POST requests the page makes (the verify page must make none to the server)."""
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    return posts
+
+
+def test_verify_page_checks_a_file_in_the_browser_without_uploading_it(site: Site, page: Any) -> None:
     path = site.out / "credential.json"
     path.write_text(json.dumps(site.file(site.ids[0]), indent=2))
+    posts = _posts(page)
     page.goto(site.url + "/verify")
+    # Pre-filled: the service's RPC URL and its own deployment as the trusted registry.
+    assert page.get_by_label("JSON-RPC URL of the chain").input_value().startswith("http://127.0.0.1:")
+    assert "31337 0x" in page.locator("#trusted").input_value()
     page.get_by_label("Credential file (JSON) or baked badge (PNG, SVG)").set_input_files(str(path))
     page.get_by_role("button", name="Verify").click()
     page.wait_for_selector("#verdict")
     assert page.locator("#verdict").inner_text() == "VALID"
     assert page.locator("[data-check=integrity]").get_attribute("data-status") == "pass"
     assert "Universidad de Ejemplo" in page.locator("#issuer-on-chain").inner_text()
+    assert posts and not [u for u in posts if u.startswith(site.url)], posts  # JSON-RPC only
     page.screenshot(path=str(site.out / "verify-valid.png"), full_page=True)
 
 
@@ -160,6 +172,7 @@ def test_pasted_redacted_credential_lists_hidden_fields(site: Site, page: Any) -
     page.goto(site.url + "/verify")
     page.get_by_label("…or paste the credential JSON").fill(json.dumps(data))
     page.get_by_role("button", name="Verify").click()
+    page.wait_for_selector("#verdict")
     assert page.locator("#verdict").inner_text() == "VALID"
     assert "/credentialSubject/result" in page.locator("#hidden").inner_text()
     # Without a visible validUntil, hidden fields could hide an expiry date: never VALID then.
@@ -167,8 +180,16 @@ def test_pasted_redacted_credential_lists_hidden_fields(site: Site, page: Any) -
     page.goto(site.url + "/verify")
     page.get_by_label("…or paste the credential JSON").fill(json.dumps(no_expiry))
     page.get_by_role("button", name="Verify").click()
+    page.wait_for_selector("#verdict")
     assert page.locator("#verdict").inner_text() == "INDETERMINATE"
     assert "an expiry date may be among them" in page.content()
+
+
+def test_the_old_upload_form_address_redirects_to_the_page(site: Site) -> None:
+    import httpx
+
+    r = httpx.post(site.url + "/verify", data={"credential": "{}"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/verify"
 
 
 def test_share_page_has_downloads_qr_and_linkedin(site: Site, page: Any) -> None:

@@ -90,3 +90,16 @@ def test_canonicalisation_is_idempotent(host: str) -> None:
     once = canonical_issuer_id("https://" + host.upper())
     assert once == f"did:web:{host}"
     assert canonical_issuer_id(once) == once
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["did:web:uni.example:%ff", "https://[uni.example/", "https://uni.ex\uff03ample/", "did:web:%c3%28.example"],
+)
+def test_what_urllib_refuses_is_refused_not_raised(value: str) -> None:
+    """Found by the verifier page's differential run: ``unquote(errors="strict")`` and ``urlsplit``
+    raise ValueError, which escaped the verifier as a crash instead of "names no issuer"."""
+    with pytest.raises(InvalidInput) as caught:
+        canonical_issuer_id(value)
+    assert caught.value.field == "issuer"
+    assert issuer_did(value) == value.strip()

@@ -9,20 +9,20 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import segno
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
-from starlette.concurrency import run_in_threadpool
 
-from registry.errors import AuthenticationError, Conflict, NotFound, RegistryError
+from registry.errors import AuthenticationError, ConfigError, Conflict, NotFound, RegistryError
 from registry.service.api.deps import SESSION_COOKIE, PageIssuer, SessionDep, StateDep
 from registry.service.api.downloads import file_response
-from registry.service.api.routes.public import verify_bytes
 from registry.service.api.schemas import BatchOut
+from registry.service.api.state import ServiceState
 from registry.service.auth import open_page_session
 from registry.service.issuance import batch_counts, credential_file, get_credential
 from registry.service.store import Batch, CredentialRow, CredentialState
+from registry.verify.page import render_page
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -46,35 +46,41 @@ def index(request: Request) -> HTMLResponse:
     return _page(request, "index.html")
 
 
+def _verifier_trust(state: ServiceState) -> dict[int, dict[str, str]]:
+    """This service's own deployment, the registry the page offers to trust."""
+    try:  # a chain that cannot be reached now still gets the page (its checks will say so)
+        client = state.chain()
+        if client.registry_address:
+            return {client.reads.chain_id(): {client.registry_address: "this service's own deployment"}}
+    except RegistryError:
+        pass
+    return {}
+
+
 @router.get("/verify", response_class=HTMLResponse)
-def verify_form(request: Request) -> HTMLResponse:
-    return _page(request, "verify.html", report=None)
-
-
-@router.post("/verify", response_class=HTMLResponse)
-async def verify_upload(
-    request: Request,
-    state: StateDep,
-    file: Annotated[UploadFile | None, File()] = None,
-    credential: Annotated[str, Form()] = "",
-) -> HTMLResponse:
-    """Verify an uploaded file (JSON or baked image) or pasted JSON; show every check."""
-    data = b""
-    source = "pasted credential"
-    if file is not None and file.filename:
-        data = await file.read()
-        source = file.filename
-    elif credential.strip():
-        data = credential.encode("utf-8")
-    if not data.strip():
-        return _page(
-            request, "verify.html", 400, report=None, error="Choose a credential file or paste its JSON first."
-        )
+def verify_page(request: Request, state: StateDep) -> HTMLResponse:
+    """The self-contained verifier page: the checks run in the visitor's browser against the
+    chain's RPC; the credential file never reaches this server. The RPC offered is
+    ``public_rpc_url`` (the service's own RPC may carry a provider key: never published)."""
     try:
-        report = await run_in_threadpool(verify_bytes, state, data, source)
-    except RegistryError as exc:
-        return _page(request, "verify.html", 400, report=None, error=str(exc))
-    return _page(request, "verify.html", report=report)
+        html = render_page(state.settings.public_rpc(), _verifier_trust(state))
+    except ConfigError:
+        return _page(
+            request,
+            "message.html",
+            503,
+            title="Verifier page not built",
+            message="The verifier page is not built on this server (run `make setup`). "
+            "The verify API (POST /v1/verify) still works.",
+        )
+    return HTMLResponse(html, headers={"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"})
+
+
+@router.post("/verify")
+def verify_upload() -> Response:
+    """The former upload form: files are no longer sent to the server; go to the page that checks
+    them in the browser."""
+    return RedirectResponse("/verify", status_code=303)
 
 
 def _linkedin(cred: dict[str, Any], url: str, cert_id: str) -> str:
