@@ -3,8 +3,9 @@ pragma solidity >=0.8.4;
 
 /**
  * @title ICredentialRegistry
- * @notice External interface of {CredentialRegistry}: the issuer directory, signing keys, batch
- * anchoring, revocation and the on-chain credential check, with their events and errors.
+ * @notice External interface of {CredentialRegistry}: the directory of accreditation bodies and
+ * issuers, signing keys, batch anchoring, revocation and the on-chain credential check, with
+ * their events and errors.
  *
  * Import this file, not the implementation, to call the registry from another contract or to
  * decode its events and errors. Role management (`grantRole`, `hasRole`, `ACCREDITOR_ROLE`, ...)
@@ -25,6 +26,10 @@ interface ICredentialRegistry {
     // Events
     // ------------------------------------------------------------------------------------------
 
+    /// @notice The registry admin appointed `account` as an accreditation body (granting it
+    /// ACCREDITOR_ROLE if it did not hold it), or renamed it: its directory entry is now `name` and
+    /// `uri`.
+    event AccreditorAppointed(address indexed account, string name, string uri);
     /// @notice An accreditation body admitted an issuer with its first key.
     event IssuerAdmitted(
         uint32 indexed issuerId, address indexed key, address indexed admittedBy, uint32 keyId, string name, string uri
@@ -54,14 +59,16 @@ interface ICredentialRegistry {
     // Errors
     // ------------------------------------------------------------------------------------------
 
-    /// @notice {admitIssuer} was given an empty name.
+    /// @notice {admitIssuer} or {onboardAccreditor} was given an empty name.
     error EmptyName();
-    /// @notice {admitIssuer} was given an empty uri.
+    /// @notice {admitIssuer} or {onboardAccreditor} was given an empty uri.
     error EmptyUri();
-    /// @notice {admitIssuer} was given a `uri` that is not a DID in canonical form (e.g. a bare
-    /// domain, a URL, upper case or a trailing dot in a did:web host, a byte outside ASCII): see
-    /// `CanonicalDid` in CredentialRegistry.sol. Canonicalise it off chain
-    /// (registry/core/identity.py) and admit the canonical form.
+    /// @notice {onboardAccreditor} was given the zero address.
+    error InvalidAccreditor(address account);
+    /// @notice {admitIssuer} or {onboardAccreditor} was given a `uri` that is not a DID in
+    /// canonical form (e.g. a bare domain, a URL, upper case or a trailing dot in a did:web host,
+    /// a byte outside ASCII): see `CanonicalDid` in CredentialRegistry.sol. Canonicalise it off
+    /// chain (registry/core/identity.py) and use the canonical form.
     error NonCanonicalUri(string uri);
     /// @notice Issuer `issuerId` was already admitted with `uri`.
     error UriAlreadyRegistered(string uri, uint32 issuerId);
@@ -101,6 +108,31 @@ interface ICredentialRegistry {
     error BatchAlreadyRevoked(bytes32 root);
     /// @notice {revokeCredentials} was given no digests.
     error NoDigests();
+
+    // ------------------------------------------------------------------------------------------
+    // Accreditation bodies
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * @notice Appoints `account` as an accreditation body with a directory entry, or updates the
+     * entry of one already appointed. Grants ACCREDITOR_ROLE when `account` does not hold it. A
+     * body granted the role with plain `grantRole` has no entry (reports show its address) until
+     * it is appointed. Revoking the role keeps the entry, so the issuers the body admitted stay
+     * nameable; appointing it again grants the role back.
+     * @param name Public display name (e.g. "Agencia Nacional de Evaluación").
+     * @param uri DID of the body in canonical form, under the same rules as {admitIssuer}'s `uri`
+     * (e.g. "did:web:aneca.example"). Not unique: two addresses of one body may share it.
+     * @param account Address of the accreditation body (the one that signs its admissions).
+     *
+     * Requirements:
+     * - the caller has the admin role of ACCREDITOR_ROLE (DEFAULT_ADMIN_ROLE);
+     * - `account` is not the zero address;
+     * - `name` and `uri` are not empty;
+     * - `uri` is a DID in canonical form (see {admitIssuer}).
+     *
+     * Emits {IAccessControl-RoleGranted} when the role is newly granted, then {AccreditorAppointed}.
+     */
+    function onboardAccreditor(string calldata name, string calldata uri, address account) external;
 
     // ------------------------------------------------------------------------------------------
     // Issuer directory
@@ -319,6 +351,16 @@ interface ICredentialRegistry {
             uint40 suspendedAt,
             address activeKey
         );
+
+    /// @notice Directory entry of accreditation body `account`: empty name and uri and
+    /// `appointedAt` 0 for an unnamed body (granted the role with plain `grantRole`) or an address
+    /// that was never appointed. `appointedAt` is the time of the latest {onboardAccreditor} for
+    /// it. The entry outlives a revocation of the role; see `hasRole` for the role itself.
+    /// Requirements: none.
+    function accreditor(address account)
+        external
+        view
+        returns (string memory name, string memory uri, uint40 appointedAt);
 
     /// @notice Id of the issuer admitted with exactly this `uri`, or 0. Pass the canonical DID:
     /// any other spelling of an admitted identity reads 0.

@@ -6,9 +6,10 @@ Reusable from scripts/bench.py:
     gas = measure_gas(w3, registry_address, gas_probe_address, w3.eth.accounts)
 
 `accounts` are addresses the node signs for (anvil's unlocked accounts) or eth-account
-LocalAccounts: `accounts[1]` must hold ACCREDITOR_ROLE, or `accounts[0]` DEFAULT_ADMIN_ROLE to
-grant it; `accounts[0]` pays for the issuer keys, which are fresh local keys so that the
-function can run many times against the same deployment. `onchain_verify_gas_depth20` is what a
+LocalAccounts: `accounts[0]` must hold DEFAULT_ADMIN_ROLE (it appoints a fresh accreditation
+body for `onboard_accreditor_gas` and grants ACCREDITOR_ROLE to `accounts[1]` if needed) and pays
+for the issuer keys, which are fresh local keys so that the function can run many times against
+the same deployment. `onchain_verify_gas_depth20` is what a
 calling contract pays for `checkCredential` with a 20-element proof (GasProbe: gasleft() around
 the external call, read with eth_call). `admit_issuer_uri_check_gas` is the part of `admitIssuer`
 spent on the canonical-DID check of a 40-byte URI (GasProbe: gasleft() around the same library
@@ -36,6 +37,8 @@ ArtifactLoader = Callable[[str], dict[str, Any]]
 
 # A 40-byte canonical did:web URI: what `admit_issuer_uri_check_gas` is measured on.
 URI_CHECK_SAMPLE = "did:web:registrar.universidad-ejemplo.es"
+# The directory entry `onboard_accreditor_gas` is measured with (a fresh body: role and entry).
+ACCREDITOR_SAMPLE = ("Agencia Nacional de Evaluación de la Calidad y Acreditación", "did:web:aneca.example")
 
 DEFAULT_ARTIFACTS = Path(__file__).resolve().parent.parent / "registry" / "artifacts"
 
@@ -122,6 +125,9 @@ def measure_gas(
         _fund(w3, admin, acct.address)
 
     out: dict[str, int] = {}
+    # A fresh accreditation body appointed with its directory entry (grants the role, 2 strings).
+    body = Account.create().address
+    out["onboard_accreditor_gas"] = _send(w3, registry.functions.onboardAccreditor(*ACCREDITOR_SAMPLE, body), admin)
     # Canonical did:web (lower-case hex label), unique per run: 34 bytes.
     uri = f"did:web:bench-{secrets.token_hex(6)}.example"
     out["admit_issuer_gas"] = _send(

@@ -9,10 +9,15 @@
    REST API, the worker anchors, the files and baked badges are downloaded into demo-out/, and
    the service is stopped;
 5. an employer verifies with nothing but the file and the RPC: a JSON file and a baked badge;
+   then, as a stranger to the project (an empty folder, an empty HOME), the file is INDETERMINATE
+   until the employer trusts the registry (`registry trust add`), then VALID; a look-alike
+   registry's forgery in the university's name is never VALID; the self-contained verifier page
+   is written (`registry verifier-page`);
 6. a learner hides the grade (selective disclosure) and the file still verifies;
 7. the university revokes one credential (`registry revoke`): it now verifies INVALID;
 8. an auditor reconciles the chain with the service's database, checks the deployed bytecode
-   and a sample of files, and writes a self-contained HTML report.
+   and a sample of files, and writes a self-contained HTML report; the look-alike watch
+   (`registry audit --look-alikes`) finds the forger's registry.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +52,7 @@ COHORT = int(os.environ.get("DEMO_COHORT", "1000"))
 OUT = ROOT / "demo-out"
 UNI = ("Universidad de Ejemplo", "did:web:uni.example", "issuer")
 ETSI = ("Escuela Técnica Superior", "did:web:etsi.example", "issuer2")
+ACCREDITATION_BODY = ("Demo Accreditation Agency", "did:web:accreditation.example")
 FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim", "Leslie", "Margaret"]
 LAST = ["García", "Müller", "Rossi", "Novak", "Silva", "Dubois", "Nowak", "Jensen", "Kowalski", "O'Brien", "Lindqvist"]
 
@@ -54,11 +61,18 @@ def step(title: str) -> None:
     console.rule(f"[bold cyan]{title}")
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real `registry` command, as a user would."""
-    console.print(f"$ registry {' '.join(args)}", style="dim", highlight=False)
+def cli(*args: str, cwd: Path = ROOT, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `registry` command, as a user would: in this project folder, or (``home``)
+    as someone else in an empty folder with an empty HOME, who knows nothing of our deployment."""
+    env = dict(os.environ)
+    if home is not None:
+        env.pop("REGISTRY_HOME", None)
+        env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+        env.pop("REGISTRY_CONFIG_DIR", None)
+    where = "" if cwd == ROOT else f"({cwd.name}) "
+    console.print(f"{where}$ registry {' '.join(args)}", style="dim", highlight=False)
     proc = subprocess.run(
-        [sys.executable, "-m", "registry.cli", *args], capture_output=True, text=True, cwd=ROOT, check=False
+        [sys.executable, "-m", "registry.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, check=False
     )
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
@@ -138,13 +152,17 @@ def main() -> int:
         console.print(f"deployed CredentialRegistry at {record['address']} (block {record['block']})")
     chain_id = client.reads.chain_id()
 
-    step("2. An accreditation body admits two issuers")
+    step("2. The admin appoints a named accreditation body, which admits two issuers")
     accreditor = dev_account("accreditor", chain_id)
-    client.writes.grant_accreditor(dev_account("admin", chain_id), accreditor.address)
+    body_name, body_did = ACCREDITATION_BODY
+    expect(
+        cli("accreditor", accreditor.address, "--name", body_name, "--uri", body_did, "--rpc", rpc), 0, "appointment"
+    )
+    body = client.reads.accreditors([accreditor.address])[accreditor.address]
     for name, did, role in (UNI, ETSI):
         issuer_id = client.writes.admit_issuer(accreditor, name, did, dev_account(role, chain_id).address)
         info = client.reads.issuers([issuer_id])[issuer_id]
-        console.print(f"issuer #{issuer_id} {info.name} ({info.did}), accredited by {info.admitted_by}")
+        console.print(f"issuer #{issuer_id} {info.name} ({info.did}), accredited by {body.label} ({info.admitted_by})")
 
     step(f"3. The university issues {COHORT} credentials from a CSV with the CLI")
     (run_dir / "uni-learners.csv").write_text(cohort_csv(COHORT, seed=1))
@@ -163,6 +181,20 @@ def main() -> int:
     expect(cli("verify", rel(service_file), "--rpc", rpc), 0, "verification of a service-issued file")
     expect(cli("verify", rel(service_dir / f"{public_id}.png"), "--rpc", rpc), 0, "verification of a baked badge")
 
+    step("5b. An employer in an empty folder: trust the registry first")
+    employer = run_dir / "employer"
+    (employer / "home").mkdir(parents=True, exist_ok=True)
+    shared = str(service_file.resolve())
+    as_employer = {"cwd": employer, "home": employer / "home"}
+    expect(cli("verify", shared, "--rpc", rpc, **as_employer), 2, "an untrusted registry is not VALID")
+    address = client.registry_address or ""
+    expect(cli("trust", "add", str(chain_id), address, **as_employer), 0, "trusting the demo registry")
+    expect(cli("verify", shared, "--rpc", rpc, **as_employer), 0, "verification once the registry is trusted")
+    forged = forge(rpc, run_dir / "forger")
+    expect(cli("verify", str(forged.resolve()), "--rpc", rpc, **as_employer), 2, "a look-alike registry's forgery")
+    page = run_dir / "verifier.html"
+    expect(cli("verifier-page", "--out", rel(page)), 0, "the self-contained verifier page")
+
     step("6. The learner hides the grade and shares the redacted file")
     redacted = service_dir / f"{public_id}.redacted.json"
     expect(cli("redact", rel(service_file), "--hide", "/credentialSubject/result", "-o", rel(redacted)), 0, "redaction")
@@ -178,6 +210,7 @@ def main() -> int:
     expect(cli("audit", "--rpc", rpc, "--issuer", ETSI[1], "--db", service_db), 0, "reconciliation")
     audit_all = ["audit", "--rpc", rpc, "--files", rel(run_dir), "--sample", "100"]
     expect(cli(*audit_all, "--format", "html", "--out", rel(report)), 0, "audit of the whole registry")
+    expect(cli("audit", "--look-alikes", "--rpc", rpc, "--from-block", "0"), 1, "the look-alike watch")
 
     step("Summary")
     console.print(
@@ -185,13 +218,40 @@ def main() -> int:
         f"  universidad/  {COHORT} credential files issued with `registry issue`\n"
         f"  service/      {COHORT} files from the service, baked badges (.png, .svg), a redacted file\n"
         f"  audit-report.html  the auditor's report (open it in a browser; it works offline)\n"
-        f"The pages: run `registry serve` and open http://127.0.0.1:8000/verify (drop a file or badge),\n"
+        f"  verifier.html  the verifier as one page: open it in a browser, drop a file (or a baked badge)\n"
+        f"  employer/, forger/  the stranger's folder that trusted the registry; the look-alike's forgery\n"
+        f"The pages: run `registry serve` and open http://127.0.0.1:8000/verify (the same page),\n"
         f"  http://127.0.0.1:8000/c/{public_id} (share page) and http://127.0.0.1:8000/dashboard (API key:\n"
         f"  `registry apikey create {ETSI[1]}`).\n"
         f"The chain keeps its state: after `registry chain down` and `registry chain up`,\n"
         f"  `registry verify {rel(service_file)}` verifies again."
     )
     return 0
+
+
+def forge(rpc: str, home: Path) -> Path:
+    """The look-alike attack: a stranger deploys their own registry on the same chain, appoints
+    themselves accreditation body, admits "Universidad de Ejemplo" under its real DID and issues a
+    credential in its name. Returns the forged file."""
+    from registry.core.credential import Achievement, IssuerProfile, validate_model
+    from registry.core.csvimport import parse_csv
+    from registry.issue.direct import build_credentials, issue_and_anchor
+
+    stranger = dev_account("stranger", 31337)
+    forger = Chain(rpc)
+    deploy_registry(Settings(home=home, rpc_url=rpc), forger, stranger, force=True)
+    forger.writes.grant_accreditor(stranger, stranger.address)
+    forger.writes.admit_issuer(stranger, UNI[0], UNI[1], stranger.address)
+    rows = parse_csv(b"email,name\nmallory@learners.example,Mallory Forger\n", 1)
+    achievement = validate_model(Achievement, ACHIEVEMENTS["uni"], "achievement.")
+    now = datetime.now(UTC).replace(microsecond=0)
+    docs = build_credentials((r for _, r in rows), achievement, IssuerProfile(id=UNI[1], name=UNI[0]), now)
+    issued = issue_and_anchor(forger, stranger, docs, home / "files")
+    console.print(
+        f"a stranger deployed a look-alike registry at {forger.registry_address} and issued a credential "
+        f"in the name of {UNI[0]} ({UNI[1]})"
+    )
+    return issued.files[0]
 
 
 def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str]:

@@ -36,6 +36,9 @@ def start_anvil(data_dir: Path, **kwargs: Any) -> LocalChain:
     return chain
 
 
+ACCREDITATION_BODY = ("Demo Accreditation Agency", "did:web:accreditation.example")
+"""Name and DID of the fixture's accreditation body (appointed with a directory entry)."""
+
 ACHIEVEMENT = Achievement(
     id="https://uni.example/achievements/test-course",
     name="Test Course in Applied Cryptography",
@@ -52,7 +55,7 @@ ACHIEVEMENT = Achievement(
 
 @dataclass
 class Registry:
-    """A deployed registry with an accreditation body and two admitted issuers."""
+    """A deployed registry with a named accreditation body and two admitted issuers."""
 
     chain: LocalChain
     settings: Settings
@@ -105,7 +108,7 @@ def deploy_fixture(tmp: Path) -> Iterator[Registry]:
         admin = dev_account("admin", 31337)
         deploy_registry(settings, client, admin)
         accreditor = dev_account("accreditor", 31337)
-        client.writes.grant_accreditor(admin, accreditor.address)
+        client.writes.appoint_accreditor(admin, accreditor.address, *ACCREDITATION_BODY)
         issuer_key = dev_account("issuer", 31337)
         issuer2_key = dev_account("issuer2", 31337)
         issuer_id = client.writes.admit_issuer(

@@ -209,6 +209,7 @@ class Auditor:
             batches=_batch_records(h, selected),
             credential_revocations=_credential_revocations(h, selected),
             roles=h.role_changes,
+            accreditors=sorted(h.accreditors.values(), key=lambda b: (b.name is None, b.name or "", b.address)),
             code=code_info,
             database=db_info,
             sample=sample_info,
@@ -230,6 +231,9 @@ def _timelines(h: History, selected: int | None) -> list[IssuerTimeline]:
             "revoked_batches": sum(1 for b in batches if b.revoked_at is not None),
             "revoked_credentials": sum(1 for (i, _d) in h.revocations if i == iid),
         }
+        body = h.accreditors.get(issuer.admitted_by)
+        if body is not None and body.name:
+            totals.update(admitted_by_name=body.name, admitted_by_uri=body.uri)
         out.append(issuer.model_copy(update=totals))
     return out
 

@@ -186,6 +186,7 @@ def report_context(report: AuditReport) -> dict[str, Any]:
         "revocation_chart": revocation_chart(report),
         "timeline_limit": TIMELINE_LIMIT,
         "credentials": sum(b.count for b in report.batches),
+        "body_names": {b.address: b.name for b in report.accreditors if b.name},
     }
 
 

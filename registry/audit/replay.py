@@ -15,6 +15,7 @@ from typing import Any, Final
 from eth_utils import to_checksum_address
 
 from registry.audit.report import (
+    AccreditationBody,
     BatchRecord,
     Finding,
     IssuerTimeline,
@@ -71,6 +72,8 @@ class History:
     """Credential revocations by (issuer id, digest): (time, reason if emitted, transaction)."""
     roles: dict[str, set[str]] = field(default_factory=dict)
     role_changes: list[RoleChange] = field(default_factory=list)
+    accreditors: dict[str, AccreditationBody] = field(default_factory=dict)
+    """Every account that held the accreditation-body role, was appointed or admitted an issuer."""
     findings: list[Finding] = field(default_factory=list)
     events: int = 0
     bootstrapped: bool = False
@@ -82,6 +85,18 @@ class History:
 
     def holds(self, role: str, account: str) -> bool:
         return account in self.roles.get(role, set())
+
+    def body(self, address: str) -> AccreditationBody:
+        """The accreditation-body record of ``address`` (an unnamed one is created)."""
+        found = self.accreditors.get(address)
+        if found is None:
+            found = self.accreditors[address] = AccreditationBody(address=address)
+        return found
+
+    def body_label(self, address: str) -> str:
+        """``NAME (URI) 0x..`` for a body named so far in the history, else the bare address."""
+        found = self.accreditors.get(address)
+        return f"{found.label} {address}" if found is not None and found.name else address
 
 
 def replay(events: Iterable[AuditEvent]) -> History:
@@ -189,6 +204,8 @@ def _role_changed(h: History, ev: AuditEvent) -> None:
             h.bootstrapped = True
     else:
         members.discard(account)
+    if role == ACCREDITOR_ROLE:
+        h.body(account).holds_role = granted
     h.role_changes.append(
         RoleChange(
             role=role,
@@ -219,10 +236,19 @@ def _role_admin_changed(h: History, ev: AuditEvent) -> None:
     )
 
 
+def _accreditor_appointed(h: History, ev: AuditEvent) -> None:
+    """AccreditorAppointed(account, name, uri): a body's directory entry, set or renamed by the
+    admin (the contract grants the role first, in the same transaction)."""
+    a = ev.args
+    body = h.body(str(a["account"]))
+    body.name, body.uri, body.appointed_at = str(a["name"]), str(a["uri"]), ev.timestamp
+
+
 def _issuer_admitted(h: History, ev: AuditEvent) -> None:
     a = ev.args
     iid, key, by = int(a["issuerId"]), a["key"], a["admittedBy"]
     _require_accreditor(h, ev, by, f"admitted issuer {iid} ({a['name']})")
+    h.body(by).issuers.append(iid)
     record = KeyRecord(address=key, key_id=int(a["keyId"]), activated_at=ev.timestamp, issuer_id=iid)
     uri = str(a["uri"])
     issuer = IssuerTimeline(
@@ -242,7 +268,7 @@ def _issuer_admitted(h: History, ev: AuditEvent) -> None:
         _entry(
             ev,
             "admitted",
-            f"admitted as “{a['name']}” ({a['uri']}) by accreditation body {by}, first key {key}",
+            f"admitted as “{a['name']}” ({a['uri']}) by accreditation body {h.body_label(by)}, first key {key}",
             admitted_by=by,
             key=key,
             uri=a["uri"],
@@ -261,7 +287,7 @@ def _issuer_suspended_or_reinstated(h: History, ev: AuditEvent) -> None:
         h.findings.append(_unknown_issuer(ev, iid, verb))
         return
     target.suspended_at = ev.timestamp if suspended else None
-    target.timeline.append(_entry(ev, verb, f"{verb} by accreditation body {by}", by=by))
+    target.timeline.append(_entry(ev, verb, f"{verb} by accreditation body {h.body_label(by)}", by=by))
 
 
 def _key_rotated(h: History, ev: AuditEvent) -> None:
@@ -280,7 +306,7 @@ def _key_rotated(h: History, ev: AuditEvent) -> None:
     h.key_by_id[int(a["newKeyId"])] = new
     target.active_key = new
     target.keys.append(record)
-    how = "rotated by the issuer" if by == prev else f"assigned by accreditation body {by}"
+    how = "rotated by the issuer" if by == prev else f"assigned by accreditation body {h.body_label(by)}"
     target.timeline.append(
         _entry(
             ev,
@@ -316,7 +342,7 @@ def _key_compromised(h: History, ev: AuditEvent) -> None:
             _entry(
                 ev,
                 "key_compromised",
-                f"key {key} declared compromised from {iso_time(since)} by {by}",
+                f"key {key} declared compromised from {iso_time(since)} by {h.body_label(by)}",
                 key=key,
                 since=since,
                 by=by,
@@ -493,6 +519,7 @@ def _unknown_root(ev: AuditEvent, root: str, what: str) -> Finding:
 
 
 _HANDLERS: Final[dict[str, Callable[[History, AuditEvent], None]]] = {
+    "AccreditorAppointed": _accreditor_appointed,
     "RoleGranted": _role_changed,
     "RoleRevoked": _role_changed,
     "RoleAdminChanged": _role_admin_changed,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 __all__ = [
     "CHECKS",
     "REPORT_FORMAT",
+    "AccreditationBody",
     "AuditReport",
     "BatchRecord",
     "Finding",
@@ -125,6 +126,27 @@ class KeyRecord(BaseModel):
     """The issuer holding the key (replay state; the report lists keys under their issuer)."""
 
 
+class AccreditationBody(BaseModel):
+    """An account that held the accreditation-body role, with its directory entry if the admin
+    appointed it with one (``AccreditorAppointed``); ``name`` and ``uri`` are None for a body
+    granted the bare role, which reports show by address."""
+
+    address: str
+    name: str | None = None
+    uri: str | None = None
+    appointed_at: int | None = None
+    """Time of the latest appointment with an entry (a rename included)."""
+    holds_role: bool = False
+    """Whether it holds the role at the end of the history (a revoked body keeps its name)."""
+    issuers: list[int] = Field(default_factory=list)
+    """Ids of the issuers it admitted."""
+
+    @property
+    def label(self) -> str:
+        """``NAME (URI)``, or the address of an unnamed body."""
+        return f"{self.name} ({self.uri})" if self.name else self.address
+
+
 class IssuerTimeline(BaseModel):
     """An issuer of the directory with its keys, totals and events in order."""
 
@@ -133,6 +155,9 @@ class IssuerTimeline(BaseModel):
     uri: str
     did: str
     admitted_by: str
+    admitted_by_name: str | None = None
+    """Name of the accreditation body ``admitted_by`` at the end of the history (None: unnamed)."""
+    admitted_by_uri: str | None = None
     admitted_at: int
     suspended_at: int | None = None
     active_key: str
@@ -176,6 +201,7 @@ class AuditReport(BaseModel):
     batches: list[BatchRecord] = Field(default_factory=list)
     credential_revocations: list[dict[str, Any]] = Field(default_factory=list)
     roles: list[RoleChange] = Field(default_factory=list)
+    accreditors: list[AccreditationBody] = Field(default_factory=list)
     code: dict[str, Any] | None = None
     database: dict[str, Any] | None = None
     sample: dict[str, Any] | None = None

@@ -26,7 +26,7 @@ def check_sample(
     findings: list[Finding] = []
     chain_id = client.chain_id()
     loaded: list[tuple[str, bytes | str | dict[str, Any]]] = []
-    other = 0
+    other = not_credentials = 0
     for path in chosen:
         try:
             data = read_credential_bytes(path)
@@ -45,6 +45,9 @@ def check_sample(
             continue
         if proof_of is not None and proof_of != (chain_id, registry.lower()):
             other += 1
+            continue
+        if proof_of is None and not _credential_shaped(data):
+            not_credentials += 1  # an achievement definition, a config file: not for the verifier
             continue
         loaded.append((str(path), data))
     verifier = Verifier(
@@ -81,10 +84,22 @@ def check_sample(
         "sampled": len(chosen),
         "verified": len(reports),
         "other_registry": other,
+        "not_credentials": not_credentials,
         "revoked_or_expired": withdrawn,
         **verdicts,
     }
     return findings, info
+
+
+def _credential_shaped(data: bytes) -> bool:
+    """Whether a file without a readable proof is still meant as a credential (a JSON object
+    with ``@context``, ``credentialSubject`` or ``proof``, or anything that is not a JSON object),
+    so that the verifier judges it; other JSON documents beside the files are not credentials."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return True
+    return not isinstance(doc, dict) or any(k in doc for k in ("@context", "credentialSubject", "proof"))
 
 
 def _proof_target(data: bytes) -> tuple[int, str] | None:

@@ -145,7 +145,7 @@ def watch_lookalikes(
     for page in history.get_logs(from_block, end, [topic], any_address=True, page_size=page_size):
         for log in page.logs:
             scanned += 1
-            address = to_checksum_address(log["address"])
+            address: str = to_checksum_address(log["address"])
             if address != registry:
                 by_address.setdefault(address, []).append(log)
     found: list[LookalikeRegistry] = []

@@ -36,6 +36,7 @@ class Revert(enum.Enum):
     CREDENTIAL_ALREADY_REVOKED = "CredentialAlreadyRevoked"
     EMPTY_NAME = "EmptyName"
     EMPTY_URI = "EmptyUri"
+    INVALID_ACCREDITOR = "InvalidAccreditor"
     INVALID_BATCH = "InvalidBatch"
     INVALID_COMPROMISE_TIME = "InvalidCompromiseTime"
     INVALID_KEY = "InvalidKey"

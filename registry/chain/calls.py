@@ -19,6 +19,7 @@ from registry.chain.model import Call, as_bytes32
 __all__ = [
     "admit_issuer",
     "anchor",
+    "appoint_accreditor",
     "assign_key",
     "declare_key_compromised",
     "grant_role",
@@ -47,6 +48,12 @@ def revoke_role(role: str, account: str) -> Call:
 
 def renounce_role(role: str, caller_confirmation: str) -> Call:
     return _call("renounceRole", "renounce role", as_bytes32(role), to_checksum_address(caller_confirmation))
+
+
+def appoint_accreditor(account: str, name: str, uri: str) -> Call:
+    """Appoint (or rename) accreditation body ``account`` with its directory entry: the
+    contract's ``onboardAccreditor(name, uri, account)``, which also grants the role."""
+    return _call("onboardAccreditor", "appoint accreditation body", name, uri, to_checksum_address(account))
 
 
 def admit_issuer(name: str, uri: str, key: str) -> Call:

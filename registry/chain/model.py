@@ -17,6 +17,7 @@ __all__ = [
     "ACCREDITOR_ROLE",
     "DEFAULT_ADMIN_ROLE",
     "REVOCATION_REASONS",
+    "AccreditorInfo",
     "BatchInfo",
     "BlockHeader",
     "Call",
@@ -124,6 +125,39 @@ class IssuerInfo:
 
 
 @dataclass(frozen=True)
+class AccreditorInfo:
+    """An accreditation body's directory entry (``accreditor(address)`` on chain).
+
+    Unnamed (empty ``name`` and ``uri``) for a body granted the role with plain ``grantRole``,
+    and for every body of a registry deployed before bodies had entries (no such view): such a
+    body is shown by its address.
+    """
+
+    address: str
+    name: str = ""
+    uri: str = ""
+    appointed_at: int = 0
+
+    @property
+    def named(self) -> bool:
+        return bool(self.name)
+
+    @property
+    def label(self) -> str:
+        """How a report names the body: ``NAME (URI)``, or its address when unnamed."""
+        return f"{self.name} ({self.uri})" if self.named else self.address
+
+    def as_json(self) -> dict[str, str | None]:
+        """``{"address", "name", "uri"}``, name and uri null when unnamed (the verify report's
+        ``accreditor``)."""
+        return {
+            "address": self.address,
+            "name": self.name if self.named else None,
+            "uri": self.uri if self.named else None,
+        }
+
+
+@dataclass(frozen=True)
 class CredentialRevocation:
     revoked_at: int
     reason: int
@@ -143,6 +177,8 @@ class Snapshot:
     issuers: dict[int, IssuerInfo] = field(default_factory=dict)
     owners: dict[str, int] = field(default_factory=dict)
     """Issuer identifier -> id of the directory entry admitted with exactly it (0: none)."""
+    accreditors: dict[str, AccreditorInfo] = field(default_factory=dict)
+    """Accreditation body address (``admitted_by`` of the issuers above) -> its entry."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ __all__ = [
     "NetworkProfile",
     "add_trusted_registry",
     "known_rpc_urls",
+    "known_rpcs",
     "networks_file",
     "profile_for_chain",
     "remove_trusted_registry",
@@ -87,9 +88,10 @@ def networks_file() -> Path:
 
 
 def _user_networks() -> dict[int, dict[str, Any]]:
-    """The user's ``networks.json``: chain id -> {"rpc": URL, "registries": [addresses]}.
+    """The user's ``networks.json``: chain id -> {"rpc": URL, "rpcs": [URLs], "registries": [addresses]}.
 
-    A bare string value is shorthand for ``{"rpc": value}``.
+    A bare string value is shorthand for ``{"rpc": value}``. ``rpcs`` lists further endpoints
+    (or all of them): with two or more, a verifier asks every one and requires them to agree.
     """
     path = networks_file()
     if not path.exists():
@@ -105,6 +107,9 @@ def _user_networks() -> dict[int, dict[str, Any]]:
                 raise ValueError(f"chain {key}: expected a URL or an object")
             if "rpc" in entry and not isinstance(entry["rpc"], str):
                 raise ValueError(f"chain {key}: rpc must be a string")
+            rpcs = entry.get("rpcs", [])
+            if not isinstance(rpcs, list) or not all(isinstance(u, str) and u for u in rpcs):
+                raise ValueError(f"chain {key}: rpcs must be a list of URLs")
             regs = entry.get("registries", [])
             if not isinstance(regs, list) or not all(isinstance(r, str) for r in regs):
                 raise ValueError(f"chain {key}: registries must be a list of addresses")
@@ -114,13 +119,20 @@ def _user_networks() -> dict[int, dict[str, Any]]:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def known_rpc_urls() -> dict[int, str]:
-    """Chain id -> RPC URL: built-in defaults overlaid by the user's ``networks.json``."""
-    urls = {p.chain_id: p.default_rpc for p in PROFILES.values() if p.default_rpc}
+def known_rpcs() -> dict[int, list[str]]:
+    """Chain id -> RPC URLs: built-in defaults overlaid by the user's ``networks.json`` (its
+    ``rpc``, then its ``rpcs``). Several URLs for a chain: a verifier wants them all to agree."""
+    urls = {p.chain_id: [p.default_rpc] for p in PROFILES.values() if p.default_rpc}
     for chain_id, entry in _user_networks().items():
-        if entry.get("rpc"):
-            urls[chain_id] = entry["rpc"]
-    return {k: v for k, v in urls.items() if v}
+        listed = ([entry["rpc"]] if entry.get("rpc") else []) + list(entry.get("rpcs", []))
+        if listed:
+            urls[chain_id] = list(dict.fromkeys(listed))
+    return urls
+
+
+def known_rpc_urls() -> dict[int, str]:
+    """Chain id -> RPC URL (the first of :func:`known_rpcs`): for callers that use one endpoint."""
+    return {k: v[0] for k, v in known_rpcs().items()}
 
 
 def trust_anchors() -> dict[int, dict[str, str]]:

@@ -1,7 +1,8 @@
 """Typed reads of a CredentialRegistry: views grouped into JSON-RPC batches, typed as records.
 
 The one snapshot implementation (everything verification needs, in three batched round trips)
-lives here; a :class:`~registry.chain.headcache.HeadCache` given to the reader makes it answer
+lives here, accreditation bodies' directory entries included (unnamed on a registry that predates
+them); a :class:`~registry.chain.headcache.HeadCache` given to the reader makes it answer
 from the reads already made at the current head block.
 """
 
@@ -15,6 +16,7 @@ from eth_utils import to_checksum_address
 from registry.chain.abi import RegistryAbi, registry_abi
 from registry.chain.headcache import HeadCache, ReadsAt
 from registry.chain.model import (
+    AccreditorInfo,
     BatchInfo,
     CredentialRevocation,
     IssuerInfo,
@@ -24,7 +26,7 @@ from registry.chain.model import (
     as_hex,
 )
 from registry.chain.rpc import Rpc
-from registry.errors import ChainUnavailable, DeploymentError
+from registry.errors import ChainUnavailable, DeploymentError, NotARegistry
 
 __all__ = ["ChainReader", "head_cached_reader"]
 
@@ -53,6 +55,10 @@ def _issuer_info(issuer_id: int, r: tuple[Any, ...]) -> IssuerInfo:
     )
 
 
+def _accreditor_info(address: str, r: tuple[Any, ...]) -> AccreditorInfo:
+    return AccreditorInfo(address, str(r[0]), str(r[1]), int(r[2]))
+
+
 def _revocation(r: tuple[Any, ...]) -> CredentialRevocation | None:
     rev = CredentialRevocation(int(r[0]), int(r[1]), int(r[2]))
     return rev if rev.revoked_at != 0 else None
@@ -79,6 +85,8 @@ class ChainReader:
         self.cache = cache
         self._registry_address = to_checksum_address(registry) if registry else None
         self._chain_id: int | None = None
+        self._without_accreditor_view: set[str] = set()
+        """Registries whose ``accreditor`` call reverted: deployed before bodies had entries."""
 
     @property
     def rpc_url(self) -> str:
@@ -113,12 +121,42 @@ class ChainReader:
 
     def views(self, calls: Sequence[tuple[str, tuple[Any, ...]]], *, block: str = "latest") -> list[tuple[Any, ...]]:
         """Call several registry views in batches; results in order."""
-        results: list[tuple[Any, ...]] = []
+        raw = self._raw_views(calls, block=block)
+        return [self.decode_result(name, r) for (name, _), r in zip(calls, raw, strict=True)]
+
+    def _raw_views(self, calls: Sequence[tuple[str, tuple[Any, ...]]], *, block: str) -> list[Any]:
+        results: list[Any] = []
         for start in range(0, len(calls), _BATCH_LIMIT):
             chunk = calls[start : start + _BATCH_LIMIT]
-            raw = self._batch([self.call_request(name, *args, block=block) for name, args in chunk])
-            results.extend(self.decode_result(name, r) for (name, _), r in zip(chunk, raw, strict=True))
+            results.extend(self._batch([self.call_request(name, *args, block=block) for name, args in chunk]))
         return results
+
+    def _views_and_accreditors(
+        self, calls: Sequence[tuple[str, tuple[Any, ...]]], bodies: Sequence[str], *, block: str
+    ) -> tuple[list[tuple[Any, ...]], dict[str, AccreditorInfo]]:
+        """:meth:`views` of ``calls`` and the entries of accreditation bodies ``bodies``, in the
+        same batches.
+
+        A registry deployed before bodies had entries has no ``accreditor`` view: the call
+        reverts (or answers no data), its bodies read as unnamed, and this reader stops asking
+        it (``calls`` are then sent again on their own: once per reader and registry).
+        """
+        registry = self.require_registry()
+        if bodies and registry not in self._without_accreditor_view:
+            try:
+                raw = self._raw_views([*calls, *(("accreditor", (b,)) for b in bodies)], block=block)
+            except NotARegistry:
+                self._without_accreditor_view.add(registry)
+            else:
+                n = len(calls)
+                results = [self.decode_result(name, r) for (name, _), r in zip(calls, raw[:n], strict=True)]
+                return results, {b: self._accreditor_answer(b, r) for b, r in zip(bodies, raw[n:], strict=True)}
+        return self.views(calls, block=block), {b: AccreditorInfo(b) for b in bodies}
+
+    def _accreditor_answer(self, body: str, result: Any) -> AccreditorInfo:
+        if str(result or "0x") == "0x":  # a contract without the view that does not revert
+            return AccreditorInfo(body)
+        return _accreditor_info(body, self.decode_result("accreditor", result))
 
     def _batch(self, requests: Sequence[tuple[str, list[Any]]]) -> list[Any]:
         if self.cache is not None:
@@ -162,16 +200,32 @@ class ChainReader:
         raw = self.views([("keyInfo", (a,)) for a in addrs])
         return {a: _key_info(a, r) for a, r in zip(addrs, raw, strict=True)}
 
-    def issuers(self, issuer_ids: Iterable[int]) -> dict[int, IssuerInfo]:
+    def issuers(self, issuer_ids: Iterable[int], *, block: int | None = None) -> dict[int, IssuerInfo]:
+        """Directory entries by id (at ``block``, default the latest)."""
         ids = list(dict.fromkeys(issuer_ids))
-        raw = self.views([("issuer", (i,)) for i in ids])
+        raw = self.views([("issuer", (i,)) for i in ids], block="latest" if block is None else hex(block))
         return {i: _issuer_info(i, r) for i, r in zip(ids, raw, strict=True)}
 
-    def issuer_count(self) -> int:
-        return int(self.views([("issuerCount", ())])[0][0])
+    def lacks_accreditor_entries(self) -> bool:
+        """Whether the bound registry was found to predate named accreditation bodies (its
+        ``accreditor`` view reverted): known only after a read of some body's entry."""
+        return self.require_registry() in self._without_accreditor_view
 
-    def all_issuers(self) -> list[IssuerInfo]:
-        return list(self.issuers(range(1, self.issuer_count() + 1)).values())
+    def accreditors(self, addresses: Iterable[str]) -> dict[str, AccreditorInfo]:
+        """Directory entries of accreditation bodies by (checksummed) address, batched.
+
+        A body granted the role with plain ``grantRole``, any other address, and every body of
+        a registry that predates named bodies read as unnamed (:attr:`AccreditorInfo.named`
+        false): shown by address, never an error.
+        """
+        bodies = list(dict.fromkeys(to_checksum_address(a) for a in addresses))
+        return self._views_and_accreditors([], bodies, block="latest")[1]
+
+    def issuer_count(self, *, block: int | None = None) -> int:
+        return int(self.views([("issuerCount", ())], block="latest" if block is None else hex(block))[0][0])
+
+    def all_issuers(self, *, block: int | None = None) -> list[IssuerInfo]:
+        return list(self.issuers(range(1, self.issuer_count(block=block) + 1), block=block).values())
 
     def issuer_id_by_uri(self, uri: str) -> int:
         """The id of the issuer admitted with ``uri`` (0: none)."""
@@ -205,36 +259,41 @@ class ChainReader:
         roots: Iterable[bytes | str],
         pairs: Iterable[tuple[bytes | str, bytes | str]],
         identities: Iterable[str] = (),
+        *,
+        block: int | None = None,
     ) -> Snapshot:
         """Everything verification needs, in at most three batched round trips.
 
         1: chain id, code at the registry, head, batch records; 2: anchoring-key addresses,
         issuer entries, the credential revocations in each batch issuer's namespace and the
-        directory entry owning each issuer identifier in ``identities``; 3: key records. With a
-        head cache, the reads are pinned to the current head block and only what that block has
-        not answered yet is read (often nothing).
+        directory entry owning each issuer identifier in ``identities``; 3: key records and the
+        entries of the accreditation bodies that admitted the issuers (on a registry without
+        them, the first snapshot sends round 3 twice). With a head cache, the reads are pinned
+        to the current head block and only what that block has not answered yet is read (often
+        nothing). With ``block``, every read is pinned to that block number, bypassing the cache
+        (:mod:`registry.chain.quorum` compares several RPCs' answers at one block).
         """
         root_keys = list(dict.fromkeys(as_hex(r) for r in roots))
         pair_keys = list(dict.fromkeys((as_hex(r), as_hex(d)) for r, d in pairs))
         registry = self.require_registry()
-        number: int | None = None
-        if self.cache is None:
-            block, reads = "latest", ReadsAt("", registry)
+        number: int | None = block
+        if block is not None:
+            at, reads = hex(block), ReadsAt("", registry)
+        elif self.cache is None:
+            at, reads = "latest", ReadsAt("", registry)
         else:
             number, block_hash = self.cache.current_head(self.rpc)
-            block, reads = hex(number), self.cache.reads_at(block_hash, registry)
+            at, reads = hex(number), self.cache.reads_at(block_hash, registry)
         # Concurrent callers may read the same missing entries twice: equal values, last one wins.
         missing_roots = [k for k in root_keys if k not in reads.batches]
         need_code = reads.chain_id is None  # decided once: another thread may fill it meanwhile
         first: list[tuple[str, list[Any]]] = []
         if need_code:
-            first += [("eth_chainId", []), ("eth_getCode", [registry, block])]
+            first += [("eth_chainId", []), ("eth_getCode", [registry, at])]
         if number is None:
             first.append(("eth_blockNumber", []))
         if first or missing_roots:
-            answers = self._batch(
-                first + [self.call_request("batch", as_bytes32(k), block=block) for k in missing_roots]
-            )
+            answers = self._batch(first + [self.call_request("batch", as_bytes32(k), block=at) for k in missing_roots])
             if need_code:
                 reads.has_code = str(answers[1]) not in ("0x", "0x0", "")
                 reads.chain_id = int(answers[0], 16)
@@ -247,7 +306,7 @@ class ChainReader:
         assert reads.chain_id is not None and number is not None
         snap = Snapshot(chain_id=reads.chain_id, has_code=reads.has_code, head=number)
         if snap.has_code:
-            self._fill(snap, reads, root_keys, pair_keys, list(dict.fromkeys(identities)), block)
+            self._fill(snap, reads, root_keys, pair_keys, list(dict.fromkeys(identities)), at)
         return snap
 
     def _fill(
@@ -259,7 +318,8 @@ class ChainReader:
         identities: list[str],
         block: str,
     ) -> None:
-        """Rounds 2 and 3 of :meth:`snapshot`: keys, issuers and revocations of known batches."""
+        """Rounds 2 and 3 of :meth:`snapshot`: keys, issuers, their accreditation bodies and
+        revocations of known batches."""
         for k in root_keys:
             snap.batches[k] = reads.batches[k]
         known = [b for b in snap.batches.values() if b is not None]
@@ -270,6 +330,7 @@ class ChainReader:
         )
         revs = [p for p in wanted_revs if p not in reads.revocations]
         owners = [u for u in identities if u not in reads.owners]
+        addresses: list[str] = []
         if key_ids or issuer_ids or revs or owners:
             second = self.views(
                 [("keyAddress", (i,)) for i in key_ids]
@@ -286,16 +347,25 @@ class ChainReader:
                 reads.issuers[i] = _issuer_info(i, r)
             for p, r in zip(revs, second[len(key_ids) + len(issuer_ids) :], strict=True):
                 reads.revocations[p] = _revocation(r)
-            new_addresses = [a for a in dict.fromkeys(addresses) if a not in reads.keys]
-            if new_addresses:
-                infos = self.views([("keyInfo", (a,)) for a in new_addresses], block=block)
-                for a, r in zip(new_addresses, infos, strict=True):
-                    reads.keys[a] = _key_info(a, r)
-            for i, a in zip(key_ids, addresses, strict=True):
-                reads.key_addresses[i] = a
+        new_addresses = [a for a in dict.fromkeys(addresses) if a not in reads.keys]
+        bodies = [
+            a
+            for a in dict.fromkeys(reads.issuers[b.issuer_id].admitted_by for b in known)
+            if a not in reads.accreditors
+        ]
+        if new_addresses or bodies:
+            infos, entries = self._views_and_accreditors(
+                [("keyInfo", (a,)) for a in new_addresses], bodies, block=block
+            )
+            for a, r in zip(new_addresses, infos, strict=True):
+                reads.keys[a] = _key_info(a, r)
+            reads.accreditors.update(entries)
+        for i, a in zip(key_ids, addresses, strict=True):
+            reads.key_addresses[i] = a
         for b in known:
             snap.keys[b.key_id] = reads.keys[reads.key_addresses[b.key_id]]
-            snap.issuers[b.issuer_id] = reads.issuers[b.issuer_id]
+            issuer = snap.issuers[b.issuer_id] = reads.issuers[b.issuer_id]
+            snap.accreditors[issuer.admitted_by] = reads.accreditors[issuer.admitted_by]
         for p in wanted_revs:
             snap.revocations[p] = reads.revocations[p]
         for u in identities:

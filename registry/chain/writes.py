@@ -1,4 +1,4 @@
-"""Typed writes to a CredentialRegistry: deploy, accredit, admit, anchor, revoke.
+"""Typed writes to a CredentialRegistry: deploy, appoint accreditation bodies, admit, anchor, revoke.
 
 Each write pre-flights its call (a revert raises TransactionFailed with the contract's custom
 error as a :class:`~registry.chain.abi.Revert`), signs it locally, sends it and waits for it.
@@ -16,7 +16,7 @@ from eth_utils import to_checksum_address
 
 from registry.chain import calls
 from registry.chain.artifacts import load_artifact
-from registry.chain.model import ACCREDITOR_ROLE, Call, TxResult
+from registry.chain.model import ACCREDITOR_ROLE, AccreditorInfo, Call, TxResult
 from registry.chain.reads import ChainReader
 from registry.chain.sender import TxSender
 from registry.core.identity import canonical_issuer_id
@@ -48,11 +48,38 @@ class ChainWriter:
         return result
 
     def grant_accreditor(self, admin: LocalAccount, accreditor: str) -> TxResult | None:
-        """Give ``accreditor`` the accreditation-body role (no-op when it already has it)."""
+        """Give ``accreditor`` the accreditation-body role without a directory entry (no-op when
+        it already has it): reports show such a body by its address. Prefer
+        :meth:`appoint_accreditor`."""
         if self.reader.has_role(ACCREDITOR_ROLE, accreditor):
             return None
         call = replace(calls.grant_role(ACCREDITOR_ROLE, accreditor), action="grant accreditor role")
         return self.transact(admin, call)
+
+    def appoint_accreditor(self, admin: LocalAccount, accreditor: str, name: str, uri: str) -> TxResult | None:
+        """Appoint ``accreditor`` as a named accreditation body: grant the role if needed and
+        record its directory entry (no-op when it holds the role with exactly this entry).
+
+        ``uri`` must be a canonical DID, like an issuer's (refused before any transaction,
+        naming the canonical form); appointing again with another name or URI renames the body.
+        """
+        canonical = canonical_issuer_id(uri)
+        if canonical != uri:
+            raise InvalidInput("uri", f"{uri!r} is not in canonical form; appoint it as {canonical!r}")
+        if not name:
+            raise InvalidInput("name", "an accreditation body needs a public name")
+        account = to_checksum_address(accreditor)
+        entry: AccreditorInfo = self.reader.accreditors([account])[account]
+        if self.reader.lacks_accreditor_entries():
+            raise TransactionFailed(
+                "appoint accreditation body",
+                f"registry {self.reader.registry_address} predates named accreditation bodies (it has no "
+                "onboardAccreditor): grant the bare role instead (`registry accreditor ADDRESS` without "
+                "--name), and its reports will show the body's address",
+            )
+        if entry.name == name and entry.uri == uri and self.reader.has_role(ACCREDITOR_ROLE, account):
+            return None
+        return self.transact(admin, calls.appoint_accreditor(account, name, uri))
 
     def admit_issuer(self, accreditor: LocalAccount, name: str, uri: str, key: str) -> int:
         """Admit an issuer (or return its id when this URI is already admitted with this key).

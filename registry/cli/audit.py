@@ -94,6 +94,13 @@ def _print_table(report: Any, console: Console) -> None:
             status,
         )
     console.print(issuers)
+    if report.accreditors:
+        bodies = Table("accreditation body", "address", "admitted issuers", "role", title="Accreditation bodies")
+        for b in report.accreditors:
+            named = f"{b.name} ({b.uri})" if b.name else "(unnamed: no directory entry)"
+            role = "holds the role" if b.holds_role else "role revoked"
+            bodies.add_row(named, b.address, ", ".join(f"#{i}" for i in b.issuers) or "-", role)
+        console.print(bodies)
     colours = {Severity.CRITICAL: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
     if report.findings:
         table = Table("severity", "code", "finding", title="Findings", show_lines=True)
@@ -129,9 +136,9 @@ def _print_watch(report: Any, console: Console) -> None:
             )
     if report.threats:
         console.print(
-            f"[bold red]{len(report.threats)} other registr{'y' if len(report.threats) == 1 else 'ies'} "
-            "name or resemble this registry's issuers[/]: verifiers that trust only this registry never "
-            "call their files VALID; tell the issuers and their accreditation body.",
+            f"[bold red]other registries naming or resembling this registry's issuers: {len(report.threats)}[/]; "
+            "verifiers that trust only this registry never call their files VALID; tell the issuers and "
+            "their accreditation body.",
             highlight=False,
         )
     else:

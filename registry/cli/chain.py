@@ -104,7 +104,9 @@ def issuer_list(rpc: RpcOption = None, as_json: Annotated[bool, typer.Option("--
 
     settings = Settings()
     try:
-        issuers = connect(settings, rpc).reads.all_issuers()
+        reads = connect(settings, rpc).reads
+        issuers = reads.all_issuers()
+        bodies = reads.accreditors(i.admitted_by for i in issuers)
     except RegistryError as exc:
         _fail(exc)
     rows = [
@@ -113,6 +115,7 @@ def issuer_list(rpc: RpcOption = None, as_json: Annotated[bool, typer.Option("--
             "name": i.name,
             "did": i.did,
             "accreditedBy": i.admitted_by,
+            "accreditor": bodies[i.admitted_by].as_json(),
             "activeKey": i.active_key,
             "suspended": i.suspended,
         }
@@ -127,7 +130,7 @@ def issuer_list(rpc: RpcOption = None, as_json: Annotated[bool, typer.Option("--
             str(r["id"]),
             str(r["name"]),
             str(r["did"]),
-            str(r["accreditedBy"]),
+            bodies[str(r["accreditedBy"])].label,
             str(r["activeKey"]),
             "suspended" if r["suspended"] else "active",
         )
@@ -135,22 +138,50 @@ def issuer_list(rpc: RpcOption = None, as_json: Annotated[bool, typer.Option("--
 
 
 @commands.command("accreditor")
-def accreditor_grant(
-    address: Annotated[str, typer.Argument(help="accreditation body address to grant the role to")],
+def accreditor_appoint(
+    address: Annotated[str, typer.Argument(help="address of the accreditation body")],
+    name: Annotated[
+        str | None, typer.Option(help='public name of the body, e.g. "Agencia Nacional de Evaluación"')
+    ] = None,
+    uri: Annotated[
+        str | None, typer.Option(help="the body's DID, domain or https URL (recorded as its canonical DID)")
+    ] = None,
     rpc: RpcOption = None,
     keystore: Annotated[Path | None, typer.Option(help="registry admin's keystore")] = None,
 ) -> None:
-    """Grant the accreditation-body role (as the registry admin)."""
+    """Appoint an accreditation body (as the registry admin).
+
+    With --name and --uri the body gets a directory entry on chain, and verify and audit reports
+    name it ("accredited by NAME (DID)"); run again with another name or URI to rename it. Without
+    them the bare role is granted, and reports can only show the body's address.
+    """
     from registry.chain.admin import connect
+    from registry.cli.output import err
+    from registry.core.identity import canonical_issuer_id
+    from registry.errors import InvalidInput
 
     settings = Settings()
     try:
+        if (name is None) != (uri is None):
+            raise InvalidInput("name" if name is None else "uri", "give --name and --uri together")
+        canonical = canonical_issuer_id(uri) if uri is not None else None
         chain = connect(settings, rpc)
         admin = _signer(settings, chain.reads.chain_id(), "admin", keystore)
-        result = chain.writes.grant_accreditor(admin, address)
+        if name is None or canonical is None:
+            err.print(
+                f"warning: {address} gets the accreditation-body role without a name: verify and audit reports "
+                "will show it as a bare address. Give --name and --uri to name it.",
+                highlight=False,
+            )
+            result = chain.writes.grant_accreditor(admin, address)
+            what = f"{address} is an accreditation body (unnamed)"
+        else:
+            result = chain.writes.appoint_accreditor(admin, address, name, canonical)
+            spelled = f" (given as {uri!r})" if canonical != uri else ""
+            what = f"{address} is accreditation body {name} ({canonical}){spelled}"
     except RegistryError as exc:
         _fail(exc)
-    out.print(f"{address} is an accreditation body" + (f" (tx {result.tx_hash})" if result else " already"))
+    out.print(what + (f" (tx {result.tx_hash})" if result else " already"), highlight=False)
 
 
 def _check_lookalikes(existing: list[Any], name: str, uri: str, *, allow: bool) -> None:

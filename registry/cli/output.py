@@ -14,12 +14,21 @@ from rich.console import Console
 
 from registry.errors import RegistryError
 
-__all__ = ["RpcOption", "err", "exit_code", "fail", "out"]
+__all__ = ["RpcOption", "RpcsOption", "err", "exit_code", "fail", "out"]
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 RpcOption = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC endpoint (default: the network profile's)")]
+RpcsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rpc",
+        metavar="URL",
+        help="JSON-RPC endpoint; repeat it for a second opinion: every RPC is read at one block and all must "
+        "agree, else INDETERMINATE (default: the file's chain in networks.json)",
+    ),
+]
 
 
 def exit_code(exc: Exception) -> int:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from registry.cli.output import RpcOption, out
+from registry.cli.output import RpcsOption, out
 from registry.cli.output import fail as _fail
 from registry.config import Settings
 from registry.errors import ConfigError, InvalidInput, RegistryError
@@ -34,7 +34,7 @@ def _local_trust(settings: Settings) -> dict[int, dict[str, str]]:
 @commands.command()
 def verify(
     files: Annotated[list[Path], typer.Argument(help="credential files (JSON, baked PNG or SVG)")],
-    rpc: RpcOption = None,
+    rpc: RpcsOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the reports as JSON")] = False,
     offline: Annotated[bool, typer.Option(help="only format, integrity and inclusion; no chain")] = False,
     confirmations: Annotated[int, typer.Option(min=1, help="confirmations required")] = 1,
@@ -49,7 +49,7 @@ def verify(
     settings = Settings()
     try:
         policy = VerificationPolicy(trusted=_local_trust(settings), min_confirmations=confirmations, offline=offline)
-        reports = verify_files(files, policy, rpc_url=rpc, timeout=timeout)
+        reports = verify_files(files, policy, rpc_urls=rpc or (), timeout=timeout)
     except RegistryError as exc:
         _fail(exc)
     if as_json:
@@ -78,6 +78,13 @@ def _print_report(report: Any) -> None:
     marks = {"pass": "[green]✔[/]", "fail": "[red]✘[/]", "indeterminate": "[yellow]?[/]"}
     for check in report.checks:
         out.print(f"  {marks[check.status.value]} {check.name:<10} {check.reason}", highlight=False)
+    agreed = report.check("anchor").details if cred else {}
+    if "rpcs" in agreed:
+        out.print(
+            f"  second opinion: {len(agreed['rpcs'])} RPCs agree at block {agreed['agreedBlock']} "
+            f"({', '.join(agreed['rpcs'])})",
+            highlight=False,
+        )
     if report.hidden_fields or report.redacted_field_count:
         shown = ", ".join(report.hidden_fields) or "(paths not stated)"
         out.print(

@@ -9,14 +9,22 @@ scanned for every entry claiming the identity.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from registry.chain.model import IssuerInfo
-from registry.chain.reads import ChainReader
 from registry.core.identity import issuer_did
 
-__all__ = ["Directory", "identity_conflict", "named_identity"]
+__all__ = ["Directory", "DirectoryReads", "identity_conflict", "named_identity"]
+
+
+class DirectoryReads(Protocol):
+    """Where a :class:`Directory` reads entries: a :class:`~registry.chain.reads.ChainReader`, or
+    a :class:`~registry.chain.quorum.Quorum` (every RPC, at the agreed block, compared)."""
+
+    def issuers(self, issuer_ids: Iterable[int]) -> dict[int, IssuerInfo]: ...
+
+    def all_issuers(self) -> list[IssuerInfo]: ...
 
 
 def named_identity(credential: Mapping[str, Any]) -> str:
@@ -29,7 +37,7 @@ def named_identity(credential: Mapping[str, Any]) -> str:
 class Directory:
     """The issuer directory of one registry, read only when a conflict needs it (one verify run)."""
 
-    def __init__(self, reader: ChainReader) -> None:
+    def __init__(self, reader: DirectoryReads) -> None:
         self._reader = reader
         self._entries: dict[int, IssuerInfo] = {}
         self._all: list[IssuerInfo] | None = None

@@ -20,8 +20,16 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from registry.chain.model import REVOCATION_REASONS, BatchInfo, CredentialRevocation, IssuerInfo, KeyInfo
-from registry.chain.networks import known_rpc_urls
+from registry.chain.model import (
+    REVOCATION_REASONS,
+    AccreditorInfo,
+    BatchInfo,
+    CredentialRevocation,
+    IssuerInfo,
+    KeyInfo,
+)
+from registry.chain.networks import known_rpcs
+from registry.chain.quorum import Quorum, RpcDisagreement
 from registry.chain.reads import ChainReader
 from registry.core import credfile
 from registry.errors import ChainUnavailable, ConfigError, NotARegistry, RegistryError
@@ -73,8 +81,10 @@ class Verifier:
     """Verifies credential files under a :class:`VerificationPolicy`; holds per-run chain clients.
 
     Chain access: ``client_for`` maps (chain id, registry address) to a chain client; by default
-    the RPC URL comes from ``rpc_url`` or, per chain id, from the user's known networks. Tests
-    pass a factory to point at their own anvil; the service passes one sharing cached clients.
+    the RPC URLs come from ``rpc_urls`` (or the one ``rpc_url``) or, per chain id, from the user's
+    known networks. With two or more URLs every fact is read from each at one block and they must
+    agree (:class:`~registry.chain.quorum.Quorum`): a second opinion on the chain. Tests pass a
+    factory to point at their own anvil; the service passes one sharing cached clients.
     """
 
     def __init__(
@@ -82,18 +92,24 @@ class Verifier:
         policy: VerificationPolicy | None = None,
         *,
         rpc_url: str | None = None,
+        rpc_urls: Sequence[str] = (),
         timeout: float = 10.0,
         client_for: ClientFactory | None = None,
     ) -> None:
         self.policy = policy if policy is not None else VerificationPolicy()
-        self.rpc_url = rpc_url
+        self.rpc_urls = list(dict.fromkeys([*([rpc_url] if rpc_url else []), *rpc_urls]))
         self.timeout = timeout
         self.client_for = client_for
-        self._clients: dict[tuple[int, str], ChainReader] = {}
+        self._clients: dict[tuple[int, str], ChainReader | Quorum] = {}
+
+    @property
+    def rpc_url(self) -> str | None:
+        """The first RPC URL given (None: per chain id from the known networks)."""
+        return self.rpc_urls[0] if self.rpc_urls else None
 
     def with_policy(self, policy: VerificationPolicy) -> Verifier:
         """A verifier with another policy and the same chain access."""
-        return Verifier(policy, rpc_url=self.rpc_url, timeout=self.timeout, client_for=self.client_for)
+        return Verifier(policy, rpc_urls=self.rpc_urls, timeout=self.timeout, client_for=self.client_for)
 
     # -- public -------------------------------------------------------------------------
 
@@ -221,18 +237,20 @@ class Verifier:
 
     # -- chain part ---------------------------------------------------------------------
 
-    def _client(self, chain_id: int, registry: str) -> ChainReader:
+    def _client(self, chain_id: int, registry: str) -> ChainReader | Quorum:
+        """The reader of a registry: one RPC, or a :class:`Quorum` of several that must agree."""
         key = (chain_id, registry)
         if key not in self._clients:
             if self.client_for is not None:
                 self._clients[key] = self.client_for(chain_id, registry)
             else:
-                url = self.rpc_url or known_rpc_urls().get(chain_id)
-                if not url:
+                urls = self.rpc_urls or known_rpcs().get(chain_id, [])
+                if not urls:
                     raise ConfigError(
                         f"no RPC URL known for chain {chain_id}: pass --rpc URL or add it to networks.json"
                     )
-                self._clients[key] = ChainReader(url, registry, timeout=self.timeout)
+                readers = [ChainReader(url, registry, timeout=self.timeout) for url in urls]
+                self._clients[key] = readers[0] if len(readers) == 1 else Quorum(readers)
         return self._clients[key]
 
     def _indeterminate(self, group: Iterable[_Item], reason: str) -> None:
@@ -242,19 +260,37 @@ class Verifier:
                     item.set(name, CheckStatus.INDETERMINATE, reason)
 
     def _chain_checks(self, chain_id: int, registry: str, group: list[_Item]) -> None:
+        client: ChainReader | Quorum | None = None
         try:
             client = self._client(chain_id, registry)
             self._read_and_check(client, chain_id, registry, group)
+            if isinstance(client, Quorum):  # the anchor check names the RPCs that agreed, and at which block
+                agreed = {"rpcs": client.rpc_urls, "agreedBlock": client.block, "agreedBlockHash": client.block_hash}
+                for item in group:
+                    item.checks["anchor"].details.update(agreed)
         except ConfigError as exc:
             self._indeterminate(group, str(exc))
+        except RpcDisagreement as exc:
+            self._indeterminate(
+                group,
+                f"the RPCs given do not confirm each other: {exc}; verify again, or with RPC endpoints you trust",
+            )
         except NotARegistry as exc:
             for item in group:
                 item.set("anchor", CheckStatus.FAIL, str(exc))
             self._indeterminate(group, "not checked: the address is not a credential registry")
         except ChainUnavailable as exc:
-            self._indeterminate(group, f"could not read the chain ({exc.reason}); try again or use another RPC")
+            if isinstance(client, Quorum):
+                self._indeterminate(
+                    group,
+                    f"no second opinion: the RPC {exc.url} could not answer ({exc.reason}), and with "
+                    f"{len(client.readers)} RPCs given every one must answer alike; try again, or leave that RPC out "
+                    "knowing that one RPC alone is trusted blindly",
+                )
+            else:
+                self._indeterminate(group, f"could not read the chain ({exc.reason}); try again or use another RPC")
 
-    def _read_and_check(self, client: ChainReader, chain_id: int, registry: str, group: list[_Item]) -> None:
+    def _read_and_check(self, client: ChainReader | Quorum, chain_id: int, registry: str, group: list[_Item]) -> None:
         client.registry_address = registry
         pairs = [(i.root, i.digest) for i in group]
         identities = [named_identity(i.cf.credential) for i in group if i.cf is not None]
@@ -266,6 +302,16 @@ class Verifier:
                 f"{chain_id}: give an RPC endpoint of chain {chain_id}",
             )
             return
+        if isinstance(client, Quorum):  # read at the lowest head of the RPCs: a later anchor is not there yet
+            claimed = {id(i): int(i.cf.proof.get("anchorBlock") or 0) for i in group if i.cf is not None}
+            for item in [i for i in group if claimed.get(id(i), 0) > snap.head]:
+                self._indeterminate(
+                    [item],
+                    f"the RPCs were read at block {snap.head}, the lowest of their heads, but the file says its "
+                    f"batch was anchored in block {claimed[id(item)]}: an RPC is behind (or claims to be); verify "
+                    "again shortly",
+                )
+            group = [i for i in group if claimed.get(id(i), 0) <= snap.head]
         if not snap.has_code:
             for item in group:
                 item.set(
@@ -292,7 +338,16 @@ class Verifier:
             assert item.cf is not None
             identity = named_identity(item.cf.credential)
             conflict = identity_conflict(identity, entry, snap.owners.get(identity, 0), directory)
-            self._issuer(item, batch, snap.keys[batch.key_id], entry, registry, trusted, (identity, conflict))
+            self._issuer(
+                item,
+                batch,
+                snap.keys[batch.key_id],
+                entry,
+                registry,
+                trusted,
+                (identity, conflict),
+                accreditor=snap.accreditors.get(entry.admitted_by),
+            )
             self._revocation(item, batch, snap.revocations.get((batch.issuer_id, item.digest.lower())))
 
     def _anchor(self, item: _Item, batch: BatchInfo, head: int, chain_id: int, registry: str) -> None:
@@ -341,8 +396,13 @@ class Verifier:
         registry: str,
         trusted: str | None,
         identity_check: tuple[str, str | None],
+        *,
+        accreditor: AccreditorInfo | None = None,
     ) -> None:
         assert item.cf is not None
+        # The body that admitted the issuer, by name when it has a directory entry (else, and on a
+        # registry that predates entries, by address).
+        body = accreditor or AccreditorInfo(issuer.admitted_by)
         named = item.cf.credential.get("issuer", {})
         named_id = named.get("id") if isinstance(named, dict) else named
         identity, conflict = identity_check  # the named identity (canonical), and why it is not this entry's
@@ -353,6 +413,7 @@ class Verifier:
             "uri": issuer.uri,
             "did": issuer.did,
             "accreditedBy": issuer.admitted_by,
+            "accreditor": body.as_json(),
             "admittedAt": _ts(issuer.admitted_at),
             "anchoringKey": key.address,
             "suspendedAt": _ts(issuer.suspended_at) if issuer.suspended else None,
@@ -411,7 +472,7 @@ class Verifier:
                 "issuer",
                 CheckStatus.PASS,
                 f"issued by {issuer.name} ({issuer.did}), admitted {_ts(issuer.admitted_at)} by accreditation "
-                f"body {issuer.admitted_by}; anchoring key valid at anchoring time; registry trusted via {trusted}",
+                f"body {body.label}; anchoring key valid at anchoring time; registry trusted via {trusted}",
                 **info,
             )
 
@@ -496,10 +557,12 @@ def verify_files(
     policy: VerificationPolicy | None = None,
     *,
     rpc_url: str | None = None,
+    rpc_urls: Sequence[str] = (),
     timeout: float = 10.0,
 ) -> list[Report]:
-    """Verify files from disk (JSON credential files or baked badge images)."""
-    verifier = Verifier(policy, rpc_url=rpc_url, timeout=timeout)
+    """Verify files from disk (JSON credential files or baked badge images); with several
+    ``rpc_urls``, every one must agree (a second opinion on the chain)."""
+    verifier = Verifier(policy, rpc_url=rpc_url, rpc_urls=rpc_urls, timeout=timeout)
     loaded: list[tuple[str, bytes | str | dict[str, Any]]] = []
     for path in paths:
         loaded.append((str(path), read_credential_bytes(path)))

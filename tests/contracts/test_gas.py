@@ -47,6 +47,7 @@ def test_reports_every_figure(gas):
         "revoke_bulk100_gas_each",
         "revoke_batch_gas",
         "onchain_verify_gas_depth20",
+        "onboard_accreditor_gas",
         "admit_issuer_gas",
         "admit_issuer_uri_check_gas",
         "rotate_key_gas",

@@ -269,6 +269,8 @@ def test_public_endpoints_health_and_openapi(service: Service) -> None:
     issuers = http.get("/v1/issuers").json()
     assert [i["name"] for i in issuers[:2]] == ["Universidad de Ejemplo", "Other College"]
     assert issuers[1]["did"] == "did:web:other.example"
+    body = issuers[0]["accreditor"]  # the fixture's body is named on chain
+    assert body["address"] == issuers[0]["accreditedBy"] and body["name"] and body["uri"].startswith("did:")
     spec = http.get("/openapi.json").json()
     assert "/v1/verify" in spec["paths"] and "/v1/credentials/import" in spec["paths"]
     assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"

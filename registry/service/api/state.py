@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from registry.chain.adapter import Chain
-from registry.chain.model import IssuerInfo
+from registry.chain.model import AccreditorInfo, IssuerInfo
 from registry.chain.reads import ChainReader, head_cached_reader
 from registry.config import Settings
 from registry.errors import ChainUnavailable
@@ -41,7 +41,7 @@ class ServiceState:
     _verifier: Verifier | None = None
     _lock_clients: threading.Lock = field(default_factory=threading.Lock)
     _verify_clients: dict[tuple[int, str], ChainReader] = field(default_factory=dict)
-    _issuers: tuple[float, list[IssuerInfo]] | None = None
+    _issuers: tuple[float, list[IssuerInfo], dict[str, AccreditorInfo]] | None = None
 
     def chain(self) -> Chain:
         """The chain client bound to the registry (connects on first use; may raise)."""
@@ -50,13 +50,16 @@ class ServiceState:
                 self.client = self.connect(self.settings)
             return self.client
 
-    def issuer_directory(self, max_age: float = 10.0) -> list[IssuerInfo]:
-        """The issuer directory read from the chain, reused for ``max_age`` seconds."""
+    def issuer_directory(self, max_age: float = 10.0) -> tuple[list[IssuerInfo], dict[str, AccreditorInfo]]:
+        """The issuer directory read from the chain, with the directory entries of the bodies that
+        admitted them, reused for ``max_age`` seconds."""
         cached = self._issuers
         if cached is None or time.monotonic() - cached[0] > max_age:
-            cached = (time.monotonic(), self.chain().reads.all_issuers())
+            reads = self.chain().reads
+            entries = reads.all_issuers()
+            cached = (time.monotonic(), entries, reads.accreditors(i.admitted_by for i in entries))
             self._issuers = cached
-        return cached[1]
+        return cached[1], cached[2]
 
     def verifier(self) -> Verifier:
         """One verifier for the public verify API; files of the service's chain use its RPC,

@@ -73,7 +73,16 @@ async def verify(
 
 @router.get("/issuers")
 def issuers(state: StateDep) -> list[dict[str, Any]]:
-    """The issuer directory as recorded on chain (cached for 10 seconds)."""
+    """The issuer directory as recorded on chain, each issuer with the accreditation body that
+    admitted it (name and URI; null for a body without a directory entry); cached for 10 seconds."""
+    entries, bodies = state.issuer_directory(max_age=10.0)
+
+    def body(address: str) -> dict[str, Any]:
+        found = bodies.get(address)
+        if found is None or not found.named:
+            return {"address": address, "name": None, "uri": None}
+        return {"address": address, "name": found.name, "uri": found.uri}
+
     return [
         {
             "issuerId": i.issuer_id,
@@ -81,11 +90,12 @@ def issuers(state: StateDep) -> list[dict[str, Any]]:
             "uri": i.uri,
             "did": i.did,
             "accreditedBy": i.admitted_by,
+            "accreditor": body(i.admitted_by),
             "admittedAt": i.admitted_at,
             "activeKey": i.active_key,
             "suspended": i.suspended,
         }
-        for i in state.issuer_directory(max_age=10.0)
+        for i in entries
     ]
 
 
