@@ -42,12 +42,15 @@ class VerificationPolicy:
         """The moment validity is judged at."""
         return self.now or datetime.now(UTC)
 
-    def trust_source(self, chain_id: int, registry: str) -> str | None:
-        """What makes ``registry`` on ``chain_id`` trusted, or ``None`` when nothing does."""
+    def trusted_on(self, chain_id: int) -> dict[str, str]:
+        """Every registry trusted on ``chain_id``: checksummed address -> trust source."""
         table = self.trusted if self.trusted is not None else trust_anchors()
         entries = table.get(chain_id) or {}
-        wanted = to_checksum_address(registry)
-        for address in entries:
-            if to_checksum_address(address) == wanted:
-                return entries[address] if isinstance(entries, Mapping) else "the caller's policy"
-        return None
+        return {
+            to_checksum_address(a): entries[a] if isinstance(entries, Mapping) else "the caller's policy"
+            for a in entries
+        }
+
+    def trust_source(self, chain_id: int, registry: str) -> str | None:
+        """What makes ``registry`` on ``chain_id`` trusted, or ``None`` when nothing does."""
+        return self.trusted_on(chain_id).get(to_checksum_address(registry))

@@ -101,6 +101,7 @@ class Verifier:
         self.timeout = timeout
         self.client_for = client_for
         self._clients: dict[tuple[int, str], ChainReader | Quorum] = {}
+        self._elsewhere: dict[tuple[int, str, str], str | None] = {}
 
     @property
     def rpc_url(self) -> str | None:
@@ -338,6 +339,8 @@ class Verifier:
             assert item.cf is not None
             identity = named_identity(item.cf.credential)
             conflict = identity_conflict(identity, entry, snap.owners.get(identity, 0), directory)
+            if trusted is None:
+                conflict = self._owner_elsewhere(client, chain_id, registry, identity)
             self._issuer(
                 item,
                 batch,
@@ -349,6 +352,33 @@ class Verifier:
                 accreditor=snap.accreditors.get(entry.admitted_by),
             )
             self._revocation(item, batch, snap.revocations.get((batch.issuer_id, item.digest.lower())))
+
+    def _owner_elsewhere(self, client: ChainReader | Quorum, chain_id: int, registry: str, identity: str) -> str | None:
+        """For a file from a registry the user does not trust: a warning when a registry the user
+        does trust on that chain admits the very identity the file names (the look-alike attack:
+        a copy of the registry issuing in a real issuer's name). A hint only (one RPC, best
+        effort): it never turns a check into a pass."""
+        key = (chain_id, registry, identity)
+        if key not in self._elsewhere:
+            self._elsewhere[key] = None
+            reader = client.readers[0] if isinstance(client, Quorum) else client
+            for address, source in self.policy.trusted_on(chain_id).items():
+                if address == registry or not identity:
+                    continue
+                try:
+                    owner = ChainReader(reader.rpc, address, abi=reader.abi).issuer_id_by_uri(identity)
+                except RegistryError:
+                    continue
+                if owner:
+                    self._elsewhere[key] = (
+                        f"registry {registry} on chain {chain_id} is not one you trust, and the issuer this "
+                        f"file names, {identity}, is admitted as entry #{owner} of registry {address}, which "
+                        f"you do trust ({source}): a file in its name anchored in another registry is most "
+                        "likely a look-alike's forgery. Do not trust this registry unless the issuer itself "
+                        "confirms it uses it"
+                    )
+                    break
+        return self._elsewhere[key]
 
     def _anchor(self, item: _Item, batch: BatchInfo, head: int, chain_id: int, registry: str) -> None:
         assert item.cf is not None
@@ -422,7 +452,9 @@ class Verifier:
             "trustSource": trusted,
         }
         item.issuer_info = info
-        if trusted is None:
+        if trusted is None and conflict is not None:  # a trusted registry admits the named identity
+            item.set("issuer", CheckStatus.INDETERMINATE, conflict, lookalikeOf=identity, **info)
+        elif trusted is None:
             item.set(
                 "issuer",
                 CheckStatus.INDETERMINATE,

@@ -248,7 +248,10 @@ function issuerCheck(item, batch, key, issuer, registry, trusted, identity, conf
   };
   item.issuerInfo = info;
   const compromised = key.compromisedAt !== 0 && batch.anchoredAt >= key.compromisedAt;
-  if (trusted === null) {
+  if (trusted === null && conflict !== null) {
+    // A registry the user trusts admits the identity this file names: most likely a look-alike.
+    item.set("issuer", INDETERMINATE, conflict, { lookalikeOf: identity, ...info });
+  } else if (trusted === null) {
     item.set(
       "issuer",
       INDETERMINATE,
@@ -317,6 +320,34 @@ function revocationCheck(item, batch, revocation) {
   }
 }
 
+/**
+ * For a file from a registry the user does not trust: a warning when a registry the user does
+ * trust on that chain admits the very identity the file names (a look-alike issuing in a real
+ * issuer's name), as verify/verifier.py `_owner_elsewhere`. A hint only: it never passes a check.
+ */
+async function ownerElsewhere(reader, chainId, registry, identity, entries) {
+  if (!entries || !identity) return null;
+  for (const [address, source] of entries) {
+    if (address === registry) continue;
+    let owner;
+    try {
+      const [[id]] = await new ChainReader(reader.rpc, address).views([["issuerIdByUri", [identity]]]);
+      owner = Number(id);
+    } catch {
+      continue;
+    }
+    if (owner) {
+      return (
+        `registry ${registry} on chain ${chainId} is not one you trust, and the issuer this file names, ${identity}, ` +
+        `is admitted as entry #${owner} of registry ${address}, which you do trust (${source}): a file in its name ` +
+        "anchored in another registry is most likely a look-alike's forgery. Do not trust this registry unless the " +
+        "issuer itself confirms it uses it"
+      );
+    }
+  }
+  return null;
+}
+
 async function readAndCheck(reader, chainId, registry, group, policy) {
   const { issuerDid } = policy;
   const snap = await reader.snapshot(
@@ -351,7 +382,10 @@ async function readAndCheck(reader, chainId, registry, group, policy) {
     const entry = snap.issuers.get(batch.issuerId);
     const identity = namedIdentity(item.cf.credential);
     const did = issuerDid(entry.uri);
-    const conflict = await identityConflict(identity, { ...entry, did }, snap.owners.get(identity) ?? 0, directory);
+    const conflict =
+      trusted === null
+        ? await ownerElsewhere(reader, chainId, registry, identity, entries)
+        : await identityConflict(identity, { ...entry, did }, snap.owners.get(identity) ?? 0, directory);
     issuerCheck(
       item,
       batch,
