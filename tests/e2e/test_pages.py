@@ -197,6 +197,7 @@ def test_share_page_has_downloads_qr_and_linkedin(site: Site, page: Any) -> None
     response = page.goto(f"{site.url}/c/{cid}")
     assert response.status == 200
     assert "Ada Lovelace 0" in page.locator("h1").inner_text()
+    assert page.locator("#accredited-by").inner_text() == "Demo Accreditation Agency did:web:accreditation.example"
     linkedin = page.locator("#linkedin").get_attribute("href")
     assert linkedin.startswith("https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME")
     assert "organizationName=Universidad+de+Ejemplo" in linkedin and f"%2Fc%2F{cid}" in linkedin

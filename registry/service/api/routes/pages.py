@@ -135,6 +135,7 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
             ),
         )
     url = f"{state.settings.public_url.rstrip('/')}/c/{row.id}"
+    accredited_by = _accreditation_of(state, data.get("issuer", {}))
     qr = segno.make(url, error="m").svg_inline(scale=4, dark="#111", light="#fff", title=f"QR code of {url}")
     proof = data["proof"][0]
     subject = data.get("credentialSubject", {})
@@ -150,7 +151,25 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
         linkedin=_linkedin(data, url, data.get("id", row.id)),
         revoked=row.state == CredentialState.REVOKED,
         row=row,
+        accredited_by=accredited_by,
     )
+
+
+def _accreditation_of(state: ServiceState, issuer: Any) -> dict[str, str] | None:
+    """The accreditation body that admitted the credential's issuer, from the chain's directory
+    (cached): name and DID when it has an entry, else its address; None when the chain is down."""
+    did = issuer.get("id") if isinstance(issuer, dict) else None
+    try:
+        entries, bodies = state.issuer_directory(max_age=60.0)
+    except RegistryError:
+        return None
+    for entry in entries:
+        if entry.did == did:
+            body = bodies.get(entry.admitted_by)
+            if body is not None and body.named:
+                return {"name": body.name, "uri": body.uri, "address": body.address}
+            return {"name": "", "uri": "", "address": entry.admitted_by}
+    return None
 
 
 @router.get("/c/{credential_id}/credential.{fmt}")
