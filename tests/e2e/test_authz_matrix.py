@@ -659,6 +659,7 @@ CONTRACT_MATRIX: dict[str, dict[str, Revert | str]] = {
         "issuer B": Revert.NOT_BATCH_ISSUER,
         "stranger": Revert.NOT_BATCH_ISSUER,
     },
+    "onboardAccreditor": {"admin": "ok", "accreditor": _AC, "issuer A": _AC, "issuer B": _AC, "stranger": _AC},
     "grantRole": {"admin": "ok", "accreditor": _AC, "issuer A": _AC, "issuer B": _AC, "stranger": _AC},
     "revokeRole": {"admin": "ok", "accreditor": _AC, "issuer A": _AC, "issuer B": _AC, "stranger": _AC},
     "renounceRole": {
@@ -714,6 +715,9 @@ def test_contract_authorization_matrix(registry: Registry) -> None:
         "revokeCredential": lambda: registry_calls.revoke_credential(digest_a, 1),
         "revokeCredentials": lambda: registry_calls.revoke_credentials([digest_a], 1),
         "revokeBatch": lambda: registry_calls.revoke_batch(root_a, 1),
+        "onboardAccreditor": lambda: registry_calls.appoint_accreditor(
+            registry.stranger.address, "Agency", "did:web:agency.example"
+        ),
         "grantRole": lambda: registry_calls.grant_role(role, registry.stranger.address),
         "revokeRole": lambda: registry_calls.revoke_role(role, registry.accreditor.address),
         "renounceRole": lambda: registry_calls.renounce_role(role, registry.accreditor.address),

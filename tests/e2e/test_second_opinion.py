@@ -224,8 +224,15 @@ def test_one_rpc_down_among_two_is_indeterminate(registry: Registry, real: Any) 
 
 
 def test_networks_json_lists_several_rpcs(
-    registry: Registry, forged: tuple[Path, str], liar: LyingRpc, mirror: LyingRpc, real: Any
+    registry: Registry,
+    forged: tuple[Path, str],
+    liar: LyingRpc,
+    mirror: LyingRpc,
+    real: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
+    monkeypatch.setenv("REGISTRY_CONFIG_DIR", str(tmp_path / "config"))  # never the user's own networks.json
     assert registry.client.registry_address is not None
     path = networks_file()
     path.parent.mkdir(parents=True, exist_ok=True)
