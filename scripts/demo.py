@@ -193,7 +193,7 @@ def main() -> int:
     forged = forge(rpc, run_dir / "forger")
     expect(cli("verify", str(forged.resolve()), "--rpc", rpc, **as_employer), 2, "a look-alike registry's forgery")
     page = run_dir / "verifier.html"
-    expect(cli("verifier-page", "--out", rel(page)), 0, "the self-contained verifier page")
+    expect(cli("verifier-page", "--out", rel(page), "--rpc", rpc), 0, "the self-contained verifier page")
 
     step("6. The learner hides the grade and shares the redacted file")
     redacted = service_dir / f"{public_id}.redacted.json"

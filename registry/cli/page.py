@@ -33,7 +33,8 @@ def verifier_page(
     from registry.cli.verify import _local_trust
 
     try:
-        html = render_page(rpc, _local_trust(Settings()) if trust else {})
+        settings = Settings()
+        html = render_page(rpc or settings.public_rpc(), _local_trust(settings) if trust else {})
         output.write_text(html, "utf-8")
     except (ConfigError, OSError) as exc:
         fail(exc if isinstance(exc, ConfigError) else ConfigError(str(exc)))
