@@ -1,6 +1,7 @@
 """A generator of realistic, reproducible synthetic cohorts, for tests and benchmarks only.
 
-Every credential depends only on ``(seed, index)``, so any range can be generated on its own
+Every credential depends only on ``(seed, index)`` (and, for ``validUntil``, today's date: 5 to 6
+years ahead, never a fixed date), so any range can be generated on its own
 (inside a worker process, say) and matches the same range of a longer run; the documents are
 exactly what :func:`registry.core.credential.build_credential` returns (a unit test pins this).
 """
@@ -101,7 +102,20 @@ the file format requires, id, types, name, issuer id/type/name, validity, hashed
 identity, achievement id/type/name/description/criteria and a grade."""
 
 _BASE: Final = datetime(2025, 1, 15, 9, 0, tzinfo=UTC)
-_VALID_DAYS: Final = 5 * 365
+"""``validFrom`` is this moment plus up to a year: always in the past, whatever the clock says."""
+_VALID_YEARS: Final = 5
+
+
+def _until_base() -> datetime:
+    """``validUntil`` is this moment plus the same offset as ``validFrom``: 5 to 6 years after the
+    current date (read at each call, so a frozen test clock moves it too). Relative, not fixed: a
+    fixed expiry date is a time bomb that fails the suite by itself once the date has passed."""
+    today = datetime.now(UTC).date()
+    year = today.year + _VALID_YEARS
+    day = min(today.day, 28) if today.month == 2 else today.day
+    return datetime(year, today.month, day, _BASE.hour, _BASE.minute, _BASE.second, tzinfo=UTC)
+
+
 _BASIC_ISSUER_KEYS: Final = ("id", "type", "name")
 _BASIC_ACHIEVEMENT_KEYS: Final = ("id", "type", "name", "description", "criteria", "image")
 
@@ -139,6 +153,7 @@ class _Learner:
     email: str
     name: str
     valid_from: datetime
+    valid_until: datetime
     result: str
     credential_uuid: bytes
     identity_salt: bytes
@@ -158,6 +173,7 @@ def _learner(seed: int, i: int) -> _Learner:
         email=f"{given}.{family}{i}@{_DOMAINS[h[2] % len(_DOMAINS)]}".lower(),
         name=f"{given} {family}",
         valid_from=_BASE + timedelta(days=days, seconds=seconds),
+        valid_until=_until_base() + timedelta(days=days, seconds=seconds),
         result=_GRADES[h[8] % len(_GRADES)],
         credential_uuid=h[16:32],
         identity_salt=h[32:48],
@@ -207,7 +223,8 @@ def synthetic_cohort(
     key = hashlib.sha256(f"credential-registry synthetic cohort {seed}".encode()).digest()
     day0 = _BASE.date()
     from_dates = [(day0 + timedelta(days=d)).isoformat() for d in range(367)]
-    until_dates = [(day0 + timedelta(days=d + _VALID_DAYS)).isoformat() for d in range(367)]
+    until0 = _until_base().date()
+    until_dates = [(until0 + timedelta(days=d)).isoformat() for d in range(367)]
     base_s = _BASE.hour * 3600 + _BASE.minute * 60 + _BASE.second
     n_given, n_family, n_domains, n_grades = len(_GIVEN), len(_FAMILY), len(_DOMAINS), len(_GRADES)
     blake = hashlib.blake2b

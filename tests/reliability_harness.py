@@ -429,15 +429,25 @@ def crash_campaign(
     *,
     steps: list[str],
     random_kills: int = 0,
-    random_window: tuple[float, float] = (1.0, 4.0),
+    random_window: tuple[float, float] | None = None,
     seed: int = 1,
     batch_size: int = 3,
     confirmations: int = 2,
     log: Callable[[str], None] | None = None,
 ) -> CampaignResult:
-    """Kill the worker at each of ``steps`` (in order), then ``random_kills`` times at random
-    moments; restart after every kill and check the invariants; finally run it until idle."""
+    """Kill the worker at each of ``steps`` (in order), then ``random_kills`` times at random;
+    restart after every kill and check the invariants; finally run it until idle.
+
+    Every random choice comes from ``random.Random(seed)``, and the seed is printed (and named in
+    every violation), so a failing campaign can be run again as it was. A random kill is at a
+    pipeline step drawn from the seed, which replays exactly; with ``random_window`` (the long
+    bench campaign) it is instead a seeded delay in that window, reaching the moments between the
+    named steps, but where the worker then is depends on timing and does not replay.
+    """
     rng = random.Random(seed)
+    print(f"crash campaign: seed={seed} steps={len(steps)} random_kills={random_kills}", flush=True)
+    if log:
+        log(f"seed {seed} (every random choice derives from it)")
     result = CampaignResult()
     t0 = time.monotonic()
     # Partial batches seal after 1 s, so leftovers of random runs are anchored too.
@@ -452,7 +462,7 @@ def crash_campaign(
     def after_kill(label: str) -> None:
         result.crash_runs += 1
         for problem in check_invariants(db.engine, client, issued, from_block=start):
-            result.violations.append(f"after kill {result.crash_runs} ({label}): {problem}")
+            result.violations.append(f"seed {seed}, after kill {result.crash_runs} ({label}): {problem}")
         if log:
             log(f"kill {result.crash_runs} at {label}: {len(result.violations)} violation(s) so far")
 
@@ -472,19 +482,30 @@ def crash_campaign(
                 proc.kill()
                 result.step_kills[reached] += 1
                 after_kill(reached)
+            elif random_window is None:
+                point = rng.choice(PIPELINE_STEPS)
+                proc.start(pause_at=point)
+                try:
+                    reached = proc.wait_paused(60)
+                except (TimeoutError, RuntimeError) as exc:
+                    proc.kill()
+                    raise RuntimeError(f"seed {seed}: the worker never reached {point}: {exc}\n{proc.tail()}") from exc
+                proc.kill()
+                result.random_kills += 1
+                after_kill(f"random: {reached}")
             else:
                 proc.start()
                 time.sleep(rng.uniform(*random_window))
                 proc.kill()
                 result.random_kills += 1
-                after_kill("random")
+                after_kill("random moment")
         proc.start()
         try:
             wait_for(lambda: idle(db.engine), 90, "the worker to anchor and release everything", 0.2)
         finally:
             proc.stop()
     for problem in check_invariants(db.engine, client, issued, final=True, from_block=start):
-        result.violations.append(f"final: {problem}")
+        result.violations.append(f"seed {seed}, final: {problem}")
     with Session(db.engine) as session:
         result.batches += int(session.exec(select(sa.func.count()).select_from(Batch)).one())
     result.credentials = len(issued)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from registry.verify import Verdict, VerificationPolicy, Verifier
@@ -26,6 +28,7 @@ ACHIEVEMENT = {
 
 def run(registry: Registry, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
+        **os.environ,  # the root conftest's temporary HOME and config directory
         "REGISTRY_HOME": str(registry.settings.home),
         "REGISTRY_CONFIG_DIR": str(tmp / "config"),
         "PATH": str(Path(sys.executable).parent),
@@ -36,7 +39,9 @@ def run(registry: Registry, tmp: Path, *args: str) -> subprocess.CompletedProces
 
 def test_issue_from_csv_then_revoke(registry: Registry, tmp_path: Path) -> None:
     (tmp_path / "ach.json").write_text(json.dumps(ACHIEVEMENT))
-    rows = ["email,name,result,valid_until"] + [f"l{i}@example.org,Learner {i},pass,2031-01-01" for i in range(25)]
+    # relative to the clock, never a fixed date that the suite's own calendar will one day pass
+    until = (datetime.now(UTC) + timedelta(days=5 * 365)).date().isoformat()
+    rows = ["email,name,result,valid_until"] + [f"l{i}@example.org,Learner {i},pass,{until}" for i in range(25)]
     (tmp_path / "learners.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "out"
     args = ["--csv", str(tmp_path / "learners.csv"), "--achievement", str(tmp_path / "ach.json"), "--out", str(out)]
@@ -45,11 +50,21 @@ def test_issue_from_csv_then_revoke(registry: Registry, tmp_path: Path) -> None:
     assert "issued 25 credentials of Universidad de Ejemplo" in proc.stdout
     files = sorted(out.glob("*.json"))
     assert len(files) == 25
-    verifier = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url)
     data = json.loads(files[0].read_text())
     assert data["issuer"]["id"] == "did:web:uni.example"
-    assert data["validUntil"].startswith("2031-01-01")
+    assert data["validUntil"].startswith(until)
+    # validity judged on an injected clock: inside the period, and after it
+    issued = datetime.fromisoformat(data["validFrom"].replace("Z", "+00:00"))
+    verifier = Verifier(
+        VerificationPolicy(trusted=registry.trust, now=issued + timedelta(days=1)), rpc_url=registry.rpc_url
+    )
     assert verifier.verify(data).verdict is Verdict.VALID
+    expires = datetime.fromisoformat(data["validUntil"].replace("Z", "+00:00"))
+    late = Verifier(
+        VerificationPolicy(trusted=registry.trust, now=expires + timedelta(days=1)), rpc_url=registry.rpc_url
+    ).verify(data)
+    assert late.verdict is Verdict.INVALID
+    assert late.check("validity").reason.startswith("expired on " + until)
 
     revoked = run(registry, tmp_path, "revoke", str(files[0]), str(files[1]), "--reason", "2")
     assert revoked.returncode == 0, revoked.stderr
@@ -99,7 +114,8 @@ def test_another_issuers_key_cannot_revoke_through_the_cli(registry: Registry, t
     # issuer 2's dev key is not the CLI's default role; use the library path to show the namespace rule
     digest = bytes.fromhex(json.loads(batch.files[0].read_text())["proof"][0]["credentialDigest"][2:])
     registry.client.writes.revoke_credentials(registry.issuer2_key, [digest], 1)
-    report = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url).verify(
-        json.loads(batch.files[0].read_text())
-    )
+    data = json.loads(batch.files[0].read_text())
+    valid_from = datetime.fromisoformat(data["validFrom"].replace("Z", "+00:00"))
+    policy = VerificationPolicy(trusted=registry.trust, now=valid_from + timedelta(days=30))
+    report = Verifier(policy, rpc_url=registry.rpc_url).verify(data)
     assert report.verdict is Verdict.VALID

@@ -2,14 +2,14 @@
 
 The proxy forwards everything to anvil but answers a log query wider than ``max_range`` blocks
 the way public providers do (a JSON-RPC "range too large" error with a suggested range, or a
-hang past the client's timeout), so the chain adapter has to shrink its pages to get through.
+hang until the proxy closes, past the client's timeout), so the chain adapter has to shrink its
+pages to get through.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
@@ -24,11 +24,14 @@ from tests.chain_fixtures import Registry
 
 pytestmark = pytest.mark.e2e
 
+CLIENT_TIMEOUT_S = 2.0
+
 
 class LimitingProxy:
     def __init__(self, upstream: str, max_range: int, mode: str) -> None:
         self.upstream, self.max_range, self.mode = upstream, max_range, mode
         self.ranges: list[tuple[int, int, bool]] = []
+        self.released = threading.Event()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -69,13 +72,16 @@ class LimitingProxy:
         if not refused:
             return None
         if self.mode == "timeout":
-            time.sleep(1.5)
-            return None
+            # Hang until the proxy closes: past any client timeout, whatever the machine's load
+            # (a fixed sleep raced the client's timeout).
+            self.released.wait(60)
+            return {"jsonrpc": "2.0", "id": body["id"], "error": {"code": -32000, "message": "gave up"}}
         suggestion = f"[{hex(low)}, {hex(low + self.max_range - 1)}]" if self.mode == "hint" else ""
         message = f"query exceeds max block range {self.max_range}. Try with this block range {suggestion}"
         return {"jsonrpc": "2.0", "id": body["id"], "error": {"code": -32005, "message": message}}
 
     def close(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -105,7 +111,9 @@ def test_pages_shrink_to_what_the_node_accepts_and_miss_nothing(history: Registr
     expected = _all_logs(direct, head)
     assert len(expected) >= 10
 
-    limited = Chain(proxy.url, history.client.registry_address, timeout=0.5)
+    # The client's timeout only has to outlast a normal answer through the proxy on a loaded
+    # machine (a refused query in "timeout" mode hangs until the proxy closes).
+    limited = Chain(proxy.url, history.client.registry_address, timeout=CLIENT_TIMEOUT_S)
     pages = list(limited.history.get_logs(0, head, page_size=64, max_page_size=64))
 
     got = [(int(log["blockNumber"], 16), int(log["logIndex"], 16)) for p in pages for log in p.logs]

@@ -1,7 +1,11 @@
 """Hypothesis fuzzing of every parser that reads outside input: credential files, proof objects,
 redaction requests, CSV imports and baked badge images. Arbitrary input may only ever raise the
 project's own errors (RegistryError subclasses) and must be answered quickly; huge or deeply
-nested JSON gets a clear error."""
+nested JSON gets a clear error.
+
+The credential-file cases also have an oracle that can fail: whenever ``format``, ``integrity``
+and ``inclusion`` all pass, the disclosed document is JCS-equal to one that was issued (the golden
+file's, or its redacted copy's); and the verifier's own three checks agree with the parser's."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +25,7 @@ from registry.core import baking, credfile
 from registry.core.csvimport import MAX_CSV_ROWS, parse_csv
 from registry.errors import CredentialFormatError, InvalidInput, InvalidProof, RegistryError
 from registry.issue import badges
-from registry.verify import Verdict, VerificationPolicy, Verifier
+from registry.verify import CheckStatus, VerificationPolicy, Verifier
 
 GOLDEN = Path(__file__).resolve().parent.parent / "assets" / "golden-v1"
 FILE: dict[str, Any] = json.loads((GOLDEN / "credential.json").read_text())
@@ -67,16 +72,42 @@ def _replace(doc: Any, pointer: str, value: Any) -> Any:
     return doc
 
 
-def _full_check(data: Any) -> None:
-    """Parse, then run every offline check; only RegistryError may escape."""
+def _credential(doc: dict[str, Any]) -> bytes:
+    return rfc8785.dumps({k: v for k, v in doc.items() if k != "proof"})
+
+
+#: The disclosed documents that were really issued (JCS bytes): what an accepted file may show.
+ISSUED = {_credential(FILE), _credential(REDACTED)}
+OFFLINE = Verifier(VerificationPolicy(offline=True))
+
+
+def _full_check(data: Any) -> credfile.CredentialFile | None:
+    """Parse, then run every offline check; only RegistryError may escape.
+
+    Returns the parsed file when format, integrity and inclusion all pass, and then asserts the
+    oracle: the disclosed document is JCS-equal to one that was issued.
+    """
     try:
         cf = credfile.parse_credential_file(data)
     except CredentialFormatError:
-        return
-    with contextlib.suppress(CredentialFormatError, InvalidProof):
+        return None
+    try:
         credfile.check_integrity(cf)
-    with contextlib.suppress(InvalidProof):
         credfile.check_inclusion(cf)
+    except (CredentialFormatError, InvalidProof):
+        with contextlib.suppress(CredentialFormatError, InvalidProof):
+            credfile.check_inclusion(cf)  # runs on its own too: it must not crash either
+        return None
+    assert _credential(cf.credential) in ISSUED, "a file whose disclosed content was never issued passed"
+    return cf
+
+
+def _assert_verifier_agrees(data: Any) -> None:
+    """The (offline) verifier passes format, integrity and inclusion exactly when the parser does."""
+    accepted = _full_check(data) is not None
+    report = OFFLINE.verify(data)
+    passed = [report.check(n).status is CheckStatus.PASS for n in ("format", "integrity", "inclusion")]
+    assert all(passed) == accepted, [(c.name, c.status, c.reason) for c in report.checks[:3]]
 
 
 # -- credential files -------------------------------------------------------------------------
@@ -93,9 +124,7 @@ def _full_check(data: Any) -> None:
 @example(b'{"a": "\\ud800"}')
 @example(b'{"a": 1, "a": 2}')
 def test_parse_arbitrary_bytes(data: bytes) -> None:
-    _full_check(data)
-    report = Verifier(VerificationPolicy(offline=True)).verify(data)
-    assert report.verdict is not Verdict.VALID
+    _assert_verifier_agrees(data)
 
 
 @FUZZ
@@ -112,9 +141,25 @@ def test_parse_golden_with_any_subtree_replaced(pointer: str, value: Any) -> Non
     """Structure-aware: every node of a real file (credential and proof) replaced by any JSON."""
     doc = _replace(FILE, pointer, value)
     _full_check(doc)
-    _full_check(json.dumps(doc).encode())
-    report = Verifier(VerificationPolicy(offline=True)).verify(doc)
-    assert report.verdict is not Verdict.VALID  # offline is at best INDETERMINATE
+    _assert_verifier_agrees(json.dumps(doc).encode())
+
+
+@FUZZ
+@given(st.sampled_from(_pointers(REDACTED)), json_values)
+def test_parse_redacted_golden_with_any_subtree_replaced(pointer: str, value: Any) -> None:
+    """The same on a file with hidden fields: no edit makes hidden or disclosed content pass as other."""
+    _assert_verifier_agrees(_replace(REDACTED, pointer, value))
+
+
+def test_the_oracle_accepts_the_issued_files_and_catches_an_edit() -> None:
+    """The oracle is live: the real files pass it, and an edited disclosed value that (wrongly)
+    passed integrity would be caught by the JCS comparison."""
+    for doc in (FILE, REDACTED):
+        assert _full_check(doc) is not None
+        _assert_verifier_agrees(doc)
+    edited = _replace(FILE, "/name", "Forged")
+    assert _credential(edited) not in ISSUED
+    assert _full_check(edited) is None
 
 
 @FUZZ
