@@ -8,9 +8,8 @@ import json
 import os
 import shutil
 import threading
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from registry.service.sealing import seal_due
 from registry.service.store import CredentialRow
 from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry, free_port
+from tests.reliability_harness import wait_for
 from tests.service_support import Database, add_issuer, database, service_settings
 
 pytestmark = pytest.mark.e2e
@@ -77,7 +77,7 @@ def site(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                     recipient_email=f"ada{i}@example.org",
                     recipient_name=f"Ada Lovelace {i}",
                     result="A",
-                    valid_until=datetime(2031, 1, 1, tzinfo=UTC) if i == 2 else None,
+                    valid_until=datetime.now(UTC).replace(microsecond=0) + timedelta(days=5 * 365) if i == 2 else None,
                 )
                 for i in range(3)
             ],
@@ -91,10 +91,7 @@ def site(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
+    wait_for(lambda: server.started, 30, "the pages' server to start")
     try:
         yield Site(f"http://127.0.0.1:{port}", db, key, ids, tmp)
     finally:
