@@ -47,11 +47,14 @@ class Settings(BaseSettings):
     worker_interval: float = Field(default=1.0, gt=0, description="seconds between worker passes")
     worker_in_process: bool = Field(default=True, description="run the worker inside `serve`")
     rpc_retry_max: float = Field(default=30.0, gt=0, description="longest backoff after RPC failures")
+    webhook_timeout: float = Field(default=10.0, gt=0, description="seconds a webhook receiver has to answer")
+    webhook_max_attempts: int = Field(default=8, ge=1, description="attempts before a delivery is marked failed")
     rebroadcast_after: float = Field(default=30.0, gt=0, description="resend a pending tx after (s)")
     max_anchor_attempts: int = Field(default=5, ge=1, description="reverted anchors before failing")
     max_body_bytes: int = Field(default=2 * 1024 * 1024 + 65536, ge=1024)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="CSV import limit")
     max_bulk: int = Field(default=10_000, ge=1, description="credentials per bulk request")
+    max_verify_batch: int = Field(default=5_000, ge=1, description="files per bulk verify request")
     public_url: str = Field(default="http://127.0.0.1:8000", description="base URL of share links")
     public_rpc_url: str | None = Field(
         default=None,

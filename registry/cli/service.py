@@ -36,11 +36,20 @@ def serve(
     host: Annotated[str | None, typer.Option(help="listen address (default REGISTRY_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default REGISTRY_PORT)")] = None,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="do not run the anchoring worker")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="HTTP worker processes (the anchoring worker still runs once, in the parent process)",
+        ),
+    ] = 1,
 ) -> None:
-    """Run the issuer service (REST API, verify API, pages) with uvicorn."""
+    """Run the issuer service (REST API, verify API, pages) with uvicorn (uvloop and httptools
+    when installed)."""
     import uvicorn
 
-    from registry.service.runtime import create_app, prepare
+    from registry.service.runtime import create_app, prepare, serve_workers
 
     settings = Settings()
     if no_worker:
@@ -49,6 +58,9 @@ def serve(
         prepare(settings)  # migrate and refuse unusable keys before binding the port
     except RegistryError as exc:
         _fail(exc)
+    if workers > 1:
+        serve_workers(settings, host=host or settings.host, port=port or settings.port, workers=workers)
+        return
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,

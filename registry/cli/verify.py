@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +15,9 @@ from registry.cli.output import RpcsOption, out
 from registry.cli.output import fail as _fail
 from registry.config import Settings
 from registry.errors import ConfigError, InvalidInput, RegistryError
+
+if TYPE_CHECKING:
+    from registry.verify.tabular import BatchFile
 
 commands = typer.Typer()
 
@@ -31,30 +36,96 @@ def _local_trust(settings: Settings) -> dict[int, dict[str, str]]:
     return trusted
 
 
+BULK_SUFFIXES = (".json", ".png", ".svg")
+"""What a directory contributes to ``registry verify DIR``: these files, recursively."""
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    csv = "csv"
+    table = "table"
+
+
+def collect_files(paths: Sequence[Path]) -> list[Path]:
+    """The files to verify: each file named, and every ``*.json``, ``*.png`` and ``*.svg`` (any
+    case) under each directory named, recursively, in path order; hidden files and folders (a
+    leading dot) are skipped."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix.lower() in BULK_SUFFIXES
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                    and p.is_file()
+                )
+            )
+        else:
+            found.append(path)
+    return found
+
+
 @commands.command()
 def verify(
-    files: Annotated[list[Path], typer.Argument(help="credential files (JSON, baked PNG or SVG)")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="credential files (JSON, baked PNG or SVG) or directories (every *.json, *.png, *.svg in them, "
+            "recursively)"
+        ),
+    ],
     rpc: RpcsOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the reports as JSON")] = False,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            help="text: each report for a person; json: the reports; csv: one row per file for a spreadsheet or "
+            "HR system; table: those rows on the terminal",
+        ),
+    ] = OutputFormat.text,
+    as_json: Annotated[bool, typer.Option("--json", help="the same as --format json")] = False,
+    bom: Annotated[bool, typer.Option(help="start the CSV with a UTF-8 byte-order mark (for Excel)")] = False,
     offline: Annotated[bool, typer.Option(help="only format, integrity and inclusion; no chain")] = False,
     confirmations: Annotated[int, typer.Option(min=1, help="confirmations required")] = 1,
     timeout: Annotated[float, typer.Option(help="RPC timeout in seconds")] = 10.0,
 ) -> None:
-    """Verify credential files against the chain alone. Exit 0 VALID, 1 INVALID, 2 INDETERMINATE."""
-    from registry.verify import Verdict, VerificationPolicy, verify_files
+    """Verify credential files against the chain alone, one file or a whole folder (chain reads
+    shared by all). Exit 0 when all are VALID, else 1 if any is INVALID, else 2 (INDETERMINATE).
+    In a batch (several files, a directory, or --format csv/table) a file that cannot be read or
+    unbaked gets its own INVALID row."""
+    from registry.verify import Verdict, VerificationPolicy, Verifier
+    from registry.verify.tabular import rows, verify_batch
 
-    missing = [str(f) for f in files if not f.is_file()]
+    if as_json:
+        output_format = OutputFormat.json
+    missing = [str(f) for f in files if not f.exists()]
     if missing:
         _fail(ConfigError(f"no such file: {', '.join(missing)}"))
+    paths = collect_files(files)
+    bulk = len(files) > 1 or any(f.is_dir() for f in files) or output_format in (OutputFormat.csv, OutputFormat.table)
+    if not paths:
+        _fail(ConfigError(f"no *.json, *.png or *.svg files in {', '.join(map(str, files))}"))
     settings = Settings()
     try:
         policy = VerificationPolicy(trusted=_local_trust(settings), min_confirmations=confirmations, offline=offline)
-        reports = verify_files(files, policy, rpc_urls=rpc or (), timeout=timeout)
+        verifier = Verifier(policy, rpc_urls=rpc or (), timeout=timeout)
+        batch = [_read(p, strict=not bulk) for p in paths]
+        results = verify_batch(verifier, batch)
     except RegistryError as exc:
         _fail(exc)
-    if as_json:
+    reports = [r for r, _ in results]
+    if output_format is OutputFormat.json:
         payload = [r.model_dump(mode="json") for r in reports]
-        sys.stdout.write(json.dumps(payload if len(payload) > 1 else payload[0], indent=2) + "\n")
+        sys.stdout.write(json.dumps(payload if bulk else payload[0], indent=2) + "\n")
+    elif output_format is OutputFormat.csv:
+        from registry.verify.tabular import write_csv
+
+        write_csv(rows(reports, (n for _, n in results)), sys.stdout, bom=bom)
+    elif output_format is OutputFormat.table:
+        _print_table(rows(reports, (n for _, n in results)))
     else:
         for report in reports:
             _print_report(report)
@@ -63,6 +134,47 @@ def verify(
         key=lambda v: {"VALID": 0, "INDETERMINATE": 1, "INVALID": 2}[v.value],
     )
     raise typer.Exit(Verdict(worst).exit_code)
+
+
+def _read(path: Path, *, strict: bool) -> BatchFile:
+    """A file for :func:`verify_batch`. ``strict`` (one file, the classic command): a file that
+    cannot be read or unbaked is a usage error (exit 3); in a batch it is a row of its own."""
+    from registry.core.baking import extract_if_baked
+    from registry.verify.tabular import BatchFile
+
+    try:
+        data = path.read_bytes()
+        if strict:
+            data = extract_if_baked(data)
+    except OSError as exc:
+        if strict:
+            _fail(ConfigError(f"cannot read {path}: {exc.strerror or exc}"))
+        return BatchFile(str(path), problem=f"cannot read the file: {exc.strerror or exc}")
+    except RegistryError as exc:
+        _fail(exc)
+    return BatchFile(str(path), data)
+
+
+def _print_table(table: list[dict[str, str]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    colours = {"VALID": "green", "INVALID": "red", "INDETERMINATE": "yellow"}
+    grid = Table(show_lines=False)
+    for title in ("file", "learner", "achievement", "issuer", "verdict", "failed checks"):
+        grid.add_column(title, overflow="fold")
+    for r in table:
+        grid.add_row(  # Text: names in files are data, never console markup
+            Text(r["file"]),
+            Text(r["learner_name"]),
+            Text(r["achievement"]),
+            Text(r["issuer_name"]),
+            Text(r["verdict"], style=colours[r["verdict"]]),
+            Text(r["failed_checks"]),
+        )
+    out.print(grid)
+    counts = {v: sum(1 for r in table if r["verdict"] == v) for v in colours}
+    out.print(", ".join(f"{n} {v}" for v, n in counts.items()), highlight=False)
 
 
 def _print_report(report: Any) -> None:

@@ -3,7 +3,9 @@
 Pure building blocks of batch preparation: :func:`digest_chunk` salts and digests the documents of
 one chunk, :func:`assemble` joins chunks into compact tables. Salts are kept as bytes (16 per
 field) and expanded into ``{pointer: salt}`` dictionaries only when a credential's salts are read,
-which keeps a million-credential batch in bounded memory. Running chunks in parallel is the
+which keeps a million-credential batch in bounded memory. Documents of a chunk that share a shape
+are digested column by column (see the comment above ``_BLOCK``), byte for byte the per-document
+definition (``tests/unit/test_pipeline_fast_equivalence.py``). Running chunks in parallel is the
 caller's business (:mod:`registry.issue.prepare`).
 """
 
@@ -12,18 +14,23 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, overload
+from itertools import chain, islice
+from typing import Any, Final, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
 import rfc8785
 
-from registry.core.disclosure import SALT_BYTES, FieldTails, fresh_digest
+from registry.core.disclosure import SALT_BYTES, FieldTails, _Leaf, escape_pointer_token, fresh_digest
+from registry.core.keccak import keccak_256
 from registry.core.merkle import MerkleTree, hash_leaves
+from registry.errors import CredentialFormatError
 
 __all__ = [
     "BATCH_METADATA_FORMAT",
+    "BatchCaches",
     "DigestChunk",
+    "DigestTable",
     "PreparedBatch",
     "SaltTable",
     "assemble",
@@ -80,12 +87,41 @@ class SaltTable(Sequence[dict[str, str]]):
         return {p: "0x" + hx[32 * i : 32 * i + 32] for i, p in enumerate(pointers)}
 
 
+class DigestTable(Sequence[bytes]):
+    """Read-only sequence of the 32-byte digests in a buffer of concatenated digests (no object
+    per credential until one is read)."""
+
+    __slots__ = ("_blob",)
+
+    def __init__(self, blob: bytes) -> None:
+        self._blob = blob
+
+    def __len__(self) -> int:
+        return len(self._blob) // 32
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        return self._blob[32 * index : 32 * index + 32]
+
+
 @dataclass(frozen=True)
 class PreparedBatch:
     """Salts, digests (input order) and the Merkle tree of a batch."""
 
     salts: Sequence[dict[str, str]]
-    digests: list[bytes]
+    digests: Sequence[bytes]
     tree: MerkleTree
 
 
@@ -100,12 +136,27 @@ class DigestChunk(NamedTuple):
     leaves: bytes
 
 
+class BatchCaches:
+    """What the chunks of one batch share in one process: canonical tails and document shapes."""
+
+    __slots__ = ("last", "shapes", "tails")
+
+    def __init__(self) -> None:
+        self.tails = FieldTails()
+        self.shapes: list[_Shape] = []
+        self.last: _Shape | None = None  # the shape of the previous document
+
+
 def digest_chunk(
-    docs: Iterable[Mapping[str, Any]], expected: int, rng: Rng, tails: FieldTails | None = None
+    docs: Iterable[Mapping[str, Any]], expected: int, rng: Rng, caches: BatchCaches | None = None
 ) -> DigestChunk:
     """Salt and digest ``docs`` (exactly ``expected`` of them) with fresh salts from ``rng``;
-    ``tails`` caches canonical pieces across calls for the same batch."""
-    tails = FieldTails() if tails is None else tails
+    ``caches`` keeps canonical pieces and document shapes across calls for the same batch.
+
+    Byte for byte what :func:`registry.core.disclosure.fresh_digest` gives document by document,
+    including the order in which salts are drawn from ``rng`` (one call per document).
+    """
+    caches = BatchCaches() if caches is None else caches
     layouts: dict[tuple[str, ...], int] = {}
     ids: list[int] = []
     raws: list[bytes] = []
@@ -113,22 +164,232 @@ def digest_chunk(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # digesting creates no reference cycles; skip collections of short-lived garbage
     try:
-        for doc in docs:
-            pointers, raw, digest = fresh_digest(doc, rng, tails)
-            lid = layouts.get(pointers)
-            if lid is None:
-                lid = layouts[pointers] = len(layouts)
-            ids.append(lid)
-            raws.append(raw)
-            digests.append(digest)
+        it = iter(docs)
+        while block := list(islice(it, _BLOCK)):
+            pointers, block_raws, block_digests = _digest_block(block, rng, caches)
+            for ptrs in pointers:
+                lid = layouts.get(ptrs)
+                if lid is None:
+                    lid = layouts[ptrs] = len(layouts)
+                ids.append(lid)
+            raws += block_raws
+            digests += block_digests
     finally:
         if gc_was_enabled:
             gc.enable()
     if len(digests) != expected:
         raise ValueError(f"the document source returned {len(digests)} documents, expected {expected}")
-    digest_blob = b"".join(digests)
     id_blob = np.array(ids, dtype=np.int32).tobytes()
+    digest_blob = b"".join(digests)
     return DigestChunk(list(layouts), id_blob, b"".join(raws), digest_blob, hash_leaves(digest_blob))
+
+
+# --- columns: the documents of a block that share a shape are digested field by field -----------
+#
+# A shape is the exact nesting of a document (member names in order, array lengths, which members
+# are leaves), compiled into a function that checks a document against it and returns its leaves
+# in document order, or None. Documents of one shape are then handled a column (one pointer) at a
+# time, so caching, encoding, concatenation and hashing run in C over whole lists. A document that
+# fits no shape, or whose leaves are not plain JSON scalars or empty containers, takes the
+# per-document path (fresh_digest), which also reports every error; salts are drawn per document
+# in document order either way, so a seeded ``rng`` gives the same salts as fresh_digest.
+
+_BLOCK: Final = 2_048
+_MAX_SHAPES: Final = 16
+_MAX_SHAPE_LEAVES: Final = 128
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+_HEAD: Final = b'["0x'
+_SEP: Final = b':["0x'
+_k = keccak_256
+_kd = keccak_256.digest
+
+
+class _Shape:
+    """A compiled document shape: its pointers, one tail cache per pointer and its extractor."""
+
+    __slots__ = ("extract", "leaves", "pointers")
+
+    def __init__(self, pointers: tuple[str, ...], leaves: list[_Leaf], extract: Callable[[Any], Any]) -> None:
+        self.pointers = pointers
+        self.leaves = leaves
+        self.extract = extract
+
+
+def _compile_shape(doc: dict[str, Any], tails: FieldTails) -> _Shape | None:
+    """The shape of ``doc`` (a dict without ``proof``), or None if it is not worth one.
+
+    The generated code refers to member names only through a tuple of constants, never by
+    spelling them in source text.
+    """
+    names: list[tuple[str, ...]] = []
+    lines = ["def extract(d):", " try:"]
+    pointers: list[str] = []
+    leaf_vars: list[str] = []
+    count = 0
+
+    def visit(var: str, value: Any, prefix: str) -> bool:
+        nonlocal count
+        if type(value) is dict:
+            keys = tuple(value)
+            if any(type(k) is not str for k in keys):
+                return False
+            names.append(keys)
+            lines.append(f"  if type({var}) is not dict or tuple({var}) != K[{len(names) - 1}]: return None")
+            tokens = [escape_pointer_token(k) for k in keys]
+        else:
+            lines.append(f"  if type({var}) is not list: return None")
+            tokens = [str(i) for i in range(len(value))]
+        kids = [f"v{count + i}" for i in range(len(tokens))]
+        count += len(tokens)
+        lines.append(f"  {', '.join(kids)}, = {var}{'.values()' if type(value) is dict else ''}")
+        children = value.values() if type(value) is dict else value
+        for kid, token, child in zip(kids, tokens, children, strict=True):
+            pointer = prefix + "/" + token
+            if (type(child) is dict or type(child) is list) and child:
+                if not visit(kid, child, pointer):
+                    return False
+            else:
+                pointers.append(pointer)
+                leaf_vars.append(kid)
+        return len(pointers) <= _MAX_SHAPE_LEAVES
+
+    if not doc or not visit("d", doc, ""):
+        return None
+    lines += [f"  return ({', '.join(leaf_vars)},)", " except ValueError:", "  return None"]
+    namespace: dict[str, Any] = {"K": tuple(names)}
+    exec(compile("\n".join(lines), "<credential shape>", "exec"), namespace)
+    return _Shape(tuple(pointers), [tails.leaf(p) for p in pointers], namespace["extract"])
+
+
+def _match(doc: Any, caches: BatchCaches) -> tuple[_Shape, tuple[Any, ...]] | None:
+    """The shape of ``doc`` (learnt if new) and its leaves, or None for the per-document path."""
+    if type(doc) is not dict:
+        return None
+    if "proof" in doc:
+        doc = {k: v for k, v in doc.items() if k != "proof"}
+    for shape in caches.shapes:
+        row = shape.extract(doc)
+        if row is not None:
+            return shape, row
+    if len(caches.shapes) >= _MAX_SHAPES:
+        return None
+    learnt = _compile_shape(doc, caches.tails)
+    if learnt is None:
+        return None
+    caches.shapes.append(learnt)
+    row = learnt.extract(doc)
+    return None if row is None else (learnt, row)
+
+
+def _no_shape(doc: Any) -> None:
+    return None
+
+
+def _column_tails(shape: _Shape, rows: list[tuple[Any, ...]], positions: list[int], demote: set[int]) -> list[bytes]:
+    """Preimage tails of ``rows`` (one shape), document-major; adds to ``demote`` the positions
+    whose leaves are not JSON scalars or empty containers (their shape was a coincidence)."""
+    columns: list[list[bytes]] = []
+    for leaf, column in zip(shape.leaves, zip(*rows, strict=True), strict=True):
+        types = set(map(type, column))
+        if types == {str}:
+            columns.append(leaf.str_tails(column))
+            continue
+        if not types <= _SCALARS:
+            for pos, value in zip(positions, column, strict=True):
+                t = type(value)
+                if t not in _SCALARS and not ((t is dict or t is list) and not value):
+                    demote.add(pos)
+        columns.append([b"" if pos in demote else leaf.tail(v) for pos, v in zip(positions, column, strict=True)])
+    return list(chain.from_iterable(zip(*columns, strict=True)))
+
+
+def _digest_block(
+    block: list[Any], rng: Rng, caches: BatchCaches
+) -> tuple[list[tuple[str, ...]], list[bytes], list[bytes]]:
+    """Pointers, raw salts and digests of the documents of ``block``, in order."""
+    n = len(block)
+    groups: dict[_Shape, tuple[list[int], list[tuple[Any, ...]]]] = {}
+    shape = caches.last
+    extract: Callable[[Any], Any] = _no_shape
+    positions: list[int] = []
+    rows: list[tuple[Any, ...]] = []
+    if shape is not None:
+        extract = shape.extract
+        positions, rows = groups[shape] = ([], [])
+    for pos, doc in enumerate(block):
+        row = extract(doc)
+        if row is None:
+            found = _match(doc, caches)
+            if found is None:
+                continue
+            shape, row = found
+            extract = shape.extract
+            group = groups.get(shape)
+            if group is None:
+                group = groups[shape] = ([], [])
+            positions, rows = group
+        positions.append(pos)
+        rows.append(row)
+    caches.last = shape
+    tails_of: dict[_Shape, list[bytes]] = {}
+    shape_of: list[_Shape | None] = [None] * n
+    for shape, (positions, rows) in groups.items():
+        if not positions:
+            continue
+        demote: set[int] = set()
+        try:
+            tails = _column_tails(shape, rows, positions, demote)
+        except (CredentialFormatError, ValueError, TypeError):
+            continue  # the per-document path reports the error at its document
+        if demote:
+            nf = len(shape.pointers)
+            keep = [j for j, pos in enumerate(positions) if pos not in demote]
+            tails = [t for j in keep for t in tails[j * nf : (j + 1) * nf]]
+            positions = [positions[j] for j in keep]
+        for pos in positions:
+            shape_of[pos] = shape
+        tails_of[shape] = tails
+    if len(tails_of) == 1 and None not in shape_of:  # the usual block: one shape, nothing else
+        ((shape, tails),) = tails_of.items()
+        size = SALT_BYTES * len(shape.pointers)
+        raws = [rng(size) for _ in range(n)]
+        if sum(map(len, raws)) != size * n:
+            raise ValueError("rng returned the wrong number of bytes")
+        return [shape.pointers] * n, raws, _shape_digests(shape, b"".join(raws), tails)
+    pointers: list[tuple[str, ...]] = []
+    raws = []
+    digests: list[bytes] = []
+    salts_of: dict[_Shape, list[bytes]] = {s: [] for s in tails_of}
+    for pos in range(n):  # salts in document order, one rng call per document as fresh_digest
+        found_shape = shape_of[pos]
+        if found_shape is None:
+            ptrs, raw, digest = fresh_digest(block[pos], rng, caches.tails)
+            pointers.append(ptrs)
+            raws.append(raw)
+            digests.append(digest)
+            continue
+        size = SALT_BYTES * len(found_shape.pointers)
+        raw = rng(size)
+        if len(raw) != size:
+            raise ValueError("rng returned the wrong number of bytes")
+        pointers.append(found_shape.pointers)
+        raws.append(raw)
+        digests.append(b"")
+        salts_of[found_shape].append(raw)
+    for shape, tails in tails_of.items():
+        shape_digests = iter(_shape_digests(shape, b"".join(salts_of[shape]), tails))
+        for pos in range(n):
+            if shape_of[pos] is shape:
+                digests[pos] = next(shape_digests)
+    return pointers, raws, digests
+
+
+def _shape_digests(shape: _Shape, salts: bytes, tails: list[bytes]) -> list[bytes]:
+    """Digests of documents of one shape from their salts (concatenated) and preimage tails
+    (document-major): field hashes, sorted per document, keccak of their concatenation."""
+    heads = (_HEAD + salts.hex(":", SALT_BYTES).encode("ascii").replace(b":", _SEP)).split(b":")
+    hashes = map(_kd, map(_k, map(bytes.__add__, heads, tails)))
+    return list(map(_kd, map(_k, map(b"".join, map(sorted, zip(*[hashes] * len(shape.pointers), strict=True))))))
 
 
 def assemble(chunks: Sequence[DigestChunk], chunk: int) -> tuple[SaltTable, bytes, bytes]:

@@ -21,6 +21,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from json.encoder import encode_basestring
 from typing import Any, Final
 
@@ -275,6 +276,23 @@ class _Leaf:
                 self.owner.cached += 1
         return out
 
+    def str_tails(self, values: Sequence[str]) -> list[bytes]:
+        """``[tail(v) for v in values]`` for values that are all exactly ``str``, with the cache
+        look-ups and the encoding of uncached values run in C (``map``).
+
+        Raises ``UnicodeEncodeError`` for a lone surrogate (the caller falls back to the
+        per-credential path, which reports it as a :class:`CredentialFormatError`).
+        """
+        cache = self.cache
+        if cache is not None:
+            out: list[bytes | None] = list(map(cache.get, values))
+            if None not in out:
+                return out  # type: ignore[return-value]
+            tail = self.tail
+            return [t if t is not None else tail(v) for t, v in zip(out, values, strict=True)]
+        encoded = map(str.encode, map(encode_basestring, values))
+        return list(map(bytes.__add__, map(self.head.__add__, encoded), repeat(_STR_TAIL_END)))
+
 
 _EMPTY: Final[dict[Any, tuple[str, _Leaf]]] = {}
 _Tables = dict[str, dict[Any, tuple[str, _Leaf]]]
@@ -294,6 +312,10 @@ class FieldTails:
         self.members: _Tables = {}
         self.indices: _Tables = {}
         self.cached = 0  # tails held by all _Leaf caches of this instance
+
+    def leaf(self, pointer: str) -> _Leaf:
+        """A fresh tail cache for ``pointer`` that counts towards this instance's bound."""
+        return _Leaf(pointer, self)
 
     def _child(self, tables: _Tables, prefix: str, token: Any) -> tuple[str, _Leaf]:
         if len(tables) > _CACHE_LIMIT or self.cached > _CACHE_LIMIT:  # bound the memory of the caches

@@ -17,10 +17,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from registry.core.batch import DigestChunk, PreparedBatch, digest_chunk
+from registry.core.batch import BatchCaches, DigestChunk, DigestTable, PreparedBatch, digest_chunk
 from registry.core.batch import assemble as assemble_chunks
-from registry.core.disclosure import FieldTails
-from registry.core.merkle import MerkleTree
+from registry.core.merkle import MerkleTree, serial_map
 
 __all__ = ["DocSource", "PoolMap", "build_tree", "prepare_batch", "prepare_batch_from"]
 
@@ -66,7 +65,7 @@ class _Job:
 
     source: DocSource
     rng: Rng
-    tails: FieldTails
+    caches: BatchCaches
 
 
 _child_job: _Job | None = None  # only ever set inside a forked worker process
@@ -76,14 +75,14 @@ def _child_init(source: DocSource, rng: Rng) -> None:
     """Worker start-up (fork: the arguments are inherited, never pickled)."""
     global _child_job
     gc.freeze()  # inherited objects are long-lived: keep them out of collections
-    _child_job = _Job(source, _UrandomPool() if rng is os.urandom else rng, FieldTails())
+    _child_job = _Job(source, _UrandomPool() if rng is os.urandom else rng, BatchCaches())
 
 
 def _child_chunk(bounds: tuple[int, int]) -> DigestChunk:
     job = _child_job
     assert job is not None, "a worker process was started without _child_init"
     start, end = bounds
-    return digest_chunk(job.source(start, end), end - start, job.rng, job.tails)
+    return digest_chunk(job.source(start, end), end - start, job.rng, job.caches)
 
 
 class PoolMap:
@@ -168,12 +167,17 @@ def prepare_batch_from(
     if workers > 1 and ctx is not None and len(ranges) > 1:
         with ctx.Pool(workers, initializer=_child_init, initargs=(source, rng)) as pool:
             chunks = pool.map(_child_chunk, ranges, chunksize=1)
+            salts, digest_blob, leaves_blob = assemble_chunks(chunks, chunk)
+            del chunks
+            # The same (small, early-forked) workers hash the tree's nodes: no second fork of a
+            # parent that now holds the whole batch.
+            chunk_map = PoolMap(pool, workers - 1) if n >= _TREE_PARALLEL_MIN else serial_map
+            tree = MerkleTree.from_blob(digest_blob, leaves_blob, chunk_map=chunk_map)
     else:
         local_rng = _UrandomPool() if rng is os.urandom else rng
-        tails = FieldTails()
-        chunks = [digest_chunk(source(s, e), e - s, local_rng, tails) for s, e in ranges]
-    salts, digest_blob, leaves_blob = assemble_chunks(chunks, chunk)
-    del chunks
-    digests = [digest_blob[i : i + 32] for i in range(0, len(digest_blob), 32)]
-    tree = build_tree(digest_blob, leaves_blob, workers=workers)
-    return PreparedBatch(salts=salts, digests=digests, tree=tree)
+        caches = BatchCaches()
+        chunks = [digest_chunk(source(s, e), e - s, local_rng, caches) for s, e in ranges]
+        salts, digest_blob, leaves_blob = assemble_chunks(chunks, chunk)
+        del chunks
+        tree = build_tree(digest_blob, leaves_blob, workers=workers)
+    return PreparedBatch(salts=salts, digests=DigestTable(digest_blob), tree=tree)

@@ -37,6 +37,7 @@ from registry.service.store.models import (
     Issuer,
     utcnow,
 )
+from registry.service.webhooks import enqueue_many
 
 __all__ = [
     "batch_counts",
@@ -221,6 +222,15 @@ def queue_credentials(
     for start in range(0, len(values), 5000):
         session.execute(sa.insert(table), values[start : start + 5000])
     log_event(session, "credentials.queued", issuer_id=issuer.id, subject=source, count=len(values))
+    enqueue_many(  # outbox: same transaction as the rows
+        session,
+        issuer.id,
+        "credential.issued",
+        [
+            {"credential_id": v["id"], "credential_uri": v["credential_uri"], "achievement_id": v["achievement_id"]}
+            for v in values
+        ],
+    )
     return [v["id"] for v in values]
 
 

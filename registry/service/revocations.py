@@ -9,6 +9,7 @@ from registry.errors import Conflict, InvalidInput
 from registry.service.issuance import get_batch, get_credential
 from registry.service.store.db import log_event
 from registry.service.store.models import BatchState, CredentialState, Issuer, Revocation, utcnow
+from registry.service.webhooks import enqueue
 
 __all__ = ["request_batch_revocation", "request_revocation"]
 
@@ -38,6 +39,9 @@ def request_revocation(session: Session, issuer: Issuer, credential_id: str, rea
         rev.state = "done"
         rev.done_at = row.revoked_at
         session.add(row)
+        enqueue(
+            session, issuer.id, "credential.revoked", {"credential_id": row.id, "reason": reason, "on_chain": False}
+        )
     session.add(rev)
     session.flush()
     log_event(

@@ -10,6 +10,7 @@ stops the service from starting. The anchoring worker runs in the process unless
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -26,7 +27,7 @@ from registry.service.keys import chain_client, check_issuer_keys
 from registry.service.store import make_engine, upgrade
 from registry.service.worker import Worker
 
-__all__ = ["create_app", "prepare", "serve_in_background", "standalone_worker"]
+__all__ = ["create_app", "prepare", "serve_in_background", "serve_workers", "standalone_worker"]
 
 log = logging.getLogger("registry.service.api")
 
@@ -106,3 +107,38 @@ def serve_in_background(
             raise RuntimeError(f"the service did not start on {host}:{port or settings.port}")
         time.sleep(0.05)
     return server, thread
+
+
+def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Serve with ``workers`` uvicorn processes (each builds its app from the environment, as
+    :func:`create_app` does) while this process runs the one anchoring worker, if any: the HTTP
+    workers never start their own. Returns when uvicorn stops (SIGINT/SIGTERM)."""
+    import uvicorn
+
+    os.environ["REGISTRY_WORKER_IN_PROCESS"] = "false"  # read by the HTTP workers' Settings()
+    worker: Worker | None = None
+    stop: threading.Event | None = None
+    thread: threading.Thread | None = None
+    if settings.worker_in_process:
+        engine = make_engine(settings.db_url, schema=settings.db_schema)
+        try:
+            worker = Worker(settings, engine, chain_client(settings))
+        except RegistryError as exc:
+            log.warning("anchoring worker not started (chain unavailable?): %s", exc)
+        else:
+            thread, stop = worker.start()
+    try:
+        uvicorn.run(
+            "registry.service.runtime:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            proxy_headers=True,
+        )
+    finally:
+        if worker is not None and stop is not None and thread is not None:
+            stop.set()
+            worker.wake.set()
+            thread.join(10)

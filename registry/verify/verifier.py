@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from registry.chain.networks import known_rpcs
 from registry.chain.quorum import Quorum, RpcDisagreement
 from registry.chain.reads import ChainReader
 from registry.core import credfile
+from registry.core.identity import issuer_did
 from registry.errors import ChainUnavailable, ConfigError, NotARegistry, RegistryError
 from registry.verify.identity import Directory, identity_conflict, named_identity
 from registry.verify.policy import VerificationPolicy
@@ -41,6 +43,14 @@ __all__ = ["ClientFactory", "Verifier", "read_credential_bytes", "verify_files"]
 
 ClientFactory = Callable[[int, str], ChainReader]
 """``client_for(chain_id, registry)``: the chain client to read a registry with."""
+
+_checksum = lru_cache(maxsize=4096)(to_checksum_address)
+"""EIP-55 form of an address, memoised: each costs a keccak, and a verify service sees the same
+few registries and keys on every request."""
+
+_did_of_uri = lru_cache(maxsize=4096)(issuer_did)
+"""A directory entry's identifier (``IssuerInfo.did``), memoised: canonicalisation (IDNA) costs
+more than the rest of the issuer check."""
 
 
 @dataclass
@@ -54,6 +64,8 @@ class _Item:
     root: str = ""
     chain_id: int = 0
     registry: str = ""
+    identity: str = ""
+    """The issuer the credential names, in canonical form (:func:`named_identity`)."""
     issuer_info: dict[str, Any] | None = None
 
     def set(self, check: str, status: CheckStatus, reason: str, /, **details: Any) -> None:
@@ -102,6 +114,7 @@ class Verifier:
         self.client_for = client_for
         self._clients: dict[tuple[int, str], ChainReader | Quorum] = {}
         self._elsewhere: dict[tuple[int, str, str], str | None] = {}
+        self._trust: dict[tuple[int, str], str | None] = {}
 
     @property
     def rpc_url(self) -> str | None:
@@ -157,7 +170,8 @@ class Verifier:
         item.digest = proof["credentialDigest"]
         item.root = proof["merkleRoot"]
         item.chain_id = int(proof["chainId"])
-        item.registry = to_checksum_address(proof["registry"])
+        item.registry = _checksum(proof["registry"])
+        item.identity = named_identity(cf.credential)
         item.set(
             "format",
             CheckStatus.PASS,
@@ -291,10 +305,21 @@ class Verifier:
             else:
                 self._indeterminate(group, f"could not read the chain ({exc.reason}); try again or use another RPC")
 
+    def _trust_source(self, chain_id: int, registry: str) -> str | None:
+        """:meth:`VerificationPolicy.trust_source`, remembered per registry when the policy names
+        its trusted registries (the trust anchors, ``trusted=None``, are read each time)."""
+        if self.policy.trusted is None:
+            return self.policy.trust_source(chain_id, registry)
+        key = (chain_id, registry)
+        if key not in self._trust:
+            self._trust[key] = self.policy.trust_source(chain_id, registry)
+        return self._trust[key]
+
     def _read_and_check(self, client: ChainReader | Quorum, chain_id: int, registry: str, group: list[_Item]) -> None:
-        client.registry_address = registry
+        if client.registry_address != registry:
+            client.registry_address = registry
         pairs = [(i.root, i.digest) for i in group]
-        identities = [named_identity(i.cf.credential) for i in group if i.cf is not None]
+        identities = [i.identity for i in group if i.cf is not None]
         snap = client.snapshot([i.root for i in group], pairs, identities)
         if snap.chain_id != chain_id:
             self._indeterminate(
@@ -322,7 +347,7 @@ class Verifier:
                 )
             self._indeterminate(group, "not checked: the registry contract does not exist")
             return
-        trusted = self.policy.trust_source(chain_id, registry)
+        trusted = self._trust_source(chain_id, registry)
         directory = Directory(client)
         for item in group:
             batch = snap.batches.get(item.root.lower())
@@ -337,7 +362,7 @@ class Verifier:
             self._anchor(item, batch, snap.head, chain_id, registry)
             entry = snap.issuers[batch.issuer_id]
             assert item.cf is not None
-            identity = named_identity(item.cf.credential)
+            identity = item.identity
             conflict = identity_conflict(identity, entry, snap.owners.get(identity, 0), directory)
             if trusted is None:
                 conflict = self._owner_elsewhere(client, chain_id, registry, identity)
@@ -436,12 +461,13 @@ class Verifier:
         named = item.cf.credential.get("issuer", {})
         named_id = named.get("id") if isinstance(named, dict) else named
         identity, conflict = identity_check  # the named identity (canonical), and why it is not this entry's
-        claimed_key = to_checksum_address(item.cf.proof["issuerAddress"])
+        claimed_key = _checksum(item.cf.proof["issuerAddress"])
+        did = _did_of_uri(issuer.uri)  # IssuerInfo.did, memoised
         info = {
             "issuerId": issuer.issuer_id,
             "name": issuer.name,
             "uri": issuer.uri,
-            "did": issuer.did,
+            "did": did,
             "accreditedBy": issuer.admitted_by,
             "accreditor": body.as_json(),
             "admittedAt": _ts(issuer.admitted_at),
@@ -471,12 +497,12 @@ class Verifier:
                 f"the file names anchoring key {claimed_key}, but the batch was anchored by {key.address}",
                 **info,
             )
-        elif identity != issuer.did:
+        elif identity != did:
             item.set(
                 "issuer",
                 CheckStatus.FAIL,
                 f"the credential names issuer {named_id!r}, but the batch was anchored by the key of "
-                f"directory entry {issuer.did!r} ({issuer.name}): an issuer cannot issue in another's name",
+                f"directory entry {did!r} ({issuer.name}): an issuer cannot issue in another's name",
                 **info,
             )
         elif conflict is not None:
@@ -495,15 +521,14 @@ class Verifier:
             item.set(
                 "issuer",
                 CheckStatus.FAIL,
-                f"{issuer.name} ({issuer.did}) has been suspended by its accreditation body since "
-                f"{_ts(issuer.suspended_at)}",
+                f"{issuer.name} ({did}) has been suspended by its accreditation body since {_ts(issuer.suspended_at)}",
                 **info,
             )
         else:
             item.set(
                 "issuer",
                 CheckStatus.PASS,
-                f"issued by {issuer.name} ({issuer.did}), admitted {_ts(issuer.admitted_at)} by accreditation "
+                f"issued by {issuer.name} ({did}), admitted {_ts(issuer.admitted_at)} by accreditation "
                 f"body {body.label}; anchoring key valid at anchoring time; registry trusted via {trusted}",
                 **info,
             )

@@ -61,6 +61,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "public",
     ("GET", "/readyz"): "public",
     ("POST", "/v1/verify"): "public",
+    ("POST", "/v1/verify/batch"): "public",
     ("GET", "/v1/issuers"): "public",
     ("GET", "/v1/revocation-reasons"): "public",
     ("POST", "/v1/achievements"): "issuer",
@@ -80,11 +81,17 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/v1/events"): "issuer",
     ("GET", "/v1/apikeys"): "issuer",
     ("POST", "/v1/apikeys/{key_id}/revoke"): "issuer",
+    ("POST", "/v1/webhooks"): "issuer",
+    ("GET", "/v1/webhooks"): "issuer",
+    ("DELETE", "/v1/webhooks/{webhook_id}"): "issuer",
+    ("GET", "/v1/webhooks/deliveries"): "issuer",
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/replay"): "issuer",
     ("GET", "/"): "public",
     ("GET", "/verify"): "public",
     ("POST", "/verify"): "public",
     ("GET", "/c/{credential_id}"): "public",
     ("GET", "/c/{credential_id}/credential.{fmt}"): "public",
+    ("GET", "/c/{credential_id}/certificate.pdf"): "public",
     ("GET", "/dashboard"): "page_issuer",
     ("POST", "/dashboard/login"): "page_issuer",
     ("POST", "/dashboard/logout"): "public",
@@ -128,6 +135,8 @@ class Side:
     names: list[str]
     emails: list[str]
     issuer_id: int
+    webhook_id: int
+    delivery_id: int
 
 
 @dataclass
@@ -216,6 +225,25 @@ ISSUER_CASES: dict[tuple[str, str], IssuerCase] = {
         lambda s, t: Req("POST", f"/v1/apikeys/{s.spare_key_id}/revoke"),
         200,
     ),
+    ("POST", "/v1/webhooks"): (
+        "own",
+        lambda s, t: Req(
+            "POST", "/v1/webhooks", {"json": {"url": f"http://127.0.0.1:9/{t}", "events": ["batch.anchored"]}}
+        ),
+        201,
+    ),
+    ("GET", "/v1/webhooks"): ("list", lambda s, t: Req("GET", "/v1/webhooks"), 200),
+    ("GET", "/v1/webhooks/deliveries"): ("list", lambda s, t: Req("GET", "/v1/webhooks/deliveries"), 200),
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/replay"): (
+        "object",
+        lambda s, t: Req("POST", f"/v1/webhooks/deliveries/{s.delivery_id}/replay"),
+        202,
+    ),
+    ("DELETE", "/v1/webhooks/{webhook_id}"): (
+        "object",
+        lambda s, t: Req("DELETE", f"/v1/webhooks/{s.webhook_id}"),
+        204,
+    ),
 }
 
 # Owner requests that change what later requests see run last, in this order.
@@ -224,6 +252,7 @@ _OWNER_LAST = [
     ("POST", "/v1/credentials/{credential_id}/revoke"),
     ("POST", "/v1/batches/{batch_id}/revoke"),
     ("POST", "/v1/apikeys/{key_id}/revoke"),
+    ("DELETE", "/v1/webhooks/{webhook_id}"),
 ]
 
 
@@ -249,6 +278,9 @@ class Service:
         assert spare.id is not None and key_id is not None
         h = {"X-API-Key": token}
         tag = f"i{which}-{secrets.token_hex(3)}"
+        hook = self.http.post(
+            "/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["credential.issued"]}, headers=h
+        ).json()
         released = self.http.post(
             "/v1/credentials/bulk", json={"credentials": [_learner(ach, f"{tag}-r{i}") for i in range(3)]}, headers=h
         ).json()["ids"]
@@ -257,6 +289,7 @@ class Service:
             "/v1/credentials/bulk", json={"credentials": [_learner(ach, f"{tag}-q{i}") for i in range(3)]}, headers=h
         ).json()["ids"]
         names = [f"Name {tag}-q{i}" for i in range(3)]
+        delivery = self.http.get("/v1/webhooks/deliveries", headers=h).json()[0]
         emails = [f"{tag}-q{i}@example.org" for i in range(3)] + [f"{tag}-r{i}@example.org" for i in range(3)]
         return Side(
             token,
@@ -271,6 +304,8 @@ class Service:
             names,
             emails,
             issuer.id,
+            hook["id"],
+            delivery["id"],
         )
 
     def snapshot(self, issuer_id: int) -> dict[str, Any]:
@@ -357,6 +392,8 @@ def test_issuer_api_matrix(matrix_service: tuple[Service, Side, Side]) -> None:
             assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", (route, r.text)
         elif kind == "list":
             assert r.status_code == 200, (route, r.text)
+        elif kind == "own":  # B registers its own object
+            assert r.status_code == 201, (route, r.text)
         elif kind == "seal":
             assert r.status_code == 201 and all(batch["root"] != a.root for batch in r.json())
         elif route == ("POST", "/v1/achievements"):
@@ -411,6 +448,16 @@ def test_public_routes_and_pages_reveal_no_unreleased_data(matrix_service: tuple
                 200,
             )
         ],
+        ("POST", "/v1/verify/batch"): [
+            (
+                Req(
+                    "POST",
+                    "/v1/verify/batch",
+                    {"files": [("files", ("a.json", released_file.content, "application/json"))]},
+                ),
+                200,
+            )
+        ],
         ("GET", "/v1/issuers"): [(Req("GET", "/v1/issuers"), 200)],
         ("GET", "/v1/revocation-reasons"): [(Req("GET", "/v1/revocation-reasons"), 200)],
         ("GET", "/"): [(Req("GET", "/"), 200)],
@@ -423,6 +470,10 @@ def test_public_routes_and_pages_reveal_no_unreleased_data(matrix_service: tuple
         ("GET", "/c/{credential_id}/credential.{fmt}"): [
             (Req("GET", f"/c/{a.queued[0]}/credential.json"), 409),
             (Req("GET", f"/c/{b.released[0]}/credential.json"), 200),
+        ],
+        ("GET", "/c/{credential_id}/certificate.pdf"): [
+            (Req("GET", f"/c/{a.queued[0]}/certificate.pdf"), 409),
+            (Req("GET", f"/c/{b.released[0]}/certificate.pdf"), 200),
         ],
         ("GET", "/dashboard"): [(Req("GET", "/dashboard"), 200)],  # anonymous: the sign-in form
         ("POST", "/dashboard/login"): [

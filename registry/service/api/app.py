@@ -20,11 +20,14 @@ from registry.service.api.routes import (
     apikeys,
     audit,
     batches,
+    certificates,
     credentials,
     events,
     health,
     pages,
     public,
+    verify_batch,
+    webhooks,
 )
 from registry.service.api.state import ServiceState
 
@@ -48,6 +51,7 @@ def create_api(
             {"name": "credentials", "description": "Issuer API (X-API-Key): issue, import, download, revoke"},
             {"name": "batches", "description": "Issuer API (X-API-Key): anchoring batches"},
             {"name": "events", "description": "Issuer API (X-API-Key): the service's event log"},
+            {"name": "webhooks", "description": "Issuer API (X-API-Key): webhook receivers and deliveries"},
             {"name": "apikeys", "description": "Issuer API (X-API-Key): list and revoke the issuer's API keys"},
             {"name": "public", "description": "No key needed: verify, issuer directory"},
             {"name": "health", "description": "Liveness and readiness"},
@@ -55,13 +59,26 @@ def create_api(
     )
     app.state.service = state
     install_error_handlers(app)
-    for module in (health, public, achievements, credentials, batches, events, apikeys, pages, audit):
+    for module in (
+        health,
+        public,
+        verify_batch,
+        achievements,
+        credentials,
+        batches,
+        events,
+        apikeys,
+        pages,
+        certificates,
+        audit,
+        webhooks,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes,
-        upload_paths=("/v1/credentials/import",),
+        upload_paths=("/v1/credentials/import", "/v1/verify/batch"),
     )
     return app

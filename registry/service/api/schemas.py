@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from registry.core.csvimport import IssueRequest
 from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, Revocation
+from registry.verify import Report
 
 __all__ = [
     "AchievementIn",
@@ -21,6 +22,8 @@ __all__ = [
     "IssuedOut",
     "RevocationOut",
     "RevokeIn",
+    "VerifyBatchOut",
+    "VerifyBatchRow",
 ]
 
 
@@ -179,3 +182,30 @@ class ApiKeyOut(BaseModel):
     def of(cls, row: ApiKey) -> ApiKeyOut:
         assert row.id is not None
         return cls(id=row.id, prefix=row.prefix, label=row.label, created_at=row.created_at, revoked_at=row.revoked_at)
+
+
+class VerifyBatchRow(BaseModel):
+    """One file of a bulk verification (the columns of :mod:`registry.verify.tabular`; empty
+    text where a file does not say or the chain was not read)."""
+
+    file: str = Field(description="the file name (zip entries: ARCHIVE/ENTRY; JSON arrays: [index])")
+    credential_id: str
+    learner_name: str = Field(description="credentialSubject.name when disclosed")
+    achievement: str
+    issuer_name: str = Field(description="from the chain's issuer directory (else as the file names it)")
+    issuer_did: str
+    accreditation_body: str = Field(description="the body that admitted the issuer: NAME (URI), or its address")
+    verdict: Literal["VALID", "INVALID", "INDETERMINATE"]
+    failed_checks: str = Field(description="the failing checks (INVALID) or open ones (INDETERMINATE), comma-separated")
+    reason: str = Field(description="CHECK: REASON of each, separated by '; '")
+    anchored_at: str
+    valid_until: str
+
+
+class VerifyBatchOut(BaseModel):
+    """The result of ``POST /v1/verify/batch``: one row per file, in the order sent."""
+
+    count: int
+    verdicts: dict[str, int] = Field(description="how many files got each verdict")
+    rows: list[VerifyBatchRow]
+    reports: list[Report] | None = Field(default=None, description="full reports, with ?reports=true")

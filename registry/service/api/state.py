@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import anyio
 from sqlalchemy.engine import Engine
 
 from registry.chain.adapter import Chain
@@ -20,7 +21,12 @@ from registry.config import Settings
 from registry.errors import ChainUnavailable
 from registry.verify import VerificationPolicy, Verifier
 
-__all__ = ["VERIFY_HEAD_MAX_AGE", "ServiceState"]
+__all__ = ["VERIFY_HEAD_MAX_AGE", "VERIFY_THREADS", "ServiceState"]
+
+VERIFY_THREADS = 4
+"""Threads verifying at once in one process. Verification is CPU-bound between two short chain
+calls: more threads than that only contend for the GIL (and delay the event loop), while requests
+beyond it wait their turn in the loop."""
 
 VERIFY_HEAD_MAX_AGE = 0.0
 """How old (seconds) a head block the verify API answers at may be: 0 = learned after the request
@@ -42,6 +48,14 @@ class ServiceState:
     _lock_clients: threading.Lock = field(default_factory=threading.Lock)
     _verify_clients: dict[tuple[int, str], ChainReader] = field(default_factory=dict)
     _issuers: tuple[float, list[IssuerInfo], dict[str, AccreditorInfo]] | None = None
+    _verify_limiter: anyio.CapacityLimiter | None = None
+
+    def verify_limiter(self) -> anyio.CapacityLimiter:
+        """The threads the verify API may use at once (:data:`VERIFY_THREADS`); called in the
+        event loop."""
+        if self._verify_limiter is None:
+            self._verify_limiter = anyio.CapacityLimiter(VERIFY_THREADS)
+        return self._verify_limiter
 
     def chain(self) -> Chain:
         """The chain client bound to the registry (connects on first use; may raise)."""

@@ -21,6 +21,9 @@ from registry.service.store.models import (
     Revocation,
     RevocationState,
     TxState,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookState,
     utcnow,
 )
 
@@ -37,6 +40,9 @@ __all__ = [
     "Revocation",
     "RevocationState",
     "TxState",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookState",
     "current_revision",
     "head_revision",
     "log_event",

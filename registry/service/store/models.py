@@ -29,6 +29,9 @@ __all__ = [
     "Revocation",
     "RevocationState",
     "TxState",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookState",
     "utcnow",
 ]
 
@@ -217,3 +220,46 @@ def _append_only(mapper: Mapper[Event], connection: sa.Connection, target: Event
 
 sa_event.listen(Event, "before_update", _append_only)
 sa_event.listen(Event, "before_delete", _append_only)
+
+
+class WebhookState(StrEnum):
+    """pending (waiting for its next attempt) -> delivered | failed (attempts used up)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A receiver URL of one issuer and the events it subscribes to (comma-separated)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    url: str = Field(max_length=2048)
+    events: str = Field(max_length=1000)
+    secret: str = Field(max_length=200, description="HMAC key (needed in clear to sign)")
+    created_at: datetime = Field(default_factory=utcnow)
+    deleted_at: datetime | None = None
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The outbox: one event for one endpoint, written in the transaction of the change."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=64, index=True)
+    endpoint_id: int = Field(foreign_key="webhook_endpoint.id", index=True)
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    event: str = Field(max_length=64)
+    payload: str = Field(sa_type=sa.Text)
+    state: str = Field(default=WebhookState.PENDING, max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    claimed_until: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None

@@ -26,6 +26,7 @@ from registry.service.store import (
     session_scope,
     utcnow,
 )
+from registry.service.webhooks import enqueue
 from registry.service.worker.stage import GWEI, PassResult, Stage
 
 __all__ = ["FEE_BUMP", "Confirming"]
@@ -208,6 +209,22 @@ class Confirming(Stage):
                 tx=batch.anchor_tx,
                 block=batch.anchor_block,
                 confirmations=head - batch.anchor_block + 1,
+            )
+            enqueue(  # outbox: committed with the release
+                session,
+                batch.issuer_id,
+                "batch.anchored",
+                {
+                    "batch_id": batch.id,
+                    "root": batch.root,
+                    "tx": batch.anchor_tx,
+                    "block": batch.anchor_block,
+                    "chain_id": batch.chain_id,
+                    "count": batch.count,
+                    "credential_ids": list(
+                        session.exec(select(CredentialRow.id).where(col(CredentialRow.batch_id) == batch_id))
+                    ),
+                },
             )
         result.confirmed.append(batch_id)
         self._fault("confirmed")

@@ -18,6 +18,7 @@ from registry.service.store import (
     log_event,
     utcnow,
 )
+from registry.service.webhooks import enqueue_many
 from registry.service.worker.stage import PassResult, Stage
 
 __all__ = ["Revoking"]
@@ -107,6 +108,17 @@ class Revoking(Stage):
             batch=batch.id,
             credential=rev.credential_id,
             reason=rev.reason,
+        )
+        revoked = (
+            [credential.id]
+            if credential is not None
+            else list(session.exec(select(CredentialRow.id).where(col(CredentialRow.batch_id) == batch.id)))
+        )
+        enqueue_many(  # outbox: committed with the revocation
+            session,
+            rev.issuer_id,
+            "credential.revoked",
+            [{"credential_id": c, "reason": rev.reason, "on_chain": True, "tx": tx_hash} for c in revoked],
         )
         session.commit()
         if rev.id is not None:

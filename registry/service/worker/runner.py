@@ -21,6 +21,7 @@ from registry.service.sealing import seal_due
 from registry.service.store import Batch, BatchState, Issuer, Revocation, RevocationState
 from registry.service.worker.anchoring import Anchoring
 from registry.service.worker.confirming import Confirming
+from registry.service.worker.delivering import Delivering
 from registry.service.worker.faults import env_pause_hook
 from registry.service.worker.locks import AnchorLocks
 from registry.service.worker.revoking import Revoking
@@ -50,6 +51,7 @@ class Worker(ContextView):
         self.anchoring = Anchoring(self.ctx)
         self.confirming = Confirming(self.ctx)
         self.revoking = Revoking(self.ctx)
+        self.delivering = Delivering(self.ctx)
 
     # -- one pass ---------------------------------------------------------------------------
 
@@ -88,6 +90,7 @@ class Worker(ContextView):
                 for batch_id in by_issuer.get(issuer_id, []):
                     self._advance(batch_id, result)
                 self.revoking.run(result, issuer_id)
+        self.delivering.run(result)
         return result
 
     def _advance(self, batch_id: int, result: PassResult) -> None:

@@ -1,6 +1,87 @@
 // Entry point of the self-contained verifier page: `window.credentialRegistry` and the UI.
+import { extractIfBaked } from "./baking.js";
 import { canonicalIssuerId } from "./identity.js";
 import { CHECK_NAMES, trustTable, verify, verifyMany } from "./verifier.js";
+
+// -- rows and CSV: the same columns and escaping as registry/verify/tabular.py ---------------
+
+/** The columns of a bulk verification row (registry.verify.tabular.COLUMNS). */
+export const COLUMNS = [
+  "file",
+  "credential_id",
+  "learner_name",
+  "achievement",
+  "issuer_name",
+  "issuer_did",
+  "accreditation_body",
+  "verdict",
+  "failed_checks",
+  "reason",
+  "anchored_at",
+  "valid_until",
+];
+
+const text = (v) => (v === null || v === undefined ? "" : String(v));
+
+/** The learner's name as disclosed in a file (credentialSubject.name), or null. */
+export function learnerName(data) {
+  try {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
+    const doc = JSON.parse(new TextDecoder().decode(extractIfBaked(bytes)).replace(/^\ufeff/, ""));
+    let subject = doc && typeof doc === "object" ? doc.credentialSubject : null;
+    if (Array.isArray(subject)) subject = subject[0];
+    const name = subject && typeof subject === "object" && !Array.isArray(subject) ? subject.name : null;
+    return typeof name === "string" ? name : null;
+  } catch {
+    return null;
+  }
+}
+
+/** One row of a report (registry.verify.tabular.row). */
+export function reportRow(report, learner = null) {
+  const cred = report.credential || {};
+  const issuer = report.issuer;
+  let issuerName;
+  let issuerDid;
+  let body = null;
+  if (issuer) {
+    issuerName = issuer.name;
+    issuerDid = issuer.did;
+    const a = issuer.accreditor || {};
+    body = a.name ? `${a.name} (${a.uri})` : a.address || issuer.accreditedBy;
+  } else {
+    issuerName = cred.issuerName;
+    issuerDid = cred.issuerId;
+  }
+  const wanted = { INVALID: "fail", INDETERMINATE: "indeterminate" }[report.verdict];
+  const open = wanted ? report.checks.filter((c) => c.status === wanted) : [];
+  const anchor = report.checks.find((c) => c.name === "anchor");
+  return {
+    file: text(report.source),
+    credential_id: text(cred.id),
+    learner_name: text(learner),
+    achievement: text(cred.achievement || cred.name),
+    issuer_name: text(issuerName),
+    issuer_did: text(issuerDid),
+    accreditation_body: text(body),
+    verdict: report.verdict,
+    failed_checks: open.map((c) => c.name).join(", "),
+    reason: open.map((c) => `${c.name}: ${c.reason}`).join("; "),
+    anchored_at: text(anchor && anchor.details ? anchor.details.anchoredAt : null),
+    valid_until: text(cred.validUntil),
+  };
+}
+
+/** CSV of rows: every field quoted, CRLF, formula-like cells (= + - @ tab CR) prefixed with '. */
+export function csvText(rows, { bom = false } = {}) {
+  const cell = (v) => {
+    let s = text(v);
+    if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+    return `"${s.replaceAll('"', '""')}"`;
+  };
+  const lines = [COLUMNS, ...rows.map((r) => COLUMNS.map((c) => r[c]))].map((r) => r.map(cell).join(","));
+  return (bom ? "\ufeff" : "") + lines.map((l) => `${l}\r\n`).join("");
+}
 
 /**
  * window.credentialRegistry.verify(fileText | bytes, {rpc, trustedRegistries, now, minConfirmations,
@@ -11,6 +92,10 @@ const api = {
   verify,
   verifyBytes: (bytes, options) => verify(bytes, options),
   verifyMany,
+  reportRow,
+  learnerName,
+  csvText,
+  columns: COLUMNS,
   checkNames: CHECK_NAMES,
   canonicalIssuerId,
   version: "credreg-verifier-page-1",
@@ -179,5 +264,84 @@ function setup() {
   });
 }
 
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setup);
-else setup();
+function setupBulk() {
+  const input = $("files");
+  if (!input) return;
+  const drop = $("bulk-drop");
+  const status = $("bulk-status");
+  let table = [];
+  async function run(files) {
+    if (!files.length) return;
+    status.textContent = `Verifying ${files.length} file(s)…`;
+    $("bulk-result").hidden = true;
+    try {
+      const loaded = await Promise.all(
+        [...files].map(async (f) => ({ source: f.name, data: new Uint8Array(await f.arrayBuffer()) })),
+      );
+      const trusted = parseTrusted($("trusted").value);
+      const reports = await verifyMany(loaded, {
+        rpc: $("rpc").value.trim() || null,
+        trustedRegistries: trusted,
+        minConfirmations: Number($("confirmations").value || 1),
+      });
+      table = reports.map((r, i) => reportRow(r, learnerName(loaded[i].data)));
+      renderBulk(table);
+      const count = (v) => table.filter((r) => r.verdict === v).length;
+      status.textContent = `Done: ${table.length} file(s): ${count("VALID")} VALID, ${count("INVALID")} INVALID, ${count("INDETERMINATE")} INDETERMINATE`;
+    } catch (exc) {
+      status.textContent = `Error: ${exc.message}`;
+    }
+  }
+  input.addEventListener("change", () => run(input.files || []));
+  ["dragenter", "dragover"].forEach((name) =>
+    drop.addEventListener(name, (e) => {
+      e.preventDefault();
+      drop.classList.add("over");
+    }),
+  );
+  ["dragleave", "drop"].forEach((name) =>
+    drop.addEventListener(name, (e) => {
+      e.preventDefault();
+      drop.classList.remove("over");
+    }),
+  );
+  drop.addEventListener("drop", (e) => {
+    if (e.dataTransfer && e.dataTransfer.files.length) run(e.dataTransfer.files);
+  });
+  $("bulk-csv").addEventListener("click", () => {
+    const blob = new Blob([csvText(table, { bom: true })], { type: "text/csv;charset=utf-8" });
+    const link = el("a", { href: URL.createObjectURL(blob), download: "verification.csv" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  });
+}
+
+function renderBulk(table) {
+  const body = $("bulk-table").tBodies[0];
+  body.replaceChildren();
+  for (const r of table) {
+    body.append(
+      el(
+        "tr",
+        { "data-verdict": r.verdict },
+        el("td", {}, r.file),
+        el("td", {}, r.learner_name),
+        el("td", {}, r.achievement),
+        el("td", {}, r.issuer_name),
+        el("td", {}, el("span", { class: `verdict ${r.verdict.toLowerCase()}` }, r.verdict)),
+        el("td", {}, r.reason),
+      ),
+    );
+  }
+  $("bulk-result").hidden = false;
+}
+
+function start() {
+  setup();
+  setupBulk();
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();

@@ -21,7 +21,8 @@ from registry.service.api.schemas import BatchOut
 from registry.service.api.state import ServiceState
 from registry.service.auth import open_page_session
 from registry.service.issuance import batch_counts, credential_file, get_credential
-from registry.service.store import Batch, CredentialRow, CredentialState
+from registry.service.store import Batch, CredentialRow, CredentialState, WebhookDelivery
+from registry.service.webhooks import delivery_view
 from registry.verify.page import render_page
 
 router = APIRouter(include_in_schema=False)
@@ -207,8 +208,24 @@ def dashboard(request: Request, issuer: PageIssuer, session: SessionDep, state: 
             .limit(10)
         )
     )
+    hooks = [
+        delivery_view(d)
+        for d in session.exec(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.issuer_id == issuer.id)
+            .order_by(col(WebhookDelivery.id).desc())
+            .limit(20)
+        )
+    ]
     return _page(
-        request, "dashboard.html", issuer=issuer, batches=batches, counts=counts, labels=STATE_LABELS, recent=recent
+        request,
+        "dashboard.html",
+        issuer=issuer,
+        batches=batches,
+        counts=counts,
+        labels=STATE_LABELS,
+        recent=recent,
+        hooks=hooks,
     )
 
 

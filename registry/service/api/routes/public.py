@@ -7,8 +7,8 @@ import json
 from dataclasses import replace
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from registry.chain.model import REVOCATION_REASONS
 from registry.core.baking import extract_if_baked
@@ -66,7 +66,9 @@ async def verify(
             raise HTTPException(
                 400, {"code": "malformed_json", "message": f"the body is not valid JSON: {exc}"}
             ) from None
-    report = await run_in_threadpool(verify_bytes, state, body, "upload", confirmations)
+    report = await anyio.to_thread.run_sync(
+        verify_bytes, state, body, "upload", confirmations, limiter=state.verify_limiter()
+    )
     # The report is already a validated Report: serialise it once (response_model documents it).
     return Response(report.model_dump_json(), media_type="application/json")
 

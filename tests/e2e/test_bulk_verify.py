@@ -1,0 +1,347 @@
+"""Bulk verification end to end (real anvil, real service app, real Chromium): a mixed batch
+(valid, revoked, tampered, expired, a hostile learner name, not a credential, a broken image, a
+baked PNG) gives one correct row per file through ``POST /v1/verify/batch`` (JSON array,
+multipart, zip), through ``registry verify DIR --format json|csv|table`` and through the verifier
+page's many-file drop zone; the CSV parses back with the same rows, formula-like cells escaped,
+and the page's CSV equals Python's for the same reports; limits give clear 4xx codes."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from registry.cli.app import app as cli_app
+from registry.issue.badges import baked_png
+from registry.service.api.schemas import VerifyBatchOut
+from registry.service.runtime import create_app
+from registry.verify import Report
+from registry.verify.tabular import COLUMNS, csv_text, rows
+from tests.chain_fixtures import ACHIEVEMENT, Registry
+from tests.cohort import synthetic_cohort
+from tests.service_support import Database, database, service_settings
+
+pytestmark = pytest.mark.e2e
+
+HOSTILE = '=HYPERLINK("http://evil.example","click")'
+
+
+@dataclass
+class Mixed:
+    """The mixed batch: file name -> bytes, and the verdict and failing checks each must get."""
+
+    files: dict[str, bytes]
+    expected: dict[str, tuple[str, str]]
+    learners: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def mixed(registry: Registry) -> Mixed:
+    docs = list(synthetic_cohort(5, registry.profile(), ACHIEVEMENT, seed=4242))
+    docs[3]["validFrom"], docs[3]["validUntil"] = "2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z"
+    docs[4]["credentialSubject"]["name"] = HOSTILE
+    batch = registry.issue(docs=docs)
+    loaded = [json.loads(f.read_text()) for f in batch.files]
+    revoked = loaded[1]["proof"][0]["credentialDigest"]
+    registry.client.writes.revoke_credentials(registry.issuer_key, [revoked], 1)
+    tampered = copy.deepcopy(loaded[2])
+    tampered["credentialSubject"]["result"][0]["value"] = "A+ (forged)"
+    files = {
+        "valid.json": batch.files[0].read_bytes(),
+        "revoked.json": batch.files[1].read_bytes(),
+        "tampered.json": json.dumps(tampered).encode(),
+        "expired.json": batch.files[3].read_bytes(),
+        "hostile.json": batch.files[4].read_bytes(),
+        "notes.json": b'{"hello": "not a credential"}',
+        "broken.png": b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 10,
+        "badge.png": baked_png(loaded[0]),
+    }
+    expected = {
+        "valid.json": ("VALID", ""),
+        "revoked.json": ("INVALID", "revocation"),
+        "tampered.json": ("INVALID", "integrity"),
+        "expired.json": ("INVALID", "validity"),
+        "hostile.json": ("VALID", ""),
+        "notes.json": ("INVALID", "format"),
+        "broken.png": ("INVALID", "format"),
+        "badge.png": ("VALID", ""),
+    }
+    names = {n: loaded[i]["credentialSubject"]["name"] for i, n in enumerate(["valid.json", "revoked.json"])}
+    learners = {**names, "badge.png": names["valid.json"], "hostile.json": HOSTILE}
+    return Mixed(files, expected, learners)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    yield from database("sqlite", tmp_path_factory.mktemp("bulk-db"))
+
+
+@pytest.fixture(scope="module")
+def http(registry: Registry, db: Database) -> Iterator[TestClient]:
+    settings = service_settings(registry, db, max_verify_batch=12, max_upload_bytes=400 * 1024)
+    with TestClient(create_app(settings, engine=db.engine)) as client:
+        yield client
+
+
+def check_rows(table: list[dict[str, str]], mixed: Mixed, names: list[str] | None = None) -> None:
+    """One row per file, in order, with the expected verdict, failing checks and learner."""
+    names = names or list(mixed.files)
+    assert [r["file"] for r in table] == names
+    for r, name in zip(table, names, strict=True):
+        base = name.rsplit("/", 1)[-1]
+        verdict, failed = mixed.expected[base]
+        assert (r["verdict"], r["failed_checks"]) == (verdict, failed), (name, r["reason"])
+        assert r["learner_name"] == mixed.learners.get(base, r["learner_name"]), name
+        if verdict == "VALID":
+            assert r["issuer_name"] == "Universidad de Ejemplo" and r["issuer_did"] == "did:web:uni.example"
+            assert r["accreditation_body"] == "Demo Accreditation Agency (did:web:accreditation.example)"
+            assert r["anchored_at"].endswith("Z") and r["valid_until"] and r["credential_id"].startswith("urn:uuid:")
+            assert r["reason"] == ""
+        else:
+            assert r["reason"].startswith(f"{failed}: ")
+
+
+def parse_csv(text: str) -> list[dict[str, str]]:
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    header, *body = list(reader)
+    assert tuple(header) == COLUMNS
+    return [dict(zip(COLUMNS, r, strict=True)) for r in body]
+
+
+def unescape(table: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The cells as written before formula escaping (a leading ' removed where it was added)."""
+    return [{k: v[1:] if v[:2] in ("'=", "'+", "'-", "'@") else v for k, v in r.items()} for r in table]
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+
+def test_json_array_gives_one_row_per_file(http: TestClient, mixed: Mixed) -> None:
+    texts = [mixed.files[n] for n in mixed.files if n.endswith(".json")]
+    body = b"[" + b",".join(texts) + b"]"
+    r = http.post("/v1/verify/batch?reports=true", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    VerifyBatchOut.model_validate(data)  # the answer is what the OpenAPI schema publishes
+    names = [n for n in mixed.files if n.endswith(".json")]
+    assert data["count"] == len(names) and len(data["reports"]) == len(names)
+    assert data["verdicts"] == {"VALID": 2, "INVALID": 4, "INDETERMINATE": 0}
+    assert [row["file"] for row in data["rows"]] == [f"[{i}]" for i in range(len(names))]
+    for row, name in zip(data["rows"], names, strict=True):
+        row["file"] = name
+    check_rows(data["rows"], mixed, names)
+    # The elements keep the strict rules of a single file: a duplicate key is a format failure.
+    dup = b'[{"id": "a", "id": "b"}, ' + mixed.files["valid.json"] + b"]"
+    r = http.post("/v1/verify/batch", content=dup, headers={"content-type": "application/json"})
+    assert [(x["verdict"], x["failed_checks"]) for x in r.json()["rows"]] == [("INVALID", "format"), ("VALID", "")]
+
+
+def test_multipart_and_zip_give_one_row_per_file(http: TestClient, mixed: Mixed) -> None:
+    upload = [("files", (name, data, "application/octet-stream")) for name, data in mixed.files.items()]
+    r = http.post("/v1/verify/batch", files=upload)
+    assert r.status_code == 200, r.text
+    check_rows(r.json()["rows"], mixed)
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in mixed.files.items():
+            z.writestr(f"applicants/{name}", data)
+        z.writestr("__MACOSX/applicants/._valid.json", b"resource fork")
+        z.writestr("applicants/", b"")
+    names = [f"upload.zip/applicants/{n}" for n in mixed.files]
+    r = http.post("/v1/verify/batch", content=archive.getvalue(), headers={"content-type": "application/zip"})
+    assert r.status_code == 200, r.text
+    check_rows(r.json()["rows"], mixed, names)
+    # the same archive among other files of a multipart upload, plus a broken archive
+    upload = [
+        ("files", ("valid.json", mixed.files["valid.json"], "application/json")),
+        ("files", ("cv.zip", archive.getvalue(), "application/zip")),
+        ("files", ("broken.zip", b"PK\x03\x04 not really", "application/zip")),
+    ]
+    r = http.post("/v1/verify/batch", files=upload)
+    assert r.status_code == 200, r.text  # 1 + 8 + 1 files: within the limit of 12
+    table = r.json()["rows"]
+    assert [x["file"] for x in table] == ["valid.json", *[f"cv.zip/applicants/{n}" for n in mixed.files], "broken.zip"]
+    assert table[-1]["verdict"] == "INVALID" and "not a readable zip archive" in table[-1]["reason"]
+
+
+def test_csv_parses_back_with_the_same_rows_and_escapes_formulas(http: TestClient, mixed: Mixed) -> None:
+    upload = [("files", (name, data, "application/octet-stream")) for name, data in mixed.files.items()]
+    as_json = http.post("/v1/verify/batch", files=upload).json()["rows"]
+    r = http.post("/v1/verify/batch?format=csv&bom=true", files=upload)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.startswith(b'\xef\xbb\xbf"file",')
+    assert all(line.startswith('"') for line in r.text.removeprefix("\ufeff").split("\r\n") if line)
+    table = parse_csv(r.text)
+    hostile = next(x for x in table if x["file"] == "hostile.json")
+    assert hostile["learner_name"] == "'" + HOSTILE
+    assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for x in table for v in x.values())
+    assert unescape(table) == as_json
+    by_accept = http.post("/v1/verify/batch", files=upload, headers={"accept": "text/csv"})
+    assert by_accept.text == r.text.removeprefix("\ufeff")
+
+
+def test_limits_give_clear_codes(http: TestClient, mixed: Mixed) -> None:
+    one = mixed.files["valid.json"]
+    r = http.post(
+        "/v1/verify/batch", content=b"[" + b",".join([one] * 13) + b"]", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "too_many_files", r.text
+    r = http.post("/v1/verify/batch", files=[("files", (f"{i}.json", b"{}", "application/json")) for i in range(13)])
+    assert r.status_code == 422 and r.json()["error"]["code"] == "too_many_files", r.text
+    r = http.post("/v1/verify/batch", content=b"x" * (401 * 1024), headers={"content-type": "application/zip"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+    bomb = io.BytesIO()  # 4 x 150 KB of zeros: a few hundred bytes packed, 600 KB unpacked
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(4):
+            z.writestr(f"{i}.json", b"0" * 150_000)
+    assert len(bomb.getvalue()) < 5000
+    r = http.post("/v1/verify/batch", content=bomb.getvalue(), headers={"content-type": "application/zip"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "batch_too_large", r.text
+    many = io.BytesIO()
+    with zipfile.ZipFile(many, "w") as z:
+        for i in range(13):
+            z.writestr(f"{i}.json", b"{}")
+    r = http.post("/v1/verify/batch", content=many.getvalue(), headers={"content-type": "application/zip"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "too_many_files"
+    for body, code, status in [
+        (b"[]", "empty_batch", 422),
+        (one, "not_an_array", 422),
+        (b"[{", "malformed_json", 400),
+        (b"[{}] x", "malformed_json", 400),
+    ]:
+        r = http.post("/v1/verify/batch", content=body, headers={"content-type": "application/json"})
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code), body[:20]
+    r = http.post("/v1/verify/batch", content=b"<xml/>", headers={"content-type": "application/xml"})
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+
+
+def test_cli_verifies_a_folder_in_every_format(registry: Registry, mixed: Mixed, tmp_path: Path) -> None:
+    folder = tmp_path / "applicants"
+    (folder / "more").mkdir(parents=True)
+    for name, data in mixed.files.items():
+        (folder / ("more" if name.endswith(".png") else "") / name).write_bytes(data)
+    (folder / "README.txt").write_text("not picked up")
+    (folder / ".hidden.json").write_text("{}")
+    (folder / "folder.json").mkdir()  # a directory named like a file is searched, not read
+    env = {"REGISTRY_HOME": str(registry.settings.home)}
+    base = ["verify", "--rpc", registry.rpc_url, str(folder)]
+    order = sorted(
+        [
+            *[str(folder / n) for n in mixed.files if n.endswith(".json")],
+            str(folder / "more/badge.png"),
+            str(folder / "more/broken.png"),
+        ]
+    )
+
+    result = CliRunner().invoke(cli_app, [*base, "--format", "csv"], env=env)
+    assert result.exit_code == 1, result.output
+    table = parse_csv(result.stdout)
+    named = {r["file"]: r for r in table}
+    assert sorted(named) == order
+    check_rows([{**r, "file": Path(r["file"]).name} for r in unescape(table)], mixed, [Path(f).name for f in order])
+    assert named[str(folder / "hostile.json")]["learner_name"] == "'" + HOSTILE
+
+    result = CliRunner().invoke(cli_app, [*base, "--json"], env=env)
+    reports = json.loads(result.stdout)
+    assert [r["source"] for r in reports] == order
+    assert unescape(table) == rows(
+        [Report.model_validate(r) for r in reports], [r["learner_name"] for r in unescape(table)]
+    )
+
+    result = CliRunner().invoke(cli_app, [*base, "--format", "table"], env=env)
+    assert result.exit_code == 1 and "VALID" in result.stdout and "3 VALID, 5 INVALID, 0 INDETERMINATE" in result.stdout
+
+    # several files named, one of them unreadable in a batch: its own row, never a crash
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "verify",
+            "--rpc",
+            registry.rpc_url,
+            "--format",
+            "csv",
+            str(folder / "valid.json"),
+            str(folder / "more/broken.png"),
+        ],
+        env=env,
+    )
+    assert result.exit_code == 1
+    table = parse_csv(result.stdout)
+    assert [(r["verdict"], r["failed_checks"]) for r in table] == [("VALID", ""), ("INVALID", "format")]
+    assert "not a PNG image" in table[1]["reason"] or "malformed PNG" in table[1]["reason"]
+
+
+# -- the page --------------------------------------------------------------------------------
+
+
+def test_page_drop_zone_verifies_several_files_and_its_csv_equals_pythons(
+    registry: Registry, mixed: Mixed, tmp_path: Path
+) -> None:
+    from tests.e2e.test_pages import ARGS, CHROMIUM, _require_browser
+
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    page_file = tmp_path / "verifier.html"
+    result = CliRunner().invoke(cli_app, ["verifier-page", "--out", str(page_file), "--no-trust"])
+    assert result.exit_code == 0, result.output
+    paths = []
+    for name, data in mixed.files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.goto(page_file.as_uri())
+            page.fill("#rpc", registry.rpc_url)
+            page.fill("#trusted", f"31337 {registry.client.registry_address}")
+            page.set_input_files("#files", paths)
+            page.wait_for_selector("#bulk-status:has-text('Done')", timeout=60_000)
+            shown = page.eval_on_selector_all(
+                "#bulk-table tbody tr", "rows => rows.map(r => [r.cells[0].textContent, r.dataset.verdict])"
+            )
+            assert shown == [[n, mixed.expected[n][0]] for n in mixed.files]
+            with page.expect_download() as download:
+                page.click("#bulk-csv")
+            page_csv = Path(download.value.path()).read_bytes().decode("utf-8")
+            # The same reports through Python's rows and CSV writer give the same bytes.
+            options = {
+                "rpc": registry.rpc_url,
+                "trustedRegistries": [{"chainId": 31337, "address": registry.client.registry_address}],
+            }
+            reports, learners = page.evaluate(
+                """async ([files, o]) => {
+                    const r = window.credentialRegistry;
+                    const loaded = files.map(([source, b]) => ({source, data: new Uint8Array(b)}));
+                    const reports = await r.verifyMany(loaded, o);
+                    return [reports, loaded.map(f => r.learnerName(f.data))];
+                }""",
+                [[[n, list(d)] for n, d in mixed.files.items()], options],
+            )
+            python_table = rows([Report.model_validate(r) for r in reports], learners)
+            js_csv = page.evaluate(
+                "([reports, learners]) => window.credentialRegistry.csvText("
+                "reports.map((r, i) => window.credentialRegistry.reportRow(r, learners[i])))",
+                [reports, learners],
+            )
+        finally:
+            browser.close()
+    assert js_csv == csv_text(python_table)
+    assert page_csv == csv_text(python_table, bom=True)
+    table = parse_csv(page_csv)
+    check_rows(unescape(table), mixed)
+    assert next(r for r in table if r["file"] == "hostile.json")["learner_name"] == "'" + HOSTILE
