@@ -128,7 +128,7 @@ function parseTrusted(text) {
     .filter(Boolean)
     .map((line) => {
       const [chainId, address] = line.split(/[\s:,]+/);
-      return { chainId: Number(chainId), address };
+      return { chainId: Number(chainId), address, source: "the trusted registries listed on this page" };
     });
 }
 
