@@ -10,7 +10,6 @@ file's, or its redacted copy's); and the verifier's own three checks agree with 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import zlib
 from pathlib import Path
@@ -26,50 +25,14 @@ from registry.core.csvimport import MAX_CSV_ROWS, parse_csv
 from registry.errors import CredentialFormatError, InvalidInput, InvalidProof, RegistryError
 from registry.issue import badges
 from registry.verify import CheckStatus, VerificationPolicy, Verifier
+from tests.jsonfuzz import json_values, pointers, replace_at
 
 GOLDEN = Path(__file__).resolve().parent.parent / "assets" / "golden-v1"
 FILE: dict[str, Any] = json.loads((GOLDEN / "credential.json").read_text())
 REDACTED: dict[str, Any] = json.loads((GOLDEN / "credential-redacted.json").read_text())
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20,
-)
-
-
-def _pointers(doc: Any, prefix: str = "") -> list[str]:
-    out = [prefix] if prefix else []
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _pointers(v, prefix + "/" + k.replace("~", "~0").replace("/", "~1"))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out += _pointers(v, f"{prefix}/{i}")
-    return out
-
-
-POINTERS = _pointers(FILE)
-
-
-def _replace(doc: Any, pointer: str, value: Any) -> Any:
-    doc = copy.deepcopy(doc)
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
-    node = doc
-    for t in tokens[:-1]:
-        node = node[int(t)] if isinstance(node, list) else node[t]
-    last: Any = int(tokens[-1]) if isinstance(node, list) else tokens[-1]
-    node[last] = value
-    return doc
+POINTERS = pointers(FILE)
 
 
 def _credential(doc: dict[str, Any]) -> bytes:
@@ -139,16 +102,16 @@ def test_parse_arbitrary_json(value: Any) -> None:
 @given(st.sampled_from(POINTERS), json_values)
 def test_parse_golden_with_any_subtree_replaced(pointer: str, value: Any) -> None:
     """Structure-aware: every node of a real file (credential and proof) replaced by any JSON."""
-    doc = _replace(FILE, pointer, value)
+    doc = replace_at(FILE, pointer, value)
     _full_check(doc)
     _assert_verifier_agrees(json.dumps(doc).encode())
 
 
 @FUZZ
-@given(st.sampled_from(_pointers(REDACTED)), json_values)
+@given(st.sampled_from(pointers(REDACTED)), json_values)
 def test_parse_redacted_golden_with_any_subtree_replaced(pointer: str, value: Any) -> None:
     """The same on a file with hidden fields: no edit makes hidden or disclosed content pass as other."""
-    _assert_verifier_agrees(_replace(REDACTED, pointer, value))
+    _assert_verifier_agrees(replace_at(REDACTED, pointer, value))
 
 
 def test_the_oracle_accepts_the_issued_files_and_catches_an_edit() -> None:
@@ -157,7 +120,7 @@ def test_the_oracle_accepts_the_issued_files_and_catches_an_edit() -> None:
     for doc in (FILE, REDACTED):
         assert _full_check(doc) is not None
         _assert_verifier_agrees(doc)
-    edited = _replace(FILE, "/name", "Forged")
+    edited = replace_at(FILE, "/name", "Forged")
     assert _credential(edited) not in ISSUED
     assert _full_check(edited) is None
 
@@ -165,7 +128,7 @@ def test_the_oracle_accepts_the_issued_files_and_catches_an_edit() -> None:
 @FUZZ
 @given(st.sampled_from(POINTERS), st.text(max_size=40))
 def test_parse_golden_with_string_edits(pointer: str, text: str) -> None:
-    _full_check(_replace(FILE, pointer, text))
+    _full_check(replace_at(FILE, pointer, text))
 
 
 @FUZZ
@@ -179,7 +142,7 @@ def test_proof_object_fuzz(value: Any) -> None:
 
 @FUZZ
 @given(st.lists(st.text(max_size=30) | st.sampled_from(POINTERS), max_size=4))
-def test_redact_arbitrary_pointers(hide: list[str]) -> None:
+def test_redact_arbitrarypointers(hide: list[str]) -> None:
     for source in (FILE, REDACTED):
         try:
             out = credfile.redact(source, hide)
@@ -217,13 +180,13 @@ def test_bugs_found_by_fuzzing() -> None:
     """Each of these escaped as a non-RegistryError (ValueError, OverflowError) before."""
     with pytest.raises(CredentialFormatError, match="digits"):
         credfile.parse_credential_file(b'{"a": ' + b"1" * 5000 + b"}")
-    late = _replace(FILE, "/proof/0/anchoredAt", "0001-01-01T00:00:00+01:00")
+    late = replace_at(FILE, "/proof/0/anchoredAt", "0001-01-01T00:00:00+01:00")
     with pytest.raises(CredentialFormatError, match="anchor"):
         credfile.parse_credential_file(late)
     with pytest.raises(CredentialFormatError, match="canonical"):
-        credfile.parse_credential_file(_replace(FILE, "/proof/0/merkleRoot", FILE["proof"][0]["merkleRoot"] + "\n"))
+        credfile.parse_credential_file(replace_at(FILE, "/proof/0/merkleRoot", FILE["proof"][0]["merkleRoot"] + "\n"))
     with pytest.raises(CredentialFormatError, match="ASCII"):
-        credfile.parse_credential_file(_replace(FILE, "/validFrom", "２０２５-02-28T09:00:00Z"))
+        credfile.parse_credential_file(replace_at(FILE, "/validFrom", "２０２５-02-28T09:00:00Z"))
 
 
 # -- CSV -------------------------------------------------------------------------------------------

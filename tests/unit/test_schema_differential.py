@@ -41,6 +41,7 @@ from registry.core.merkle import MerkleTree
 from registry.errors import CredentialFormatError
 from tests.chain_fixtures import ACHIEVEMENT
 from tests.cohort import synthetic_cohort
+from tests.jsonfuzz import json_values, pointers, replace_at
 from tests.tamper_mutations import HIDEABLE, Case, Corpus, controls, generate
 from tests.unit._core_fixtures import ISSUER, credential_file
 
@@ -284,40 +285,6 @@ def test_error_messages_name_the_path() -> None:
 DIFF = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FILE: dict[str, Any] = json.loads((GOLDEN / "credential.json").read_text())
 
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20,
-)
-
-
-def _pointers(doc: Any, prefix: str = "") -> list[str]:
-    out = [prefix] if prefix else []
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _pointers(v, prefix + "/" + k.replace("~", "~0").replace("/", "~1"))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out += _pointers(v, f"{prefix}/{i}")
-    return out
-
-
-def _replace(doc: Any, pointer: str, value: Any) -> Any:
-    doc = copy.deepcopy(doc)
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
-    node = doc
-    for t in tokens[:-1]:
-        node = node[int(t)] if isinstance(node, list) else node[t]
-    node[int(tokens[-1]) if isinstance(node, list) else tokens[-1]] = value
-    return doc
-
 
 @DIFF
 @given(json_values)
@@ -327,14 +294,14 @@ def test_arbitrary_json_agrees(value: Any) -> None:
 
 
 @DIFF
-@given(st.sampled_from(_pointers(FILE)), json_values)
+@given(st.sampled_from(pointers(FILE)), json_values)
 def test_golden_with_any_subtree_replaced_agrees(pointer: str, value: Any) -> None:
-    assert not disagreements(_replace(FILE, pointer, value))
+    assert not disagreements(replace_at(FILE, pointer, value))
 
 
 @DIFF
-@given(st.sampled_from(_pointers(FILE)), st.text(max_size=40))
+@given(st.sampled_from(pointers(FILE)), st.text(max_size=40))
 @example("/proof/0/merkleRoot", "0x" + "0" * 64 + "\n")
 @example("/validFrom", "2025-01-01T00:00:00Z\n")
 def test_golden_with_string_edits_agrees(pointer: str, text: str) -> None:
-    assert not disagreements(_replace(FILE, pointer, text))
+    assert not disagreements(replace_at(FILE, pointer, text))
