@@ -245,6 +245,14 @@ function setup() {
       status.textContent = "Choose a credential file or paste its JSON first.";
     }
   });
+  dropZone(drop, (files) => {
+    input.files = files;
+    form.requestSubmit();
+  });
+}
+
+/** Highlight ``drop`` while files are dragged over it; hand dropped files to ``onFiles``. */
+function dropZone(drop, onFiles) {
   ["dragenter", "dragover"].forEach((name) =>
     drop.addEventListener(name, (e) => {
       e.preventDefault();
@@ -258,9 +266,7 @@ function setup() {
     }),
   );
   drop.addEventListener("drop", (e) => {
-    if (!e.dataTransfer || !e.dataTransfer.files.length) return;
-    input.files = e.dataTransfer.files;
-    form.requestSubmit();
+    if (e.dataTransfer && e.dataTransfer.files.length) onFiles(e.dataTransfer.files);
   });
 }
 
@@ -293,21 +299,7 @@ function setupBulk() {
     }
   }
   input.addEventListener("change", () => run(input.files || []));
-  ["dragenter", "dragover"].forEach((name) =>
-    drop.addEventListener(name, (e) => {
-      e.preventDefault();
-      drop.classList.add("over");
-    }),
-  );
-  ["dragleave", "drop"].forEach((name) =>
-    drop.addEventListener(name, (e) => {
-      e.preventDefault();
-      drop.classList.remove("over");
-    }),
-  );
-  drop.addEventListener("drop", (e) => {
-    if (e.dataTransfer && e.dataTransfer.files.length) run(e.dataTransfer.files);
-  });
+  dropZone(drop, run);
   $("bulk-csv").addEventListener("click", () => {
     const blob = new Blob([csvText(table, { bom: true })], { type: "text/csv;charset=utf-8" });
     const link = el("a", { href: URL.createObjectURL(blob), download: "verification.csv" });
