@@ -115,8 +115,11 @@ library CanonicalDid {
  * Issuers (universities, training providers) are admitted by accreditation bodies into an issuer
  * directory. Accreditation bodies are appointed by the registry admin with a directory entry of
  * their own (public name and DID), so that reports can name who admitted an issuer. Each issuer
- * signs with one active key at a time; keys can be rotated, reassigned by an accreditation body
- * for recovery, and declared compromised from a point in time. An issuer anchors
+ * anchors with one active key at a time; keys can be rotated, reassigned by an accreditation body
+ * for recovery, and declared compromised from a point in time. For credential format v2 each
+ * issuer also records its Ed25519 signing keys (one current at a time, each with the period it
+ * was current and an optional compromise time), so a verifier can tell whether a credential's
+ * Data Integrity signature was made with the key of the issuer that anchored it. An issuer anchors
  * the Merkle root of a batch of credential digests (OpenZeppelin StandardMerkleTree over `bytes32`
  * values) and may later revoke single credentials (by digest, in its own namespace) or a whole
  * batch.
@@ -197,6 +200,15 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
         string uri;
     }
 
+    /// @dev One slot (152 bits), keyed by the Ed25519 public key. Never deleted, so a key is
+    /// never registered twice; `until` is set when the issuer's next signing key replaces it.
+    struct SigningKeyRecord {
+        uint32 issuerId;
+        uint40 since;
+        uint40 until;
+        uint40 compromisedSince;
+    }
+
     // Bit offsets of the packed records, for the hot paths that read or write a whole slot at once.
     // Solidity packs struct members from the low-order end of the slot, in declaration order; the
     // tests read every field back through the typed views.
@@ -210,6 +222,7 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
     uint256 private constant _BATCH_REVOKED_AT = 208;
     uint256 private constant _REV_REASON = 40;
     uint256 private constant _REV_KEY_ID = 48;
+    uint256 private constant _SIGNING_SINCE = 32;
     uint256 private constant _LOW64 = type(uint64).max;
 
     uint32 private _issuerCount;
@@ -221,6 +234,8 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
     mapping(bytes32 root => Batch) private _batches;
     mapping(uint32 issuerId => mapping(bytes32 digest => Revocation)) private _revocations;
     mapping(address account => AccreditorRecord) private _accreditors;
+    mapping(bytes32 publicKey => SigningKeyRecord) private _signingKeys;
+    mapping(uint32 issuerId => bytes32 publicKey) private _currentSigningKey;
 
     /**
      * @param admin Receives DEFAULT_ADMIN_ROLE, which grants and revokes ACCREDITOR_ROLE.
@@ -336,18 +351,57 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
         KeyRecord storage k = _keys[key];
         uint32 issuerId = k.issuerId;
         if (issuerId == 0) revert UnknownKey(key);
-        if (!hasRole(ACCREDITOR_ROLE, msg.sender)) {
-            KeyRecord storage s = _keys[msg.sender];
-            if (
-                msg.sender == key || s.issuerId != issuerId || s.retiredAt != 0 || s.compromisedAt != 0
-            ) revert UnauthorizedCompromiseDeclaration(msg.sender, key);
+        if (!hasRole(ACCREDITOR_ROLE, msg.sender) && (msg.sender == key || !_isActiveKeyOf(issuerId))) {
+            revert UnauthorizedCompromiseDeclaration(msg.sender, key);
         }
-        if (since == 0 || since > block.timestamp) revert InvalidCompromiseTime(since);
+        _requireCompromiseTime(since);
         uint40 previous = k.compromisedAt;
         if (previous != 0 && since >= previous) revert KeyAlreadyCompromised(key, previous);
         k.compromisedAt = since;
         _keyById[k.keyId].compromisedAt = since;
         emit KeyCompromised(key, issuerId, since, msg.sender);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Signing keys
+    // ------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ICredentialRegistry
+    /// @dev Three cold slots: the caller's key record (authorised exactly as in {anchor}), the
+    /// new key's record (the never-registered check, then written whole) and the issuer's current
+    /// key; a replacement also sets `until` in the previous key's record.
+    function setSigningKey(bytes32 publicKey) external {
+        uint256 k = _loadKey(msg.sender);
+        if (uint32(k) == 0 || k >> _KEY_RETIRED != 0) _revertCannotAnchor(k);
+        if (publicKey == 0) revert InvalidSigningKey(publicKey);
+        SigningKeyRecord storage rec = _signingKeys[publicKey];
+        uint32 holder = rec.issuerId;
+        if (holder != 0) revert SigningKeyAlreadyRegistered(publicKey, holder);
+        uint32 issuerId = uint32(k);
+        bytes32 previous = _currentSigningKey[issuerId];
+        if (previous != 0) _signingKeys[previous].until = uint40(block.timestamp);
+        // SigningKeyRecord {issuerId, since: now, until: 0, compromisedSince: 0}, one SSTORE.
+        uint256 packed = uint256(issuerId) | (uint256(uint40(block.timestamp)) << _SIGNING_SINCE);
+        assembly ("memory-safe") {
+            sstore(rec.slot, packed)
+        }
+        _currentSigningKey[issuerId] = publicKey;
+        emit SigningKeySet(issuerId, publicKey, previous);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function declareSigningKeyCompromised(bytes32 publicKey, uint40 since) external {
+        SigningKeyRecord storage rec = _signingKeys[publicKey];
+        uint32 issuerId = rec.issuerId;
+        if (issuerId == 0) revert UnknownSigningKey(publicKey);
+        if (!hasRole(ACCREDITOR_ROLE, msg.sender) && !_isActiveKeyOf(issuerId)) {
+            revert UnauthorizedSigningKeyCompromise(msg.sender, publicKey);
+        }
+        _requireCompromiseTime(since);
+        uint40 previous = rec.compromisedSince;
+        if (previous != 0 && since >= previous) revert SigningKeyAlreadyCompromised(publicKey, previous);
+        rec.compromisedSince = since;
+        emit SigningKeyCompromised(publicKey, issuerId, since, msg.sender);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -589,6 +643,25 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
         return (r.revokedAt, r.reason, r.keyId);
     }
 
+    /// @inheritdoc ICredentialRegistry
+    function signingKey(bytes32 publicKey)
+        external
+        view
+        returns (uint32 issuerId, uint40 since, uint40 until, uint40 compromisedSince)
+    {
+        SigningKeyRecord memory r = _signingKeys[publicKey];
+        return (r.issuerId, r.since, r.until, r.compromisedSince);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    /// @dev Named for its selector, 0x03fd3b1e (`currentSigningKey(uint32)` would be 0x4957afbf):
+    /// the dispatcher compares selectors in sorted order, and with the four signing-key functions
+    /// one more selector below revokeCredential's (0x04211749) keeps that hot path at the head
+    /// of its dispatch group, as before, within its 48,000 budget (docs/contract.md).
+    function signingPublicKeyFor(uint32 issuerId) external view returns (bytes32 publicKey) {
+        return _currentSigningKey[issuerId];
+    }
+
     // ------------------------------------------------------------------------------------------
     // Internals
     // ------------------------------------------------------------------------------------------
@@ -596,6 +669,18 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
     function _existingIssuer(uint32 issuerId) private view returns (IssuerRecord storage rec) {
         rec = _issuers[issuerId];
         if (rec.admittedAt == 0) revert UnknownIssuer(issuerId);
+    }
+
+    /// @dev Whether the caller is the active (not retired), non-compromised key of issuer
+    /// `issuerId`: who, besides an accreditation body, may declare the issuer's keys compromised.
+    function _isActiveKeyOf(uint32 issuerId) private view returns (bool) {
+        KeyRecord storage s = _keys[msg.sender];
+        return s.issuerId == issuerId && s.retiredAt == 0 && s.compromisedAt == 0;
+    }
+
+    /// @dev A declared compromise time must be in (0, now].
+    function _requireCompromiseTime(uint40 since) private view {
+        if (since == 0 || since > block.timestamp) revert InvalidCompromiseTime(since);
     }
 
     function _requireFreshKey(address key) private view {

@@ -4,8 +4,8 @@ pragma solidity >=0.8.4;
 /**
  * @title ICredentialRegistry
  * @notice External interface of {CredentialRegistry}: the directory of accreditation bodies and
- * issuers, signing keys, batch anchoring, revocation and the on-chain credential check, with
- * their events and errors.
+ * issuers, their anchoring keys (EVM addresses) and Ed25519 signing keys (credential format v2),
+ * batch anchoring, revocation and the on-chain credential check, with their events and errors.
  *
  * Import this file, not the implementation, to call the registry from another contract or to
  * decode its events and errors. Role management (`grantRole`, `hasRole`, `ACCREDITOR_ROLE`, ...)
@@ -54,6 +54,12 @@ interface ICredentialRegistry {
     event CredentialRevoked(uint32 indexed issuerId, bytes32 digest);
     /// @notice A whole batch was revoked by key `keyId`.
     event BatchRevoked(bytes32 indexed root, uint32 keyId, uint8 reason);
+    /// @notice Issuer `issuerId` made `publicKey` (a 32-byte Ed25519 public key) its signing key
+    /// from now on; `previous` (zero if none) is retired from now on.
+    event SigningKeySet(uint32 indexed issuerId, bytes32 indexed publicKey, bytes32 previous);
+    /// @notice Signing key `publicKey` of issuer `issuerId` was declared compromised from `since`:
+    /// signatures of batches anchored at or after `since` no longer count.
+    event SigningKeyCompromised(bytes32 indexed publicKey, uint32 indexed issuerId, uint40 since, address by);
 
     // ------------------------------------------------------------------------------------------
     // Errors
@@ -108,6 +114,18 @@ interface ICredentialRegistry {
     error BatchAlreadyRevoked(bytes32 root);
     /// @notice {revokeCredentials} was given no digests.
     error NoDigests();
+    /// @notice {setSigningKey} was given the zero public key.
+    error InvalidSigningKey(bytes32 publicKey);
+    /// @notice `publicKey` is already registered as a signing key, by issuer `issuerId` (signing
+    /// keys are never reused, not even by the issuer whose current key it is).
+    error SigningKeyAlreadyRegistered(bytes32 publicKey, uint32 issuerId);
+    /// @notice `publicKey` is not a registered signing key.
+    error UnknownSigningKey(bytes32 publicKey);
+    /// @notice Signing key `publicKey` is already compromised from `compromisedSince`, at or
+    /// before the declared time.
+    error SigningKeyAlreadyCompromised(bytes32 publicKey, uint40 compromisedSince);
+    /// @notice `sender` may not declare signing key `publicKey` compromised.
+    error UnauthorizedSigningKeyCompromise(address sender, bytes32 publicKey);
 
     // ------------------------------------------------------------------------------------------
     // Accreditation bodies
@@ -139,13 +157,13 @@ interface ICredentialRegistry {
     // ------------------------------------------------------------------------------------------
 
     /**
-     * @notice Admits an issuer with its first signing key.
+     * @notice Admits an issuer with its first anchoring key.
      * @param name Public display name of the issuer (e.g. "University of Example").
      * @param uri DID identifying the issuer, in canonical form ("did:web:uni.example",
      * "did:web:localhost%3A8443", "did:key:z6Mk..."). Only canonical spellings are admitted, so
      * comparing URIs byte for byte compares identities: `uni.example`, `https://uni.example` or
      * `did:web:UNI.example` are refused, not treated as new identities.
-     * @param key First active signing key of the issuer.
+     * @param key First active anchoring key of the issuer.
      * @return issuerId Sequential id of the new issuer, starting at 1.
      *
      * Requirements:
@@ -236,6 +254,47 @@ interface ICredentialRegistry {
      * Emits {KeyCompromised}.
      */
     function declareKeyCompromised(address key, uint40 since) external;
+
+    // ------------------------------------------------------------------------------------------
+    // Signing keys (credential format v2: the issuer's Ed25519 key, bound to the directory)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * @notice Makes `publicKey` the caller's issuer's signing key from now on: the Ed25519 key
+     * whose Data Integrity signatures (eddsa-rdfc-2022) count for the batches the issuer anchors
+     * while it is current. The issuer's previous signing key, if any, is retired from now on
+     * (`until` = now); signatures of batches anchored before stay valid.
+     * @param publicKey The raw 32-byte Ed25519 public key.
+     *
+     * Requirements:
+     * - the caller may anchor: the active (not retired), non-compromised key of a non-suspended
+     *   issuer (the same errors as {anchor}, in the same order);
+     * - `publicKey` is not zero;
+     * - `publicKey` has never been registered as a signing key, by any issuer (so setting the
+     *   current key again reverts too).
+     *
+     * Emits {SigningKeySet}.
+     */
+    function setSigningKey(bytes32 publicKey) external;
+
+    /**
+     * @notice Declares signing key `publicKey` compromised from `since` on: its signatures no
+     * longer count for batches anchored at or after `since`. A later declaration may move `since`
+     * earlier, never later. The key stays its issuer's current key until replaced with
+     * {setSigningKey}.
+     * @param publicKey A registered signing key (current or retired).
+     * @param since Unix time from which the key is considered compromised.
+     *
+     * Requirements:
+     * - `publicKey` is registered;
+     * - the caller has ACCREDITOR_ROLE, or is the active, non-compromised anchoring key of the
+     *   issuer that registered `publicKey` (as for {declareKeyCompromised});
+     * - `0 < since <= block.timestamp`;
+     * - `publicKey` is not already compromised at or before `since`.
+     *
+     * Emits {SigningKeyCompromised}.
+     */
+    function declareSigningKeyCompromised(bytes32 publicKey, uint40 since) external;
 
     // ------------------------------------------------------------------------------------------
     // Anchoring and revocation
@@ -367,7 +426,7 @@ interface ICredentialRegistry {
     /// Requirements: none.
     function issuerIdByUri(string calldata uri) external view returns (uint32);
 
-    /// @notice Record of signing key `key` (issuerId 0 if unknown). `issuerSuspended` is the
+    /// @notice Record of anchoring key `key` (issuerId 0 if unknown). `issuerSuspended` is the
     /// issuer's current suspension state.
     /// Requirements: none.
     function keyInfo(address key)
@@ -408,4 +467,20 @@ interface ICredentialRegistry {
         external
         view
         returns (uint40 revokedAt, uint8 reason, uint32 keyId);
+
+    /// @notice Record of Ed25519 signing key `publicKey` (all zero if unknown): the issuer that
+    /// registered it, when it became the issuer's signing key (`since`), when a newer one replaced
+    /// it (`until`, 0 while current) and the declared compromise time (`compromisedSince`, 0 if
+    /// none). It counts for a batch anchored at `t` when `since <= t`, `until == 0 || t < until`
+    /// and `compromisedSince == 0 || t < compromisedSince`.
+    /// Requirements: none.
+    function signingKey(bytes32 publicKey)
+        external
+        view
+        returns (uint32 issuerId, uint40 since, uint40 until, uint40 compromisedSince);
+
+    /// @notice The current Ed25519 signing key of issuer `issuerId` (zero if it never set one,
+    /// or the issuer is unknown). It may have been declared compromised: see {signingKey}.
+    /// Requirements: none.
+    function signingPublicKeyFor(uint32 issuerId) external view returns (bytes32 publicKey);
 }

@@ -40,6 +40,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "merkle_build_proofs_1m_s": ("<=", 5.0),
     "merkle_1m_peak_mb": ("<=", 1000),
     "issue_pipeline_1m_s": ("<=", 20.0),
+    "sign_per_credential_us": ("<=", 1000.0),
     "verify_one_ms": ("<=", 50.0),
     "ratio_vs_oz_100k": (">=", 20.0),
     "audit_10k_batches_first_s": ("<=", 60.0),

@@ -154,6 +154,10 @@ def measure_gas(
     total = _send(w3, registry.functions.revokeCredentials(digests, 1), key)
     out[f"revoke_bulk{bulk}_gas_each"] = total // bulk
     out["revoke_batch_gas"] = _send(w3, registry.functions.revokeBatch(root, 2), key)
+    # setSigningKey: the issuer's first Ed25519 signing key (random 32 bytes, like a real key), then a
+    # replacement, which also retires the first.
+    out["set_signing_key_gas"] = _send(w3, registry.functions.setSigningKey(secrets.token_bytes(32)), key)
+    out["replace_signing_key_gas"] = _send(w3, registry.functions.setSigningKey(secrets.token_bytes(32)), key)
     out["rotate_key_gas"] = _send(w3, registry.functions.rotateKey(new_key.address), key)
     return out
 

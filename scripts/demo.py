@@ -46,6 +46,7 @@ from registry.chain.devkeys import dev_account  # noqa: E402
 from registry.chain.local import LocalChain  # noqa: E402
 from registry.config import Settings  # noqa: E402
 from registry.errors import DeploymentError  # noqa: E402
+from registry.issue.signing import did_document, signing_public_key  # noqa: E402
 
 console = Console()
 COHORT = int(os.environ.get("DEMO_COHORT", "1000"))
@@ -171,10 +172,15 @@ def main() -> int:
     learners, achievement = rel(run_dir / "uni-learners.csv"), rel(run_dir / "uni-achievement.json")
     issue_args = ["issue", "--csv", learners, "--achievement", achievement, "--out", rel(uni_dir), "--rpc", rpc]
     expect(cli(*issue_args), 0, "CLI issuance")
+    did_args = ["did-document", "--rpc", rpc, "--out", rel(uni_dir / "did.json")]
+    expect(cli(*did_args), 0, "the university's DID document (its signing key, for standard verifiers)")
 
     step(f"4. The technical school imports {COHORT} learners through the issuer service")
     service_dir = run_dir / "service"
     service_db, public_id = service_story(settings, rpc, service_dir)
+    etsi_key = dev_account(ETSI[2], chain_id)
+    etsi_did = did_document(ETSI[1], signing_public_key(etsi_key), chain_id, etsi_key.address)
+    (service_dir / "did.json").write_text(json.dumps(etsi_did, indent=2) + "\n")
 
     step("5. An employer verifies: only the file and the RPC (the service is stopped)")
     service_file = service_dir / f"{public_id}.json"
@@ -199,6 +205,10 @@ def main() -> int:
     redacted = service_dir / f"{public_id}.redacted.json"
     expect(cli("redact", rel(service_file), "--hide", "/credentialSubject/result", "-o", rel(redacted)), 0, "redaction")
     expect(cli("verify", rel(redacted), "--rpc", rpc), 0, "verification of the redacted file")
+    profiled = service_dir / f"{public_id}.without-result.json"
+    profile_args = ["redact", rel(service_file), "--profile", "without-result", "-o", rel(profiled)]
+    expect(cli(*profile_args), 0, "the issuer's pre-signed disclosure profile")
+    expect(cli("verify", rel(profiled), "--rpc", rpc), 0, "verification of the profile file (both proofs)")
 
     step("7. The university revokes one credential")
     revoked = sorted(uni_dir.glob("*.json"))[0]
@@ -216,7 +226,9 @@ def main() -> int:
     console.print(
         f"Done in {time.monotonic() - started:.0f} s. Everything is under {rel(run_dir)}/:\n"
         f"  universidad/  {COHORT} credential files issued with `registry issue`\n"
-        f"  service/      {COHORT} files from the service, baked badges (.png, .svg), a redacted file\n"
+        f"  service/      {COHORT} files from the service, baked badges (.png, .svg), a redacted file, a\n"
+        f"                profile file (signed without the grade)\n"
+        f"  */did.json    each issuer's DID document: the Ed25519 key of the files' DataIntegrityProof\n"
         f"  audit-report.html  the auditor's report (open it in a browser; it works offline)\n"
         f"  verifier.html  the verifier as one page: open it in a browser, drop a file (or a baked badge)\n"
         f"  employer/, forger/  the stranger's folder that trusted the registry; the look-alike's forgery\n"

@@ -90,9 +90,9 @@ def build_corpus(registry: Registry, n_files: int = 24) -> Corpus:
         expired_redactable=expired,
         impersonating=impersonating,
         other_issuer_address=registry.issuer2_key.address.lower(),
-        chain_id=int(files[0]["proof"][0]["chainId"]),
-        registry=files[0]["proof"][0]["registry"],
-        foreign_roots=[other_files[0]["proof"][0]["merkleRoot"], impersonating[0]["proof"][0]["merkleRoot"]],
+        chain_id=int(files[0]["proof"][-1]["chainId"]),
+        registry=files[0]["proof"][-1]["registry"],
+        foreign_roots=[other_files[0]["proof"][-1]["merkleRoot"], impersonating[0]["proof"][-1]["merkleRoot"]],
     )
 
 
@@ -100,7 +100,7 @@ def build_corpus(registry: Registry, n_files: int = 24) -> Corpus:
 
 
 def _proof(f: Json) -> Json:
-    p: Json = f["proof"][0]
+    p: Json = f["proof"][-1]
     return p
 
 

@@ -22,12 +22,14 @@ from registry.audit.report import (
     KeyRecord,
     RoleChange,
     Severity,
+    SigningKeyRecord,
     TimelineEntry,
     iso_time,
     short_hex,
 )
 from registry.chain.model import ACCREDITOR_ROLE, DEFAULT_ADMIN_ROLE, REVOCATION_REASONS
 from registry.core.identity import issuer_did
+from registry.core.signing import public_key_multibase
 from registry.errors import NotFound
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
 ]
 
 ROLE_NAMES: Final = {DEFAULT_ADMIN_ROLE: "registry admin", ACCREDITOR_ROLE: "accreditation body"}
+_NO_KEY: Final = "0x" + "00" * 32
+"""``previous`` of an issuer's first SigningKeySet."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class History:
     issuers: dict[int, IssuerTimeline] = field(default_factory=dict)
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     key_by_id: dict[int, str] = field(default_factory=dict)
+    signing_keys: dict[str, SigningKeyRecord] = field(default_factory=dict)
+    """Ed25519 signing keys by 0x-hex public key."""
     batches: dict[str, BatchRecord] = field(default_factory=dict)
     revocations: dict[tuple[int, str], tuple[int, int | None, str]] = field(default_factory=dict)
     """Credential revocations by (issuer id, digest): (time, reason if emitted, transaction)."""
@@ -323,16 +329,8 @@ def _key_compromised(h: History, ev: AuditEvent) -> None:
     a = ev.args
     key, iid, since, by = a["key"], int(a["issuerId"]), int(a["since"]), a["by"]
     record = h.keys.get(key)
-    if not h.holds(ACCREDITOR_ROLE, by):
-        declarer = h.keys.get(by)
-        if not (
-            declarer
-            and declarer.issuer_id == iid
-            and by != key
-            and declarer.retired_at is None
-            and declarer.compromised_since is None
-        ):
-            _require_accreditor(h, ev, by, f"declared key {key} compromised")
+    if not _may_declare(h, by, iid, key):
+        _require_accreditor(h, ev, by, f"declared key {key} compromised")
     if record is not None:
         record.compromised_since = since if record.compromised_since is None else min(since, record.compromised_since)
         record.compromise_declared_at, record.compromise_declared_by = ev.timestamp, by
@@ -347,6 +345,92 @@ def _key_compromised(h: History, ev: AuditEvent) -> None:
                 since=since,
                 by=by,
             )
+        )
+
+
+def _may_declare(h: History, by: str, issuer_id: int, key: str | None = None) -> bool:
+    """An accreditation body, or the issuer's active, non-compromised anchoring key (not ``key``)."""
+    if h.holds(ACCREDITOR_ROLE, by):
+        return True
+    own = h.keys.get(by)
+    return bool(
+        own and own.issuer_id == issuer_id and by != key and own.retired_at is None and own.compromised_since is None
+    )
+
+
+def _signing_key_set(h: History, ev: AuditEvent) -> None:
+    """SigningKeySet(issuerId, publicKey, previous): the issuer's new Ed25519 signing key, retiring
+    the previous one; the contract takes it only from an anchoring key that may anchor, once."""
+    a = ev.args
+    iid, key, previous = int(a["issuerId"]), str(a["publicKey"]).lower(), str(a["previous"]).lower()
+    issuer = h.issuers.get(iid)
+    if issuer is None:
+        h.findings.append(_unknown_issuer(ev, iid, "set a signing key of"))
+        return
+    problems = []
+    if issuer.suspended_at is not None:
+        problems.append(f"while suspended since {iso_time(issuer.suspended_at)}")
+    if key in h.signing_keys:
+        problems.append("although it was registered before (signing keys are never reused)")
+    if previous != (issuer.signing_key or _NO_KEY):
+        problems.append(f"naming {previous} as the previous key")
+    if problems:
+        h.findings.append(
+            event_finding(
+                ev,
+                "signing-key-set-impossibly",
+                Severity.CRITICAL,
+                "keys",
+                "signing key set in a way the contract refuses",
+                f"{h.issuer_name(iid)} set signing key {key} {'; '.join(problems)}; its current key was "
+                f"{issuer.signing_key}. The contract should have refused this.",
+                issuer_id=iid,
+                issuer=issuer.name,
+                details={"public_key": key, "previous": previous},
+            )
+        )
+    if issuer.signing_key in h.signing_keys:
+        h.signing_keys[issuer.signing_key].until = ev.timestamp
+    multikey = public_key_multibase(bytes.fromhex(key.removeprefix("0x")))
+    h.signing_keys[key] = record = SigningKeyRecord(
+        public_key=key, multikey=multikey, since=ev.timestamp, issuer_id=iid
+    )
+    issuer.signing_keys.append(record)
+    retired = f", retiring {short_hex(issuer.signing_key)}" if issuer.signing_key else ""
+    issuer.signing_key = key
+    summary = f"signing key {multikey} ({short_hex(key)}) set{retired}"
+    issuer.timeline.append(_entry(ev, "signing_key_set", summary, public_key=key, previous=previous))
+
+
+def _signing_key_compromised(h: History, ev: AuditEvent) -> None:
+    """SigningKeyCompromised(publicKey, issuerId, since, by): as KeyCompromised, for a signing key."""
+    a = ev.args
+    key, iid, since, by = str(a["publicKey"]).lower(), int(a["issuerId"]), int(a["since"]), a["by"]
+    record = h.signing_keys.get(key)
+    if record is None or record.issuer_id != iid:
+        h.findings.append(
+            event_finding(
+                ev,
+                "unknown-signing-key",
+                Severity.CRITICAL,
+                "keys",
+                "compromise declared for a signing key the issuer never set",
+                f"signing key {key} was declared compromised for issuer {iid}, which never set it in this "
+                "registry's history. The contract must refuse this.",
+                issuer_id=iid,
+                details={"public_key": key},
+            )
+        )
+        record = None
+    if not _may_declare(h, by, iid):
+        _require_accreditor(h, ev, by, f"declared signing key {key} compromised")
+    if record is not None:
+        record.compromised_since = since if record.compromised_since is None else min(since, record.compromised_since)
+        record.compromise_declared_at, record.compromise_declared_by = ev.timestamp, by
+    if (target := h.issuers.get(iid)) is not None:
+        what = f"signing key {record.multikey if record else key} declared compromised from {iso_time(since)}"
+        target.timeline.append(
+            _entry(ev, "signing_key_compromised", f"{what} by {h.body_label(by)}", public_key=key, since=since, by=by)
         )
 
 
@@ -528,6 +612,8 @@ _HANDLERS: Final[dict[str, Callable[[History, AuditEvent], None]]] = {
     "IssuerReinstated": _issuer_suspended_or_reinstated,
     "KeyRotated": _key_rotated,
     "KeyCompromised": _key_compromised,
+    "SigningKeySet": _signing_key_set,
+    "SigningKeyCompromised": _signing_key_compromised,
     "BatchAnchored": _anchored,
     "CredentialRevoked": _revoked,
     "BatchRevoked": _revoked,

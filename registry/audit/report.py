@@ -25,6 +25,7 @@ __all__ = [
     "KeyRecord",
     "RoleChange",
     "Severity",
+    "SigningKeyRecord",
     "TimelineEntry",
     "iso_time",
     "short_hex",
@@ -34,7 +35,8 @@ REPORT_FORMAT: Final = "credreg-audit-v1"
 
 CHECKS: Final = {
     "history": "events read from the deployment block and replayed",
-    "keys": "anchors with a key at or after its declared compromise time, or with a retired key",
+    "keys": "anchors with a key at or after its declared compromise time, or with a retired key; signing keys "
+    "registered once, by an issuer that could anchor",
     "suspension": "anchors by a suspended issuer",
     "revocations": "revocations of roots that were never anchored",
     "governance": "role and directory changes only by accounts holding the authority",
@@ -126,6 +128,25 @@ class KeyRecord(BaseModel):
     """The issuer holding the key (replay state; the report lists keys under their issuer)."""
 
 
+class SigningKeyRecord(BaseModel):
+    """An issuer's Ed25519 signing key (format v2 §4): when it became the issuer's signing key,
+    when a newer one retired it, and the compromise declared for it. A signature counts for a
+    batch anchored at ``t`` when ``since <= t``, ``until`` is None or ``t < until``, and
+    ``compromised_since`` is None or ``t < compromised_since``."""
+
+    public_key: str
+    """The raw 32-byte public key as 0x-hex (``bytes32`` on chain)."""
+    multikey: str
+    """Its ``publicKeyMultibase`` (``z6Mk…``), as in a credential's ``verificationMethod``."""
+    since: int
+    until: int | None = None
+    compromised_since: int | None = None
+    compromise_declared_at: int | None = None
+    compromise_declared_by: str | None = None
+    issuer_id: int = Field(default=0, exclude=True)
+    """The issuer that registered the key (replay state; the report lists keys under their issuer)."""
+
+
 class AccreditationBody(BaseModel):
     """An account that held the accreditation-body role, with its directory entry if the admin
     appointed it with one (``AccreditorAppointed``); ``name`` and ``uri`` are None for a body
@@ -162,6 +183,10 @@ class IssuerTimeline(BaseModel):
     suspended_at: int | None = None
     active_key: str
     keys: list[KeyRecord] = Field(default_factory=list)
+    signing_key: str | None = None
+    """The current Ed25519 signing key (0x-hex), None before the issuer set one."""
+    signing_keys: list[SigningKeyRecord] = Field(default_factory=list)
+    """Every signing key the issuer registered, oldest first."""
     batches: int = 0
     credentials: int = 0
     revoked_batches: int = 0

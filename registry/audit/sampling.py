@@ -99,6 +99,8 @@ def _credential_shaped(data: bytes) -> bool:
         doc = json.loads(data)
     except ValueError:
         return True
+    if isinstance(doc, dict) and "verificationMethod" in doc and "credentialSubject" not in doc:
+        return False  # an issuer's DID document (did.json) beside its files
     return not isinstance(doc, dict) or any(k in doc for k in ("@context", "credentialSubject", "proof"))
 
 
@@ -106,7 +108,7 @@ def _proof_target(data: bytes) -> tuple[int, str] | None:
     try:
         doc = json.loads(data)
         proofs = doc.get("proof")
-        proof = proofs[0] if isinstance(proofs, list) and proofs else proofs
+        proof = proofs[-1] if isinstance(proofs, list) and proofs else proofs  # the anchor proof is last
         return int(proof["chainId"]), str(proof["registry"]).lower()
     except (ValueError, TypeError, KeyError, AttributeError, IndexError):
         return None

@@ -22,6 +22,7 @@ __all__ = [
     "appoint_accreditor",
     "assign_key",
     "declare_key_compromised",
+    "declare_signing_key_compromised",
     "grant_role",
     "reinstate_issuer",
     "renounce_role",
@@ -30,6 +31,7 @@ __all__ = [
     "revoke_credentials",
     "revoke_role",
     "rotate_key",
+    "set_signing_key",
     "suspend_issuer",
 ]
 
@@ -78,6 +80,15 @@ def rotate_key(new_key: str) -> Call:
 
 def declare_key_compromised(key: str, since: int) -> Call:
     return _call("declareKeyCompromised", "declare key compromised", to_checksum_address(key), since)
+
+
+def set_signing_key(public_key: bytes | str) -> Call:
+    """Make ``public_key`` (a raw 32-byte Ed25519 public key) the sender's issuer's signing key."""
+    return _call("setSigningKey", "set signing key", as_bytes32(public_key))
+
+
+def declare_signing_key_compromised(public_key: bytes | str, since: int) -> Call:
+    return _call("declareSigningKeyCompromised", "declare signing key compromised", as_bytes32(public_key), since)
 
 
 def anchor(root: bytes | str, count: int, metadata_hash: bytes | str) -> Call:

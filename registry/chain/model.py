@@ -8,6 +8,7 @@ checksummed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from registry.core.identity import issuer_did
@@ -28,6 +29,7 @@ __all__ = [
     "LogPage",
     "Receipt",
     "SignedTx",
+    "SigningKeyInfo",
     "Snapshot",
     "TxResult",
     "as_bytes32",
@@ -101,6 +103,54 @@ class KeyInfo:
     def compromised_for(self, anchored_at: int) -> bool:
         """True when a batch anchored at ``anchored_at`` falls after the declared compromise."""
         return self.compromised_at != 0 and anchored_at >= self.compromised_at
+
+
+def _utc(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class SigningKeyInfo:
+    """An Ed25519 signing key of the directory (``signingKey(bytes32)`` on chain, format v2 §4).
+
+    ``issuer_id`` 0: no issuer ever registered the key. ``since``: when it became its issuer's
+    signing key; ``until``: when a newer one replaced it (0 while current);
+    ``compromised_since``: the declared compromise time (0 if none).
+    """
+
+    public_key: bytes
+    issuer_id: int
+    since: int
+    until: int
+    compromised_since: int
+
+    @property
+    def known(self) -> bool:
+        return self.issuer_id != 0
+
+    def valid_at(self, timestamp: int) -> str | None:
+        """None when the key was its issuer's signing key, and not compromised, at ``timestamp``
+        (a batch's anchoring time); otherwise why not, in words."""
+        at = _utc(timestamp)
+        if not self.known:
+            return "the signing key is not registered by any issuer of the registry"
+        if timestamp < self.since:
+            return (
+                f"the signing key became the issuer's signing key at {_utc(self.since)}, after the batch was "
+                f"anchored at {at}"
+            )
+        if self.until != 0 and timestamp >= self.until:
+            when = "before" if timestamp > self.until else "as"
+            return (
+                f"the signing key was retired at {_utc(self.until)} (replaced by a newer one), {when} the batch "
+                f"was anchored at {at}"
+            )
+        if self.compromised_since != 0 and timestamp >= self.compromised_since:
+            return (
+                f"the signing key was declared compromised from {_utc(self.compromised_since)}, at or before the "
+                f"batch was anchored at {at}"
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -179,6 +229,9 @@ class Snapshot:
     """Issuer identifier -> id of the directory entry admitted with exactly it (0: none)."""
     accreditors: dict[str, AccreditorInfo] = field(default_factory=dict)
     """Accreditation body address (``admitted_by`` of the issuers above) -> its entry."""
+    signing_keys: dict[bytes, SigningKeyInfo] = field(default_factory=dict)
+    """Every Ed25519 public key asked about (32 raw bytes) -> its record; a key no issuer
+    registered maps to a record with ``issuer_id`` 0 (never absent, never None)."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields, is_dataclass
 from typing import Any, TypeVar
 
-from registry.chain.model import IssuerInfo, Snapshot
+from registry.chain.model import IssuerInfo, SigningKeyInfo, Snapshot
 from registry.chain.reads import ChainReader
 from registry.errors import ChainError, ChainUnavailable, NotARegistry, RegistryError
 
@@ -71,8 +71,9 @@ _WHAT: dict[str, Callable[[Any], str]] = {
     "issuers": lambda issuer_id: f"directory entry #{issuer_id}",
     "owners": lambda identity: f"the directory entry owning {identity}",
     "accreditors": lambda address: f"accreditation body {address}",
+    "signing_keys": lambda public_key: f"signing key 0x{public_key.hex()}",
 }
-_PRESENT = {"batches": "anchored", "revocations": "revoked"}
+_PRESENT = {"batches": "anchored", "revocations": "revoked", "signing_keys": "registered"}
 _ABSENT = {"batches": "not anchored", "revocations": "not revoked"}
 
 
@@ -88,12 +89,15 @@ def _describe(name: str, value: Any, other: Any) -> str:
         return _ABSENT.get(name, "none")
     if name == "has_code":
         return "a contract" if value else "no code"
+    if isinstance(value, SigningKeyInfo) and not value.known:
+        return "not registered"
     if is_dataclass(value) and not isinstance(value, type):
         same_kind = type(other) is type(value)
         facts = ", ".join(
             f"{f.name} {getattr(value, f.name)}"
             for f in fields(value)
-            if f.name != "root" and (not same_kind or getattr(value, f.name) != getattr(other, f.name))
+            if f.name not in ("root", "public_key")
+            and (not same_kind or getattr(value, f.name) != getattr(other, f.name))
         )
         return f"{_PRESENT.get(name, 'an entry')} ({facts})"
     return str(value)
@@ -236,11 +240,13 @@ class Quorum:
         roots: Iterable[bytes | str],
         pairs: Iterable[tuple[bytes | str, bytes | str]],
         identities: Iterable[str] = (),
+        signing_keys: Iterable[bytes | str] = (),
     ) -> Snapshot:
-        """:meth:`ChainReader.snapshot` of every RPC at one agreed block; the snapshots must be equal."""
-        roots, pairs, identities = list(roots), list(pairs), list(identities)
+        """:meth:`ChainReader.snapshot` of every RPC at one agreed block; the snapshots must be
+        equal (signing keys included)."""
+        roots, pairs, identities, keys = list(roots), list(pairs), list(identities), list(signing_keys)
         number, _ = self.agree_on_block()
-        snaps = self._each(lambda r: r.snapshot(roots, pairs, identities, block=number))
+        snaps = self._each(lambda r: r.snapshot(roots, pairs, identities, keys, block=number))
         for url, snap in zip(self.rpc_urls[1:], snaps[1:], strict=True):
             diff = snapshot_difference(snaps[0], snap)
             if diff is not None:

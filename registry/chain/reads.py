@@ -1,9 +1,10 @@
 """Typed reads of a CredentialRegistry: views grouped into JSON-RPC batches, typed as records.
 
 The one snapshot implementation (everything verification needs, in three batched round trips)
-lives here, accreditation bodies' directory entries included (unnamed on a registry that predates
-them); a :class:`~registry.chain.headcache.HeadCache` given to the reader makes it answer
-from the reads already made at the current head block.
+lives here, accreditation bodies' directory entries and the issuers' Ed25519 signing keys included
+(unnamed bodies, unknown keys on a registry that predates them); a
+:class:`~registry.chain.headcache.HeadCache` given to the reader makes it answer from the reads
+already made at the current head block.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from registry.chain.model import (
     CredentialRevocation,
     IssuerInfo,
     KeyInfo,
+    SigningKeyInfo,
     Snapshot,
     as_bytes32,
     as_hex,
@@ -59,6 +61,14 @@ def _accreditor_info(address: str, r: tuple[Any, ...]) -> AccreditorInfo:
     return AccreditorInfo(address, str(r[0]), str(r[1]), int(r[2]))
 
 
+def _signing_key_info(public_key: bytes, r: tuple[Any, ...]) -> SigningKeyInfo:
+    return SigningKeyInfo(public_key, int(r[0]), int(r[1]), int(r[2]), int(r[3]))
+
+
+def _unknown_signing_key(public_key: bytes) -> SigningKeyInfo:
+    return SigningKeyInfo(public_key, 0, 0, 0, 0)
+
+
 def _revocation(r: tuple[Any, ...]) -> CredentialRevocation | None:
     rev = CredentialRevocation(int(r[0]), int(r[1]), int(r[2]))
     return rev if rev.revoked_at != 0 else None
@@ -87,6 +97,8 @@ class ChainReader:
         self._chain_id: int | None = None
         self._without_accreditor_view: set[str] = set()
         """Registries whose ``accreditor`` call reverted: deployed before bodies had entries."""
+        self._without_signing_keys: set[str] = set()
+        """Registries whose ``signingKey`` call reverted: deployed before signing keys (format v2)."""
 
     @property
     def rpc_url(self) -> str:
@@ -152,6 +164,35 @@ class ChainReader:
                 results = [self.decode_result(name, r) for (name, _), r in zip(calls, raw[:n], strict=True)]
                 return results, {b: self._accreditor_answer(b, r) for b, r in zip(bodies, raw[n:], strict=True)}
         return self.views(calls, block=block), {b: AccreditorInfo(b) for b in bodies}
+
+    def _views_and_signing_keys(
+        self, calls: Sequence[tuple[str, tuple[Any, ...]]], public_keys: Sequence[bytes], *, block: str
+    ) -> tuple[list[tuple[Any, ...]], dict[bytes, SigningKeyInfo]]:
+        """:meth:`views` of ``calls`` and the records of signing keys ``public_keys``, in the same
+        batches.
+
+        A registry deployed before signing keys has no ``signingKey`` view: the call reverts (or
+        answers no data), its keys read as unknown (issuer id 0), and this reader stops asking it
+        (``calls`` are then sent again on their own: once per reader and registry).
+        """
+        registry = self.require_registry()
+        if public_keys and registry not in self._without_signing_keys:
+            try:
+                raw = self._raw_views([*calls, *(("signingKey", (k,)) for k in public_keys)], block=block)
+            except NotARegistry:
+                results = self.views(calls, block=block)  # raises again unless only signingKey reverted
+                self._without_signing_keys.add(registry)
+                return results, {k: _unknown_signing_key(k) for k in public_keys}
+            n = len(calls)
+            results = [self.decode_result(name, r) for (name, _), r in zip(calls, raw[:n], strict=True)]
+            keys = {
+                k: _unknown_signing_key(k)
+                if str(r or "0x") == "0x"
+                else _signing_key_info(k, self.decode_result("signingKey", r))
+                for k, r in zip(public_keys, raw[n:], strict=True)
+            }
+            return results, keys
+        return self.views(calls, block=block), {k: _unknown_signing_key(k) for k in public_keys}
 
     def _accreditor_answer(self, body: str, result: Any) -> AccreditorInfo:
         if str(result or "0x") == "0x":  # a contract without the view that does not revert
@@ -243,6 +284,28 @@ class ChainReader:
         raw = self.views([("credentialRevocation", (i, as_bytes32(d))) for i, d in keys])
         return {k: _revocation(r) for k, r in zip(keys, raw, strict=True)}
 
+    def signing_key(self, public_key: bytes | str) -> SigningKeyInfo | None:
+        """The directory's record of Ed25519 signing key ``public_key`` (32 bytes or 0x-hex);
+        None when no issuer registered it, or the registry predates signing keys."""
+        key = as_bytes32(public_key)
+        info = self._views_and_signing_keys([], [key], block="latest")[1][key]
+        return info if info.known else None
+
+    def current_signing_key(self, issuer_id: int) -> bytes | None:
+        """The current Ed25519 signing key (32 raw bytes) of issuer ``issuer_id``
+        (``signingPublicKeyFor`` on chain); None when it never set one, the issuer is unknown or
+        the registry predates signing keys (the view reverts)."""
+        registry = self.require_registry()
+        if registry in self._without_signing_keys:
+            return None
+        try:
+            (value,) = self.views([("signingPublicKeyFor", (issuer_id,))])[0]
+        except NotARegistry:
+            self._without_signing_keys.add(registry)
+            return None
+        key = bytes(value)
+        return key if any(key) else None
+
     def has_role(self, role: str, account: str) -> bool:
         """Whether ``account`` holds ``role`` (a role id such as :data:`ACCREDITOR_ROLE`)."""
         return bool(self.views([("hasRole", (as_bytes32(role), to_checksum_address(account)))])[0][0])
@@ -259,14 +322,18 @@ class ChainReader:
         roots: Iterable[bytes | str],
         pairs: Iterable[tuple[bytes | str, bytes | str]],
         identities: Iterable[str] = (),
+        signing_keys: Iterable[bytes | str] = (),
         *,
         block: int | None = None,
     ) -> Snapshot:
         """Everything verification needs, in at most three batched round trips.
 
         1: chain id, code at the registry, head, batch records; 2: anchoring-key addresses,
-        issuer entries, the credential revocations in each batch issuer's namespace and the
-        directory entry owning each issuer identifier in ``identities``; 3: key records and the
+        issuer entries, the credential revocations in each batch issuer's namespace, the
+        directory entry owning each issuer identifier in ``identities`` and the record of each
+        Ed25519 public key in ``signing_keys`` (``snap.signing_keys``, keyed by the 32 raw bytes;
+        every key asked about is there, issuer id 0 when unknown or when the registry predates
+        signing keys, whose first snapshot then sends round 2 twice); 3: key records and the
         entries of the accreditation bodies that admitted the issuers (on a registry without
         them, the first snapshot sends round 3 twice). With a head cache, the reads are pinned
         to the current head block and only what that block has not answered yet is read (often
@@ -275,6 +342,7 @@ class ChainReader:
         """
         root_keys = list(dict.fromkeys(as_hex(r) for r in roots))
         pair_keys = list(dict.fromkeys((as_hex(r), as_hex(d)) for r, d in pairs))
+        public_keys = list(dict.fromkeys(as_bytes32(k) for k in signing_keys))
         registry = self.require_registry()
         number: int | None = block
         if block is not None:
@@ -306,7 +374,7 @@ class ChainReader:
         assert reads.chain_id is not None and number is not None
         snap = Snapshot(chain_id=reads.chain_id, has_code=reads.has_code, head=number)
         if snap.has_code:
-            self._fill(snap, reads, root_keys, pair_keys, list(dict.fromkeys(identities)), at)
+            self._fill(snap, reads, root_keys, pair_keys, list(dict.fromkeys(identities)), public_keys, at)
         return snap
 
     def _fill(
@@ -316,10 +384,11 @@ class ChainReader:
         root_keys: list[str],
         pair_keys: list[tuple[str, str]],
         identities: list[str],
+        public_keys: list[bytes],
         block: str,
     ) -> None:
-        """Rounds 2 and 3 of :meth:`snapshot`: keys, issuers, their accreditation bodies and
-        revocations of known batches."""
+        """Rounds 2 and 3 of :meth:`snapshot`: keys, issuers, their accreditation bodies,
+        revocations of known batches and signing keys."""
         for k in root_keys:
             snap.batches[k] = reads.batches[k]
         known = [b for b in snap.batches.values() if b is not None]
@@ -330,15 +399,18 @@ class ChainReader:
         )
         revs = [p for p in wanted_revs if p not in reads.revocations]
         owners = [u for u in identities if u not in reads.owners]
+        new_keys = [k for k in public_keys if k not in reads.signing_keys]
         addresses: list[str] = []
-        if key_ids or issuer_ids or revs or owners:
-            second = self.views(
+        if key_ids or issuer_ids or revs or owners or new_keys:
+            second, signing = self._views_and_signing_keys(
                 [("keyAddress", (i,)) for i in key_ids]
                 + [("issuer", (i,)) for i in issuer_ids]
                 + [("credentialRevocation", (i, as_bytes32(d))) for i, d in revs]
                 + [("issuerIdByUri", (u,)) for u in owners],
+                new_keys,
                 block=block,
             )
+            reads.signing_keys.update(signing)
             for u, r in zip(owners, second[len(second) - len(owners) :], strict=True):
                 reads.owners[u] = int(r[0])
             second = second[: len(second) - len(owners)]
@@ -370,6 +442,8 @@ class ChainReader:
             snap.revocations[p] = reads.revocations[p]
         for u in identities:
             snap.owners[u] = reads.owners[u]
+        for public_key in public_keys:
+            snap.signing_keys[public_key] = reads.signing_keys[public_key]
 
 
 def head_cached_reader(

@@ -1,4 +1,5 @@
-"""Typed writes to a CredentialRegistry: deploy, appoint accreditation bodies, admit, anchor, revoke.
+"""Typed writes to a CredentialRegistry: deploy, appoint accreditation bodies, admit, anchor,
+revoke, and bind the issuer's Ed25519 signing key (format v2 §4).
 
 Each write pre-flights its call (a revert raises TransactionFailed with the contract's custom
 error as a :class:`~registry.chain.abi.Revert`), signs it locally, sends it and waits for it.
@@ -15,8 +16,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from registry.chain import calls
+from registry.chain.abi import Revert
 from registry.chain.artifacts import load_artifact
-from registry.chain.model import ACCREDITOR_ROLE, AccreditorInfo, Call, TxResult
+from registry.chain.model import ACCREDITOR_ROLE, AccreditorInfo, Call, TxResult, as_bytes32
 from registry.chain.reads import ChainReader
 from registry.chain.sender import TxSender
 from registry.core.identity import canonical_issuer_id
@@ -24,6 +26,34 @@ from registry.core.keccak import keccak256
 from registry.errors import InvalidInput, TransactionFailed
 
 __all__ = ["ChainWriter"]
+
+_MAY_ANCHOR = "only an issuer's active anchoring key, while it may anchor, sets the issuer's signing key"
+_SIGNING_KEY_HINTS: dict[Revert, str] = {
+    Revert.UNKNOWN_KEY: _MAY_ANCHOR + "; the sender is no anchoring key",
+    Revert.KEY_RETIRED: _MAY_ANCHOR + "; the sender was retired by a rotation",
+    Revert.COMPROMISED_KEY: _MAY_ANCHOR + "; the sender was declared compromised",
+    Revert.SUSPENDED_ISSUER: _MAY_ANCHOR + "; the issuer is suspended",
+    Revert.INVALID_SIGNING_KEY: "the zero value is not an Ed25519 public key",
+    Revert.SIGNING_KEY_ALREADY_REGISTERED: (
+        "signing keys are never reused: this key was registered before (as the issuer's current or a "
+        "retired key, or by another issuer)"
+    ),
+    Revert.UNKNOWN_SIGNING_KEY: "no issuer registered this signing key",
+    Revert.UNAUTHORIZED_SIGNING_KEY_COMPROMISE: (
+        "only an accreditation body, or the active, non-compromised anchoring key of the issuer that "
+        "registered the signing key, may declare it compromised"
+    ),
+    Revert.INVALID_COMPROMISE_TIME: "the compromise time must be after 0 and not in the future",
+    Revert.SIGNING_KEY_ALREADY_COMPROMISED: "a declared compromise time can only move earlier",
+}
+"""What each revert of the two signing-key writes means, appended to the decoded error."""
+
+
+def _public_key(value: bytes | str) -> bytes:
+    try:
+        return as_bytes32(value)
+    except ValueError as exc:
+        raise InvalidInput("public_key", "a raw 32-byte Ed25519 public key (32 bytes or 0x-hex)") from exc
 
 
 class ChainWriter:
@@ -113,3 +143,30 @@ class ChainWriter:
     def revoke_batch(self, issuer_key: LocalAccount, root: bytes | str, reason: int) -> TxResult:
         """Revoke a whole batch (only the issuer that anchored it)."""
         return self.transact(issuer_key, calls.revoke_batch(root, reason))
+
+    def set_signing_key(self, account: LocalAccount, public_key: bytes | str) -> TxResult:
+        """Make ``public_key`` (raw 32-byte Ed25519) the signing key of ``account``'s issuer from
+        now on, retiring the previous one; ``account`` is the issuer's active anchoring key. A
+        revert raises TransactionFailed naming the custom error and what it means."""
+        return self._explained(account, calls.set_signing_key(_public_key(public_key)))
+
+    def declare_signing_key_compromised(self, account: LocalAccount, public_key: bytes | str, since: int) -> TxResult:
+        """Declare signing key ``public_key`` compromised from unix time ``since`` (an
+        accreditation body, or the active anchoring key of the key's issuer)."""
+        return self._explained(account, calls.declare_signing_key_compromised(_public_key(public_key), since))
+
+    def _explained(self, account: LocalAccount, call: Call) -> TxResult:
+        """:meth:`transact` of a signing-key call; a revert's message says what it means."""
+        try:
+            return self.transact(account, call)
+        except TransactionFailed as exc:
+            hint = _SIGNING_KEY_HINTS.get(exc.revert) if isinstance(exc.revert, Revert) else None
+            if hint is None and exc.revert in (None, Revert.NO_REASON, Revert.UNRECOGNISED):
+                registry = self.reader.require_registry()
+                if call.data[:4].hex() not in self.reader.runtime_code(registry).hex():  # the dispatcher's PUSH4
+                    hint = (
+                        f"registry {registry} predates signing keys (credential format v2): it has no {call.function}"
+                    )
+            if hint is None:
+                raise
+            raise TransactionFailed(exc.action, f"{exc.reason}: {hint}", exc.revert) from exc

@@ -89,6 +89,44 @@ def register(app: typer.Typer) -> None:
             f"files in {out_dir}"
         )
 
+    @app.command("did-document")
+    def did_document_cmd(
+        rpc: Annotated[str | None, typer.Option("--rpc", help="JSON-RPC endpoint")] = None,
+        keystore: Annotated[Path | None, typer.Option(help="the issuer's encrypted keystore")] = None,
+        out_file: Annotated[Path | None, typer.Option("--out", help="write it here instead of printing it")] = None,
+    ) -> None:
+        """Print the issuer's DID document (did:web): its Ed25519 signing key and anchoring address.
+
+        Publish it at https://<domain>/.well-known/did.json so wallets and standard verifiers find
+        the key of the files' DataIntegrityProof (our verifiers read it from the chain)."""
+        from registry.chain.admin import connect
+        from registry.chain.keys import load_signer
+        from registry.config import Settings
+        from registry.issue.signing import did_document, signing_public_key
+
+        try:
+            chain = connect(Settings(), rpc)
+            chain_id = chain.reads.chain_id()
+            key = load_signer(chain_id, role="issuer", keystore=keystore)
+            info = chain.reads.keys_by_address([key.address])[key.address]
+            if info.issuer_id == 0:
+                raise ConfigError(f"{key.address} is not an issuer key in registry {chain.registry_address}")
+            entry = chain.reads.issuers([info.issuer_id])[info.issuer_id]
+            doc = did_document(entry.did, signing_public_key(key), chain_id, key.address)
+            text = json.dumps(doc, indent=2) + "\n"
+            if out_file is not None:
+                out_file.write_text(text)
+        except RegistryError as exc:
+            _fail(exc)
+            return
+        except OSError as exc:
+            _fail(ConfigError(f"cannot write {exc.filename}: {exc.strerror}"))
+            return
+        if out_file is None:
+            typer.echo(text, nl=False)
+        else:
+            out.print(f"wrote the DID document of {entry.did} to {out_file}")
+
     @app.command("revoke")
     def revoke(
         files: Annotated[list[Path], typer.Argument(help="credential files (JSON or baked badges) to revoke")],

@@ -203,6 +203,8 @@ def _print_report(report: Any) -> None:
             f"  hidden by the holder: {report.redacted_field_count} field(s): {shown}",
             highlight=False,
         )
+    if report.proofs:
+        out.print(f"  proofs checked: {', '.join(report.proofs)}", highlight=False)
     if report.offline:
         out.print("  [yellow]offline: anchoring, issuer and revocation were NOT checked[/]")
 
@@ -210,20 +212,32 @@ def _print_report(report: Any) -> None:
 @commands.command()
 def redact(
     file: Path,
-    hide: Annotated[list[str], typer.Option("--hide", help="JSON pointer of a field to hide (repeatable)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="where to write the redacted file")],
+    hide: Annotated[
+        list[str] | None, typer.Option("--hide", help="JSON pointer of a field to hide (repeatable)")
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="a disclosure profile the issuer pre-signed (e.g. without-result)"),
+    ] = None,
 ) -> None:
-    """Selective disclosure: hide fields (e.g. /credentialSubject/result); the file still verifies."""
+    """Selective disclosure: hide fields (e.g. /credentialSubject/result); the file still verifies.
+
+    With --profile the issuer's signature is kept (the issuer signed that reduced credential in
+    advance), so standard verifiers and wallets accept the file too; with --hide the signature is
+    removed and the anchor proof alone vouches for what is left."""
+    hide = list(hide or [])
     from registry.core.credfile import redact as do_redact
 
     if output.exists() and output.resolve() == file.resolve():
         _fail(ConfigError("refusing to overwrite the original file; choose another --output"))
     try:
         data = json.loads(file.read_text())
-        redacted = do_redact(data, hide)
+        redacted = do_redact(data, hide, profile=profile)
     except json.JSONDecodeError as exc:
         _fail(InvalidInput(str(file), f"not JSON: {exc}"))
     except (OSError, RegistryError) as exc:
         _fail(exc if isinstance(exc, RegistryError) else ConfigError(str(exc)))
     output.write_text(json.dumps(redacted, indent=2, ensure_ascii=False) + "\n")
-    out.print(f"wrote {output}: hidden {', '.join(hide)}")
+    what = f"profile {profile}" if profile else ", ".join(hide)
+    out.print(f"wrote {output}: hidden {what}")

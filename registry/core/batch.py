@@ -11,17 +11,27 @@ caller's business (:mod:`registry.issue.prepare`).
 
 from __future__ import annotations
 
+import copy
 import gc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
+from operator import itemgetter
 from typing import Any, Final, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
 import rfc8785
 
-from registry.core.disclosure import SALT_BYTES, FieldTails, _Leaf, escape_pointer_token, fresh_digest
+from registry.core.disclosure import (
+    SALT_BYTES,
+    FieldTails,
+    _Leaf,
+    digest_version,
+    escape_pointer_token,
+    fresh_digest,
+    pointer_hash,
+)
 from registry.core.keccak import keccak_256
 from registry.core.merkle import MerkleTree, hash_leaves
 from registry.errors import CredentialFormatError
@@ -207,12 +217,19 @@ _kd = keccak_256.digest
 class _Shape:
     """A compiled document shape: its pointers, one tail cache per pointer and its extractor."""
 
-    __slots__ = ("extract", "leaves", "pointers")
+    __slots__ = ("extract", "leaves", "order", "pointers", "v2")
 
-    def __init__(self, pointers: tuple[str, ...], leaves: list[_Leaf], extract: Callable[[Any], Any]) -> None:
+    def __init__(
+        self, pointers: tuple[str, ...], leaves: list[_Leaf], extract: Callable[[Any], Any], v2: bool = False
+    ) -> None:
         self.pointers = pointers
         self.leaves = leaves
         self.extract = extract
+        self.v2 = v2
+        """Digest version 2 (docs/format.md v2 §2): the shape pins its ``@context``, which decides."""
+        ranked = sorted(range(len(pointers)), key=pointers.__getitem__)
+        self.order = (ranked, [pointer_hash(pointers[i]) for i in ranked])
+        """Version 2: field positions in pointer order, and the pointer hashes in that order."""
 
 
 def _compile_shape(doc: dict[str, Any], tails: FieldTails) -> _Shape | None:
@@ -255,10 +272,13 @@ def _compile_shape(doc: dict[str, Any], tails: FieldTails) -> _Shape | None:
 
     if not doc or not visit("d", doc, ""):
         return None
+    contexts = doc.get("@context")
+    lines.insert(3, "  if d.get('@context') != CTX: return None")  # the contexts decide the digest version
     lines += [f"  return ({', '.join(leaf_vars)},)", " except ValueError:", "  return None"]
-    namespace: dict[str, Any] = {"K": tuple(names)}
+    namespace: dict[str, Any] = {"K": tuple(names), "CTX": copy.deepcopy(contexts)}
     exec(compile("\n".join(lines), "<credential shape>", "exec"), namespace)
-    return _Shape(tuple(pointers), [tails.leaf(p) for p in pointers], namespace["extract"])
+    v2 = digest_version(doc) == 2
+    return _Shape(tuple(pointers), [tails.leaf(p) for p in pointers], namespace["extract"], v2)
 
 
 def _match(doc: Any, caches: BatchCaches) -> tuple[_Shape, tuple[Any, ...]] | None:
@@ -389,6 +409,11 @@ def _shape_digests(shape: _Shape, salts: bytes, tails: list[bytes]) -> list[byte
     (document-major): field hashes, sorted per document, keccak of their concatenation."""
     heads = (_HEAD + salts.hex(":", SALT_BYTES).encode("ascii").replace(b":", _SEP)).split(b":")
     hashes = map(_kd, map(_k, map(bytes.__add__, heads, tails)))
+    if shape.v2:
+        ranked, phashes = shape.order
+        pick = itemgetter(*ranked) if len(ranked) > 1 else (lambda row: (row[ranked[0]],))
+        rows = zip(*[hashes] * len(shape.pointers), strict=True)
+        return [_kd(_k(b"".join(map(bytes.__add__, phashes, pick(row))))) for row in rows]
     return list(map(_kd, map(_k, map(b"".join, map(sorted, zip(*[hashes] * len(shape.pointers), strict=True))))))
 
 

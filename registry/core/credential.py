@@ -26,12 +26,15 @@ from registry.errors import InvalidInput
 
 __all__ = [
     "CONTEXTS",
+    "CONTEXTS_V1",
+    "CONTEXTS_V2",
     "CONTEXT_EXTENSION",
     "CONTEXT_OB3",
     "CONTEXT_VC2",
     "Achievement",
     "IssuerProfile",
     "build_credential",
+    "eu_elements",
     "format_datetime",
     "identity_hash",
     "recipient_matches",
@@ -41,7 +44,14 @@ __all__ = [
 CONTEXT_VC2: Final = "https://www.w3.org/ns/credentials/v2"
 CONTEXT_OB3: Final = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 CONTEXT_EXTENSION: Final = "https://w3id.org/credential-registry/microcredential/v1"
-CONTEXTS: Final = (CONTEXT_VC2, CONTEXT_OB3, CONTEXT_EXTENSION)
+CONTEXTS_V1: Final = (CONTEXT_VC2, CONTEXT_OB3, CONTEXT_EXTENSION)
+CONTEXTS_V2: Final = (CONTEXT_VC2, CONTEXT_OB3)
+CONTEXTS: Final = CONTEXTS_V2
+"""The contexts of a credential issued today (format v2: Open Badges terms only)."""
+
+EQF_FRAMEWORK: Final = "European Qualifications Framework"
+PARTICIPATION_FRAMEWORK: Final = "EU micro-credential participation form"
+PARTICIPATION_NAMES: Final = {"online": "Online", "onsite": "On site", "blended": "Blended"}
 
 _URI_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$"
 _HTTP_PATTERN: Final = r"^https?://[^\s/]+[^\s]*$"
@@ -119,6 +129,97 @@ def identity_hash(email: str, salt: str) -> str:
     return "sha256$" + digest
 
 
+def _achievement_json_v2(a: Achievement) -> dict[str, Any]:
+    """The achievement with the EU micro-credential elements as Open Badges 3.0 terms
+    (docs/format.md v2 §1): ECTS as ``creditsAvailable``, the EQF level, participation form,
+    quality assurance and learning outcomes as ``alignment`` entries, the assessment as the
+    achievement's ``resultDescription``."""
+    alignment: list[dict[str, Any]] = [
+        {
+            "type": ["Alignment"],
+            "targetType": "ext:EQFLevel",
+            "targetFramework": EQF_FRAMEWORK,
+            "targetCode": str(a.eqf_level),
+            "targetName": f"EQF level {a.eqf_level}",
+            "targetUrl": f"http://data.europa.eu/snb/eqf/{a.eqf_level}",
+        },
+        {
+            "type": ["Alignment"],
+            "targetType": "ext:ParticipationForm",
+            "targetFramework": PARTICIPATION_FRAMEWORK,
+            "targetCode": a.participation_form,
+            "targetName": PARTICIPATION_NAMES[a.participation_form],
+            "targetUrl": f"urn:credential-registry:participation-form:{a.participation_form}",
+        },
+        {
+            "type": ["Alignment"],
+            "targetType": "ext:QualityAssurance",
+            "targetFramework": "Quality assurance",
+            "targetName": "Quality assurance",
+            "targetDescription": a.quality_assurance,
+            "targetUrl": f"{a.id}#quality-assurance",
+        },
+    ]
+    for i, outcome in enumerate(a.learning_outcomes, start=1):
+        alignment.append(
+            {
+                "type": ["Alignment"],
+                "targetType": "ext:LearningOutcome",
+                "targetName": outcome,
+                "targetUrl": f"{a.id}#learning-outcome-{i}",
+            }
+        )
+    out: dict[str, Any] = {
+        "id": a.id,
+        "type": ["Achievement"],
+        "achievementType": a.achievement_type,
+        "name": a.name,
+        "description": a.description,
+        "criteria": {"narrative": a.criteria_narrative},
+        "creditsAvailable": a.workload_ects,
+        "alignment": alignment,
+        "resultDescription": [
+            {"id": f"{a.id}#result", "type": ["ResultDescription"], "name": a.assessment_type, "resultType": "Result"}
+        ],
+    }
+    if a.image is not None:
+        out["image"] = {"id": a.image, "type": "Image"}
+    return out
+
+
+def eu_elements(achievement: Mapping[str, Any]) -> dict[str, Any]:
+    """The EU micro-credential elements of an achievement JSON, v1 (extension terms) or v2
+    (Open Badges terms): ``ects``, ``eqf_level``, ``learning_outcomes``, ``assessment_type``,
+    ``participation_form``, ``quality_assurance`` (None or [] when absent or hidden)."""
+    out: dict[str, Any] = {
+        "ects": achievement.get("workloadEcts", achievement.get("creditsAvailable")),
+        "eqf_level": achievement.get("eqfLevel"),
+        "learning_outcomes": list(achievement.get("learningOutcomes") or []),
+        "assessment_type": achievement.get("assessmentType"),
+        "participation_form": achievement.get("participationForm"),
+        "quality_assurance": achievement.get("qualityAssurance"),
+    }
+    alignment = achievement.get("alignment")
+    for entry in alignment if isinstance(alignment, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        kind = entry.get("targetType")
+        if kind == "ext:EQFLevel" and str(entry.get("targetCode", "")).isdigit():
+            out["eqf_level"] = int(entry["targetCode"])
+        elif kind == "ext:ParticipationForm":
+            out["participation_form"] = entry.get("targetCode")
+        elif kind == "ext:QualityAssurance":
+            out["quality_assurance"] = entry.get("targetDescription")
+        elif kind == "ext:LearningOutcome" and isinstance(entry.get("targetName"), str):
+            out["learning_outcomes"].append(entry["targetName"])
+    described = achievement.get("resultDescription")
+    if out["assessment_type"] is None and isinstance(described, list) and described:
+        first = described[0]
+        if isinstance(first, dict):
+            out["assessment_type"] = first.get("name")
+    return out
+
+
 def _achievement_json(a: Achievement) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": a.id,
@@ -164,8 +265,12 @@ def build_credential(
     result: str | None = None,
     extra_subject: Mapping[str, Any] | None = None,
     rng: Callable[[int], bytes] = os.urandom,
+    version: Literal[1, 2] = 2,
 ) -> dict[str, Any]:
     """Return an OB 3.0 ``AchievementCredential`` JSON object (no ``proof``).
+
+    ``version`` 2 (default) uses Open Badges terms only (docs/format.md v2 §1); version 1 the
+    extension context of format v1, kept for tests and for re-building v1 vectors.
 
     ``rng`` supplies the credential UUID (when ``credential_id`` is None) and the 16-byte salt of
     the recipient identity hash. Raises :class:`InvalidInput` naming the offending field.
@@ -201,18 +306,23 @@ def build_credential(
         if not isinstance(recipient_name, str) or not recipient_name.strip():
             raise InvalidInput("recipient_name", "must be a non-empty string")
         subject["name"] = recipient_name.strip()
-    subject["achievement"] = _achievement_json(ach)
+    if version not in (1, 2):
+        raise InvalidInput("version", "must be 1 or 2")
+    subject["achievement"] = _achievement_json(ach) if version == 1 else _achievement_json_v2(ach)
     if result is not None:
         if not isinstance(result, str) or not result.strip():
             raise InvalidInput("result", "must be a non-empty string (e.g. a grade)")
-        subject["result"] = [{"type": ["Result"], "value": result.strip()}]
+        entry: dict[str, Any] = {"type": ["Result"], "value": result.strip()}
+        if version == 2:
+            entry = {"type": ["Result"], "resultDescription": f"{ach.id}#result", "value": result.strip()}
+        subject["result"] = [entry]
     if extra_subject:
         for key, value in extra_subject.items():
             if not isinstance(key, str) or key in _RESERVED_SUBJECT_KEYS:
                 raise InvalidInput(f"extra_subject.{key}", "reserved or invalid key")
             subject[key] = value
     doc: dict[str, Any] = {
-        "@context": list(CONTEXTS),
+        "@context": list(CONTEXTS_V1 if version == 1 else CONTEXTS_V2),
         "id": credential_id,
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": ach.name,

@@ -1,4 +1,8 @@
-"""Credential file, format ``credreg-proof-v1`` (see ``docs/format.md``).
+"""Credential files, formats ``credreg-proof-v2`` and ``credreg-proof-v1`` (see ``docs/format.md``).
+
+Format v2 adds, before the anchor proof, the issuer's W3C Data Integrity signature
+(:mod:`registry.core.signing`), binds each redacted field hash to its pointer and supports
+disclosure profiles the issuer signs in advance. Everything below holds for both formats.
 
 A credential file is an Open Badges 3.0 ``AchievementCredential`` (W3C VC 2.0) whose ``proof``
 array holds one ``CredentialRegistryAnchorProof``: the salted digest of
@@ -27,22 +31,27 @@ from typing import Any, Final
 
 import jsonschema_rs
 
-from registry.core.credential import CONTEXTS, format_datetime
+from registry.core.credential import CONTEXTS_V1, CONTEXTS_V2, format_datetime
 from registry.core.disclosure import (
     HASH_ALGORITHM,
+    HASH_ALGORITHM_V2,
     compute_digest,
+    digest_version,
     field_hashes,
     flatten,
     parse_pointer,
 )
 from registry.core.merkle import verify_proof
+from registry.core.signing import PROOF_TYPE_DI, Signer
 from registry.errors import CredentialFormatError, InvalidInput, RedactionError
 
 __all__ = [
     "FORMAT",
+    "FORMAT_V2",
     "MANDATORY_PATHS",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
+    "PROFILE_NAME",
     "PROOF_TYPE",
     "AnchorInfo",
     "CredentialFile",
@@ -57,6 +66,12 @@ __all__ = [
 ]
 
 FORMAT: Final = "credreg-proof-v1"
+FORMAT_V2: Final = "credreg-proof-v2"
+PROFILE_NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+_DISCLOSURE_RE: Final = re.compile(r"full|redacted|profile:[a-z0-9][a-z0-9-]{0,39}")
+_BASE58: Final = "[1-9A-HJ-NP-Za-km-z]"
+_PROOF_VALUE_RE: Final = re.compile(f"z{_BASE58}{{80,90}}")
+_VM_RE: Final = re.compile(f"[A-Za-z][A-Za-z0-9+.-]*:[^\\s#]+#z{_BASE58}{{40,60}}")
 PROOF_TYPE: Final = "CredentialRegistryAnchorProof"
 MAX_FILE_BYTES: Final = 2 * 1024 * 1024
 MAX_DEPTH: Final = 32
@@ -99,9 +114,9 @@ def _load_schema(name: str) -> dict[str, Any]:
     return data
 
 
-def file_schema() -> dict[str, Any]:
-    """The JSON Schema of the credential file (``credential-file-v1.schema.json``)."""
-    return _load_schema("credential-file-v1.schema.json")
+def file_schema(version: int = 1) -> dict[str, Any]:
+    """The JSON Schema of the credential file (``credential-file-v1.schema.json`` or ``-v2``)."""
+    return _load_schema(f"credential-file-v{version}.schema.json")
 
 
 def ob3_schema() -> dict[str, Any]:
@@ -114,22 +129,27 @@ def _no_retrieval(uri: str) -> Any:
 
 
 @cache
-def _compiled() -> tuple[Any, Any]:
-    """The two schemas compiled once (``jsonschema-rs``): ``$ref``s resolved inside each schema,
+def _compiled() -> tuple[Any, Any, Any]:
+    """The schemas compiled once (``jsonschema-rs``): ``$ref``s resolved inside each schema,
     nothing retrieved, and ``format`` not asserted, as the reference validator (which runs
-    without a format checker)."""
+    without a format checker). Index 0: file v1, 1: OB 3.0, 2: file v2."""
     own = jsonschema_rs.Draft201909Validator(file_schema(), validate_formats=False, retriever=_no_retrieval)
     ob3 = jsonschema_rs.Draft201909Validator(ob3_schema(), validate_formats=False, retriever=_no_retrieval)
-    return own, ob3
+    own2 = jsonschema_rs.Draft201909Validator(file_schema(2), validate_formats=False, retriever=_no_retrieval)
+    return own, ob3, own2
 
 
 @cache
-def _validators() -> tuple[Any, Any]:
-    """The reference validators (pure-Python ``jsonschema``) of the file schema and the OB 3.0
+def _validators() -> tuple[Any, Any, Any]:
+    """The reference validators (pure-Python ``jsonschema``) of the file schemas and the OB 3.0
     schema: what the compiled ones are tested against, and their fallback."""
     from jsonschema import Draft201909Validator
 
-    return Draft201909Validator(file_schema()), Draft201909Validator(ob3_schema())
+    return (
+        Draft201909Validator(file_schema()),
+        Draft201909Validator(ob3_schema()),
+        Draft201909Validator(file_schema(2)),
+    )
 
 
 def _reference_error(validator: Any, data: Any) -> str | None:
@@ -205,10 +225,30 @@ class CredentialFile:
     salts: dict[str, str]
     redacted: list[bytes]
     hidden_paths: list[str] = field(default_factory=list)
+    version: int = 1
+    """1 or 2 (``credreg-proof-v1`` / ``-v2``)."""
+    redacted_pointers: dict[str, bytes] = field(default_factory=dict)
+    """Format v2: ``{pointer: field hash}`` of the hidden leaves (``redacted`` holds the hashes)."""
+    signature: dict[str, Any] | None = None
+    """Format v2: the ``DataIntegrityProof``, when the file carries one."""
+
+    @property
+    def disclosure(self) -> str:
+        """``full``, ``redacted`` or ``profile:<name>`` (v1 files: ``full`` or ``redacted``)."""
+        value = self.proof.get("disclosure")
+        return value if isinstance(value, str) else ("redacted" if self.redacted else "full")
+
+    def hides(self, pointer: str) -> bool | None:
+        """Whether ``pointer`` (or something under it) is hidden: True/False, or None when the
+        format cannot tell (v1 with redacted hashes: they do not name their fields)."""
+        if self.version >= 2:
+            return any(_is_under(p, pointer) for p in self.redacted_pointers)
+        return None if self.redacted else False
 
     def to_dict(self) -> dict[str, Any]:
         """The file as a JSON object (credential plus ``proof`` array)."""
-        return {**copy.deepcopy(self.credential), "proof": [copy.deepcopy(self.proof)]}
+        proofs = [copy.deepcopy(self.signature)] if self.signature is not None else []
+        return {**copy.deepcopy(self.credential), "proof": [*proofs, copy.deepcopy(self.proof)]}
 
 
 def make_credential_file(
@@ -220,22 +260,31 @@ def make_credential_file(
     anchor: AnchorInfo,
     *,
     check: bool = True,
+    signer: Signer | None = None,
+    profiles: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Assemble the credential file of ``doc`` anchored under ``root``.
+
+    The format follows the credential's contexts: a v2 credential (VC 2.0 + OB 3.0.3 contexts)
+    gets a v2 file, signed by ``signer`` (required), with one pre-signed disclosure profile per
+    entry of ``profiles`` (name → pointers to hide, docs/format.md v2 §5).
 
     With ``check`` (default) the digest is recomputed and the path verified first, so a file that
     would not verify is never produced.
     """
     credential = {k: copy.deepcopy(v) for k, v in doc.items() if k != "proof"}
+    version = digest_version(credential)
     if check:
         actual = compute_digest(credential, salts)
         if actual != digest:
             raise InvalidInput("digest", "does not match the credential and its salts")
         verify_proof(root, digest, path)
+    if version == 2 and signer is None:
+        raise InvalidInput("signer", "a format v2 credential file is signed by its issuer: give the issuer's signer")
     proof: dict[str, Any] = {
         "type": PROOF_TYPE,
-        "format": FORMAT,
-        "hashAlgorithm": HASH_ALGORITHM,
+        "format": FORMAT if version == 1 else FORMAT_V2,
+        "hashAlgorithm": HASH_ALGORITHM if version == 1 else HASH_ALGORITHM_V2,
         "credentialDigest": _hex(digest),
         "merkleRoot": _hex(root),
         "merklePath": [_hex(p) for p in path],
@@ -249,7 +298,23 @@ def make_credential_file(
         "redacted": [],
         "hiddenPaths": [],
     }
-    return {**credential, "proof": [proof]}
+    if version == 1:
+        return {**credential, "proof": [proof]}
+    assert signer is not None
+    proof["redacted"] = {}
+    proof["disclosure"] = "full"
+    signed = {}
+    for name, hide in (profiles or {}).items():
+        if not isinstance(name, str) or not PROFILE_NAME.fullmatch(name):
+            raise InvalidInput(f"profiles.{name}", "a profile name is lower-case letters, digits and '-' (max 40)")
+        try:
+            reduced, _ = _hide(credential, salts, list(hide))
+        except RedactionError as exc:
+            raise InvalidInput(f"profiles.{name}", str(exc)) from None
+        signed[name] = {"hide": list(hide), "proofValue": signer.proof_value(reduced)}
+    if signed:
+        proof["profiles"] = signed
+    return {**credential, "proof": [signer.proof(credential), proof]}
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -372,7 +437,12 @@ def _strict(raw: dict[str, Any]) -> None:
     """Rules the JSON Schemas cannot state exactly (their regexes accept a trailing newline and
     non-ASCII digits): canonical hex, ASCII dates, sorted ``redacted``, the fixed ``@context``,
     and ``hiddenPaths`` consistent with what is disclosed."""
-    proof = raw["proof"][0]
+    version = _file_version(raw)
+    if version == 2 and [p.get("type") for p in raw["proof"]] not in ([PROOF_TYPE], [PROOF_TYPE_DI, PROOF_TYPE]):
+        raise CredentialFormatError(
+            "/proof", f"must be [{PROOF_TYPE_DI}, {PROOF_TYPE}] or [{PROOF_TYPE}] (the standard proof first)"
+        )
+    proof = raw["proof"][-1]
     for name, pattern in (
         ("credentialDigest", _HASH_RE),
         ("merkleRoot", _HASH_RE),
@@ -383,20 +453,24 @@ def _strict(raw: dict[str, Any]) -> None:
     ):
         if not pattern.fullmatch(proof[name]):
             raise CredentialFormatError(f"/proof/0/{name}", "not in canonical form (lower-case hex / ISO 8601)")
-    for list_name in ("merklePath", "redacted"):
-        for i, h in enumerate(proof[list_name]):
+    redacted = proof["redacted"]
+    for list_name, items in (("merklePath", proof["merklePath"]), ("redacted", redacted)):
+        for i, h in enumerate(items.values() if isinstance(items, dict) else items):
             if not _HASH_RE.fullmatch(h):
                 raise CredentialFormatError(f"/proof/0/{list_name}/{i}", "must be '0x' + 64 lower-case hex")
-    if proof["redacted"] != sorted(proof["redacted"]):
+    if version == 1 and redacted != sorted(redacted):
         raise CredentialFormatError("/proof/0/redacted", "redacted field hashes must be sorted ascending")
+    if version == 2:
+        _strict_v2(raw, proof)
     for pointer, salt in proof["salts"].items():
         if not _is_pointer(pointer) or not _SALT_RE.fullmatch(salt):
             raise CredentialFormatError(f"/proof/0/salts/{pointer!r}", "bad pointer or salt")
     for name in ("validFrom", "validUntil"):
         if name in raw and not _DATETIME_RE.fullmatch(raw[name]):
             raise CredentialFormatError(f"/{name}", "must be an ISO 8601 date-time with ASCII digits")
-    if raw["@context"] != list(CONTEXTS):
-        raise CredentialFormatError("/@context", f"must be exactly {list(CONTEXTS)}")
+    contexts = list(CONTEXTS_V1 if version == 1 else CONTEXTS_V2)
+    if raw["@context"] != contexts:
+        raise CredentialFormatError("/@context", f"must be exactly {contexts}")
     hidden = proof["hiddenPaths"]
     if bool(hidden) != bool(proof["redacted"]):
         raise CredentialFormatError(
@@ -414,20 +488,87 @@ def _strict(raw: dict[str, Any]) -> None:
                 raise CredentialFormatError("/proof/0/hiddenPaths", f"{mandatory} is mandatory and cannot be hidden")
 
 
+def _strict_v2(raw: dict[str, Any], proof: dict[str, Any]) -> None:
+    """Format v2 rules beyond its schema (docs/format.md v2 §5a)."""
+    proofs = raw["proof"]
+    if [p.get("type") for p in proofs] not in ([PROOF_TYPE], [PROOF_TYPE_DI, PROOF_TYPE]):
+        raise CredentialFormatError(
+            "/proof", f"must be [{PROOF_TYPE_DI}, {PROOF_TYPE}] or [{PROOF_TYPE}] (the standard proof first)"
+        )
+    signed = len(proofs) == 2
+    redacted: dict[str, str] = proof["redacted"]
+    disclosure = proof["disclosure"]
+    if not _DISCLOSURE_RE.fullmatch(disclosure):
+        raise CredentialFormatError("/proof/disclosure", "must be full, redacted or profile:<name> exactly")
+    if signed:
+        di = proofs[0]
+        if not _PROOF_VALUE_RE.fullmatch(di["proofValue"]):
+            raise CredentialFormatError("/proof/0/proofValue", "must be 'z' + base58btc exactly")
+        if not _VM_RE.fullmatch(di["verificationMethod"]):
+            raise CredentialFormatError("/proof/0/verificationMethod", "must be a DID URL ending in '#z' + base58btc")
+        if not _DATETIME_RE.fullmatch(di["created"]):
+            raise CredentialFormatError("/proof/0/created", "must be an ISO 8601 date-time with ASCII digits")
+    for name, entry in proof.get("profiles", {}).items():
+        if not _PROOF_VALUE_RE.fullmatch(entry["proofValue"]) or not PROFILE_NAME.fullmatch(name):
+            raise CredentialFormatError(f"/proof/profiles/{name}", "bad profile name or proofValue")
+    if disclosure == "full" and (redacted or not signed):
+        raise CredentialFormatError("/proof/disclosure", "a full file hides nothing and carries the issuer's signature")
+    if disclosure == "redacted" and (not redacted or signed):
+        raise CredentialFormatError(
+            "/proof/disclosure",
+            "a redacted file hides fields and cannot carry the issuer's signature (it covered them)",
+        )
+    if disclosure.startswith("profile:") and (not redacted or not signed):
+        raise CredentialFormatError(
+            "/proof/disclosure", "a profile file hides fields and carries the profile's signature"
+        )
+    if "profiles" in proof and disclosure != "full":
+        raise CredentialFormatError("/proof/profiles", "only a full file lists disclosure profiles")
+    disclosed = [p for p, _ in flatten({k: v for k, v in raw.items() if k != "proof"})]
+    for pointer in redacted:
+        try:
+            pointer.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CredentialFormatError("/proof/redacted", f"{pointer!r} is not valid UTF-8") from None
+        if not _is_pointer(pointer):
+            raise CredentialFormatError("/proof/redacted", f"{pointer!r} is not a JSON pointer")
+        if any(_is_under(p, pointer) or _is_under(pointer, p) for p in disclosed):
+            raise CredentialFormatError("/proof/redacted", f"{pointer} is both redacted and disclosed")
+        for mandatory in MANDATORY_PATHS:
+            if mandatory != "/validUntil" and (_is_under(pointer, mandatory) or _is_under(mandatory, pointer)):
+                raise CredentialFormatError("/proof/redacted", f"{mandatory} is mandatory and cannot be hidden")
+    for name, entry in proof.get("profiles", {}).items():
+        for pointer in entry["hide"]:
+            if not _POINTER_RE.fullmatch(pointer):
+                raise CredentialFormatError(f"/proof/profiles/{name}", f"{pointer!r} is not a JSON pointer")
+
+
+def _file_version(raw: Any) -> int:
+    """2 when a proof of the set says ``credreg-proof-v2`` (the v2 rules then check it is the
+    last one), else 1."""
+    proofs = raw.get("proof") if isinstance(raw, dict) else None
+    if isinstance(proofs, list) and any(isinstance(p, dict) and p.get("format") == FORMAT_V2 for p in proofs):
+        return 2
+    return 1
+
+
 def parse_credential_file(data: bytes | str | Mapping[str, Any]) -> CredentialFile:
     """Parse and validate a credential file (size, depth, file schema, OB 3.0 schema).
 
     Raises :class:`CredentialFormatError` saying which part is wrong and why.
     """
     raw = _load(data)
-    problem = _first_error(0, raw)
+    version = _file_version(raw)
+    problem = _first_error(0 if version == 1 else 2, raw)
     if problem is not None:
-        raise CredentialFormatError("format", f"not a {FORMAT} credential file: {problem}")
+        raise CredentialFormatError(
+            "format", f"not a {FORMAT if version == 1 else FORMAT_V2} credential file: {problem}"
+        )
     problem = _first_error(1, raw)
     if problem is not None:
         raise CredentialFormatError("format", f"not a valid Open Badges 3.0 AchievementCredential: {problem}")
     _strict(raw)
-    proof: dict[str, Any] = raw["proof"][0]
+    proof: dict[str, Any] = raw["proof"][-1]
     try:
         anchored_at = datetime.fromisoformat(proof["anchoredAt"].replace("Z", "+00:00"))
         anchor = AnchorInfo(
@@ -441,6 +582,8 @@ def parse_credential_file(data: bytes | str | Mapping[str, Any]) -> CredentialFi
     except (ValueError, OverflowError, InvalidInput) as exc:
         raise CredentialFormatError("/proof/0", f"bad anchor information: {exc}") from None
     credential = {k: v for k, v in raw.items() if k != "proof"}
+    redacted = proof["redacted"]
+    pointers = {p: bytes.fromhex(h[2:]) for p, h in redacted.items()} if isinstance(redacted, dict) else {}
     return CredentialFile(
         credential=credential,
         proof=proof,
@@ -449,8 +592,11 @@ def parse_credential_file(data: bytes | str | Mapping[str, Any]) -> CredentialFi
         path=[bytes.fromhex(p[2:]) for p in proof["merklePath"]],
         anchor=anchor,
         salts=dict(proof["salts"]),
-        redacted=[bytes.fromhex(h[2:]) for h in proof["redacted"]],
+        redacted=list(pointers.values()) if version == 2 else [bytes.fromhex(h[2:]) for h in redacted],
         hidden_paths=list(proof["hiddenPaths"]),
+        version=version,
+        redacted_pointers=pointers,
+        signature=raw["proof"][0] if len(raw["proof"]) == 2 else None,
     )
 
 
@@ -460,7 +606,8 @@ def check_integrity(cf: CredentialFile) -> bytes:
     Returns it when it equals ``credentialDigest``; otherwise raises
     :class:`CredentialFormatError` (field ``/proof/0/credentialDigest``).
     """
-    actual = compute_digest(cf.credential, cf.salts, cf.redacted)
+    redacted = cf.redacted_pointers if cf.version == 2 else cf.redacted
+    actual = compute_digest(cf.credential, cf.salts, redacted, version=cf.version)
     if actual != cf.digest:
         raise CredentialFormatError(
             "/proof/0/credentialDigest",
@@ -509,18 +656,14 @@ def _resolve(doc: Any, tokens: list[str], pointer: str) -> tuple[Any, str | int]
     raise RedactionError(pointer, "no such field in the credential (already hidden?)")
 
 
-def redact(file_dict: Mapping[str, Any], hide: Sequence[str]) -> dict[str, Any]:
-    """Hide fields of a credential file; the digest, path and anchor stay valid.
-
-    Each path in ``hide`` is an RFC 6901 pointer to a leaf or an object member (its whole subtree
-    is hidden). Array elements cannot be hidden one by one (hide the whole array); mandatory
-    fields (:data:`MANDATORY_PATHS`) and fields whose removal breaks the OB 3.0 schema are
-    refused with :class:`RedactionError`.
-    """
-    cf = parse_credential_file(file_dict)
-    check_integrity(cf)
-    doc = copy.deepcopy(cf.credential)
-    hashes = field_hashes(doc, cf.salts)
+def _hide(
+    credential: Mapping[str, Any], salts: Mapping[str, str], hide: Sequence[str]
+) -> tuple[dict[str, Any], set[str]]:
+    """The credential without the fields under ``hide`` and the pointers of the hidden leaves
+    (docs/format.md v1 §5: leaves or object members; not array elements, not mandatory fields;
+    objects emptied by the removal go too). Raises :class:`RedactionError`."""
+    doc = copy.deepcopy(dict(credential))
+    leaves = [p for p, _ in flatten(doc)]
     hidden: set[str] = set()
     for pointer in hide:
         if not isinstance(pointer, str):
@@ -540,7 +683,7 @@ def redact(file_dict: Mapping[str, Any], hide: Sequence[str]) -> dict[str, Any]:
         if isinstance(container, list):
             raise RedactionError(pointer, "cannot hide a single array element; hide the whole array instead")
         del container[key]
-        hidden.update(p for p in hashes if _is_under(p, pointer))
+        hidden.update(p for p in leaves if _is_under(p, pointer))
         # Remove objects emptied by the redaction (they were not leaves before).
         while len(tokens) > 1:
             tokens = tokens[:-1]
@@ -557,16 +700,60 @@ def redact(file_dict: Mapping[str, Any], hide: Sequence[str]) -> dict[str, Any]:
     remaining = {p for p, _ in flatten(doc)}
     if remaining & hidden:
         raise RedactionError(",".join(sorted(remaining & hidden)), "field still present")
+    return doc, hidden
+
+
+def redact(file_dict: Mapping[str, Any], hide: Sequence[str] = (), *, profile: str | None = None) -> dict[str, Any]:
+    """Hide fields of a credential file; the digest, path and anchor stay valid.
+
+    Each path in ``hide`` is an RFC 6901 pointer to a leaf or an object member (its whole subtree
+    is hidden). Array elements cannot be hidden one by one (hide the whole array); mandatory
+    fields (:data:`MANDATORY_PATHS`) and fields whose removal breaks the OB 3.0 schema are
+    refused with :class:`RedactionError`.
+
+    Format v2: the issuer's signature is removed (it covered the hidden fields) unless
+    ``profile`` names a disclosure profile the issuer pre-signed, whose pointers are hidden
+    (``hide`` must then be empty) and whose signature the file keeps.
+    """
+    cf = parse_credential_file(file_dict)
+    check_integrity(cf)
+    if profile is not None:
+        if cf.version < 2:
+            raise RedactionError(profile, "format v1 files have no disclosure profiles")
+        profiles = cf.proof.get("profiles") or {}
+        if profile not in profiles:
+            known = ", ".join(sorted(profiles)) or "none"
+            raise RedactionError(profile, f"no such disclosure profile in this file (profiles: {known})")
+        if hide:
+            raise RedactionError(",".join(hide), "give either a profile or paths to hide, not both")
+        hide = list(profiles[profile]["hide"])
+    elif not hide:
+        raise RedactionError("", "nothing to hide: give paths to hide or a profile")
+    doc, hidden = _hide(cf.credential, cf.salts, hide)
+    hashes = field_hashes(cf.credential, cf.salts)
     salts = {p: s for p, s in cf.salts.items() if p not in hidden}
-    redacted_hashes = sorted([*cf.redacted, *(hashes[p] for p in hidden)])
-    if compute_digest(doc, salts, redacted_hashes) != cf.digest:  # invariant, never expected
-        raise RedactionError("", "internal error: redaction changed the credential digest")
     proof = copy.deepcopy(cf.proof)
     proof["salts"] = salts
-    proof["redacted"] = [_hex(h) for h in redacted_hashes]
     proof["hiddenPaths"] = list(dict.fromkeys([*cf.hidden_paths, *hide]))
-    out = {**doc, "proof": [proof]}
-    problem = _first_error(1, out) or _first_error(0, out)
+    proofs: list[dict[str, Any]] = []
+    if cf.version == 2:
+        pointers = {**{p: _hex(h) for p, h in cf.redacted_pointers.items()}, **{p: _hex(hashes[p]) for p in hidden}}
+        proof["redacted"] = dict(sorted(pointers.items()))
+        if compute_digest(doc, salts, proof["redacted"], version=2) != cf.digest:  # invariant, never expected
+            raise RedactionError("", "internal error: redaction changed the credential digest")
+        proof.pop("profiles", None)
+        if profile is not None and cf.signature is not None:
+            proofs = [{**cf.signature, "proofValue": cf.proof["profiles"][profile]["proofValue"]}]
+            proof["disclosure"] = f"profile:{profile}"
+        else:
+            proof["disclosure"] = "redacted"
+    else:
+        redacted_hashes = sorted([*cf.redacted, *(hashes[p] for p in hidden)])
+        if compute_digest(doc, salts, redacted_hashes, version=1) != cf.digest:  # invariant, never expected
+            raise RedactionError("", "internal error: redaction changed the credential digest")
+        proof["redacted"] = [_hex(h) for h in redacted_hashes]
+    out = {**doc, "proof": [*proofs, proof]}
+    problem = _first_error(1, out) or _first_error(0 if cf.version == 1 else 2, out)
     if problem is not None:
         raise RedactionError(",".join(hide), f"the redacted credential would break the OB 3.0 schema: {problem}")
     return out

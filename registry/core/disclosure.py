@@ -1,4 +1,8 @@
-"""Salted per-field credential digest, version 1 (``jcs-keccak256-salted-fields-v1``).
+"""Salted per-field credential digest, versions 1 and 2 (``jcs-keccak256-salted-fields-v1``/``-v2``).
+
+Version 2 (format v2, chosen by the credential's ``@context``, see :func:`digest_version`) differs
+in step 4 only: ``credentialDigest = keccak256(p_1 ‖ h_1 ‖ … ‖ p_n ‖ h_n)`` with the fields ordered
+by pointer and ``p_i = keccak256(pointer_i)``, so each redacted hash is bound to its pointer.
 
 Normative algorithm (see ``docs/format.md``):
 
@@ -21,21 +25,25 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from itertools import repeat
 from json.encoder import encode_basestring
 from typing import Any, Final
 
 import rfc8785
 
+from registry.core.credential import CONTEXTS_V2
 from registry.core.keccak import keccak_256
 from registry.errors import CredentialFormatError
 
 __all__ = [
     "HASH_ALGORITHM",
+    "HASH_ALGORITHM_V2",
     "SALT_BYTES",
     "Field",
     "FieldTails",
     "compute_digest",
+    "digest_version",
     "encode_field",
     "escape_pointer_token",
     "field_hash",
@@ -43,10 +51,13 @@ __all__ = [
     "flatten",
     "fresh_digest",
     "parse_pointer",
+    "pointer_hash",
     "salt_fields",
 ]
 
 HASH_ALGORITHM: Final = "jcs-keccak256-salted-fields-v1"
+HASH_ALGORITHM_V2: Final = "jcs-keccak256-salted-fields-v2"
+_V2_CONTEXT: Final = list(CONTEXTS_V2)
 SALT_BYTES: Final = 16
 _SALT_RE: Final = re.compile(r"0x[0-9a-f]{32}")
 _HASH_RE: Final = re.compile(r"0x[0-9a-f]{64}")
@@ -214,12 +225,48 @@ def _digest_of(hashes: list[bytes]) -> bytes:
     return _k(b"".join(hashes)).digest()  # type: ignore[no-any-return]
 
 
+def digest_version(doc: Mapping[str, Any]) -> int:
+    """2 for a format v2 credential (exactly the VC 2.0 and OB 3.0.3 contexts), else 1."""
+    return 2 if doc.get("@context") == _V2_CONTEXT else 1
+
+
+@lru_cache(maxsize=65_536)
+def pointer_hash(pointer: str) -> bytes:
+    """``keccak256(UTF-8(pointer))`` (memoised: a batch repeats its pointers)."""
+    return _kdigest(_k(pointer.encode("utf-8")))  # type: ignore[no-any-return]
+
+
+def digest_v2(pairs: Mapping[str, bytes]) -> bytes:
+    """Version 2 step 4: keccak256 over ``keccak256(pointer) ‖ fieldHash``, ordered by pointer
+    (Python orders ``str`` by code point, which is the UTF-8 byte order)."""
+    return _kdigest(_k(b"".join(pointer_hash(p) + pairs[p] for p in sorted(pairs))))  # type: ignore[no-any-return]
+
+
 def compute_digest(
     doc: Mapping[str, Any],
     salts: Mapping[str, str],
-    redacted: Sequence[bytes | str] = (),
+    redacted: Sequence[bytes | str] | Mapping[str, bytes | str] = (),
+    *,
+    version: int | None = None,
 ) -> bytes:
-    """The 32-byte ``credentialDigest`` of ``doc`` with its ``salts`` and ``redacted`` hashes."""
+    """The 32-byte ``credentialDigest`` of ``doc`` with its ``salts`` and ``redacted`` hashes.
+
+    ``version`` defaults to :func:`digest_version` of ``doc``; version 2 takes ``redacted`` as
+    ``{pointer: field hash}``, version 1 as a list of field hashes.
+    """
+    if (version or digest_version(doc)) == 2:
+        pairs = field_hashes(doc, salts)
+        if not isinstance(redacted, Mapping):
+            if redacted:
+                raise CredentialFormatError("/proof/redacted", "must map each hidden pointer to its field hash")
+            redacted = {}
+        for pointer, item in redacted.items():
+            if pointer in pairs:
+                raise CredentialFormatError(pointer, "is both disclosed and redacted")
+            pairs[pointer] = _parse_hash(item, pointer)
+        return digest_v2(pairs)
+    if isinstance(redacted, Mapping):
+        raise CredentialFormatError("/proof/redacted", "format v1 lists redacted field hashes in an array")
     disclosed = field_hashes(doc, salts)
     hashes = list(disclosed.values())
     hashes.extend(_parse_hash(h, f"/proof/0/redacted/{i}") for i, h in enumerate(redacted))
@@ -400,5 +447,11 @@ def fresh_digest(
         raise ValueError("rng returned the wrong number of bytes")
     # b'["0x' + hex(salt_i) for every field, split in C: hex with a ':' after every 16 bytes.
     heads = (_PREIMAGE_HEAD + raw.hex(":", SALT_BYTES).encode("ascii").replace(b":", _SALT_SEP)).split(b":")
+    if digest_version(doc) == 2:
+        return (
+            tuple(ptrs),
+            raw,
+            digest_v2(dict(zip(ptrs, map(_kdigest, map(_k, map(bytes.__add__, heads, tails))), strict=True))),
+        )
     hashes = sorted(map(_kdigest, map(_k, map(bytes.__add__, heads, tails))))
     return tuple(ptrs), raw, _k(b"".join(hashes)).digest()

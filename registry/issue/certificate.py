@@ -28,6 +28,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from registry.core.credential import eu_elements
 from registry.core.credfile import parse_credential_file
 from registry.errors import InvalidInput
 
@@ -110,12 +111,10 @@ def certificate_text(
     achievement = subject.get("achievement")
     achievement = achievement if isinstance(achievement, Mapping) else {}
     facts: list[tuple[str, str]] = []
-    ects, eqf = achievement.get("workloadEcts"), achievement.get("eqfLevel")
-    credits = achievement.get("creditsAvailable")
+    elements = eu_elements(achievement)  # format v1 extension terms or v2 Open Badges terms
+    ects, eqf = elements["ects"], elements["eqf_level"]
     if ects is not None:
         facts.append(("Credits", f"{_number(ects)} ECTS"))
-    elif credits is not None:
-        facts.append(("Credits", _number(credits)))
     if eqf is not None:
         facts.append(("Level", f"EQF {_number(eqf)}"))
     results = subject.get("result")

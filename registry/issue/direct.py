@@ -22,7 +22,10 @@ from registry.chain.adapter import Chain
 from registry.core.batch import PreparedBatch, batch_metadata
 from registry.core.credential import Achievement, IssuerProfile, build_credential
 from registry.core.credfile import AnchorInfo, make_credential_file
+from registry.core.disclosure import digest_version
+from registry.core.signing import Signer
 from registry.issue.prepare import prepare_batch
+from registry.issue.signing import default_profiles, ensure_signing_key, issuer_signer
 
 __all__ = ["IssuedBatch", "Learner", "build_credentials", "issue_and_anchor", "write_files"]
 
@@ -91,12 +94,22 @@ def write_files(
     anchor: AnchorInfo,
     out_dir: Path,
     progress: Progress | None = None,
+    *,
+    issuer_key: LocalAccount | None = None,
 ) -> list[Path]:
-    """One credential file per learner (``<credential uuid>.json``)."""
+    """One credential file per learner (``<credential uuid>.json``); format v2 credentials are
+    signed with ``issuer_key``'s signing key, with the default disclosure profiles."""
     out_dir.mkdir(parents=True, exist_ok=True)
     root = prepared.tree.root
     paths: list[Path] = []
+    signers: dict[str, Signer] = {}
     for index, doc in enumerate(docs):
+        signer = None
+        if issuer_key is not None and digest_version(doc) == 2:
+            named = doc["issuer"]["id"] if isinstance(doc.get("issuer"), dict) else str(doc.get("issuer"))
+            signer = signers.get(named)
+            if signer is None:
+                signer = signers[named] = issuer_signer(issuer_key, named, anchor.anchored_at)
         data = make_credential_file(
             doc,
             prepared.salts[index],
@@ -104,6 +117,8 @@ def write_files(
             root,
             prepared.tree.proof(index),
             anchor,
+            signer=signer,
+            profiles=default_profiles(doc) if signer is not None else None,
         )
         path = out_dir / f"{_slug(doc, index)}.json"
         tmp = path.with_suffix(".tmp")
@@ -127,6 +142,8 @@ def issue_and_anchor(
     ``progress`` is told of every file written."""
     prepared = prepare_batch(list(docs))
     metadata = batch_metadata(docs, issuer_key.address)
+    if any(digest_version(doc) == 2 for doc in docs):
+        ensure_signing_key(chain, issuer_key)  # before the anchor: the key must be of record by then
     result = chain.writes.anchor(issuer_key, prepared.tree.root, len(docs), metadata)
     anchored_at = datetime.fromtimestamp(chain.history.block_timestamp(result.block_number), UTC)
     assert chain.registry_address is not None
@@ -138,5 +155,5 @@ def issue_and_anchor(
         anchor_block=result.block_number,
         anchored_at=anchored_at,
     )
-    files = write_files(docs, prepared, anchor, out_dir, progress)
+    files = write_files(docs, prepared, anchor, out_dir, progress, issuer_key=issuer_key)
     return IssuedBatch(prepared, anchor, "0x" + prepared.tree.root.hex(), files, result.gas_used)

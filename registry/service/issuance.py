@@ -26,7 +26,10 @@ from sqlmodel import Session, col, select
 from registry.core.credential import Achievement, IssuerProfile, build_credential
 from registry.core.credfile import AnchorInfo, make_credential_file
 from registry.core.csvimport import IssueRequest
+from registry.core.disclosure import digest_version
 from registry.errors import Conflict, ImportRejected, InvalidInput, NotFound
+from registry.issue.signing import default_profiles
+from registry.service.keys import credential_signer
 from registry.service.store.db import log_event
 from registry.service.store.models import (
     AchievementRow,
@@ -291,14 +294,21 @@ def credential_file(session: Session, row: CredentialRow) -> dict[str, Any]:
         anchor_block=batch.anchor_block,
         anchored_at=batch.anchored_at.replace(tzinfo=UTC),
     )
+    doc = json.loads(row.doc)
+    signer = None
+    if digest_version(doc) == 2:
+        named = doc["issuer"]["id"] if isinstance(doc.get("issuer"), dict) else str(doc.get("issuer"))
+        signer = credential_signer(issuer, batch.chain_id, named, anchor.anchored_at)
     return make_credential_file(
-        json.loads(row.doc),
+        doc,
         json.loads(row.salts),
         bytes.fromhex(row.digest[2:]),
         bytes.fromhex(batch.root[2:]),
         [bytes.fromhex(p[2:]) for p in json.loads(row.merkle_path)],
         anchor,
         check=False,
+        signer=signer,
+        profiles=default_profiles(doc) if signer is not None else None,
     )
 
 

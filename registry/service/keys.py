@@ -3,6 +3,8 @@ anchoring key (its encrypted keystore, or a development key on development chain
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
@@ -12,10 +14,12 @@ from sqlmodel import Session, select
 
 from registry.chain.adapter import Chain
 from registry.config import Settings, load_deployment
+from registry.core.signing import Signer
 from registry.errors import ConfigError
+from registry.issue.signing import issuer_signer
 from registry.service.store import Issuer
 
-__all__ = ["chain_client", "check_issuer_keys", "signer_for"]
+__all__ = ["chain_client", "check_issuer_keys", "credential_signer", "signer_for"]
 
 
 def chain_client(settings: Settings) -> Chain:
@@ -54,3 +58,15 @@ def check_issuer_keys(engine: Engine, chain_id: int) -> dict[int, LocalAccount]:
     with Session(engine) as session:
         issuers = list(session.exec(select(Issuer)))
     return {int(i.id or 0): signer_for(i, chain_id) for i in issuers}
+
+
+@lru_cache(maxsize=256)
+def _account(key_source: str, key_address: str, name: str, chain_id: int) -> LocalAccount:
+    return signer_for(Issuer(name=name, did="", key_source=key_source, key_address=key_address), chain_id)
+
+
+def credential_signer(issuer: Issuer, chain_id: int, issuer_id: str, created: datetime) -> Signer:
+    """The signer of the issuer's format v2 files (its anchoring key loaded once per process:
+    decrypting a keystore is deliberately slow)."""
+    account = _account(issuer.key_source, issuer.key_address, issuer.name, chain_id)
+    return issuer_signer(account, issuer_id, created)

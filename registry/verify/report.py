@@ -7,9 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["CHECK_NAMES", "Check", "CheckStatus", "Report", "Verdict"]
+__all__ = ["CHECK_NAMES", "OPTIONAL_CHECKS", "Check", "CheckStatus", "Report", "Verdict"]
 
-CHECK_NAMES = ("format", "integrity", "inclusion", "anchor", "issuer", "revocation", "validity")
+CHECK_NAMES = ("format", "integrity", "inclusion", "anchor", "issuer", "signature", "revocation", "validity")
+OPTIONAL_CHECKS = ("signature",)
+"""Checks a report holds only when they apply: ``signature`` for a file carrying the issuer's
+DataIntegrityProof (format v2, not redacted ad hoc)."""
 
 
 class CheckStatus(StrEnum):
@@ -46,6 +49,8 @@ class Report(BaseModel):
     issuer: dict[str, Any] | None = None
     hidden_fields: list[str] = Field(default_factory=list)
     redacted_field_count: int = 0
+    proofs: list[str] = Field(default_factory=list)
+    """The proofs checked, e.g. ``["DataIntegrityProof eddsa-rdfc-2022", "CredentialRegistryAnchorProof"]``."""
     offline: bool = False
     checked_at: str
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from registry.core.baking import extract_if_baked
-from registry.verify.report import CHECK_NAMES, Check, CheckStatus, Report, Verdict
+from registry.verify.report import CHECK_NAMES, OPTIONAL_CHECKS, Check, CheckStatus, Report, Verdict
 from registry.verify.verifier import Verifier
 
 __all__ = [
@@ -89,6 +89,7 @@ def format_failure(source: str, reason: str, checked_at: datetime) -> Report:
             reason="not checked: the file is not a valid credential file",
         )
         for name in CHECK_NAMES[1:]
+        if name not in OPTIONAL_CHECKS
     ]
     return Report(
         source=source,

@@ -28,16 +28,18 @@ from registry.chain.model import (
     CredentialRevocation,
     IssuerInfo,
     KeyInfo,
+    SigningKeyInfo,
 )
 from registry.chain.networks import known_rpcs
 from registry.chain.quorum import Quorum, RpcDisagreement
 from registry.chain.reads import ChainReader
 from registry.core import credfile
 from registry.core.identity import issuer_did
+from registry.core.signing import Canonicalizer, SignatureCheck, check_signature
 from registry.errors import ChainUnavailable, ConfigError, NotARegistry, RegistryError
 from registry.verify.identity import Directory, identity_conflict, named_identity
 from registry.verify.policy import VerificationPolicy
-from registry.verify.report import CHECK_NAMES, Check, CheckStatus, Report, Verdict
+from registry.verify.report import CHECK_NAMES, OPTIONAL_CHECKS, Check, CheckStatus, Report, Verdict
 
 __all__ = ["ClientFactory", "Verifier", "read_credential_bytes", "verify_files"]
 
@@ -67,6 +69,8 @@ class _Item:
     identity: str = ""
     """The issuer the credential names, in canonical form (:func:`named_identity`)."""
     issuer_info: dict[str, Any] | None = None
+    signature: SignatureCheck | None = None
+    """The offline check of the issuer's DataIntegrityProof (format v2)."""
 
     def set(self, check: str, status: CheckStatus, reason: str, /, **details: Any) -> None:
         self.checks[check] = Check(name=check, status=status, reason=reason, details=details)
@@ -115,6 +119,7 @@ class Verifier:
         self._clients: dict[tuple[int, str], ChainReader | Quorum] = {}
         self._elsewhere: dict[tuple[int, str, str], str | None] = {}
         self._trust: dict[tuple[int, str], str | None] = {}
+        self._canonicalizer = Canonicalizer()
 
     @property
     def rpc_url(self) -> str | None:
@@ -141,6 +146,13 @@ class Verifier:
                             CheckStatus.INDETERMINATE,
                             "not checked: offline mode, the chain was not consulted",
                         )
+                if item.signature is not None and item.pending("signature"):
+                    item.set(
+                        "signature",
+                        CheckStatus.INDETERMINATE,
+                        "the signature verifies, but whether its key is the issuer's is on the chain: offline mode, "
+                        "the chain was not consulted",
+                    )
         else:
             groups: dict[tuple[int, str], list[_Item]] = {}
             for item in items:
@@ -158,7 +170,7 @@ class Verifier:
             cf = credfile.parse_credential_file(data)
         except RegistryError as exc:  # CredentialFormatError, or any other refusal of the input
             item.set("format", CheckStatus.FAIL, str(exc))
-            for name in CHECK_NAMES[1:]:
+            for name in [n for n in CHECK_NAMES[1:] if n not in OPTIONAL_CHECKS]:
                 item.set(
                     name,
                     CheckStatus.INDETERMINATE,
@@ -175,7 +187,9 @@ class Verifier:
         item.set(
             "format",
             CheckStatus.PASS,
-            "well-formed credential file (credreg-proof-v1, Open Badges 3.0 schema)",
+            f"well-formed credential file (credreg-proof-v{cf.version}, Open Badges 3.0 schema)",
+            version=cf.version,
+            disclosure=cf.disclosure,
         )
         try:
             credfile.check_integrity(cf)
@@ -184,7 +198,7 @@ class Verifier:
                 CheckStatus.PASS,
                 "credential digest recomputed from the disclosed fields and salts",
                 digest=item.digest,
-                hidden=len(cf.proof.get("redacted", [])),
+                hidden=len(cf.redacted),
             )
         except RegistryError as exc:
             item.set(
@@ -207,6 +221,15 @@ class Verifier:
                 CheckStatus.FAIL,
                 f"{exc}: this credential is not part of the batch it names",
             )
+        if cf.signature is not None:
+            item.signature = check_signature(cf.credential, cf.signature, self._canonicalizer)
+            if not item.signature.ok:
+                item.set(
+                    "signature",
+                    CheckStatus.FAIL,
+                    item.signature.reason,
+                    verificationMethod=cf.signature.get("verificationMethod"),
+                )
         self._validity(item)
         return item
 
@@ -225,12 +248,18 @@ class Verifier:
                 f"not yet valid: valid from {doc['validFrom']}",
                 validFrom=doc["validFrom"],
             )
-        elif valid_until is None and item.cf.redacted:
+        elif valid_until is None and item.cf.hides("/validUntil") is not False:
             item.set(
                 "validity",
                 CheckStatus.INDETERMINATE,
-                f"the file shows no validUntil but hides {len(item.cf.redacted)} field(s): an expiry date may be "
-                "among them (a correct redaction never hides validUntil); ask the holder for a copy that hides less",
+                (
+                    "the file hides its validUntil: the expiry date cannot be checked; ask the holder for a copy "
+                    "that shows it"
+                    if item.cf.version >= 2
+                    else f"the file shows no validUntil but hides {len(item.cf.redacted)} field(s): an expiry date may "
+                    "be among them (a correct redaction never hides validUntil); ask the holder for a copy that hides "
+                    "less"
+                ),
                 validFrom=doc["validFrom"],
             )
         elif valid_until is not None and now > valid_until:
@@ -270,7 +299,9 @@ class Verifier:
 
     def _indeterminate(self, group: Iterable[_Item], reason: str) -> None:
         for item in group:
-            for name in ("anchor", "issuer", "revocation"):
+            for name in ("anchor", "issuer", "signature", "revocation"):
+                if name == "signature" and (item.cf is None or item.cf.signature is None):
+                    continue
                 if item.pending(name):
                     item.set(name, CheckStatus.INDETERMINATE, reason)
 
@@ -320,7 +351,8 @@ class Verifier:
             client.registry_address = registry
         pairs = [(i.root, i.digest) for i in group]
         identities = [i.identity for i in group if i.cf is not None]
-        snap = client.snapshot([i.root for i in group], pairs, identities)
+        signing_keys = [i.signature.public_key for i in group if i.signature is not None and i.signature.ok]
+        snap = client.snapshot([i.root for i in group], pairs, identities, [k for k in signing_keys if k is not None])
         if snap.chain_id != chain_id:
             self._indeterminate(
                 group,
@@ -376,6 +408,8 @@ class Verifier:
                 (identity, conflict),
                 accreditor=snap.accreditors.get(entry.admitted_by),
             )
+            if item.signature is not None and item.signature.ok and item.signature.public_key is not None:
+                self._signature(item, batch, snap.signing_keys.get(item.signature.public_key))
             self._revocation(item, batch, snap.revocations.get((batch.issuer_id, item.digest.lower())))
 
     def _owner_elsewhere(self, client: ChainReader | Quorum, chain_id: int, registry: str, identity: str) -> str | None:
@@ -533,6 +567,42 @@ class Verifier:
                 **info,
             )
 
+    def _signature(self, item: _Item, batch: BatchInfo, key: SigningKeyInfo | None) -> None:
+        """The issuer signature's key binding: the key was the anchoring issuer's signing key,
+        uncompromised, when the batch was anchored (docs/format.md v2 §4)."""
+        assert item.cf is not None and item.cf.signature is not None
+        method = item.cf.signature.get("verificationMethod")
+        if key is None or key.issuer_id == 0:
+            item.set(
+                "signature",
+                CheckStatus.FAIL,
+                f"the signature verifies, but its key {method} is not a signing key of any issuer in the registry: "
+                "anyone can make such a key",
+                verificationMethod=method,
+            )
+            return
+        if key.issuer_id != batch.issuer_id:
+            item.set(
+                "signature",
+                CheckStatus.FAIL,
+                f"the signing key {method} belongs to issuer #{key.issuer_id}, not to issuer #{batch.issuer_id} "
+                "that anchored the batch",
+                verificationMethod=method,
+            )
+            return
+        problem = key.valid_at(batch.anchored_at)
+        if problem is not None:
+            item.set("signature", CheckStatus.FAIL, problem, verificationMethod=method)
+            return
+        item.set(
+            "signature",
+            CheckStatus.PASS,
+            f"the issuer's Ed25519 signature (eddsa-rdfc-2022) verifies with its signing key of record since "
+            f"{_ts(key.since)}",
+            verificationMethod=method,
+            keySince=_ts(key.since),
+        )
+
     def _revocation(self, item: _Item, batch: BatchInfo, revocation: CredentialRevocation | None) -> None:
         if batch.revoked:
             reason = REVOCATION_REASONS.get(batch.revocation_reason, f"code {batch.revocation_reason}")
@@ -560,7 +630,7 @@ class Verifier:
     # -- report -------------------------------------------------------------------------
 
     def _report(self, item: _Item) -> Report:
-        checks = [item.checks[name] for name in CHECK_NAMES]
+        checks = [item.checks[name] for name in CHECK_NAMES if name in item.checks]
         if any(c.status is CheckStatus.FAIL for c in checks):
             verdict = Verdict.INVALID
             failed = [c for c in checks if c.status is CheckStatus.FAIL]
@@ -575,6 +645,7 @@ class Verifier:
         credential: dict[str, Any] = {}
         hidden: list[str] = []
         redacted = 0
+        proofs: list[str] = []
         if item.cf is not None:
             doc = item.cf.credential
             subject = doc.get("credentialSubject", {})
@@ -594,7 +665,10 @@ class Verifier:
                 "registry": item.registry,
             }
             hidden = credfile.hidden_fields(item.cf)
-            redacted = len(item.cf.proof.get("redacted", []))
+            redacted = len(item.cf.redacted)
+            if item.cf.signature is not None:
+                proofs.append(f"{item.cf.signature.get('type')} {item.cf.signature.get('cryptosuite')}")
+            proofs.append(str(item.cf.proof.get("type")))
         return Report(
             source=item.source,
             verdict=verdict,
@@ -604,6 +678,7 @@ class Verifier:
             issuer=item.issuer_info,
             hidden_fields=hidden,
             redacted_field_count=redacted,
+            proofs=proofs,
             offline=self.policy.offline,
             checked_at=self.policy.clock().isoformat(timespec="seconds"),
         )

@@ -58,7 +58,9 @@ def unnamed_registry(registry: Registry, tmp: Path, *, bytecode: str | None = No
     chain.writes.grant_accreditor(admin, body.address)
     issuer_id = chain.writes.admit_issuer(body, "Universidad de Ejemplo", "did:web:uni.example", key.address)
     info = chain.reads.issuers([issuer_id])[issuer_id]
-    docs = list(synthetic_cohort(2, IssuerProfile(id=info.did, name=info.name), ACHIEVEMENT, seed=7))
+    # A registry that predates named bodies also predates signing keys: its files are format v1.
+    profile = IssuerProfile(id=info.did, name=info.name)
+    docs = list(synthetic_cohort(2, profile, ACHIEVEMENT, seed=7, version=1 if bytecode else 2))
     return chain, issue_and_anchor(chain, key, docs, tmp / "files")
 
 

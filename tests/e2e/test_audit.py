@@ -196,7 +196,7 @@ def test_clean_issuer_has_no_findings_and_a_full_timeline(world: World) -> None:
         "revocations_recorded": 0,
     }
     uni = next(i for i in report.issuers if i.issuer_id == world.issuer_id)
-    assert [e.kind for e in uni.timeline] == ["admitted", "batch_anchored", "batch_anchored"]
+    assert [e.kind for e in uni.timeline] == ["admitted", "signing_key_set", "batch_anchored", "batch_anchored"]
     assert (uni.batches, uni.credentials) == (2, 7)
     assert uni.admitted_by == world.accreditor.address
     assert {b.root for b in report.batches} == {first.root, second.root, other.root}
@@ -291,7 +291,7 @@ def test_database_claims_and_revocations_disagreeing_with_the_chain(world: World
 
     good = world.issue(3)
     world.record(good)
-    digest = json.loads(good.files[0].read_text())["proof"][0]["credentialDigest"]
+    digest = json.loads(good.files[0].read_text())["proof"][-1]["credentialDigest"]
     engine = make_engine(world.db_url)
     ghost_root = "0x" + "ab" * 32
     with session_scope(engine) as session:
@@ -326,7 +326,7 @@ def test_database_claims_and_revocations_disagreeing_with_the_chain(world: World
         session.add(Revocation(issuer_id=1, credential_id=cred.id, reason=1, state=RevocationState.DONE))
     engine.dispose()
     # and a revocation on chain that the database never heard of
-    other_digest = json.loads(good.files[1].read_text())["proof"][0]["credentialDigest"]
+    other_digest = json.loads(good.files[1].read_text())["proof"][-1]["credentialDigest"]
     world.client.writes.revoke_credentials(world.issuer_key, [other_digest], 2)
 
     report = world.audit()

@@ -743,7 +743,7 @@ def test_contract_authorization_matrix(registry: Registry) -> None:
     )
     batch_a = registry.issue(4)  # issuer A's anchored batch
     root_a = bytes.fromhex(batch_a.root[2:])
-    proof = json.loads(batch_a.files[0].read_text())["proof"][0]
+    proof = json.loads(batch_a.files[0].read_text())["proof"][-1]
     digest_a, path_a = bytes.fromhex(proof["credentialDigest"][2:]), list(proof["merklePath"])
     role = ACCREDITOR_ROLE
     fresh = Account.create().address

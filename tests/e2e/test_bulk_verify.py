@@ -51,7 +51,7 @@ def mixed(registry: Registry) -> Mixed:
     docs[4]["credentialSubject"]["name"] = HOSTILE
     batch = registry.issue(docs=docs)
     loaded = [json.loads(f.read_text()) for f in batch.files]
-    revoked = loaded[1]["proof"][0]["credentialDigest"]
+    revoked = loaded[1]["proof"][-1]["credentialDigest"]
     registry.client.writes.revoke_credentials(registry.issuer_key, [revoked], 1)
     tampered = copy.deepcopy(loaded[2])
     tampered["credentialSubject"]["result"][0]["value"] = "A+ (forged)"

@@ -114,7 +114,7 @@ def _assert_certificate(pdf: bytes, data: dict[str, Any], png: Path, *, paper: s
     assert abs(width - expected[0]) <= 2 and abs(height - expected[1]) <= 2, (width, height)
     assert 0.01 < inked < 0.5, inked  # neither blank nor a black page
     text, fonts = _text_and_fonts(pdf)
-    proof = data["proof"][0]
+    proof = data["proof"][-1]
     achievement = data["credentialSubject"]["achievement"]
     for needle in (
         LEARNER,

@@ -17,7 +17,7 @@ from tests.chain_fixtures import Registry
 
 
 def _proof(path: Any) -> tuple[str, str]:
-    proof = json.loads(path.read_text())["proof"][0]
+    proof = json.loads(path.read_text())["proof"][-1]
     return str(proof["merkleRoot"]), str(proof["credentialDigest"])
 
 
@@ -67,7 +67,7 @@ def test_a_revocation_is_seen_at_the_next_block(registry: Registry) -> None:
     data = json.loads(batch.files[0].read_text())
     assert verifier.verify(data).verdict is Verdict.VALID
     assert verifier.verify(data).verdict is Verdict.VALID  # cached reads
-    digest = bytes.fromhex(data["proof"][0]["credentialDigest"][2:])
+    digest = bytes.fromhex(data["proof"][-1]["credentialDigest"][2:])
     registry.client.writes.revoke_credentials(registry.issuer_key, [digest], 3)
     report = verifier.verify(data)
     assert report.verdict is Verdict.INVALID

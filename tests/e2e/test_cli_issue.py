@@ -112,7 +112,7 @@ def test_another_issuers_key_cannot_revoke_through_the_cli(registry: Registry, t
     """The CLI signs with the configured key; a key of another issuer revokes nothing of ours."""
     batch = registry.issue(2)
     # issuer 2's dev key is not the CLI's default role; use the library path to show the namespace rule
-    digest = bytes.fromhex(json.loads(batch.files[0].read_text())["proof"][0]["credentialDigest"][2:])
+    digest = bytes.fromhex(json.loads(batch.files[0].read_text())["proof"][-1]["credentialDigest"][2:])
     registry.client.writes.revoke_credentials(registry.issuer2_key, [digest], 1)
     data = json.loads(batch.files[0].read_text())
     valid_from = datetime.fromisoformat(data["validFrom"].replace("Z", "+00:00"))

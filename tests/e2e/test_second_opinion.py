@@ -131,7 +131,7 @@ def forged(registry: Registry, real: Any) -> tuple[Path, str]:
     it claims the real batch's block, key and transaction. Returns (file, its root)."""
     docs = list(synthetic_cohort(2, registry.profile(), ACHIEVEMENT, seed=4242))
     prepared = prepare_batch(docs)
-    files = write_files(docs, prepared, real.anchor, registry.tmp / "forged")
+    files = write_files(docs, prepared, real.anchor, registry.tmp / "forged", issuer_key=registry.issuer_key)
     return files[0], "0x" + prepared.tree.root.hex()
 
 
@@ -196,7 +196,7 @@ def test_round_trips_one_rpc_unchanged_several_one_more(registry: Registry, real
 
 def test_a_lie_about_revocation_is_caught(registry: Registry) -> None:
     batch = registry.issue(2)
-    revoked, other = (load(p)["proof"][0]["credentialDigest"] for p in batch.files)
+    revoked, other = (load(p)["proof"][-1]["credentialDigest"] for p in batch.files)
     registry.client.writes.revoke_credentials(registry.issuer_key, [revoked], 1)
     with LyingRpc(registry.rpc_url, {revoked: other}) as liar:
         alone = verifier(registry, liar.url).verify(load(batch.files[0]))
@@ -313,7 +313,7 @@ def test_an_rpc_claiming_an_old_head_cannot_roll_back_a_revocation_beyond_the_st
     RPC can hide a revocation, as a lagging single RPC would; beyond it the verdict is INDETERMINATE."""
     batch = registry.issue(2)
     before = int(rpc(registry.rpc_url, "eth_blockNumber"), 16)
-    digest = load(batch.files[0])["proof"][0]["credentialDigest"]
+    digest = load(batch.files[0])["proof"][-1]["credentialDigest"]
     registry.client.writes.revoke_credentials(registry.issuer_key, [digest], 1)
     assert verifier(registry, registry.rpc_url).verify(load(batch.files[0])).verdict is Verdict.INVALID
     with LyingRpc(registry.rpc_url, head=before) as behind:

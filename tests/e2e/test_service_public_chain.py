@@ -119,7 +119,7 @@ def test_keystore_key_and_three_confirmations(
     assert batch.anchor_block is not None and client.reads.head() - batch.anchor_block + 1 >= 3
     with Session(sdb.engine) as session:
         data = credential_file(session, session.get(CredentialRow, cid))  # type: ignore[arg-type]
-    assert data["proof"][0]["chainId"] == SEPOLIA
+    assert data["proof"][-1]["chainId"] == SEPOLIA
     assert client.registry_address is not None
     policy = VerificationPolicy(trusted={SEPOLIA: {client.registry_address}}, min_confirmations=3)
     report = Verifier(policy, rpc_url=client.rpc_url).verify(data)

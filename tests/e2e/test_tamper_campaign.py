@@ -45,7 +45,7 @@ def test_hidden_expiry_is_not_valid(registry: Registry, corpus: Corpus) -> None:
     assert _verify(registry, f)[1]["validity"] is CheckStatus.FAIL
     _hide(random.Random(0), f, "/validUntil")
     assert _verify(registry, f)[1]["format"] is CheckStatus.FAIL  # hiddenPaths names a mandatory field
-    f["proof"][0]["hiddenPaths"] = ["/credentialSubject/notes"]  # a forger lies there too
+    f["proof"][-1]["hiddenPaths"] = ["/credentialSubject/notes"]  # a forger lies there too
     verdict, checks = _verify(registry, f)
     assert checks["integrity"] is CheckStatus.PASS  # the digest cannot see it...
     assert checks["validity"] is CheckStatus.INDETERMINATE and verdict is not Verdict.VALID  # ...the verifier does
@@ -56,7 +56,7 @@ def test_trailing_newline_in_hex_is_refused(registry: Registry, corpus: Corpus) 
     ``bytes.fromhex`` ignores whitespace, so ``merkleRoot + "\\n"`` verified VALID."""
     for name in ("merkleRoot", "credentialDigest"):
         f = copy.deepcopy(corpus.files[0])
-        f["proof"][0][name] += "\n"
+        f["proof"][-1][name] += "\n"
         verdict, checks = _verify(registry, f)
         assert verdict is Verdict.INVALID and checks["format"] is CheckStatus.FAIL
 
@@ -74,14 +74,14 @@ def test_hidden_paths_must_match_redactions(registry: Registry, corpus: Corpus) 
     base = corpus.redacted[0]
     assert _verify(registry, base)[0] is Verdict.VALID
     lie = copy.deepcopy(base)
-    lie["proof"][0]["hiddenPaths"].append("/credentialSubject/achievement/name")
+    lie["proof"][-1]["hiddenPaths"].append("/credentialSubject/achievement/name")
     assert _verify(registry, lie)[1]["format"] is CheckStatus.FAIL
     silent = copy.deepcopy(base)
-    silent["proof"][0]["hiddenPaths"] = []
+    silent["proof"][-1]["hiddenPaths"] = []
     assert _verify(registry, silent)[1]["format"] is CheckStatus.FAIL
     unsorted = copy.deepcopy(base)
-    unsorted["proof"][0]["redacted"].reverse()
-    if unsorted["proof"][0]["redacted"] != base["proof"][0]["redacted"]:
+    unsorted["proof"][-1]["redacted"].reverse()
+    if unsorted["proof"][-1]["redacted"] != base["proof"][-1]["redacted"]:
         assert _verify(registry, unsorted)[1]["format"] is CheckStatus.FAIL
 
 

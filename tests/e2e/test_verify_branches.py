@@ -52,7 +52,7 @@ def issued(registry: Registry) -> dict[str, Any]:
 def test_too_few_confirmations_is_indeterminate_until_the_blocks_come(registry: Registry) -> None:
     batch = registry.issue(2)
     doc = json.loads(batch.files[0].read_text())
-    anchored = doc["proof"][0]["anchorBlock"]
+    anchored = doc["proof"][-1]["anchorBlock"]
     wanted = registry.client.reads.head() - anchored + 1 + 3  # three blocks short
     verifier = Verifier(_policy(registry, doc, min_confirmations=wanted), rpc_url=registry.rpc_url)
     early = verifier.verify(doc)
@@ -87,7 +87,7 @@ def test_confirmations_through_the_cli(registry: Registry, issued: dict[str, Any
 def test_no_rpc_url_known_for_the_chain_is_indeterminate(registry: Registry, issued: dict[str, Any]) -> None:
     """``chainId`` is not under the digest, so the file stays intact; nothing says where that chain is."""
     doc = copy.deepcopy(issued)
-    doc["proof"][0]["chainId"] = UNKNOWN_CHAIN
+    doc["proof"][-1]["chainId"] = UNKNOWN_CHAIN
     trusted = {UNKNOWN_CHAIN: set(registry.trust[31337])}
     report = Verifier(VerificationPolicy(trusted=trusted, now=_policy(registry, doc).now)).verify(doc)
     assert report.verdict is Verdict.INDETERMINATE, report.summary
@@ -100,7 +100,7 @@ def test_no_rpc_url_known_for_the_chain_is_indeterminate(registry: Registry, iss
 
 def test_no_rpc_url_through_the_cli_exits_2(issued: dict[str, Any], tmp_path: Path) -> None:
     doc = copy.deepcopy(issued)
-    doc["proof"][0]["chainId"] = UNKNOWN_CHAIN
+    doc["proof"][-1]["chainId"] = UNKNOWN_CHAIN
     path = tmp_path / "credential.json"
     path.write_text(json.dumps(doc))
     result = CliRunner().invoke(app, ["verify", "--json", str(path)])
@@ -114,7 +114,7 @@ def test_a_networks_json_rpc_is_used_and_its_chain_id_checked(registry: Registry
     networks_file().parent.mkdir(parents=True, exist_ok=True)
     networks_file().write_text(json.dumps({str(UNKNOWN_CHAIN): {"rpc": registry.rpc_url}}))
     doc = copy.deepcopy(issued)
-    doc["proof"][0]["chainId"] = UNKNOWN_CHAIN
+    doc["proof"][-1]["chainId"] = UNKNOWN_CHAIN
     trusted = {UNKNOWN_CHAIN: set(registry.trust[31337])}
     report = Verifier(VerificationPolicy(trusted=trusted, now=_policy(registry, doc).now)).verify(doc)
     assert report.verdict is Verdict.INDETERMINATE, report.summary

@@ -40,7 +40,8 @@ def batch(registry: Registry) -> Any:
 def test_fresh_credential_is_valid_with_every_check_passing(registry: Registry, batch: Any) -> None:
     report = verifier(registry).verify(load(batch.files[0]))
     assert report.verdict is Verdict.VALID, report.summary
-    assert [c.status for c in report.checks] == [CheckStatus.PASS] * 7
+    assert [c.status for c in report.checks] == [CheckStatus.PASS] * 8  # format v2: the signature too
+    assert report.proofs == ["DataIntegrityProof eddsa-rdfc-2022", "CredentialRegistryAnchorProof"]
     assert report.issuer is not None
     assert report.issuer["name"] == "Universidad de Ejemplo"
     assert report.issuer["accreditedBy"] == registry.accreditor.address
@@ -53,7 +54,7 @@ def test_many_files_verify_together(registry: Registry, batch: Any) -> None:
 
 
 def test_contract_view_agrees(registry: Registry, batch: Any) -> None:
-    proof = load(batch.files[1])["proof"][0]
+    proof = load(batch.files[1])["proof"][-1]
     status = registry.client.reads.check_credential(proof["merkleRoot"], proof["credentialDigest"], proof["merklePath"])
     assert status == 0  # Valid
     flipped = list(proof["merklePath"])
@@ -92,7 +93,7 @@ def test_each_tampered_field_fails_integrity(
 
 def test_tampered_salt_fails_integrity(registry: Registry, batch: Any) -> None:
     data = load(batch.files[0])
-    salts = data["proof"][0]["salts"]
+    salts = data["proof"][-1]["salts"]
     first = sorted(salts)[0]
     salts[first] = "0x" + "11" * 16
     report = verifier(registry).verify(data)
@@ -101,7 +102,7 @@ def test_tampered_salt_fails_integrity(registry: Registry, batch: Any) -> None:
 
 def test_flipped_path_element_fails_inclusion(registry: Registry, batch: Any) -> None:
     data = load(batch.files[0])
-    path = data["proof"][0]["merklePath"]
+    path = data["proof"][-1]["merklePath"]
     path[0] = "0x" + bytes(b ^ 1 for b in bytes.fromhex(path[0][2:])).hex()
     report = verifier(registry).verify(data)
     assert report.verdict is Verdict.INVALID
@@ -110,7 +111,7 @@ def test_flipped_path_element_fails_inclusion(registry: Registry, batch: Any) ->
 
 def test_proof_from_another_credential_fails_inclusion(registry: Registry, batch: Any) -> None:
     data = load(batch.files[0])
-    data["proof"][0]["merklePath"] = load(batch.files[1])["proof"][0]["merklePath"]
+    data["proof"][-1]["merklePath"] = load(batch.files[1])["proof"][-1]["merklePath"]
     report = verifier(registry).verify(data)
     assert check(report, "inclusion")[0] is CheckStatus.FAIL
 
@@ -118,7 +119,7 @@ def test_proof_from_another_credential_fails_inclusion(registry: Registry, batch
 def test_wrong_root_fails(registry: Registry, batch: Any) -> None:
     other = registry.issue(3)
     data = load(batch.files[0])
-    data["proof"][0]["merkleRoot"] = other.root
+    data["proof"][-1]["merkleRoot"] = other.root
     report = verifier(registry).verify(data)
     assert report.verdict is Verdict.INVALID
     assert check(report, "inclusion")[0] is CheckStatus.FAIL
@@ -128,6 +129,7 @@ def test_unanchored_root_fails_anchor(registry: Registry) -> None:
     """A self-consistent file whose root was never anchored: only the chain can tell."""
     from registry.core.credfile import AnchorInfo, make_credential_file
     from registry.issue.prepare import prepare_batch
+    from registry.issue.signing import issuer_signer
     from tests.cohort import synthetic_cohort
 
     docs = list(synthetic_cohort(2, registry.profile(), ACHIEVEMENT, seed=99))
@@ -147,6 +149,7 @@ def test_unanchored_root_fails_anchor(registry: Registry) -> None:
         prepared.tree.root,
         prepared.tree.proof(0),
         fake,
+        signer=issuer_signer(registry.issuer_key, registry.profile().id, fake.anchored_at),
     )
     report = verifier(registry).verify(data)
     assert report.verdict is Verdict.INVALID
@@ -157,7 +160,7 @@ def test_unanchored_root_fails_anchor(registry: Registry) -> None:
 
 def test_wrong_contract_address_fails_anchor(registry: Registry, batch: Any) -> None:
     data = load(batch.files[0])
-    data["proof"][0]["registry"] = "0x" + "42" * 20
+    data["proof"][-1]["registry"] = "0x" + "42" * 20
     report = verifier(registry).verify(data)
     assert report.verdict is Verdict.INVALID
     status, reason = check(report, "anchor")
@@ -167,14 +170,14 @@ def test_wrong_contract_address_fails_anchor(registry: Registry, batch: Any) -> 
 
 def test_wrong_anchor_block_fails_anchor(registry: Registry, batch: Any) -> None:
     data = load(batch.files[0])
-    data["proof"][0]["anchorBlock"] += 1
+    data["proof"][-1]["anchorBlock"] += 1
     report = verifier(registry).verify(data)
     assert check(report, "anchor")[0] is CheckStatus.FAIL
 
 
 def test_wrong_chain_id_is_never_valid(registry: Registry, batch: Any) -> None:
     data = load(batch.files[0])
-    data["proof"][0]["chainId"] = 1
+    data["proof"][-1]["chainId"] = 1
     report = verifier(registry).verify(data)
     assert report.verdict is Verdict.INDETERMINATE
     status, reason = check(report, "anchor")
@@ -184,7 +187,7 @@ def test_wrong_chain_id_is_never_valid(registry: Registry, batch: Any) -> None:
 
 def test_claimed_anchoring_key_must_match_chain(registry: Registry, batch: Any) -> None:
     data = load(batch.files[0])
-    data["proof"][0]["issuerAddress"] = registry.issuer2_key.address.lower()
+    data["proof"][-1]["issuerAddress"] = registry.issuer2_key.address.lower()
     report = verifier(registry).verify(data)
     status, reason = check(report, "issuer")
     assert status is CheckStatus.FAIL
@@ -204,7 +207,7 @@ def test_issuer_cannot_issue_in_another_issuers_name(registry: Registry) -> None
 def test_revoked_credential_is_invalid_with_reason(registry: Registry) -> None:
     issued = registry.issue(4)
     data = load(issued.files[2])
-    digest = data["proof"][0]["credentialDigest"]
+    digest = data["proof"][-1]["credentialDigest"]
     registry.client.writes.revoke_credentials(registry.issuer_key, [digest], 3)
     report = verifier(registry).verify(data)
     assert report.verdict is Verdict.INVALID
@@ -219,7 +222,7 @@ def test_another_issuer_cannot_revoke_my_credential(registry: Registry) -> None:
     """Revocations live in the revoking issuer's namespace: issuer 2 cannot touch issuer 1's files."""
     issued = registry.issue(2)
     data = load(issued.files[0])
-    digest = bytes.fromhex(data["proof"][0]["credentialDigest"][2:])
+    digest = bytes.fromhex(data["proof"][-1]["credentialDigest"][2:])
     chain = registry.client
     chain.writes.revoke_credentials(registry.issuer2_key, [digest], 3)  # accepted, but in issuer 2's namespace
     report = verifier(registry).verify(data)
@@ -424,7 +427,7 @@ def test_address_that_is_not_a_registry_fails_anchor(registry: Registry, batch: 
     probe = deployed.contract_address
     assert probe is not None
     data = load(batch.files[0])
-    data["proof"][0]["registry"] = probe.lower()
+    data["proof"][-1]["registry"] = probe.lower()
     report = verifier(registry).verify(data)
     assert report.verdict is Verdict.INVALID
     status, reason = check(report, "anchor")

@@ -48,7 +48,7 @@ def test_rotation_keeps_old_batches_and_compromise_invalidates_later_ones(
     assert "declared compromised" in issuer.reason
     assert verify(registry, rotated.files[0]).verdict is Verdict.VALID
     # the contract's own view agrees
-    proof = json.loads(after.files[0].read_text())["proof"][0]
+    proof = json.loads(after.files[0].read_text())["proof"][-1]
     assert client.reads.check_credential(proof["merkleRoot"], proof["credentialDigest"], proof["merklePath"]) == 5
 
 
@@ -62,7 +62,7 @@ def test_suspended_issuer_fails_issuer_check_and_reinstatement_restores(registry
     issuer = report.check("issuer")
     assert issuer.status is CheckStatus.FAIL
     assert "suspended" in issuer.reason
-    proof = json.loads(batch.files[0].read_text())["proof"][0]
+    proof = json.loads(batch.files[0].read_text())["proof"][-1]
     assert client.reads.check_credential(proof["merkleRoot"], proof["credentialDigest"], proof["merklePath"]) == 4
     client.writes.transact(registry.accreditor, calls.reinstate_issuer(registry.issuer2_id))
     assert verify(registry, batch.files[0]).verdict is Verdict.VALID

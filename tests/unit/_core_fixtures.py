@@ -43,7 +43,8 @@ ANCHOR = AnchorInfo(
 
 
 def credential(seed: int = 1, **overrides: Any) -> dict[str, Any]:
-    """A deterministic credential."""
+    """A deterministic credential, format v1 unless ``version=2`` (the v1 suite pins v1 forever;
+    tests/unit/test_format_v2.py covers v2)."""
     rng = random.Random(seed).randbytes
     args: dict[str, Any] = {
         "achievement": ACHIEVEMENT,
@@ -54,6 +55,7 @@ def credential(seed: int = 1, **overrides: Any) -> dict[str, Any]:
         "valid_until": datetime(2030, 2, 1, 9, 0, tzinfo=UTC),
         "result": "A",
         "rng": rng,
+        "version": 1,
     }
     args.update(overrides)
     return build_credential(**args)

@@ -61,6 +61,7 @@ def build() -> dict[str, Any]:
         valid_until=datetime(2030, 2, 28, 9, 0, 0, tzinfo=UTC),
         result="A",
         rng=rng,
+        version=1,
     )
     salts = salt_fields(doc, rng=rng)
     digest = compute_digest(doc, salts)

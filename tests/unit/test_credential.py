@@ -12,7 +12,7 @@ from _core_fixtures import ACHIEVEMENT, ISSUER, ROOT, credential
 from jsonschema import Draft201909Validator
 
 from registry.core.credential import (
-    CONTEXTS,
+    CONTEXTS_V1,
     Achievement,
     IssuerProfile,
     build_credential,
@@ -27,7 +27,7 @@ OB3 = json.loads((Path(ROOT) / "registry/schemas/ob3/achievementcredential.schem
 
 def test_credential_shape() -> None:
     doc = credential()
-    assert doc["@context"] == list(CONTEXTS)
+    assert doc["@context"] == list(CONTEXTS_V1)
     assert doc["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert doc["id"].startswith("urn:uuid:")
     assert doc["issuer"] == {

@@ -90,7 +90,7 @@ def test_make_refuses_inconsistent_inputs() -> None:
         (lambda f: f["proof"][0].pop("salts"), "'salts' is a required property"),
         (lambda f: f.update(proof=f["proof"][0]), "/proof"),
         (lambda f: f["proof"].append(copy.deepcopy(f["proof"][0])), "/proof"),
-        (lambda f: f["proof"][0].update(format="credreg-proof-v2"), "credreg-proof-v1"),
+        (lambda f: f["proof"][0].update(format="credreg-proof-v2"), "credreg-proof-v2"),
         (lambda f: f["proof"][0].update(merklePath=["0x" + "00" * 32] * 65), "merklePath"),
         (lambda f: f.pop("issuer"), "'issuer' is a required property"),
         (lambda f: f.update(type=["VerifiableCredential"]), "Open Badges 3.0"),

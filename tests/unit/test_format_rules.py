@@ -94,7 +94,7 @@ def test_hidden_paths_must_be_json_pointers() -> None:
     doc = _edit_proof(REDACTED, "hiddenPaths", ["credentialSubject/name", "/credentialSubject/result"])
     with pytest.raises(CredentialFormatError, match="hiddenPaths"):
         credfile.parse_credential_file(doc)
-    own, _ = credfile._validators()
+    own, _, _ = credfile._validators()
     assert any("hiddenPaths" in list(e.absolute_path) for e in own.iter_errors(doc))  # the schema's guard
     with pytest.raises(CredentialFormatError, match="'credentialSubject/name' is not a JSON pointer"):
         credfile._strict(doc)  # the code's guard, alone
@@ -175,7 +175,7 @@ def test_an_array_shaped_object_is_refused_even_where_the_schema_allows_objects(
     forged["credentialSubject"]["tags"] = {"0": "data", "1": "ethics"}
     salts = issued["proof"][0]["salts"]
     assert compute_digest(forged, salts) == compute_digest(issued, salts)  # why the rule exists
-    _, ob3 = credfile._validators()
+    _, ob3, _ = credfile._validators()
     assert not list(ob3.iter_errors(forged))  # the OB 3.0 schema lets the object through
     with pytest.raises(CredentialFormatError, match="shaped like an array"):
         credfile.parse_credential_file(forged)

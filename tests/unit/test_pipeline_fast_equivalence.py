@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import registry.core.batch as batch
 import registry.core.disclosure as disclosure
 from registry.core.batch import BatchCaches, assemble, digest_chunk
+from registry.core.credential import CONTEXTS_V2
 from registry.core.disclosure import SALT_BYTES, FieldTails, flatten, fresh_digest
 from registry.core.keccak import keccak256
 from registry.errors import CredentialFormatError
@@ -47,8 +48,15 @@ documents = st.dictionaries(names, json_values, min_size=0, max_size=6)
 
 
 def reference_digest(doc: dict[str, Any], salts: dict[str, str]) -> bytes:
-    """docs/format.md section 2, literally."""
-    hashes = [keccak256(rfc8785.dumps([salts[p], p, v])) for p, v in flatten(doc)]
+    """docs/format.md v1 §2 and v2 §2, literally (v2: the document's contexts are exactly the
+    VC 2.0 and OB 3.0.3 ones)."""
+    fields = flatten(doc)
+    if doc.get("@context") == list(CONTEXTS_V2):
+        ordered = sorted(fields, key=lambda f: f[0].encode("utf-8"))
+        return keccak256(
+            b"".join(keccak256(p.encode("utf-8")) + keccak256(rfc8785.dumps([salts[p], p, v])) for p, v in ordered)
+        )
+    hashes = [keccak256(rfc8785.dumps([salts[p], p, v])) for p, v in fields]
     return keccak256(b"".join(sorted(hashes)))
 
 

@@ -1,7 +1,9 @@
 // Build the self-contained verifier page: bundle src/main.js with esbuild (IIFE, no module
 // loading at run time), with the JSON Schemas of the Python package compiled to standalone Ajv
-// validators and the registry ABI from registry/artifacts/CredentialRegistry.json, and inline it
-// into page.html. Usage: node web/verifier/build.mjs [OUT] (default registry/artifacts/verifier.html).
+// validators, the JSON-LD contexts the package ships (registry/contexts: VC 2.0, OB 3.0.3) for the
+// signature check of format v2, and the registry ABI from registry/artifacts/CredentialRegistry.json,
+// and inline it into page.html. Usage: node web/verifier/build.mjs [OUT] [--sizes]
+// (default registry/artifacts/verifier.html; --sizes prints the largest inputs of the bundle).
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,11 +14,14 @@ import standaloneCode from "ajv/dist/standalone/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..", "..");
-const out = resolve(process.argv[2] || join(root, "registry", "artifacts", "verifier.html"));
+const args = process.argv.slice(2);
+const showSizes = args.includes("--sizes");
+const out = resolve(args.find((a) => !a.startsWith("--")) || join(root, "registry", "artifacts", "verifier.html"));
 const require = createRequire(import.meta.url);
 
 const readJson = (...p) => JSON.parse(readFileSync(join(root, ...p), "utf8"));
 const fileSchema = readJson("registry", "schemas", "credential-file-v1.schema.json");
+const fileSchemaV2 = readJson("registry", "schemas", "credential-file-v2.schema.json");
 const ob3Schema = readJson("registry", "schemas", "ob3", "achievementcredential.schema.json");
 const artifact = readJson("registry", "artifacts", "CredentialRegistry.json");
 
@@ -31,8 +36,18 @@ const ajv = new Ajv2019({
   code: { source: true, esm: true },
 });
 ajv.addSchema({ ...fileSchema, $schema: undefined }, "file");
+ajv.addSchema({ ...fileSchemaV2, $schema: undefined }, "file2");
 ajv.addSchema({ ...ob3Schema, $schema: undefined }, "ob3");
-const validators = standaloneCode(ajv, { validateFile: "file", validateOb3: "ob3" });
+const validators = standaloneCode(ajv, { validateFile: "file", validateFile2: "file2", validateOb3: "ob3" });
+
+// The JSON-LD contexts of format v2, from the files the Python package ships (never fetched).
+const CONTEXT_FILES = {
+  "https://www.w3.org/ns/credentials/v2": "credentials-v2.jsonld",
+  "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json": "ob-v3p0-context-3.0.3.json",
+};
+const contexts = Object.fromEntries(
+  Object.entries(CONTEXT_FILES).map(([url, name]) => [url, readJson("registry", "contexts", name)]),
+);
 
 const virtual = {
   name: "virtual",
@@ -44,6 +59,9 @@ const virtual = {
       }
       if (args.path === "virtual:abi") {
         return { contents: JSON.stringify(artifact.abi), loader: "json" };
+      }
+      if (args.path === "virtual:contexts") {
+        return { contents: JSON.stringify(contexts), loader: "json" };
       }
       return null;
     });
@@ -61,7 +79,20 @@ const result = await esbuild.build({
   write: false,
   plugins: [virtual],
   logLevel: "warning",
+  metafile: true,
 });
+if (showSizes) {
+  const byPackage = new Map();
+  const [output] = Object.values(result.metafile.outputs);
+  for (const [file, info] of Object.entries(output.inputs)) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
+    const key = m ? m[1] : file.startsWith("virtual:") ? file : "web/verifier/src";
+    byPackage.set(key, (byPackage.get(key) || 0) + info.bytesInOutput);
+  }
+  for (const [key, bytes] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    console.log(`${(bytes / 1024).toFixed(0).padStart(6)} KiB  ${key}`);
+  }
+}
 const js = result.outputFiles[0].text.replace(/<\/(script)/gi, "<\\/$1");
 // Inside <script>, "<!--" followed by "<script" would change how the HTML parser reads the rest.
 if (/<!--|<script/i.test(js)) throw new Error("the bundle contains '<!--' or '<script': cannot inline it safely");

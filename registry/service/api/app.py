@@ -22,6 +22,7 @@ from registry.service.api.routes import (
     batches,
     certificates,
     credentials,
+    did,
     events,
     health,
     pages,
@@ -62,6 +63,7 @@ def create_api(
     for module in (
         health,
         public,
+        did,
         verify_batch,
         achievements,
         credentials,

@@ -16,6 +16,7 @@ from registry.chain import calls
 from registry.chain.abi import Revert
 from registry.chain.model import BatchInfo
 from registry.errors import ChainUnavailable, TransactionFailed
+from registry.issue.signing import ensure_signing_key
 from registry.service.store import (
     AnchorTx,
     Batch,
@@ -38,6 +39,7 @@ class Anchoring(Stage):
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self._onchain_issuer: dict[str, int] = {}
+        self._signing_key_of_record: set[str] = set()
 
     def sign(self, batch_id: int, result: PassResult) -> bool:
         """pending -> signed: adopt an anchor already on chain, or sign and record a new tx."""
@@ -54,6 +56,11 @@ class Anchoring(Stage):
                 .where(AnchorTx.sender == account.address)
                 .where(col(AnchorTx.state).in_([TxState.SIGNED, TxState.BROADCAST]))
             ).one()
+            if in_flight is None and account.address not in self._signing_key_of_record:
+                # Format v2 files are signed with the key derived from this anchoring key: the chain
+                # must hold it before the anchor (never between in-flight transactions' nonces).
+                ensure_signing_key(client, account)
+                self._signing_key_of_record.add(account.address)
             nonce = client.sender.nonce(account.address)
             if in_flight is not None:
                 nonce = max(nonce, int(in_flight) + 1)

@@ -25,7 +25,15 @@ const BATCH_LIMIT = 500;
 let headCache = null;
 /** Registries whose `accreditor` call reverted: deployed before bodies had entries. */
 const WITHOUT_ACCREDITOR_VIEW = new Set();
+/** Registries whose `signingKey` call reverted: deployed before signing keys (format v2). */
+const WITHOUT_SIGNING_KEYS = new Set();
 export const HAS_ACCREDITOR = abi.some((x) => x.type === "function" && x.name === "accreditor");
+export const HAS_SIGNING_KEYS = abi.some((x) => x.type === "function" && x.name === "signingKey");
+
+/** The record of a signing key no issuer registered (or of a registry without signing keys). */
+export function unknownSigningKey(publicKey) {
+  return { publicKey, issuerId: 0, since: 0, until: 0, compromisedSince: 0 };
+}
 
 function int(x) {
   return Number(x);
@@ -171,6 +179,43 @@ export class ChainReader {
     return [await this.views(calls, block), new Map(bodies.map((b) => [b, unnamed(b)]))];
   }
 
+  /**
+   * views(calls) and the records of Ed25519 signing keys (0x-hex bytes32), in the same batches
+   * (chain/reads.py `_views_and_signing_keys`). A registry deployed before signing keys has no
+   * `signingKey` view: the call reverts (or answers no data), its keys read as unknown (issuer id
+   * 0), and this page stops asking it (`calls` are then sent again on their own).
+   */
+  async viewsAndSigningKeys(calls, publicKeys, block) {
+    if (publicKeys.length && HAS_SIGNING_KEYS && !WITHOUT_SIGNING_KEYS.has(this.registry)) {
+      const all = [...calls, ...publicKeys.map((k) => ["signingKey", [k]])];
+      let raw;
+      try {
+        raw = [];
+        for (let start = 0; start < all.length; start += BATCH_LIMIT) {
+          const chunk = all.slice(start, start + BATCH_LIMIT);
+          raw.push(...(await this.rpc.batch(chunk.map(([name, args]) => this.call(name, args, block)))));
+        }
+      } catch (exc) {
+        if (!(exc instanceof NotARegistry)) throw exc;
+        const results = await this.views(calls, block); // raises again unless only signingKey reverted
+        WITHOUT_SIGNING_KEYS.add(this.registry);
+        return [results, new Map(publicKeys.map((k) => [k, unknownSigningKey(k)]))];
+      }
+      const n = calls.length;
+      const results = calls.map(([name], k) => this.decode(name, raw[k]));
+      const keys = new Map(
+        publicKeys.map((key, k) => {
+          const answer = raw[n + k];
+          if (String(answer || "0x") === "0x") return [key, unknownSigningKey(key)];
+          const [issuerId, since, until, compromisedSince] = this.decode("signingKey", answer).map(int);
+          return [key, { publicKey: key, issuerId, since, until, compromisedSince }];
+        }),
+      );
+      return [results, keys];
+    }
+    return [await this.views(calls, block), new Map(publicKeys.map((k) => [k, unknownSigningKey(k)]))];
+  }
+
   static batchInfo(root, r) {
     const [issuerId, keyId, anchoredAt, blockNumber, count, revokedAt, revocationReason] = r.map(int);
     if (anchoredAt === 0) return null;
@@ -206,8 +251,12 @@ export class ChainReader {
     return [...(await this.issuers(ids)).values()];
   }
 
-  /** Everything verification needs, in at most three batched round trips. */
-  async snapshot(roots, pairs, identities) {
+  /**
+   * Everything verification needs, in at most three batched round trips; `signingKeys` (0x-hex
+   * Ed25519 public keys) are read in round 2, each one present in `snap.signingKeys` (issuer id 0
+   * when unknown or when the registry predates signing keys).
+   */
+  async snapshot(roots, pairs, identities, signingKeys = []) {
     const rootKeys = [...new Set(roots.map((r) => r.toLowerCase()))];
     const answers = await this.rpc.batch([
       ["eth_chainId", []],
@@ -225,6 +274,7 @@ export class ChainReader {
       issuers: new Map(),
       owners: new Map(),
       accreditors: new Map(),
+      signingKeys: new Map(),
     };
     if (!snap.hasCode) return snap;
     rootKeys.forEach((k, i) => snap.batches.set(k, ChainReader.batchInfo(k, this.decode("batch", answers[3 + i]))));
@@ -255,6 +305,7 @@ export class ChainReader {
         owners: new Map(),
         keys: new Map(),
         accreditors: new Map(),
+        signingKeys: new Map(),
       };
     }
     const reads = headCache;
@@ -262,15 +313,16 @@ export class ChainReader {
     const needIssuers = issuerIds.filter((i) => !reads.issuers.has(i));
     const needRevs = revs.filter(([i, d]) => !reads.revocations.has(`${i}|${d}`));
     const needOwners = owners.filter((u) => !reads.owners.has(u));
-    const second = await this.views(
-      [
-        ...needKeyIds.map((i) => ["keyAddress", [i]]),
-        ...needIssuers.map((i) => ["issuer", [i]]),
-        ...needRevs.map(([i, d]) => ["credentialRevocation", [i, d]]),
-        ...needOwners.map((u) => ["issuerIdByUri", [u]]),
-      ],
-      block,
-    );
+    const publicKeys = [...new Set(signingKeys.map((k) => k.toLowerCase()))];
+    const needSigningKeys = publicKeys.filter((k) => !reads.signingKeys.has(k));
+    const secondCalls = [
+      ...needKeyIds.map((i) => ["keyAddress", [i]]),
+      ...needIssuers.map((i) => ["issuer", [i]]),
+      ...needRevs.map(([i, d]) => ["credentialRevocation", [i, d]]),
+      ...needOwners.map((u) => ["issuerIdByUri", [u]]),
+    ];
+    const [second, signing] = await this.viewsAndSigningKeys(secondCalls, needSigningKeys, block);
+    for (const [k, info] of signing) reads.signingKeys.set(k, info);
     let pos = 0;
     const addresses = needKeyIds.map(() => getAddress(second[pos++][0]));
     needIssuers.forEach((i) => reads.issuers.set(i, ChainReader.issuerInfo(i, second[pos++])));
@@ -299,6 +351,7 @@ export class ChainReader {
     for (const i of issuerIds) snap.issuers.set(i, reads.issuers.get(i));
     for (const [i, d] of revs) snap.revocations.set(`${i}|${d}`, reads.revocations.get(`${i}|${d}`));
     for (const u of owners) snap.owners.set(u, reads.owners.get(u));
+    for (const k of publicKeys) snap.signingKeys.set(k, reads.signingKeys.get(k));
     return snap;
   }
 }

@@ -1,7 +1,8 @@
-// Salted per-field digest (jcs-keccak256-salted-fields-v1, docs/format.md §2) and the
-// inclusion proof (OpenZeppelin StandardMerkleTree, §3), as registry/core/disclosure.py and
-// registry/core/merkle.py compute them: JCS (RFC 8785) by the `canonicalize` package,
-// keccak-256 by @noble/hashes, the Merkle proof by @openzeppelin/merkle-tree.
+// Salted per-field digest (jcs-keccak256-salted-fields-v1, docs/format.md §2, and -v2, v2 §2:
+// each field hash bound to its pointer) and the inclusion proof (OpenZeppelin StandardMerkleTree,
+// §3), as registry/core/disclosure.py and registry/core/merkle.py compute them: JCS (RFC 8785) by
+// the `canonicalize` package, keccak-256 by @noble/hashes, the Merkle proof by
+// @openzeppelin/merkle-tree.
 import canonicalize from "canonicalize";
 import { keccak_256 } from "@noble/hashes/sha3";
 import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils";
@@ -85,6 +86,57 @@ export function computeDigest(doc, salts, redacted, unsafe) {
   hashes.sort(compareBytes);
   const all = new Uint8Array(32 * hashes.length);
   hashes.forEach((h, idx) => all.set(h, 32 * idx));
+  return "0x" + bytesToHex(keccak_256(all));
+}
+
+/** Order of strings by Unicode code point, which is the bytewise order of their UTF-8 forms. */
+export function compareCodePoints(a, b) {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a.codePointAt(i);
+    const y = b.codePointAt(j);
+    if (x !== y) return x - y;
+    i += x > 0xffff ? 2 : 1;
+    j += y > 0xffff ? 2 : 1;
+  }
+  return a.length - i - (b.length - j);
+}
+
+const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * The credentialDigest (0x-hex) of a format v2 credential (docs/format.md v2 §2): keccak256 over
+ * keccak256(pointer) ‖ fieldHash for every field, disclosed (recomputed from `salts`) and hidden
+ * (`redacted`, {pointer: field hash}), ordered by pointer bytewise on UTF-8.
+ */
+export function computeDigestV2(doc, salts, redacted, unsafe) {
+  const fields = flatten(doc);
+  const pairs = new Map();
+  for (const [pointer, value] of fields) {
+    const salt = Object.prototype.hasOwnProperty.call(salts, pointer) ? salts[pointer] : undefined;
+    if (salt === undefined) throw new DigestError(pointer, "disclosed field has no salt in proof.salts");
+    pairs.set(pointer, fieldHash(salt, pointer, value, unsafe));
+  }
+  if (pairs.size !== Object.keys(salts).length) {
+    const extra = Object.keys(salts)
+      .filter((p) => !pairs.has(p))
+      .sort(compareCodePoints);
+    throw new DigestError(extra[0], "proof.salts has a salt for a field that is not in the credential");
+  }
+  for (const pointer of Object.keys(redacted)) {
+    if (pairs.has(pointer)) throw new DigestError(pointer, "is both disclosed and redacted");
+    pairs.set(pointer, hexToBytes(redacted[pointer].slice(2)));
+  }
+  const pointers = [...pairs.keys()].sort(compareCodePoints);
+  const all = new Uint8Array(64 * pointers.length);
+  pointers.forEach((pointer, idx) => {
+    // UTF-8 of a lone surrogate does not exist (Python refuses to encode it; TextEncoder would
+    // substitute U+FFFD, a different pointer): such a pointer cannot be hashed.
+    if (LONE_SURROGATE_RE.test(pointer)) throw new DigestError(pointer, "the pointer is not valid Unicode (lone surrogate)");
+    all.set(keccak_256(utf8ToBytes(pointer)), 64 * idx);
+    all.set(pairs.get(pointer), 64 * idx + 32);
+  });
   return "0x" + bytesToHex(keccak_256(all));
 }
 

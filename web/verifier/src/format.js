@@ -1,20 +1,23 @@
 // Format check: the rules of registry/core/credfile.py `parse_credential_file` (size, UTF-8,
-// strict JSON, depth, array-shaped objects, the file schema and the official OB 3.0
-// AchievementCredential schema, then the strict rules of docs/format.md §5a and the anchor
-// information). Validators are compiled at build time from the very JSON Schema files the
-// Python package ships (see build.mjs).
-import { validateFile, validateOb3 } from "virtual:validators";
+// strict JSON, depth, array-shaped objects, the file schema of the file's format version and the
+// official OB 3.0 AchievementCredential schema, then the strict rules of docs/format.md §5a (v1)
+// and v2 §5a, and the anchor information). Validators are compiled at build time from the very
+// JSON Schema files the Python package ships (see build.mjs).
+import { validateFile, validateFile2, validateOb3 } from "virtual:validators";
 import { JsonError, isPlainObject, parseStrict, MAX_DEPTH } from "./json.js";
 import { flatten } from "./digest.js";
 import { parseIsoDateTime, toUtcSeconds } from "./time.js";
 
 export const FORMAT = "credreg-proof-v1";
+export const FORMAT_V2 = "credreg-proof-v2";
+export const PROOF_TYPE = "CredentialRegistryAnchorProof";
+export const PROOF_TYPE_DI = "DataIntegrityProof";
 export const MAX_FILE_BYTES = 2 * 1024 * 1024;
-export const CONTEXTS = [
-  "https://www.w3.org/ns/credentials/v2",
-  "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
-  "https://w3id.org/credential-registry/microcredential/v1",
-];
+export const CONTEXT_VC2 = "https://www.w3.org/ns/credentials/v2";
+export const CONTEXT_OB3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
+export const CONTEXTS = [CONTEXT_VC2, CONTEXT_OB3, "https://w3id.org/credential-registry/microcredential/v1"];
+/** Format v2: exactly the VC 2.0 and OB 3.0.3 contexts (docs/format.md v2 §1). */
+export const CONTEXTS_V2 = [CONTEXT_VC2, CONTEXT_OB3];
 export const MANDATORY_PATHS = [
   "/@context",
   "/type",
@@ -154,8 +157,20 @@ function pyListRepr(list) {
   return "[" + list.map(pyRepr).join(", ") + "]";
 }
 
-function strict(raw) {
-  const proof = raw.proof[0];
+function sameList(a, b) {
+  return a.length === b.length && a.every((x, idx) => x === b[idx]);
+}
+
+const PROOF_SET_RULE = `must be [${PROOF_TYPE_DI}, ${PROOF_TYPE}] or [${PROOF_TYPE}] (the standard proof first)`;
+
+function strict(raw, version) {
+  if (version === 2) {
+    const types = raw.proof.map((p) => p.type);
+    if (!sameList(types, [PROOF_TYPE]) && !sameList(types, [PROOF_TYPE_DI, PROOF_TYPE])) {
+      throw new FormatError("/proof", PROOF_SET_RULE);
+    }
+  }
+  const proof = raw.proof[raw.proof.length - 1];
   for (const [name, re] of [
     ["credentialDigest", HASH_RE],
     ["merkleRoot", HASH_RE],
@@ -166,14 +181,21 @@ function strict(raw) {
   ]) {
     if (!re.test(proof[name])) throw new FormatError(`/proof/0/${name}`, "not in canonical form (lower-case hex / ISO 8601)");
   }
-  for (const listName of ["merklePath", "redacted"]) {
-    proof[listName].forEach((h, idx) => {
+  const red = proof.redacted;
+  for (const [listName, items] of [
+    ["merklePath", proof.merklePath],
+    ["redacted", Array.isArray(red) ? red : Object.values(red)],
+  ]) {
+    items.forEach((h, idx) => {
       if (!HASH_RE.test(h)) throw new FormatError(`/proof/0/${listName}/${idx}`, "must be '0x' + 64 lower-case hex");
     });
   }
-  const red = proof.redacted;
-  for (let k = 1; k < red.length; k++) {
-    if (red[k - 1] > red[k]) throw new FormatError("/proof/0/redacted", "redacted field hashes must be sorted ascending");
+  if (version === 1) {
+    for (let k = 1; k < red.length; k++) {
+      if (red[k - 1] > red[k]) throw new FormatError("/proof/0/redacted", "redacted field hashes must be sorted ascending");
+    }
+  } else {
+    strictV2(raw, proof);
   }
   for (const pointer of Object.keys(proof.salts)) {
     if (!POINTER_RE.test(pointer) || !SALT_RE.test(proof.salts[pointer])) {
@@ -185,12 +207,13 @@ function strict(raw) {
       throw new FormatError(`/${name}`, "must be an ISO 8601 date-time with ASCII digits");
     }
   }
-  const ctx = raw["@context"];
-  if (!(ctx.length === CONTEXTS.length && ctx.every((c, idx) => c === CONTEXTS[idx]))) {
-    throw new FormatError("/@context", `must be exactly ${pyListRepr(CONTEXTS)}`);
+  const contexts = version === 1 ? CONTEXTS : CONTEXTS_V2;
+  if (!sameList(raw["@context"], contexts)) {
+    throw new FormatError("/@context", `must be exactly ${pyListRepr(contexts)}`);
   }
   const hidden = proof.hiddenPaths;
-  if ((hidden.length > 0) !== (red.length > 0)) {
+  const redactedCount = Array.isArray(red) ? red.length : Object.keys(red).length;
+  if ((hidden.length > 0) !== (redactedCount > 0)) {
     throw new FormatError(
       "/proof/0/hiddenPaths",
       "hiddenPaths and redacted disagree: fields were hidden without saying which, or the reverse",
@@ -212,12 +235,57 @@ function strict(raw) {
   }
 }
 
-function anchorInfo(proof, floats) {
+/** Format v2 rules beyond its schema (docs/format.md v2 §5a; credfile._strict_v2). */
+function strictV2(raw, proof) {
+  const signed = raw.proof.length === 2;
+  const redacted = Object.keys(proof.redacted);
+  const disclosure = proof.disclosure;
+  if (disclosure === "full" && (redacted.length || !signed)) {
+    throw new FormatError("/proof/disclosure", "a full file hides nothing and carries the issuer's signature");
+  }
+  if (disclosure === "redacted" && (!redacted.length || signed)) {
+    throw new FormatError(
+      "/proof/disclosure",
+      "a redacted file hides fields and cannot carry the issuer's signature (it covered them)",
+    );
+  }
+  if (disclosure.startsWith("profile:") && (!redacted.length || !signed)) {
+    throw new FormatError("/proof/disclosure", "a profile file hides fields and carries the profile's signature");
+  }
+  if ("profiles" in proof && disclosure !== "full") {
+    throw new FormatError("/proof/profiles", "only a full file lists disclosure profiles");
+  }
+  const disclosed = flatten(withoutProof(raw)).map(([p]) => p);
+  for (const pointer of redacted) {
+    if (!POINTER_RE.test(pointer)) throw new FormatError("/proof/redacted", `${pyRepr(pointer)} is not a JSON pointer`);
+    if (disclosed.some((p) => isUnder(p, pointer) || isUnder(pointer, p))) {
+      throw new FormatError("/proof/redacted", `${pointer} is both redacted and disclosed`);
+    }
+    for (const mandatory of MANDATORY_PATHS) {
+      if (mandatory !== "/validUntil" && (isUnder(pointer, mandatory) || isUnder(mandatory, pointer))) {
+        throw new FormatError("/proof/redacted", `${mandatory} is mandatory and cannot be hidden`);
+      }
+    }
+  }
+  for (const [name, entry] of Object.entries(proof.profiles || {})) {
+    for (const pointer of entry.hide) {
+      if (!POINTER_RE.test(pointer)) throw new FormatError(`/proof/profiles/${name}`, `${pyRepr(pointer)} is not a JSON pointer`);
+    }
+  }
+}
+
+/** 2 when a proof of the set says credreg-proof-v2 (the v2 rules then check it is the last one), else 1. */
+export function fileVersion(raw) {
+  const proofs = isPlainObject(raw) ? raw.proof : undefined;
+  return Array.isArray(proofs) && proofs.some((p) => isPlainObject(p) && p.format === FORMAT_V2) ? 2 : 1;
+}
+
+function anchorInfo(proof, index, floats) {
   const bad = (problem) => new FormatError("/proof/0", `bad anchor information: ${problem}`);
   const at = parseIsoDateTime(proof.anchoredAt);
   if (at.error) throw bad(at.error);
-  if (floats.has("/proof/0/chainId") || !(proof.chainId >= 1)) throw bad("chain_id: must be a positive integer");
-  if (floats.has("/proof/0/anchorBlock") || !(proof.anchorBlock >= 0)) {
+  if (floats.has(`/proof/${index}/chainId`) || !(proof.chainId >= 1)) throw bad("chain_id: must be a positive integer");
+  if (floats.has(`/proof/${index}/anchorBlock`) || !(proof.anchorBlock >= 0)) {
     throw bad("anchor_block: must be a non-negative integer");
   }
   // format_datetime converts to UTC: a date-time whose UTC form leaves years 1..9999 overflows.
@@ -235,7 +303,7 @@ function anchorInfo(proof, floats) {
  * without the ambiguity. Test the strings it applies to with that one first: one that fails
  * would fail the schema anyway, so the outcome is the same, without the wait.
  */
-function pointerGuard(raw) {
+function pointerGuard(raw, format) {
   const proofs = Array.isArray(raw.proof) ? raw.proof : [];
   for (const [i, proof] of proofs.entries()) {
     if (!isPlainObject(proof)) continue;
@@ -248,7 +316,7 @@ function pointerGuard(raw) {
       if (!POINTER_RE.test(pointer)) {
         throw new FormatError(
           "format",
-          `not a ${FORMAT} credential file: /proof/${i}/${where}: ${pyRepr(pointer)} is not an RFC 6901 JSON pointer`,
+          `not a ${format} credential file: /proof/${i}/${where}: ${pyRepr(pointer)} is not an RFC 6901 JSON pointer`,
         );
       }
     }
@@ -257,25 +325,47 @@ function pointerGuard(raw) {
 
 export function parseCredentialFile(data) {
   const { value: raw, floats, unsafeInts } = load(data);
-  pointerGuard(raw);
-  let problem = firstError(validateFile, raw);
-  if (problem !== null) throw new FormatError("format", `not a ${FORMAT} credential file: ${problem}`);
+  const version = fileVersion(raw);
+  const format = version === 1 ? FORMAT : FORMAT_V2;
+  pointerGuard(raw, format);
+  let problem = firstError(version === 1 ? validateFile : validateFile2, raw);
+  if (problem !== null) throw new FormatError("format", `not a ${format} credential file: ${problem}`);
   problem = firstError(validateOb3, raw);
   if (problem !== null) throw new FormatError("format", `not a valid Open Badges 3.0 AchievementCredential: ${problem}`);
-  strict(raw);
-  const proof = raw.proof[0];
-  anchorInfo(proof, floats);
+  strict(raw, version);
+  const index = raw.proof.length - 1;
+  const proof = raw.proof[index];
+  anchorInfo(proof, index, floats);
+  const redactedPointers = version === 2 ? proof.redacted : null;
+  const redacted = version === 2 ? Object.values(proof.redacted) : proof.redacted;
   return {
+    version,
     credential: withoutProof(raw),
     proof,
+    /** Format v2: the DataIntegrityProof when the file carries one, else null. */
+    signature: raw.proof.length === 2 ? raw.proof[0] : null,
     unsafeInts,
     digest: proof.credentialDigest,
     root: proof.merkleRoot,
     path: proof.merklePath,
     salts: proof.salts,
-    redacted: proof.redacted,
+    /** The field hashes of the hidden leaves (v1: the sorted list; v2: the values of redactedPointers). */
+    redacted,
+    /** Format v2: {pointer: field hash} of the hidden leaves; null for v1. */
+    redactedPointers,
     hiddenPaths: [...proof.hiddenPaths],
+    /** "full", "redacted" or "profile:<name>" (v1 files: "full" or "redacted"). */
+    disclosure: typeof proof.disclosure === "string" ? proof.disclosure : redacted.length ? "redacted" : "full",
   };
+}
+
+/**
+ * Whether `pointer` (or something under it) is hidden: true/false, or null when the format cannot
+ * tell (v1 with redacted hashes: they do not name their fields). credfile.CredentialFile.hides.
+ */
+export function hides(cf, pointer) {
+  if (cf.version >= 2) return Object.keys(cf.redactedPointers).some((p) => isUnder(p, pointer));
+  return cf.redacted.length ? null : false;
 }
 
 export { LONE_SURROGATE };

@@ -1,7 +1,8 @@
 // Entry point of the self-contained verifier page: `window.credentialRegistry` and the UI.
 import { extractIfBaked } from "./baking.js";
 import { canonicalIssuerId } from "./identity.js";
-import { CHECK_NAMES, trustTable, verify, verifyMany } from "./verifier.js";
+import { checkSignature, PROOF_TYPE_DI } from "./signature.js";
+import { CHECK_NAMES, OPTIONAL_CHECKS, trustTable, verify, verifyMany } from "./verifier.js";
 
 // -- rows and CSV: the same columns and escaping as registry/verify/tabular.py ---------------
 
@@ -23,18 +24,64 @@ export const COLUMNS = [
 
 const text = (v) => (v === null || v === undefined ? "" : String(v));
 
-/** The learner's name as disclosed in a file (credentialSubject.name), or null. */
-export function learnerName(data) {
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** The credential JSON of a file (text or bytes, JSON or baked badge) for display, or null. */
+export function credentialDocument(data) {
   try {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
     const doc = JSON.parse(new TextDecoder().decode(extractIfBaked(bytes)).replace(/^\ufeff/, ""));
-    let subject = doc && typeof doc === "object" ? doc.credentialSubject : null;
-    if (Array.isArray(subject)) subject = subject[0];
-    const name = subject && typeof subject === "object" && !Array.isArray(subject) ? subject.name : null;
-    return typeof name === "string" ? name : null;
+    return isObject(doc) ? doc : null;
   } catch {
     return null;
   }
+}
+
+function subjectOf(doc) {
+  let subject = doc ? doc.credentialSubject : null;
+  if (Array.isArray(subject)) subject = subject[0];
+  return isObject(subject) ? subject : null;
+}
+
+/** The learner's name as disclosed in a file (credentialSubject.name), or null. */
+export function learnerName(data) {
+  const subject = subjectOf(credentialDocument(data));
+  return subject && typeof subject.name === "string" ? subject.name : null;
+}
+
+/**
+ * The EU micro-credential elements of an achievement JSON, format v1 (extension terms) or v2
+ * (Open Badges 3.0 terms: creditsAvailable, alignment entries ext:EQFLevel, ext:ParticipationForm,
+ * ext:QualityAssurance, ext:LearningOutcome, resultDescription), as
+ * registry.core.credential.eu_elements reads them (null or [] when absent or hidden).
+ */
+export function euElements(achievement) {
+  const a = isObject(achievement) ? achievement : {};
+  const has = (k) => Object.prototype.hasOwnProperty.call(a, k);
+  const out = {
+    ects: has("workloadEcts") ? a.workloadEcts : has("creditsAvailable") ? a.creditsAvailable : null,
+    eqf_level: has("eqfLevel") ? a.eqfLevel : null,
+    learning_outcomes: Array.isArray(a.learningOutcomes) ? [...a.learningOutcomes] : [],
+    assessment_type: has("assessmentType") ? a.assessmentType : null,
+    participation_form: has("participationForm") ? a.participationForm : null,
+    quality_assurance: has("qualityAssurance") ? a.qualityAssurance : null,
+  };
+  for (const entry of Array.isArray(a.alignment) ? a.alignment : []) {
+    if (!isObject(entry)) continue;
+    const kind = entry.targetType;
+    if (kind === "ext:EQFLevel" && /^[0-9]+$/.test(String(entry.targetCode ?? ""))) {
+      out.eqf_level = Number(entry.targetCode);
+    } else if (kind === "ext:ParticipationForm") out.participation_form = entry.targetCode ?? null;
+    else if (kind === "ext:QualityAssurance") out.quality_assurance = entry.targetDescription ?? null;
+    else if (kind === "ext:LearningOutcome" && typeof entry.targetName === "string") {
+      out.learning_outcomes.push(entry.targetName);
+    }
+  }
+  const described = a.resultDescription;
+  if (out.assessment_type === null && Array.isArray(described) && described.length && isObject(described[0])) {
+    out.assessment_type = described[0].name ?? null;
+  }
+  return out;
 }
 
 /** One row of a report (registry.verify.tabular.row). */
@@ -84,6 +131,21 @@ export function csvText(rows, { bom = false } = {}) {
 }
 
 /**
+ * The issuer's DataIntegrityProof of a signed credential (JSON text or object; `proof` one proof or
+ * a proof set, found by type), checked offline with Digital Bazaar's code as the `signature` check
+ * does before it asks the chain about the key: {ok, reason, publicKey (0x-hex Ed25519 key | null)}.
+ */
+async function verifySignature(credential) {
+  const doc = typeof credential === "string" ? JSON.parse(credential) : credential;
+  if (!isObject(doc)) throw new TypeError("a signed credential is a JSON object");
+  const proofs = Array.isArray(doc.proof) ? doc.proof : [doc.proof];
+  const proof = proofs.find((p) => isObject(p) && p.type === PROOF_TYPE_DI);
+  if (!proof) return { ok: false, reason: `the credential has no ${PROOF_TYPE_DI}`, publicKey: null };
+  const unsigned = Object.fromEntries(Object.entries(doc).filter(([k]) => k !== "proof"));
+  return checkSignature(unsigned, proof);
+}
+
+/**
  * window.credentialRegistry.verify(fileText | bytes, {rpc, trustedRegistries, now, minConfirmations,
  * offline, source}) -> Promise<report>; verifyBytes is the same for bytes; verifyMany takes
  * [{source, data}] and shares chain reads.
@@ -92,13 +154,16 @@ const api = {
   verify,
   verifyBytes: (bytes, options) => verify(bytes, options),
   verifyMany,
+  verifySignature,
   reportRow,
   learnerName,
   csvText,
   columns: COLUMNS,
   checkNames: CHECK_NAMES,
+  optionalChecks: OPTIONAL_CHECKS,
+  euElements,
   canonicalIssuerId,
-  version: "credreg-verifier-page-1",
+  version: "credreg-verifier-page-2",
 };
 window.credentialRegistry = api;
 
@@ -132,7 +197,28 @@ function parseTrusted(text) {
     });
 }
 
-function render(report) {
+const PARTICIPATION = { online: "Online", onsite: "On site", blended: "Blended" };
+
+/** Facts of the achievement (EU micro-credential elements) appended to the list `dl`. */
+function achievementFacts(dl, doc) {
+  const subject = subjectOf(doc);
+  if (!subject) return;
+  const eu = euElements(subject.achievement);
+  const add = (term, ...value) => dl.append(el("dt", {}, term), el("dd", { "data-fact": term }, ...value));
+  if (eu.ects !== null && eu.ects !== undefined) add("Workload", `${eu.ects} ECTS credits`);
+  if (eu.eqf_level !== null && eu.eqf_level !== undefined) add("EQF level", String(eu.eqf_level));
+  if (eu.participation_form) add("Participation", PARTICIPATION[eu.participation_form] || String(eu.participation_form));
+  if (eu.assessment_type) add("Assessment", String(eu.assessment_type));
+  if (eu.quality_assurance) add("Quality assurance", String(eu.quality_assurance));
+  if (eu.learning_outcomes.length) {
+    add("Learning outcomes", el("ul", { id: "learning-outcomes" }, ...eu.learning_outcomes.map((o) => el("li", {}, String(o)))));
+  }
+  const results = Array.isArray(subject.result) ? subject.result.filter(isObject) : [];
+  const grades = results.map((r) => r.value).filter((v) => typeof v === "string" || typeof v === "number");
+  if (grades.length) add("Result", grades.join(", "));
+}
+
+function render(report, doc = null) {
   const out = $("result");
   out.replaceChildren();
   const marks = { pass: "✔", fail: "✘", indeterminate: "?" };
@@ -173,6 +259,10 @@ function render(report) {
       el("dt", {}, "Valid"),
       el("dd", {}, `from ${cred.validFrom}` + (cred.validUntil ? ` until ${cred.validUntil}` : "")),
     );
+    achievementFacts(dl, doc);
+    if (report.proofs && report.proofs.length) {
+      dl.append(el("dt", {}, "Proofs checked"), el("dd", { id: "proofs" }, report.proofs.join(", ")));
+    }
     out.append(dl);
   }
   out.append(el("h3", {}, "Checks"));
@@ -229,7 +319,7 @@ function setup() {
         minConfirmations: Number($("confirmations").value || 1),
       });
       status.textContent = `Done: ${report.verdict}`;
-      render(report);
+      render(report, credentialDocument(data));
     } catch (exc) {
       status.textContent = `Error: ${exc.message}`;
     }

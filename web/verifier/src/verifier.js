@@ -1,16 +1,31 @@
 // The verification of registry/verify/verifier.py, in the browser: the named checks format,
-// integrity, inclusion, anchor, issuer, revocation and validity, each pass / fail /
-// indeterminate with a reason, and the verdict. The report has the shape of
-// `registry verify --json` (Report.model_dump(mode="json")).
+// integrity, inclusion, anchor, issuer, signature (format v2 files carrying the issuer's
+// DataIntegrityProof), revocation and validity, each pass / fail / indeterminate with a reason,
+// and the verdict. The report has the shape of `registry verify --json`
+// (Report.model_dump(mode="json")).
 import { getAddress } from "viem";
 import { extractIfBaked, BadgeError } from "./baking.js";
 import { ChainReader, ChainUnavailable, ConfigError, Directory, NotARegistry, Rpc } from "./chain.js";
-import { computeDigest, verifyInclusion } from "./digest.js";
-import { FormatError, parseCredentialFile } from "./format.js";
+import { computeDigest, computeDigestV2, verifyInclusion } from "./digest.js";
+import { FormatError, hides, parseCredentialFile } from "./format.js";
 import { identityConflict, issuerDid, namedIdentity } from "./identity.js";
+import { checkSignature, keyBinding } from "./signature.js";
 import { clock, isoZ, parseTime } from "./time.js";
 
-export const CHECK_NAMES = ["format", "integrity", "inclusion", "anchor", "issuer", "revocation", "validity"];
+export const CHECK_NAMES = [
+  "format",
+  "integrity",
+  "inclusion",
+  "anchor",
+  "issuer",
+  "signature",
+  "revocation",
+  "validity",
+];
+/** Checks a report holds only when they apply: `signature` for a file carrying a DataIntegrityProof. */
+export const OPTIONAL_CHECKS = ["signature"];
+/** The checks that read the chain (INDETERMINATE together when it cannot be read). */
+const CHAIN_CHECKS = ["anchor", "issuer", "signature", "revocation"];
 export const REVOCATION_REASONS = {
   0: "unspecified",
   1: "issued in error",
@@ -77,12 +92,18 @@ class Item {
     this.checks = {};
     this.cf = null;
     this.issuerInfo = null;
+    /** The offline check of the issuer's DataIntegrityProof: {ok, reason, publicKey}. */
+    this.signature = null;
   }
   set(name, status, reason, details = {}) {
     this.checks[name] = { name, status, reason, details };
   }
   pending(name) {
     return !(name in this.checks);
+  }
+  /** Whether check `name` belongs in this file's report (signature: only with a DataIntegrityProof). */
+  applies(name) {
+    return name !== "signature" || (this.cf !== null && this.cf.signature !== null);
   }
 }
 
@@ -95,7 +116,7 @@ function toBytes(data) {
   throw new TypeError("expected text (string) or bytes (Uint8Array / ArrayBuffer)");
 }
 
-function offlineChecks(source, data, now) {
+async function offlineChecks(source, data, now) {
   const item = new Item(source);
   let cf;
   try {
@@ -110,7 +131,7 @@ function offlineChecks(source, data, now) {
     if (!(exc instanceof FormatError || exc instanceof BadgeError)) throw exc;
     item.set("format", FAIL, exc.message);
     for (const name of CHECK_NAMES.slice(1)) {
-      item.set(name, INDETERMINATE, "not checked: the file is not a valid credential file");
+      if (!OPTIONAL_CHECKS.includes(name)) item.set(name, INDETERMINATE, "not checked: the file is not a valid credential file");
     }
     return item;
   }
@@ -120,9 +141,15 @@ function offlineChecks(source, data, now) {
   item.root = proof.merkleRoot;
   item.chainId = proof.chainId;
   item.registry = getAddress(proof.registry);
-  item.set("format", PASS, "well-formed credential file (credreg-proof-v1, Open Badges 3.0 schema)");
+  item.set("format", PASS, `well-formed credential file (credreg-proof-v${cf.version}, Open Badges 3.0 schema)`, {
+    version: cf.version,
+    disclosure: cf.disclosure,
+  });
   try {
-    const actual = computeDigest(cf.credential, cf.salts, cf.redacted, cf.unsafeInts);
+    const actual =
+      cf.version === 2
+        ? computeDigestV2(cf.credential, cf.salts, cf.redactedPointers, cf.unsafeInts)
+        : computeDigest(cf.credential, cf.salts, cf.redacted, cf.unsafeInts);
     if (actual !== cf.digest) {
       throw new Error(
         `/proof/0/credentialDigest: recomputed digest ${actual} differs from ${cf.digest}: the credential, its salts or its redacted hashes were altered`,
@@ -148,6 +175,12 @@ function offlineChecks(source, data, now) {
   } catch (exc) {
     item.set("inclusion", FAIL, `${exc.message}: this credential is not part of the batch it names`);
   }
+  if (cf.signature !== null) {
+    item.signature = await checkSignature(cf.credential, cf.signature);
+    if (!item.signature.ok) {
+      item.set("signature", FAIL, item.signature.reason, { verificationMethod: cf.signature.verificationMethod });
+    }
+  }
   validity(item, now);
   return item;
 }
@@ -160,12 +193,14 @@ function validity(item, now) {
     item.set("validity", FAIL, "validFrom is missing or not a date-time");
   } else if (now < validFrom) {
     item.set("validity", FAIL, `not yet valid: valid from ${doc.validFrom}`, { validFrom: doc.validFrom });
-  } else if (validUntil === null && item.cf.redacted.length) {
+  } else if (validUntil === null && hides(item.cf, "/validUntil") !== false) {
     item.set(
       "validity",
       INDETERMINATE,
-      `the file shows no validUntil but hides ${item.cf.redacted.length} field(s): an expiry date may be among them ` +
-        "(a correct redaction never hides validUntil); ask the holder for a copy that hides less",
+      item.cf.version >= 2
+        ? "the file hides its validUntil: the expiry date cannot be checked; ask the holder for a copy that shows it"
+        : `the file shows no validUntil but hides ${item.cf.redacted.length} field(s): an expiry date may be among them ` +
+            "(a correct redaction never hides validUntil); ask the holder for a copy that hides less",
       { validFrom: doc.validFrom },
     );
   } else if (validUntil !== null && now > validUntil) {
@@ -181,7 +216,7 @@ function validity(item, now) {
 
 function indeterminate(group, reason) {
   for (const item of group) {
-    for (const name of ["anchor", "issuer", "revocation"]) if (item.pending(name)) item.set(name, INDETERMINATE, reason);
+    for (const name of CHAIN_CHECKS) if (item.applies(name) && item.pending(name)) item.set(name, INDETERMINATE, reason);
   }
 }
 
@@ -300,6 +335,12 @@ function issuerCheck(item, batch, key, issuer, registry, trusted, identity, conf
   }
 }
 
+/** The `signature` check once the chain has answered: the key's binding (signature.js keyBinding). */
+function signatureCheck(item, batch, key) {
+  const { ok, reason, details } = keyBinding(item.cf.signature.verificationMethod, batch, key);
+  item.set("signature", ok ? PASS : FAIL, reason, details);
+}
+
 function revocationCheck(item, batch, revocation) {
   if (batch.revokedAt !== 0) {
     const reason = REVOCATION_REASONS[batch.revocationReason] ?? `code ${batch.revocationReason}`;
@@ -354,6 +395,7 @@ async function readAndCheck(reader, chainId, registry, group, policy) {
     group.map((i) => i.root),
     group.map((i) => [i.root, i.digest]),
     group.map((i) => namedIdentity(i.cf.credential)),
+    group.filter((i) => i.signature !== null && i.signature.ok).map((i) => i.signature.publicKey),
   );
   if (snap.chainId !== chainId) {
     indeterminate(
@@ -398,6 +440,9 @@ async function readAndCheck(reader, chainId, registry, group, policy) {
       did,
       snap.accreditors.get(entry.admittedBy),
     );
+    if (item.signature !== null && item.signature.ok) {
+      signatureCheck(item, batch, snap.signingKeys.get(item.signature.publicKey));
+    }
     revocationCheck(item, batch, snap.revocations.get(`${batch.issuerId}|${item.digest.toLowerCase()}`));
   }
 }
@@ -421,7 +466,7 @@ async function chainChecks(chainId, registry, group, policy) {
 }
 
 function report(item, policy, checkedAt) {
-  const checks = CHECK_NAMES.map((name) => item.checks[name]);
+  const checks = CHECK_NAMES.filter((name) => name in item.checks).map((name) => item.checks[name]);
   let verdict;
   let summary;
   const failed = checks.filter((c) => c.status === FAIL);
@@ -439,6 +484,7 @@ function report(item, policy, checkedAt) {
   let credential = {};
   let hidden = [];
   let redacted = 0;
+  const proofs = [];
   if (item.cf !== null) {
     const doc = item.cf.credential;
     const get = (o, k) => (isObject(o) && k in o ? o[k] : null);
@@ -461,6 +507,8 @@ function report(item, policy, checkedAt) {
     };
     hidden = [...item.cf.hiddenPaths];
     redacted = item.cf.redacted.length;
+    if (item.cf.signature !== null) proofs.push(`${item.cf.signature.type} ${item.cf.signature.cryptosuite}`);
+    proofs.push(String(item.cf.proof.type));
   }
   return {
     source: item.source,
@@ -471,6 +519,7 @@ function report(item, policy, checkedAt) {
     issuer: item.issuerInfo,
     hidden_fields: hidden,
     redacted_field_count: redacted,
+    proofs,
     offline: policy.offline,
     checked_at: checkedAt,
   };
@@ -498,13 +547,23 @@ function makePolicy(options = {}) {
 export async function verifyMany(files, options = {}) {
   const policy = makePolicy(options);
   policy.issuerDid = issuerDid;
-  const items = files.map((f, i) =>
-    offlineChecks(f.source ?? options.source ?? `credential ${i + 1}`, f.data, policy.now.micros),
-  );
+  const items = [];
+  for (const [i, f] of files.entries()) {
+    items.push(await offlineChecks(f.source ?? options.source ?? `credential ${i + 1}`, f.data, policy.now.micros));
+  }
   if (policy.offline) {
     for (const item of items) {
-      for (const name of ["anchor", "issuer", "revocation"]) {
-        if (item.pending(name)) item.set(name, INDETERMINATE, "not checked: offline mode, the chain was not consulted");
+      for (const name of CHAIN_CHECKS) {
+        if (item.applies(name) && item.pending(name)) {
+          item.set(
+            name,
+            INDETERMINATE,
+            name === "signature"
+              ? "not checked: offline mode: the signature verifies, but whether its key was the issuer's signing key " +
+                  "when the batch was anchored is on the chain, which was not consulted"
+              : "not checked: offline mode, the chain was not consulted",
+          );
+        }
       }
     }
   } else {

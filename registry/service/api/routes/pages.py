@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
 
+from registry.core.credential import eu_elements
 from registry.errors import AuthenticationError, ConfigError, Conflict, NotFound, RegistryError
 from registry.service.api.deps import SESSION_COOKIE, PageIssuer, SessionDep, StateDep
 from registry.service.api.downloads import file_response
@@ -138,7 +139,7 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
     url = f"{state.settings.public_url.rstrip('/')}/c/{row.id}"
     accredited_by = _accreditation_of(state, data.get("issuer", {}))
     qr = segno.make(url, error="m").svg_inline(scale=4, dark="#111", light="#fff", title=f"QR code of {url}")
-    proof = data["proof"][0]
+    proof = data["proof"][-1]  # the anchor proof is the last of the set (formats v1 and v2)
     subject = data.get("credentialSubject", {})
     return _page(
         request,
@@ -146,6 +147,7 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
         cred=data,
         subject=subject,
         achievement=subject.get("achievement", {}),
+        eu=eu_elements(subject.get("achievement", {})),
         proof=proof,
         url=url,
         qr=qr,
