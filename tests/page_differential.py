@@ -18,13 +18,12 @@ import copy
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from unittest import mock
 
 from registry.verify import VerificationPolicy, Verifier
 
@@ -171,70 +170,11 @@ def compare(
 # -- corpora -------------------------------------------------------------------------------------
 
 
-def _as_v1(template: Mapping[str, Any]) -> Callable[..., Iterator[dict[str, Any]]]:
-    """``synthetic_cohort`` issuing format v1 credentials: the same learners, with the v1 contexts,
-    the v1 achievement (extension terms) and v1 result entries, as ``build_credential(version=1)``
-    writes them."""
-    from tests import cohort
-
-    original = cohort.synthetic_cohort
-
-    def cohort_v1(*args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        for doc in original(*args, **kwargs):
-            doc["@context"] = list(template["@context"])
-            subject = doc["credentialSubject"]
-            subject["achievement"] = copy.deepcopy(template["credentialSubject"]["achievement"])
-            if "result" in subject:
-                subject["result"] = [{"type": ["Result"], "value": r["value"]} for r in subject["result"]]
-            yield doc
-
-    return cohort_v1
-
-
-V1_HIDEABLE = (
-    "/credentialSubject/result",
-    "/credentialSubject/name",
-    "/name",
-    "/credentialSubject/achievement/learningOutcomes",
-    "/credentialSubject/achievement/qualityAssurance",
-)
-"""Fields a holder may hide in a format v1 file (``redact`` accepts them)."""
-
-
-@contextmanager
-def issuing_v1() -> Iterator[None]:
-    """Within: ``Registry.issue`` and ``tests.tamper_mutations`` issue format v1 files."""
-    from registry.core.credential import IssuerProfile, build_credential
-    from tests.chain_fixtures import ACHIEVEMENT
-
-    template = build_credential(
-        achievement=ACHIEVEMENT,
-        issuer=IssuerProfile(id="did:web:uni.example", name="Universidad de Ejemplo"),
-        recipient_email="learner@example.org",
-        valid_from=datetime(2025, 1, 1, tzinfo=UTC),
-        result="pass",
-        rng=bytes,
-        version=1,
-    )
-    import tests.chain_fixtures
-    import tests.tamper_mutations
-
-    cohort_v1 = _as_v1(template)
-    with ExitStack() as stack:
-        for module in (tests.chain_fixtures, tests.tamper_mutations):
-            if hasattr(module, "synthetic_cohort"):
-                stack.enter_context(mock.patch.object(module, "synthetic_cohort", cohort_v1))
-        if hasattr(tests.tamper_mutations, "HIDEABLE"):  # fields a holder may hide in a v1 file
-            stack.enter_context(mock.patch.object(tests.tamper_mutations, "HIDEABLE", V1_HIDEABLE))
-        yield
-
-
 def v1_corpus(registry: Any, n_files: int = 24) -> Corpus:
     """The tamper corpus (``tests.tamper_mutations.build_corpus``) of format v1 files."""
     from tests.tamper_mutations import build_corpus
 
-    with issuing_v1():
-        corpus = build_corpus(registry, n_files)
+    corpus = build_corpus(registry, n_files, version=1)
     assert all(f["proof"][-1]["format"] == "credreg-proof-v1" for f in corpus.files)
     return corpus
 
@@ -454,8 +394,8 @@ EDGE_CASES: dict[str, tuple[str, str]] = {
         "valid Unicode must fail integrity",
     ),
 }
-"""Corner cases of format v2 strictness: the check the page fails, and what the Python verifier
-must change to agree (until it does, the differential test marks the case xfail)."""
+"""Corner cases of format v2 strictness: the check both verifiers fail, and why (the Python side
+was changed to agree with the page on each)."""
 
 
 def v2_edge_cases(registry: Any) -> list[Case]:

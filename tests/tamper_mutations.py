@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import rfc8785
 
@@ -36,14 +36,22 @@ from tests.cohort import synthetic_cohort
 Json = dict[str, Any]
 Case = tuple[str, Json | bytes]
 
-# Fields a holder may legitimately hide (redact() accepts them).
-HIDEABLE = (
+# Fields a holder may legitimately hide (redact() accepts them), per format version.
+HIDEABLE_V1 = (
     "/credentialSubject/result",
     "/credentialSubject/name",
     "/name",
     "/credentialSubject/achievement/learningOutcomes",
     "/credentialSubject/achievement/qualityAssurance",
 )
+HIDEABLE_V2 = (
+    "/credentialSubject/result",
+    "/credentialSubject/name",
+    "/name",
+    "/credentialSubject/achievement/alignment",
+    "/credentialSubject/achievement/creditsAvailable",
+)
+HIDEABLE = HIDEABLE_V2
 
 
 @dataclass
@@ -64,25 +72,32 @@ def _iso(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_corpus(registry: Registry, n_files: int = 24) -> Corpus:
-    """Issue three batches (one of them by issuer 2 in issuer 1's name, one already expired)."""
-    batch = registry.issue(n_files)
+def build_corpus(registry: Registry, n_files: int = 24, *, version: Literal[1, 2] = 2) -> Corpus:
+    """Issue three batches (one of them by issuer 2 in issuer 1's name, one already expired), of
+    format ``version`` files."""
+    counter = iter(range(1000, 2000))
+
+    def cohort(n: int, which: int = 1) -> list[Json]:
+        return list(synthetic_cohort(n, registry.profile(which), ACHIEVEMENT, seed=next(counter), version=version))
+
+    batch = registry.issue(docs=cohort(n_files))
     files = [json.loads(p.read_text()) for p in batch.files]
-    other = registry.issue(max(4, n_files // 4))
+    other = registry.issue(docs=cohort(max(4, n_files // 4)))
     other_files = [json.loads(p.read_text()) for p in other.files]
     # A batch anchored by issuer 2's key but naming issuer 1 (an admitted issuer impersonating another).
-    imp = registry.issue(4, key=registry.issuer2_key, issuer=registry.profile(1))
+    imp = registry.issue(key=registry.issuer2_key, docs=cohort(4))
     impersonating = [json.loads(p.read_text()) for p in imp.files]
     # Credentials that expired in the past (validUntil before now): hiding validUntil must not help.
-    docs = list(synthetic_cohort(4, registry.profile(1), ACHIEVEMENT, seed=777))
+    docs = list(synthetic_cohort(4, registry.profile(1), ACHIEVEMENT, seed=777, version=version))
     for d in docs:
         d["validFrom"] = "2020-01-01T00:00:00Z"
         d["validUntil"] = "2021-01-01T00:00:00Z"
     expired_batch = registry.issue(docs=docs)
     expired = [json.loads(p.read_text()) for p in expired_batch.files]
     redacted = []
+    hideable = HIDEABLE_V1 if version == 1 else HIDEABLE_V2
     for i, f in enumerate(files):
-        hide = [HIDEABLE[i % len(HIDEABLE)], HIDEABLE[(i + 1) % len(HIDEABLE)]]
+        hide = [hideable[i % len(hideable)], hideable[(i + 1) % len(hideable)]]
         redacted.append(redact(f, hide))
     return Corpus(
         files=files + other_files,
@@ -290,16 +305,22 @@ def m_digest_edit(rng: random.Random, f: Json, c: Corpus) -> Json:
 def _hide(rng: random.Random, f: Json, pointer: str, *, salt_kept: bool = False, wrong: bool = False) -> Json:
     """Hand-made redaction of ``pointer`` (possibly mandatory), bypassing redact()'s refusals."""
     p = _proof(f)
-    hashes = []
+    hashes: dict[str, str] = {}
     for ptr, value in _leaves(f):
         if ptr == pointer or ptr.startswith(pointer + "/"):
             salt = p["salts"][ptr] if not wrong else "0x" + rng.randbytes(16).hex()
-            hashes.append("0x" + field_hash(salt, ptr, value).hex())
+            hashes[ptr] = "0x" + field_hash(salt, ptr, value).hex()
             if not salt_kept:
                 del p["salts"][ptr]
     parent, key = _get_parent(f, pointer)
     del parent[key]
-    p["redacted"] = sorted([*p["redacted"], *hashes])
+    if isinstance(p["redacted"], dict):  # format v2: hashes by pointer; the signature cannot stay
+        p["redacted"] = {**p["redacted"], **hashes}
+        p["disclosure"] = "redacted"
+        p.pop("profiles", None)
+        f["proof"] = [p]
+    else:
+        p["redacted"] = sorted([*p["redacted"], *hashes.values()])
     p["hiddenPaths"] = [*p["hiddenPaths"], pointer]
     return f
 
@@ -314,29 +335,40 @@ MANDATORY_LEAVES = (
     "/credentialSubject/achievement/description",
     "/credentialSubject/achievement/criteria",
     "/type/1",
-    "/@context/2",
+    "/@context/1",
     "/credentialSubject/achievement/type",
     "/issuer",
 )
 
 
+def _hideable(f: Json) -> tuple[str, ...]:
+    return HIDEABLE_V2 if isinstance(_proof(f)["redacted"], dict) else HIDEABLE_V1
+
+
 def m_redaction_abuse(rng: random.Random, f: Json, c: Corpus) -> Json:
     p = _proof(f)
+    v2 = isinstance(p["redacted"], dict)
     op = rng.randrange(10)
     if op == 0:  # hide a mandatory field with the correct hash
         return _hide(rng, f, rng.choice(MANDATORY_LEAVES))
     if op == 1:  # hide a field but keep its salt
-        return _hide(rng, f, rng.choice(HIDEABLE), salt_kept=True)
+        return _hide(rng, f, rng.choice(_hideable(f)), salt_kept=True)
     if op == 2:  # hide with a made-up hash
-        return _hide(rng, f, rng.choice(HIDEABLE), wrong=True)
+        return _hide(rng, f, rng.choice(_hideable(f)), wrong=True)
     if op == 3:  # fake redacted hash
-        p["redacted"] = sorted([*p["redacted"], _rand_hash(rng)])
+        if v2:
+            p["redacted"] = {**p["redacted"], "/credentialSubject/secret": _rand_hash(rng)}
+            p["disclosure"] = "redacted"
+            p.pop("profiles", None)
+            f["proof"] = [p]
+        else:
+            p["redacted"] = sorted([*p["redacted"], _rand_hash(rng)])
         p["hiddenPaths"] = p["hiddenPaths"] or ["/credentialSubject/secret"]
         return f
     if op == 4:  # hiddenPaths names a disclosed field
         p["hiddenPaths"] = [*p["hiddenPaths"], rng.choice(_leaves(f))[0]]
         if not p["redacted"]:
-            _hide(rng, f, "/credentialSubject/achievement/qualityAssurance")
+            _hide(rng, f, _hideable(f)[4])
         return f
     if op == 5:  # hiddenPaths claims hiding while nothing is redacted, or the reverse
         if p["redacted"]:
@@ -347,12 +379,18 @@ def m_redaction_abuse(rng: random.Random, f: Json, c: Corpus) -> Json:
     if op == 6:  # drop a redacted hash (the field vanishes without trace)
         if not p["redacted"]:
             _hide(rng, f, "/credentialSubject/name")
-        p["redacted"].pop(rng.randrange(len(p["redacted"])))
+        if v2:
+            p["redacted"].pop(rng.choice(sorted(p["redacted"])))
+        else:
+            p["redacted"].pop(rng.randrange(len(p["redacted"])))
         return f
     if op == 7:  # redacted not sorted / duplicated
         if len(p["redacted"]) < 2:
             _hide(rng, f, "/credentialSubject/result")
-        if rng.random() < 0.5:
+        if v2:  # v2: the same hash under a second pointer (key order means nothing in JSON)
+            first = next(iter(p["redacted"].values()))
+            p["redacted"] = {**p["redacted"], "/credentialSubject/copy": first}
+        elif rng.random() < 0.5:
             p["redacted"] = list(reversed(p["redacted"]))
         else:
             p["redacted"] = sorted([*p["redacted"], p["redacted"][0]])
@@ -370,12 +408,20 @@ def m_redaction_abuse(rng: random.Random, f: Json, c: Corpus) -> Json:
 def m_type_confusion(rng: random.Random, f: Json, c: Corpus) -> Json:
     op = rng.randrange(8)
     ach = f["credentialSubject"]["achievement"]
+    v1 = "eqfLevel" in ach
     if op == 0:
-        ach["eqfLevel"] = str(ach["eqfLevel"])
+        if v1:
+            ach["eqfLevel"] = str(ach["eqfLevel"])
+        else:
+            ach["alignment"][0]["targetCode"] = int(ach["alignment"][0]["targetCode"])
     elif op == 1:
-        ach["workloadEcts"] = str(ach["workloadEcts"])
+        if v1:
+            ach["workloadEcts"] = str(ach["workloadEcts"])
+        else:
+            ach["creditsAvailable"] = str(ach["creditsAvailable"])
     elif op == 2:  # list as dict with index keys: hashes identically (same pointers)
-        ach["learningOutcomes"] = {str(i): v for i, v in enumerate(ach["learningOutcomes"])}
+        name = "learningOutcomes" if v1 else "alignment"
+        ach[name] = {str(i): v for i, v in enumerate(ach[name])}
     elif op == 3:
         pointer = rng.choice([p for p, _ in _leaves(f) if p.rsplit("/", 1)[-1].isdigit()])
         parent_ptr = pointer.rsplit("/", 1)[0]

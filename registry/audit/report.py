@@ -131,7 +131,7 @@ class KeyRecord(BaseModel):
 class SigningKeyRecord(BaseModel):
     """An issuer's Ed25519 signing key (format v2 §4): when it became the issuer's signing key,
     when a newer one retired it, and the compromise declared for it. A signature counts for a
-    batch anchored at ``t`` when ``since <= t``, ``until`` is None or ``t < until``, and
+    batch anchored at ``t`` when ``since <= t``, ``until`` is None or ``t <= until`` (blocks can share a second), and
     ``compromised_since`` is None or ``t < compromised_since``."""
 
     public_key: str

@@ -139,10 +139,11 @@ class SigningKeyInfo:
                 f"the signing key became the issuer's signing key at {_utc(self.since)}, after the batch was "
                 f"anchored at {at}"
             )
-        if self.until != 0 and timestamp >= self.until:
-            when = "before" if timestamp > self.until else "as"
+        # Retirement is not compromise: an anchor in the very second its key was replaced (blocks
+        # can share a timestamp) was made while the key was still of record, so only later fails.
+        if self.until != 0 and timestamp > self.until:
             return (
-                f"the signing key was retired at {_utc(self.until)} (replaced by a newer one), {when} the batch "
+                f"the signing key was retired at {_utc(self.until)} (replaced by a newer one), before the batch "
                 f"was anchored at {at}"
             )
         if self.compromised_since != 0 and timestamp >= self.compromised_since:

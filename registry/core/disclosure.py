@@ -264,7 +264,10 @@ def compute_digest(
             if pointer in pairs:
                 raise CredentialFormatError(pointer, "is both disclosed and redacted")
             pairs[pointer] = _parse_hash(item, pointer)
-        return digest_v2(pairs)
+        try:
+            return digest_v2(pairs)
+        except UnicodeEncodeError:  # a lone surrogate in a redacted pointer: it names no field
+            raise CredentialFormatError("/proof/redacted", "a redacted pointer is not valid Unicode") from None
     if isinstance(redacted, Mapping):
         raise CredentialFormatError("/proof/redacted", "format v1 lists redacted field hashes in an array")
     disclosed = field_hashes(doc, salts)

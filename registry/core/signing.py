@@ -134,12 +134,29 @@ def reference_canonical(doc: Mapping[str, Any]) -> str:
     return str(out)
 
 
+_NULL_STAND_IN: Final = "urn:x-credreg-null"
+
+
+def _nulls_filled(value: Any) -> Any:
+    """``value`` with every ``null`` member (other than a keyword's) replaced by an absolute IRI
+    string: expansion drops a null member before its term is looked up, so an undefined term
+    with a null value would escape :func:`dropped_terms`, while a JSON-LD processor in safe
+    mode (Digital Bazaar's) refuses it all the same."""
+    if isinstance(value, dict):
+        return {
+            k: (_NULL_STAND_IN if v is None and not k.startswith("@") else _nulls_filled(v)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_nulls_filled(v) for v in value]
+    return value
+
+
 def dropped_terms(doc: Mapping[str, Any]) -> list[str]:
     """JSON-LD's silent failures, made loud: the terms of ``doc`` its contexts do not define
     and the ``@id`` values that are not absolute IRIs (pyld has no safe mode; JSON-LD drops
     both). Expands once with a catch-all ``@vocab``/``@base`` and reports what lands there."""
     _require_contexts(doc)
-    probe = copy.deepcopy(dict(doc))
+    probe = _nulls_filled(copy.deepcopy(dict(doc)))
     contexts = probe.get("@context")
     if not isinstance(contexts, list):
         contexts = [contexts]

@@ -63,6 +63,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/v1/verify"): "public",
     ("POST", "/v1/verify/batch"): "public",
     ("GET", "/v1/issuers"): "public",
+    ("GET", "/.well-known/did.json"): "public",
+    ("GET", "/issuers/{issuer_id}/did.json"): "public",
     ("GET", "/v1/revocation-reasons"): "public",
     ("POST", "/v1/achievements"): "issuer",
     ("GET", "/v1/achievements"): "issuer",
@@ -459,6 +461,8 @@ def test_public_routes_and_pages_reveal_no_unreleased_data(matrix_service: tuple
             )
         ],
         ("GET", "/v1/issuers"): [(Req("GET", "/v1/issuers"), 200)],
+        ("GET", "/.well-known/did.json"): [(Req("GET", "/.well-known/did.json"), 404)],  # no issuer for this host
+        ("GET", "/issuers/{issuer_id}/did.json"): [(Req("GET", f"/issuers/{a.issuer_id}/did.json"), 200)],
         ("GET", "/v1/revocation-reasons"): [(Req("GET", "/v1/revocation-reasons"), 200)],
         ("GET", "/"): [(Req("GET", "/"), 200)],
         ("GET", "/verify"): [(Req("GET", "/verify"), 200)],
@@ -710,6 +714,20 @@ CONTRACT_MATRIX: dict[str, dict[str, Revert | str]] = {
         "issuer B": Revert.NOT_BATCH_ISSUER,
         "stranger": Revert.NOT_BATCH_ISSUER,
     },
+    "setSigningKey": {  # only a key that may anchor sets its issuer's signing key
+        "admin": Revert.UNKNOWN_KEY,
+        "accreditor": Revert.UNKNOWN_KEY,
+        "issuer A": "ok",
+        "issuer B": "ok",
+        "stranger": Revert.UNKNOWN_KEY,
+    },
+    "declareSigningKeyCompromised": {  # issuer A's signing key: the body, or A's own anchoring key
+        "admin": Revert.UNAUTHORIZED_SIGNING_KEY_COMPROMISE,
+        "accreditor": "ok",
+        "issuer A": "ok",
+        "issuer B": Revert.UNAUTHORIZED_SIGNING_KEY_COMPROMISE,
+        "stranger": Revert.UNAUTHORIZED_SIGNING_KEY_COMPROMISE,
+    },
     "onboardAccreditor": {"admin": "ok", "accreditor": _AC, "issuer A": _AC, "issuer B": _AC, "stranger": _AC},
     "grantRole": {"admin": "ok", "accreditor": _AC, "issuer A": _AC, "issuer B": _AC, "stranger": _AC},
     "revokeRole": {"admin": "ok", "accreditor": _AC, "issuer A": _AC, "issuer B": _AC, "stranger": _AC},
@@ -748,6 +766,8 @@ def test_contract_authorization_matrix(registry: Registry) -> None:
     role = ACCREDITOR_ROLE
     fresh = Account.create().address
     now = client.history.block_timestamp(client.reads.head())
+    signing_key_a = client.reads.current_signing_key(registry.issuer_id)  # set when A issued
+    assert signing_key_a is not None
     accounts = {
         "admin": registry.admin,
         "accreditor": registry.accreditor,
@@ -762,6 +782,10 @@ def test_contract_authorization_matrix(registry: Registry) -> None:
         "assignKey": lambda: registry_calls.assign_key(registry.issuer_id, fresh),
         "rotateKey": lambda: registry_calls.rotate_key(fresh),
         "declareKeyCompromised": lambda: registry_calls.declare_key_compromised(registry.issuer_key.address, now - 1),
+        "setSigningKey": lambda: registry_calls.set_signing_key(secrets.token_bytes(32)),
+        "declareSigningKeyCompromised": lambda: registry_calls.declare_signing_key_compromised(
+            signing_key_a, now - 1
+        ),
         "anchor": lambda: registry_calls.anchor(secrets.token_bytes(32), 1, b"\x00" * 32),
         "revokeCredential": lambda: registry_calls.revoke_credential(digest_a, 1),
         "revokeCredentials": lambda: registry_calls.revoke_credentials([digest_a], 1),
@@ -785,7 +809,7 @@ def test_contract_authorization_matrix(registry: Registry) -> None:
             got[name][actor] = _outcome(client, make(), accounts[actor].address)
     assert got == CONTRACT_MATRIX
     # What issuer B may do on its own must not touch issuer A: send it for real, then undo.
-    for name in ("rotateKey", "anchor", "revokeCredential", "revokeCredentials"):
+    for name in ("rotateKey", "setSigningKey", "anchor", "revokeCredential", "revokeCredentials"):
         snap = _rpc(client, "evm_snapshot", [])
         try:
             result = client.writes.transact(registry.issuer2_key, calls[name]())

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from registry.cli.app import app
+from registry.core.credential import eu_elements
 from registry.core.csvimport import IssueRequest
 from registry.issue.badges import baked_png
 from registry.service.issuance import credential_file, issue
@@ -116,13 +117,14 @@ def _assert_certificate(pdf: bytes, data: dict[str, Any], png: Path, *, paper: s
     text, fonts = _text_and_fonts(pdf)
     proof = data["proof"][-1]
     achievement = data["credentialSubject"]["achievement"]
+    eu = eu_elements(achievement)  # v2: creditsAvailable and an EQF alignment
     for needle in (
         LEARNER,
         data["issuer"]["name"],
         data["issuer"]["id"],
         achievement["name"],
-        f"{achievement['workloadEcts']:g} ECTS",
-        f"EQF {achievement['eqfLevel']}",
+        f"{eu['ects']:g} ECTS",
+        f"EQF {eu['eqf_level']}",
         proof["registry"],
         proof["merkleRoot"],
         f"chain id {proof['chainId']}",

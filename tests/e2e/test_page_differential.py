@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from registry.cli.app import app
+from registry.verify import CheckStatus, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
 from tests.e2e.test_pages import _require_browser
 from tests.page_differential import EDGE_CASES, Case, compare, open_page, v1_corpus, v2_cases, v2_edge_cases
@@ -80,23 +81,20 @@ def edge_cases(registry: Registry) -> dict[str, Case]:
 def test_page_agrees_with_python_on_v2_strictness_corner_cases(
     registry: Registry, page: Any, edge_cases: dict[str, Case], name: str
 ) -> None:
-    """The page fails these files (its JSON Schema patterns match whole strings, its JSON-LD
-    processor runs in safe mode); until the Python verifier does too, the case is xfail with
-    what it must change."""
-    failing, fix = EDGE_CASES[name]
+    """Both verifiers fail these files, on the same check (whole-string patterns, JSON-LD terms
+    no context defines, a pointer that is not Unicode)."""
+    failing, why = EDGE_CASES[name]
     found = compare(page, [edge_cases[name]], rpc=registry.rpc_url, trusted=registry.trust, now=datetime.now(UTC))
-    if found.disagreements:
-        verdict, checks, _ = found.disagreements[0]["page"]
-        assert verdict == "INVALID" and (failing, "fail") in checks, _explain(found)
-        pytest.xfail(f"the Python verifier does not agree yet: {fix}")
+    assert not found.disagreements, f"{why}: {_explain(found)}"
+    assert found.verdicts.get("INVALID", 0) == 1
+    report = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url).verify(edge_cases[name][1])
+    assert report.check(failing).status is CheckStatus.FAIL, why
 
 
 def test_page_agrees_over_the_tamper_corpus_as_issued_today(registry: Registry, page: Any) -> None:
     """``tests/tamper_mutations.py`` on the files ``Registry.issue`` writes today (format v2)."""
-    try:
-        corpus = build_corpus(registry, 12)
-    except Exception as exc:  # the mutation module still assumes format v1 files
-        pytest.skip(f"tests/tamper_mutations.py cannot build a corpus of today's files yet: {exc!r}"[:300])
+    corpus = build_corpus(registry, 12)
+    assert all(f["proof"][-1]["format"] == "credreg-proof-v2" for f in corpus.files)
     cases, _ = generate(corpus, CASES // 2, seed=12)
     cases += controls(corpus)
     found = compare(page, cases, rpc=registry.rpc_url, trusted=registry.trust, now=datetime.now(UTC))

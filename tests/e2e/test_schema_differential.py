@@ -38,7 +38,7 @@ def test_real_tamper_corpus_agrees(registry: Registry, monkeypatch: pytest.Monke
     policy = VerificationPolicy(trusted=registry.trust, now=datetime.now(UTC), offline=True)
     sample = [*cases[::5], *controls(corpus)]
     fast = Verifier(policy).verify_many(sample)
-    monkeypatch.setattr(credfile, "_compiled", lambda: (_RejectAll(), _RejectAll()))
+    monkeypatch.setattr(credfile, "_compiled", lambda: (_RejectAll(), _RejectAll(), _RejectAll()))
     reference = Verifier(policy).verify_many(sample)
     for (name, _), a, b in zip(sample, fast, reference, strict=True):
         assert (a.check("format").status, a.check("format").reason) == (

@@ -61,7 +61,7 @@ def test_trailing_newline_in_hex_is_refused(registry: Registry, corpus: Corpus) 
         assert verdict is Verdict.INVALID and checks["format"] is CheckStatus.FAIL
 
 
-@pytest.mark.parametrize("pointer", ["/@context/2", "/type/1"])
+@pytest.mark.parametrize("pointer", ["/@context/1", "/type/1"])
 def test_hiding_a_mandatory_array_element_is_refused(registry: Registry, corpus: Corpus, pointer: str) -> None:
     import random
 
@@ -79,10 +79,12 @@ def test_hidden_paths_must_match_redactions(registry: Registry, corpus: Corpus) 
     silent = copy.deepcopy(base)
     silent["proof"][-1]["hiddenPaths"] = []
     assert _verify(registry, silent)[1]["format"] is CheckStatus.FAIL
-    unsorted = copy.deepcopy(base)
-    unsorted["proof"][-1]["redacted"].reverse()
-    if unsorted["proof"][-1]["redacted"] != base["proof"][-1]["redacted"]:
-        assert _verify(registry, unsorted)[1]["format"] is CheckStatus.FAIL
+    # v2: each redacted hash is bound to its pointer; naming another pointer breaks the digest
+    moved = copy.deepcopy(base)
+    redacted = moved["proof"][-1]["redacted"]
+    pointer = next(iter(redacted))
+    redacted["/credentialSubject/achievement/name"] = redacted.pop(pointer)
+    assert _verify(registry, moved)[0] is Verdict.INVALID
 
 
 def test_array_shaped_object_is_refused(registry: Registry, corpus: Corpus) -> None:

@@ -24,6 +24,7 @@ from registry.chain import calls
 from registry.chain.adapter import Chain
 from registry.core.csvimport import IssueRequest
 from registry.errors import ConfigError, Conflict
+from registry.issue.signing import ensure_signing_key
 from registry.service.issuance import credential_file, issue
 from registry.service.keys import check_issuer_keys, signer_for
 from registry.service.revocations import request_revocation
@@ -111,6 +112,8 @@ def test_a_reverted_anchor_counts_as_an_attempt_and_the_last_attempt_fails_the_b
     issuer_id, ids = queue(db, registry, 3)
     [batch_id] = seal_due(db.engine, settings, force=True)
     worker = Worker(settings, db.engine, registry.client)
+    # The signing key goes on record (its own mined transaction) before the block is held back.
+    ensure_signing_key(registry.client, registry.issuer_key)
     rpc(registry, "evm_setAutomine", False)
     first = worker.run_once()
     assert first.signed == [batch_id] and first.broadcast == [batch_id]

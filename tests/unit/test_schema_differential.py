@@ -38,6 +38,7 @@ from registry.core import credfile
 from registry.core.credfile import AnchorInfo, make_credential_file, redact
 from registry.core.disclosure import compute_digest, salt_fields
 from registry.core.merkle import MerkleTree
+from registry.core.signing import Signer, derive_signing_key
 from registry.errors import CredentialFormatError
 from tests.chain_fixtures import ACHIEVEMENT
 from tests.cohort import synthetic_cohort
@@ -46,7 +47,7 @@ from tests.tamper_mutations import HIDEABLE, Case, Corpus, controls, generate
 from tests.unit._core_fixtures import ISSUER, credential_file
 
 GOLDEN = Path(__file__).resolve().parent.parent / "assets" / "golden-v1"
-SCHEMAS = {0: "file schema", 1: "OB 3.0 schema"}
+SCHEMAS = {0: "file schema v1", 1: "OB 3.0 schema", 2: "file schema v2"}
 REGISTRY = "0x" + "ab" * 20
 OTHER_KEY = "0x" + "cd" * 20
 
@@ -72,8 +73,12 @@ EcmaValidator = validators.extend(Draft201909Validator, {"pattern": _ecma_patter
 
 
 @cache
-def _ecma_validators() -> tuple[Any, Any]:
-    return EcmaValidator(credfile.file_schema()), EcmaValidator(credfile.ob3_schema())
+def _ecma_validators() -> tuple[Any, Any, Any]:
+    return (
+        EcmaValidator(credfile.file_schema()),
+        EcmaValidator(credfile.ob3_schema()),
+        EcmaValidator(credfile.file_schema(2)),
+    )
 
 
 def ecma_reference_accepts(which: int, data: Any) -> bool:
@@ -125,6 +130,7 @@ def disagreements(data: Any) -> list[str]:
 def _batch(docs: list[dict[str, Any]], seed: int, *, key: str = "0x" + "11" * 20) -> list[dict[str, Any]]:
     """Credential files of ``docs``, one Merkle tree, anchored (on paper) in ``REGISTRY``."""
     rng = random.Random(seed)
+    signer = Signer(derive_signing_key(bytes([seed]) * 32), ISSUER.id, "2025-03-01T00:00:00Z")
     salts = [salt_fields(d, rng=rng.randbytes) for d in docs]
     digests = [compute_digest(d, s) for d, s in zip(docs, salts, strict=True)]
     tree = MerkleTree.build(digests)
@@ -137,7 +143,7 @@ def _batch(docs: list[dict[str, Any]], seed: int, *, key: str = "0x" + "11" * 20
         anchored_at=datetime(2025, 3, 1, tzinfo=UTC),
     )
     return [
-        make_credential_file(d, s, g, tree.root, tree.proof(i), anchor)
+        make_credential_file(d, s, g, tree.root, tree.proof(i), anchor, signer=signer)
         for i, (d, s, g) in enumerate(zip(docs, salts, digests, strict=True))
     ]
 
@@ -162,7 +168,7 @@ def offline_corpus(n_files: int = 12) -> Corpus:
         other_issuer_address=OTHER_KEY,
         chain_id=31337,
         registry=REGISTRY,
-        foreign_roots=[others[0]["proof"][0]["merkleRoot"], impersonating[0]["proof"][0]["merkleRoot"]],
+        foreign_roots=[others[0]["proof"][-1]["merkleRoot"], impersonating[0]["proof"][-1]["merkleRoot"]],
     )
 
 
@@ -189,7 +195,8 @@ def check_cases(cases: list[Case]) -> dict[str, int]:
         found = disagreements(data)
         if found:
             failures.append(f"{name}: {found}: {json.dumps(data)[:300]}")
-        ok = all(reference_accepts(w, data) for w in SCHEMAS)
+        # A file is accepted under the OB 3.0 schema and the file schema of its version.
+        ok = reference_accepts(1, data) and (reference_accepts(0, data) or reference_accepts(2, data))
         seen["accepted" if ok else "rejected"] += 1
     assert not failures, f"{len(failures)} disagreement(s):\n" + "\n".join(failures[:10])
     return seen
@@ -217,13 +224,13 @@ def test_the_parser_decides_like_the_reference_where_the_pattern_rule_decides(co
     address, a date), the parser's outcome and reason are the reference's (here ``_strict``)."""
     f = copy.deepcopy(corpus.files[0])
     for name, value in (
-        ("merkleRoot", f["proof"][0]["merkleRoot"] + "\n"),
-        ("registry", f["proof"][0]["registry"] + "\n"),
+        ("merkleRoot", f["proof"][-1]["merkleRoot"] + "\n"),
+        ("registry", f["proof"][-1]["registry"] + "\n"),
         ("anchoredAt", "٢٠٢٥-03-01T00:00:00Z"),
     ):
         g = copy.deepcopy(f)
-        g["proof"][0][name] = value
-        assert reference_accepts(0, g) and not compiled_accepts(0, g)
+        g["proof"][-1][name] = value
+        assert reference_accepts(2, g) and not compiled_accepts(2, g)  # the v2 file schema
         with pytest.raises(CredentialFormatError, match=r"canonical form|ASCII digits"):
             credfile.parse_credential_file(g)
     g = copy.deepcopy(f)  # an OB 3.0 member no other rule checks: accepted, as the reference does

@@ -226,3 +226,13 @@ def test_undefined_terms_are_refused_when_signing_and_verifying() -> None:
     assert not check.ok and "favouriteColour" in check.reason
     # the same shape again comes from the cache, with the same answer
     assert "favouriteColour" in check_signature(extra, proof).reason
+    # a null value too: expansion drops the member before looking its term up, but Digital
+    # Bazaar's safe mode refuses it (found by the page differential's field_add class)
+    nulled = copy.deepcopy(doc)
+    nulled["credentialSubject"]["honours"] = None
+    assert "honours" in check_signature(nulled, proof).reason
+    defined = copy.deepcopy(doc)
+    defined["credentialSubject"]["name"] = None  # a defined term: nothing undefined, only a changed document
+    assert check_signature(defined, proof).reason == (
+        "the issuer's signature does not match: the credential was changed after it was signed"
+    )

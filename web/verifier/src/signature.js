@@ -204,10 +204,11 @@ function signingKeyProblem(key, at) {
   if (at < key.since) {
     return `the signing key became the issuer's signing key at ${isoZ(key.since)}, after the batch was anchored at ${when}`;
   }
-  if (key.until !== 0 && at >= key.until) {
+  // Retirement is not compromise: an anchor in the very second the key was replaced still counts.
+  if (key.until !== 0 && at > key.until) {
     return (
       `the signing key was retired at ${isoZ(key.until)} (replaced by a newer one), ` +
-      `${at > key.until ? "before" : "as"} the batch was anchored at ${when}`
+      `before the batch was anchored at ${when}`
     );
   }
   if (key.compromisedSince !== 0 && at >= key.compromisedSince) {
