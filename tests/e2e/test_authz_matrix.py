@@ -783,9 +783,7 @@ def test_contract_authorization_matrix(registry: Registry) -> None:
         "rotateKey": lambda: registry_calls.rotate_key(fresh),
         "declareKeyCompromised": lambda: registry_calls.declare_key_compromised(registry.issuer_key.address, now - 1),
         "setSigningKey": lambda: registry_calls.set_signing_key(secrets.token_bytes(32)),
-        "declareSigningKeyCompromised": lambda: registry_calls.declare_signing_key_compromised(
-            signing_key_a, now - 1
-        ),
+        "declareSigningKeyCompromised": lambda: registry_calls.declare_signing_key_compromised(signing_key_a, now - 1),
         "anchor": lambda: registry_calls.anchor(secrets.token_bytes(32), 1, b"\x00" * 32),
         "revokeCredential": lambda: registry_calls.revoke_credential(digest_a, 1),
         "revokeCredentials": lambda: registry_calls.revoke_credentials([digest_a], 1),
