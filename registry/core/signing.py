@@ -61,6 +61,7 @@ _MULTIKEY_PREFIX: Final = b"\xed\x01"
 _CONTEXT_FILES: Final = {
     CONTEXT_VC2: "credentials-v2.jsonld",
     CONTEXT_OB3: "ob-v3p0-context-3.0.3.json",
+    "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json": "clr-v2p0-context-2.0.1.json",
 }
 _PLACEHOLDER: Final = "urn:x-credreg-placeholder:"
 _UNDEFINED: Final = "urn:x-credreg-undefined-term:"
