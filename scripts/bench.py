@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 # Optional sections, each a scripts/bench_<name>.py with run() or run(long=...) -> dict.
-EXTRA_SECTIONS = ["service", "audit", "reliability", "load", "tamper", "page", "bulk", "webhooks"]
+EXTRA_SECTIONS = ["service", "audit", "reliability", "load", "tamper", "page", "bulk", "webhooks", "stack"]
 
 TARGETS: dict[str, tuple[str, float]] = {
     # key: (comparison, bound) — reported alongside the figures as `targets_met`
@@ -42,6 +42,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "issue_pipeline_1m_s": ("<=", 20.0),
     "sign_per_credential_us": ("<=", 1000.0),
     "verify_one_ms": ("<=", 50.0),
+    "stack_verify_10_files_ms": ("<=", 100.0),
     "ratio_vs_oz_100k": (">=", 20.0),
     "audit_10k_batches_first_s": ("<=", 60.0),
     "audit_10k_batches_resumed_s": ("<=", 2.0),

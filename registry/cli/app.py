@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from registry.cli import audit, certificate, chain, issue, page, service, trust, verify
+from registry.cli import audit, certificate, chain, issue, page, pathway, service, trust, verify
 
 __all__ = ["app", "main"]
 
@@ -24,6 +24,7 @@ app.add_typer(verify.commands)
 app.add_typer(trust.commands)
 app.add_typer(page.commands)
 app.add_typer(certificate.commands)
+app.add_typer(pathway.commands)
 issue.register(app)
 service.register(app)
 audit.register(app)

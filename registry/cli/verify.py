@@ -91,11 +91,19 @@ def verify(
     offline: Annotated[bool, typer.Option(help="only format, integrity and inclusion; no chain")] = False,
     confirmations: Annotated[int, typer.Option(min=1, help="confirmations required")] = 1,
     timeout: Annotated[float, typer.Option(help="RPC timeout in seconds")] = 10.0,
+    pathway: Annotated[
+        Path | None,
+        typer.Option(help="verify the files as one learner's stack toward this pathway definition (JSON)"),
+    ] = None,
+    learner: Annotated[
+        str | None, typer.Option(help="with --pathway: the learner's e-mail, disclosed once to bind the files")
+    ] = None,
 ) -> None:
     """Verify credential files against the chain alone, one file or a whole folder (chain reads
     shared by all). Exit 0 when all are VALID, else 1 if any is INVALID, else 2 (INDETERMINATE).
     In a batch (several files, a directory, or --format csv/table) a file that cannot be read or
-    unbaked gets its own INVALID row."""
+    unbaked gets its own INVALID row. With --pathway the files are one stack: VALID (complete),
+    INCOMPLETE (exit 6: every file VALID, the rule not met yet), INVALID or INDETERMINATE."""
     from registry.verify import Verdict, VerificationPolicy, Verifier
     from registry.verify.tabular import rows, verify_batch
 
@@ -109,9 +117,13 @@ def verify(
     if not paths:
         _fail(ConfigError(f"no *.json, *.png or *.svg files in {', '.join(map(str, files))}"))
     settings = Settings()
+    if learner is not None and pathway is None:
+        _fail(InvalidInput("learner", "--learner binds the files of a stack: give --pathway too"))
     try:
         policy = VerificationPolicy(trusted=_local_trust(settings), min_confirmations=confirmations, offline=offline)
         verifier = Verifier(policy, rpc_urls=rpc or (), timeout=timeout)
+        if pathway is not None:
+            _verify_stack(verifier, pathway, paths, learner, output_format)
         batch = [_read(p, strict=not bulk) for p in paths]
         results = verify_batch(verifier, batch)
     except RegistryError as exc:
@@ -134,6 +146,37 @@ def verify(
         key=lambda v: {"VALID": 0, "INDETERMINATE": 1, "INVALID": 2}[v.value],
     )
     raise typer.Exit(Verdict(worst).exit_code)
+
+
+def _verify_stack(
+    verifier: Any, pathway_file: Path, paths: list[Path], learner: str | None, output_format: OutputFormat
+) -> None:
+    """``registry verify --pathway``: the files as one stack (registry.verify.stack)."""
+    from registry.core.pathway import load_pathway
+    from registry.verify.stack import verify_stack
+
+    try:
+        definition = load_pathway(pathway_file.read_bytes())
+    except OSError as exc:
+        _fail(ConfigError(f"cannot read {pathway_file}: {exc.strerror or exc}"))
+    files = [(str(p), _read(p, strict=True).data or b"") for p in paths]
+    report = verify_stack(verifier, definition, files, learner=learner)
+    if output_format is OutputFormat.json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        p = report.pathway
+        out.print(f"[bold]{report.verdict.value}[/bold]  stack toward {p['name']} ({p['id']} v{p['version']})")
+        for check in report.checks:
+            out.print(f"  {check.name:<9} {check.status.value:<14} {check.reason}", highlight=False)
+        for node in (report.result or {}).get("nodes", []):
+            mark = "done" if node["satisfied"] else "open"
+            by = ", ".join(node["satisfied_by"]) or "; ".join(node["missing"])
+            out.print(f"    {mark} {node['id']} ({node['kind']}): {by}", highlight=False, markup=False)
+        for component in report.components:
+            out.print(f"  {component.verdict.value:<14} {component.source}", highlight=False)
+        if report.verdict.value != "VALID":
+            out.print(report.summary, highlight=False)
+    raise typer.Exit(report.verdict.exit_code)
 
 
 def _read(path: Path, *, strict: bool) -> BatchFile:

@@ -29,6 +29,7 @@ from registry.chain.model import (
     IssuerInfo,
     KeyInfo,
     SigningKeyInfo,
+    Snapshot,
 )
 from registry.chain.networks import known_rpcs
 from registry.chain.quorum import Quorum, RpcDisagreement
@@ -278,6 +279,12 @@ class Verifier:
                 validFrom=doc.get("validFrom"),
                 validUntil=doc.get("validUntil"),
             )
+
+    def chain_snapshot(self, chain_id: int, registry: str, roots: Sequence[str]) -> Snapshot:
+        """The registry's records of ``roots`` (batches, their issuers and keys), read as for
+        credential files, with the same RPCs (a second opinion included): what the stack
+        verifier reads a pathway's anchor with."""
+        return self._client(chain_id, _checksum(registry)).snapshot(list(roots), [])
 
     # -- chain part ---------------------------------------------------------------------
 

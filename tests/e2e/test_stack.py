@@ -1,0 +1,188 @@
+"""Stacks verified as a whole against an anchored pathway, on a real anvil (issue 12)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from registry.chain import calls
+from registry.core.credential import build_credential
+from registry.core.pathway import Pathway, load_pathway
+from registry.errors import InvalidInput
+from registry.issue.pathway import publish_pathway
+from registry.verify import CheckStatus, VerificationPolicy, Verifier
+from registry.verify.stack import StackVerdict, verify_stack
+from tests.chain_fixtures import ACHIEVEMENT, Registry
+
+pytestmark = pytest.mark.e2e
+
+LEARNER = "ada@example.org"
+COURSES = {
+    "python": ("Python for Data Work", 1),
+    "statistics": ("Applied Statistics", 2),
+    "ml": ("Machine Learning Basics", 2),
+    "sql": ("Databases and SQL", 1),
+}
+
+
+def achievement_id(slug: str) -> str:
+    return f"https://uni.example/achievements/{slug}"
+
+
+def pathway_doc(registry: Registry, version: int = 1) -> dict[str, Any]:
+    uni, other = registry.profile(1).id, registry.profile(2).id
+    return {
+        "type": "Pathway",
+        "id": "https://uni.example/pathways/data-analyst",
+        "version": version,
+        "name": "Data Analyst Certificate",
+        "owner": uni,
+        "qualification": {"name": "Certificate in Data Analysis", "eqfLevel": 5, "credits": 5},
+        "requirements": {
+            "id": "all",
+            "allOf": [
+                {"id": "python", "achievement": achievement_id("python"), "issuers": [uni]},
+                {"id": "statistics", "achievement": achievement_id("statistics"), "issuers": [uni, other]},
+                {
+                    "id": "elective",
+                    "atLeast": 1,
+                    "of": [
+                        {"id": "ml", "achievement": achievement_id("ml"), "issuers": [other]},
+                        {"id": "sql", "achievement": achievement_id("sql"), "issuers": [uni]},
+                    ],
+                },
+            ],
+        },
+    }
+
+
+def award(registry: Registry, slug: str, which: int, email: str = LEARNER) -> Path:
+    """One anchored, signed v2 file of ``slug`` for ``email`` from issuer ``which``."""
+    name, ects = COURSES[slug]
+    achievement = ACHIEVEMENT.model_copy(update={"id": achievement_id(slug), "name": name, "workload_ects": ects})
+    doc = build_credential(
+        achievement=achievement,
+        issuer=registry.profile(which),
+        recipient_email=email,
+        recipient_name="Ada Lovelace",
+        valid_from=datetime(2026, 1, 10, tzinfo=UTC),
+        result="A",
+        rng=random.Random(f"{slug}{which}{email}").randbytes,
+    )
+    key = registry.issuer_key if which == 1 else registry.issuer2_key
+    batch = registry.issue(docs=[doc], key=key, issuer=registry.profile(which))
+    return batch.files[0]
+
+
+@pytest.fixture(scope="module")
+def stack(registry: Registry) -> dict[str, Path]:
+    return {
+        "python": award(registry, "python", 1),
+        "statistics": award(registry, "statistics", 2),
+        "ml": award(registry, "ml", 2),
+        "sql": award(registry, "sql", 1),
+    }
+
+
+@pytest.fixture(scope="module")
+def pathway(registry: Registry) -> Pathway:
+    p = load_pathway(pathway_doc(registry))
+    published = publish_pathway(registry.client, registry.issuer_key, p)
+    assert published.tx_hash is not None
+    again = publish_pathway(registry.client, registry.issuer_key, p)  # idempotent
+    assert again.tx_hash is None and again.digest == published.digest
+    return p
+
+
+def run(registry: Registry, pathway: Pathway, paths: list[Path], learner: str | None = LEARNER) -> Any:
+    verifier = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url)
+    files = [(p.name, p.read_bytes()) for p in paths]
+    return verify_stack(verifier, pathway, files, learner=learner)
+
+
+def test_a_complete_stack_is_valid(registry: Registry, pathway: Pathway, stack: dict[str, Path]) -> None:
+    report = run(registry, pathway, [stack["python"], stack["statistics"], stack["ml"]])
+    assert report.verdict is StackVerdict.VALID, report.summary
+    assert [c.status for c in report.checks] == [CheckStatus.PASS] * 3
+    assert "anchored by its owner Universidad de Ejemplo" in report.check("pathway").reason
+    result = report.result
+    assert result["complete"] and result["total_credits"] == 5
+    by_id = {n["id"]: n for n in result["nodes"]}
+    assert by_id["elective"]["satisfied_by"] == [stack["ml"].name]
+    assert all(r.verdict.value == "VALID" for r in report.components)
+    assert report.pathway["digest"].startswith("0x") and report.pathway["block"] > 0
+
+
+def test_a_missing_component_is_incomplete_naming_it(
+    registry: Registry, pathway: Pathway, stack: dict[str, Path]
+) -> None:
+    report = run(registry, pathway, [stack["python"], stack["statistics"]])
+    assert report.verdict is StackVerdict.INCOMPLETE, report.summary
+    assert "Machine Learning" in report.summary or achievement_id("ml") in report.summary
+    assert not report.result["complete"]
+
+
+def test_the_wrong_learner_is_invalid(registry: Registry, pathway: Pathway, stack: dict[str, Path]) -> None:
+    other = award(registry, "ml", 2, email="eve@example.org")
+    report = run(registry, pathway, [stack["python"], stack["statistics"], other])
+    assert report.verdict is StackVerdict.INVALID
+    assert report.check("learner").status is CheckStatus.FAIL and other.name in report.check("learner").reason
+    unbound = run(registry, pathway, [stack["python"], stack["statistics"], stack["ml"]], learner=None)
+    assert unbound.verdict is StackVerdict.INDETERMINATE  # cannot tell whose stack it is
+
+
+def test_a_repeated_component_is_invalid(registry: Registry, pathway: Pathway, stack: dict[str, Path]) -> None:
+    report = run(registry, pathway, [stack["python"], stack["python"], stack["statistics"], stack["ml"]])
+    assert report.verdict is StackVerdict.INVALID
+    assert report.check("rule").status is CheckStatus.FAIL and "duplicate" in report.check("rule").reason
+
+
+def test_an_unpublished_pathway_is_invalid(registry: Registry, pathway: Pathway, stack: dict[str, Path]) -> None:
+    draft = load_pathway(pathway_doc(registry, version=2))  # never anchored
+    report = run(registry, draft, [stack["python"], stack["statistics"], stack["ml"]])
+    assert report.verdict is StackVerdict.INVALID
+    assert "is not anchored" in report.check("pathway").reason
+    with pytest.raises(InvalidInput, match="only the owner publishes"):
+        publish_pathway(registry.client, registry.issuer2_key, draft)
+
+
+def test_a_revoked_component_is_invalid_naming_it(registry: Registry, pathway: Pathway, stack: dict[str, Path]) -> None:
+    revoked = award(registry, "sql", 1)
+    proof = json.loads(revoked.read_text())["proof"][-1]
+    registry.client.writes.transact(registry.issuer_key, calls.revoke_credential(proof["credentialDigest"], 1))
+    report = run(registry, pathway, [stack["python"], stack["statistics"], revoked])
+    assert report.verdict is StackVerdict.INVALID
+    assert f"{revoked.name} is INVALID" in report.summary and "revocation" in report.summary
+
+
+def test_cli_verifies_a_stack_with_exit_codes(
+    registry: Registry, pathway: Pathway, stack: dict[str, Path], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from registry.cli.app import app
+
+    definition = tmp_path / "pathway.json"
+    definition.write_text(json.dumps(pathway.to_json()))
+    env = {"REGISTRY_HOME": str(registry.settings.home)}
+    base = ["verify", "--rpc", registry.rpc_url, "--pathway", str(definition), "--learner", LEARNER]
+    complete = CliRunner().invoke(
+        app, [*base, str(stack["python"]), str(stack["statistics"]), str(stack["ml"])], env=env
+    )
+    assert complete.exit_code == 0, complete.output
+    assert "VALID" in complete.output and "done elective (atLeast)" in complete.output
+    partial = CliRunner().invoke(app, [*base, "--json", str(stack["python"]), str(stack["statistics"])], env=env)
+    assert partial.exit_code == 6, partial.output
+    assert json.loads(partial.output)["verdict"] == "INCOMPLETE"
+    checked = CliRunner().invoke(app, ["pathway", "check", str(definition)], env=env)
+    assert checked.exit_code == 0 and f"digest {partial and json.loads(partial.output)['pathway']['digest']}" in (
+        checked.output
+    )
+    definition.write_text(json.dumps({**pathway.to_json(), "requirements": {"id": "x", "allOf": []}}))
+    bad = CliRunner().invoke(app, [*base, str(stack["python"])], env=env)
+    assert bad.exit_code == 3 and "requirements" in bad.output
