@@ -124,7 +124,8 @@ def verify(
         verifier = Verifier(policy, rpc_urls=rpc or (), timeout=timeout)
         if pathway is not None:
             _verify_stack(verifier, pathway, paths, learner, output_format)
-        batch = [_read(p, strict=not bulk) for p in paths]
+        batch = _expand_transcripts([_read(p, strict=not bulk) for p in paths])
+        bulk = bulk or len(batch) != len(paths)  # a transcript is several credentials
         results = verify_batch(verifier, batch)
     except RegistryError as exc:
         _fail(exc)
@@ -177,6 +178,29 @@ def _verify_stack(
         if report.verdict.value != "VALID":
             out.print(report.summary, highlight=False)
     raise typer.Exit(report.verdict.exit_code)
+
+
+def _expand_transcripts(batch: list[BatchFile]) -> list[BatchFile]:
+    """A CLR 2.0 transcript (ClrCredential) is verified component by component: each embedded
+    credential becomes a file of its own, named ``TRANSCRIPT#N`` (N from 1)."""
+    from registry.core.clr import components_of
+    from registry.verify.tabular import BatchFile
+
+    out_: list[BatchFile] = []
+    for item in batch:
+        doc: Any = None
+        if item.data is not None and item.data.lstrip()[:1] == b"{":
+            try:
+                doc = json.loads(item.data)
+            except ValueError:
+                doc = None
+        types = doc.get("type") if isinstance(doc, dict) else None
+        if isinstance(types, list) and "ClrCredential" in types:
+            for i, component in enumerate(components_of(doc), start=1):
+                out_.append(BatchFile(f"{item.source}#{i}", json.dumps(component).encode()))
+        else:
+            out_.append(item)
+    return out_
 
 
 def _read(path: Path, *, strict: bool) -> BatchFile:

@@ -751,3 +751,18 @@ def evaluate(pathway: Pathway, components: Sequence[Component]) -> PathwayResult
         nodes=[n for n in run.nodes if n is not None],
         unused=unused,
     )
+
+
+_KECCAK_256_MULTIHASH: Final = bytes([0x1B, 0x20])
+
+
+def component_digest_multibase(credential_digest: str) -> str:
+    """How an umbrella credential names a component (VC 2.0 ``relatedResource.digestMultibase``):
+    base58btc multibase of the keccak-256 multihash (code 0x1b) of its ``credentialDigest``
+    (0x-hex), the digest its anchor covers, the same for every redacted copy of it."""
+    import base58
+
+    raw = bytes.fromhex(credential_digest.removeprefix("0x"))
+    if len(raw) != 32:
+        raise InvalidInput("credentialDigest", "must be 32 bytes")
+    return "z" + str(base58.b58encode(_KECCAK_256_MULTIHASH + raw).decode("ascii"))

@@ -27,12 +27,19 @@ from pydantic import BaseModel, Field
 
 from registry.core import credfile
 from registry.core.credential import recipient_matches
-from registry.core.pathway import Component, Pathway, component_of, evaluate, pathway_digest
+from registry.core.pathway import (
+    Component,
+    Pathway,
+    component_digest_multibase,
+    component_of,
+    evaluate,
+    pathway_digest,
+)
 from registry.errors import InvalidInput, RegistryError
 from registry.verify.report import Check, CheckStatus, Report, Verdict
 from registry.verify.verifier import Verifier
 
-__all__ = ["STACK_CHECKS", "StackReport", "StackVerdict", "verify_stack"]
+__all__ = ["STACK_CHECKS", "StackReport", "StackVerdict", "verify_stack", "verify_umbrella"]
 
 STACK_CHECKS = ("pathway", "learner", "rule")
 
@@ -220,24 +227,80 @@ def verify_stack(
                     missing=missing,
                 )
             )
-    bad = [r for r in reports if r.verdict is Verdict.INVALID]
-    open_ = [r for r in reports if r.verdict is Verdict.INDETERMINATE]
-    failed = [c for c in checks if c.status is CheckStatus.FAIL]
-    undecided = [c for c in checks[:2] if c.status is CheckStatus.INDETERMINATE]
-    if bad or failed:
-        verdict = StackVerdict.INVALID
-        summary = "; ".join(
-            [f"{r.source} is INVALID ({r.summary})" for r in bad] + [f"{c.name}: {c.reason}" for c in failed]
-        )
-    elif open_ or undecided:
-        verdict = StackVerdict.INDETERMINATE
-        summary = "; ".join(
-            [f"{r.source} is INDETERMINATE ({r.summary})" for r in open_] + [f"{c.name}: {c.reason}" for c in undecided]
-        )
-    elif checks[2].status is CheckStatus.INDETERMINATE:
-        verdict, summary = StackVerdict.INCOMPLETE, checks[2].reason
-    else:
-        verdict, summary = StackVerdict.VALID, f"complete: {checks[2].reason}; every component VALID"
+    verdict, summary = _verdict(reports, checks)
     return StackReport(
         verdict=verdict, summary=summary, pathway=info, checks=checks, result=result, components=list(reports)
     )
+
+
+def _verdict(reports: Sequence[Report], checks: Sequence[Check]) -> tuple[StackVerdict, str]:
+    """INVALID > INDETERMINATE (a component, or any stack check but the rule) > INCOMPLETE > VALID."""
+    rule = next(c for c in checks if c.name == "rule")
+    bad = [r for r in reports if r.verdict is Verdict.INVALID]
+    open_ = [r for r in reports if r.verdict is Verdict.INDETERMINATE]
+    failed = [c for c in checks if c.status is CheckStatus.FAIL]
+    undecided = [c for c in checks if c.name != "rule" and c.status is CheckStatus.INDETERMINATE]
+    if bad or failed:
+        return StackVerdict.INVALID, "; ".join(
+            [f"{r.source} is INVALID ({r.summary})" for r in bad] + [f"{c.name}: {c.reason}" for c in failed]
+        )
+    if open_ or undecided:
+        return StackVerdict.INDETERMINATE, "; ".join(
+            [f"{r.source} is INDETERMINATE ({r.summary})" for r in open_] + [f"{c.name}: {c.reason}" for c in undecided]
+        )
+    if rule.status is CheckStatus.INDETERMINATE:
+        return StackVerdict.INCOMPLETE, rule.reason
+    return StackVerdict.VALID, f"complete: {rule.reason}; every component VALID"
+
+
+def verify_umbrella(
+    verifier: Verifier,
+    pathway: Pathway,
+    umbrella: tuple[str, bytes | str | dict[str, Any]],
+    files: Sequence[tuple[str, bytes | str | dict[str, Any]]],
+    *,
+    learner: str | None,
+) -> StackReport:
+    """An umbrella credential (the qualification) verified with the components it names: the stack
+    as :func:`verify_stack`, plus the check ``umbrella``: the qualification is VALID on its own,
+    issued by the pathway's owner for this pathway's qualification and this learner, and names
+    (``relatedResource``: id and keccak-256 multihash of ``credentialDigest``) exactly the
+    components that satisfy the requirements."""
+    stack = verify_stack(verifier, pathway, files, learner=learner)
+    name, data = umbrella
+    report = verifier.verify(data, source=name)
+    problems: list[str] = []
+    status = CheckStatus.PASS
+    if report.verdict is not Verdict.VALID:
+        status = CheckStatus.FAIL if report.verdict is Verdict.INVALID else CheckStatus.INDETERMINATE
+        problems.append(f"the qualification credential is {report.verdict.value} ({report.summary})")
+    else:
+        doc = credfile.parse_credential_file(data).credential
+        if report.credential.get("issuerId") != pathway.owner:
+            problems.append(f"it was issued by {report.credential.get('issuerId')}, not the owner {pathway.owner}")
+        achievement = doc.get("credentialSubject", {}).get("achievement", {})
+        if achievement.get("id") != f"{pathway.id}#qualification":
+            problems.append(f"it awards {achievement.get('id')}, not this pathway's qualification")
+        if learner is not None and not recipient_matches(doc, learner):
+            problems.append("it names another learner")
+        named = {(r.get("id"), r.get("digestMultibase")) for r in doc.get("relatedResource", []) if isinstance(r, dict)}
+        used = {key for node in (stack.result or {}).get("nodes", []) for key in node["satisfied_by"]}
+        presented = {
+            (c.credential.get("id"), component_digest_multibase(str(c.credential["digest"])))
+            for c in stack.components
+            if c.source in used
+        }
+        if presented - named:
+            problems.append(f"{len(presented - named)} presented component(s) are not among those it names")
+        if named - presented:
+            problems.append(f"{len(named - presented)} component(s) it names were not presented (or do not count)")
+        status = CheckStatus.FAIL if problems else CheckStatus.PASS
+    check = _check(
+        "umbrella",
+        status,
+        "; ".join(problems)
+        or f"the qualification {achievement.get('name')} names exactly the {len(named)} components presented",
+    )
+    checks = [*stack.checks, check]
+    verdict, summary = _verdict(stack.components, checks)
+    return stack.model_copy(update={"verdict": verdict, "summary": summary, "checks": checks})

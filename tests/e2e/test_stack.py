@@ -186,3 +186,96 @@ def test_cli_verifies_a_stack_with_exit_codes(
     definition.write_text(json.dumps({**pathway.to_json(), "requirements": {"id": "x", "allOf": []}}))
     bad = CliRunner().invoke(app, [*base, str(stack["python"])], env=env)
     assert bad.exit_code == 3 and "requirements" in bad.output
+
+
+def test_the_umbrella_credential_names_its_components(
+    registry: Registry, pathway: Pathway, stack: dict[str, Path], tmp_path: Path
+) -> None:
+    from registry.issue.direct import issue_and_anchor
+    from registry.issue.umbrella import component_digest_multibase, umbrella_document
+    from registry.verify.stack import verify_umbrella
+
+    paths = [stack["python"], stack["statistics"], stack["ml"]]
+    report = run(registry, pathway, paths)
+    doc = umbrella_document(
+        pathway,
+        report.model_dump(mode="json"),
+        issuer=registry.profile(1),
+        learner_email=LEARNER,
+        learner_name="Ada Lovelace",
+        valid_from=datetime(2026, 2, 1, tzinfo=UTC),
+    )
+    [umbrella] = issue_and_anchor(registry.client, registry.issuer_key, [doc], tmp_path / "umbrella").files
+    data = json.loads(umbrella.read_text())
+    assert data["credentialSubject"]["achievement"]["achievementType"] == "Certificate"
+    first = json.loads(paths[0].read_text())
+    assert {
+        "id": first["id"],
+        "digestMultibase": component_digest_multibase(first["proof"][-1]["credentialDigest"]),
+    } in (data["relatedResource"])
+    verifier = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url)
+    alone = verifier.verify(data)
+    assert alone.verdict.value == "VALID", alone.summary  # on the owner's word
+    whole = verify_umbrella(
+        verifier, pathway, (umbrella.name, data), [(p.name, p.read_bytes()) for p in paths], learner=LEARNER
+    )
+    assert whole.verdict is StackVerdict.VALID, whole.summary
+    assert whole.check("umbrella").status is CheckStatus.PASS
+    # a component it does not name (another award of an elective) is refused
+    swapped = verify_umbrella(
+        verifier,
+        pathway,
+        (umbrella.name, data),
+        [(p.name, p.read_bytes()) for p in [*paths[:2], stack["sql"]]],
+        learner=LEARNER,
+    )
+    assert swapped.verdict is StackVerdict.INVALID and swapped.check("umbrella").status is CheckStatus.FAIL
+    with pytest.raises(InvalidInput, match="only the pathway's owner"):
+        umbrella_document(
+            pathway,
+            report.model_dump(mode="json"),
+            issuer=registry.profile(2),
+            learner_email=LEARNER,
+            learner_name=None,
+            valid_from=datetime(2026, 2, 1, tzinfo=UTC),
+        )
+
+
+def test_cli_awards_the_qualification_and_writes_a_clr_transcript(
+    registry: Registry, pathway: Pathway, stack: dict[str, Path], tmp_path: Path
+) -> None:
+    from jsonschema import Draft201909Validator
+    from typer.testing import CliRunner
+
+    from registry.cli.app import app
+    from registry.core.clr import clr_schema
+
+    definition = tmp_path / "pathway.json"
+    definition.write_text(json.dumps(pathway.to_json()))
+    env = {"REGISTRY_HOME": str(registry.settings.home)}
+    rpc = ["--rpc", registry.rpc_url]
+    paths = [str(stack["python"]), str(stack["statistics"]), str(stack["ml"])]
+    awarded = CliRunner().invoke(
+        app,
+        ["pathway", "award", str(definition), *paths, "--learner", LEARNER, "--out", str(tmp_path / "u"), *rpc],
+        env=env,
+    )
+    assert awarded.exit_code == 0, awarded.output
+    [umbrella] = list((tmp_path / "u").glob("*.json"))
+    assert CliRunner().invoke(app, ["verify", *rpc, str(umbrella)], env=env).exit_code == 0
+    incomplete = CliRunner().invoke(
+        app, ["pathway", "award", str(definition), *paths[:2], "--learner", LEARNER, *rpc], env=env
+    )
+    assert incomplete.exit_code != 0 and "INCOMPLETE" in incomplete.output
+    transcript = tmp_path / "transcript.json"
+    made = CliRunner().invoke(
+        app, ["clr", *paths, "--pathway", str(definition), "--out", str(transcript), *rpc], env=env
+    )
+    assert made.exit_code == 0, made.output
+    doc = json.loads(transcript.read_text())
+    assert not list(Draft201909Validator(clr_schema()).iter_errors(doc))  # 1EdTech's ClrCredential schema
+    checked = CliRunner().invoke(app, ["verify", *rpc, "--json", str(transcript)], env=env)
+    assert checked.exit_code == 0, checked.output
+    reports = json.loads(checked.output)
+    assert [r["source"] for r in reports] == [f"{transcript}#{i}" for i in (1, 2, 3)]
+    assert all(r["verdict"] == "VALID" for r in reports)
