@@ -250,6 +250,9 @@ def main() -> int:
     expect(cli(*audit_all, "--format", "html", "--out", rel(report)), 0, "audit of the whole registry")
     expect(cli("audit", "--look-alikes", "--rpc", rpc, "--from-block", "0"), 1, "the look-alike watch")
 
+    step("9. Stackable credentials: a pathway, a learner's stack, the qualification and a transcript")
+    stack_story(rpc, run_dir / "stack", chain_id)
+
     step("Summary")
     console.print(
         f"Done in {time.monotonic() - started:.0f} s. Everything is under {rel(run_dir)}/:\n"
@@ -260,6 +263,8 @@ def main() -> int:
         f"  audit-report.html  the auditor's report (open it in a browser; it works offline)\n"
         f"  verifier.html  the verifier as one page: open it in a browser, drop a file (or a baked badge)\n"
         f"  employer/, forger/  the stranger's folder that trusted the registry; the look-alike's forgery\n"
+        f"  stack/        a pathway, one learner's three credentials from both issuers, the qualification\n"
+        f"                (umbrella/) and a CLR 2.0 transcript\n"
         f"The pages: run `registry serve` and open http://127.0.0.1:8000/verify (the same page),\n"
         f"  http://127.0.0.1:8000/c/{public_id} (share page) and http://127.0.0.1:8000/dashboard (API key:\n"
         f"  `registry apikey create {ETSI[1]}`).\n"
@@ -267,6 +272,94 @@ def main() -> int:
         f"  `registry verify {rel(service_file)}` verifies again."
     )
     return 0
+
+
+LEARNER = ("ada.lovelace@learners.example", "Ada Lovelace")
+
+
+def stack_story(rpc: str, out: Path, chain_id: int) -> None:
+    """Issue 12's story: the university owns a pathway of three micro-credentials, two of its own
+    and one of the technical school's; one learner's stack is VALID, the qualification is awarded
+    and a CLR transcript written; without one file the stack is INCOMPLETE, and once a component
+    is revoked it is INVALID, naming it."""
+    from registry.core.credential import Achievement, IssuerProfile, build_credential, validate_model
+    from registry.issue.direct import issue_and_anchor
+
+    out.mkdir(parents=True, exist_ok=True)
+    uni_stats = {
+        **ACHIEVEMENTS["uni"],
+        "id": "https://uni.example/achievements/applied-statistics",
+        "name": "Applied Statistics for Policy",
+        "workload_ects": 2.0,
+    }
+    etsi_lab = {**ACHIEVEMENTS["etsi"], "id": "https://etsi.example/achievements/cloud-security-lab"}
+    files: dict[str, Path] = {}
+    for slug, achievement in (("data-literacy", ACHIEVEMENTS["uni"]), ("statistics", uni_stats)):
+        (out / f"{slug}.json").write_text(json.dumps(achievement, indent=2, ensure_ascii=False))
+        (out / f"{slug}.csv").write_text(f"email,name,result\n{LEARNER[0]},{LEARNER[1]},merit\n")
+        folder = out / "files" / slug
+        issue = ["issue", "--csv", rel(out / f"{slug}.csv"), "--achievement", rel(out / f"{slug}.json")]
+        expect(cli(*issue, "--out", rel(folder), "--rpc", rpc), 0, f"the university's {slug} credential")
+        [files[slug]] = sorted(folder.glob("*.json"))
+    # The school issues with its own key, as its service's worker does.
+    school = dev_account(ETSI[2], chain_id)
+    doc = build_credential(
+        achievement=validate_model(Achievement, etsi_lab, "achievement."),
+        issuer=IssuerProfile(id=ETSI[1], name=ETSI[0]),
+        recipient_email=LEARNER[0],
+        recipient_name=LEARNER[1],
+        valid_from=datetime.now(UTC).replace(microsecond=0),
+        result="pass",
+    )
+    [files["cloud-lab"]] = issue_and_anchor(connect(Settings(), rpc), school, [doc], out / "files" / "cloud-lab").files
+    console.print(f"{LEARNER[1]} holds three credentials from two issuers: {', '.join(files)}")
+    pathway = out / "pathway.json"
+    pathway.write_text(
+        json.dumps(
+            {
+                "type": "Pathway",
+                "id": "https://uni.example/pathways/digital-public-services",
+                "version": 1,
+                "name": "Digital Public Services Certificate",
+                "description": "Data, statistics and cloud security for public administration.",
+                "owner": UNI[1],
+                "qualification": {"name": "Certificate in Digital Public Services", "eqfLevel": 6, "credits": 7},
+                "requirements": {
+                    "id": "all",
+                    "allOf": [
+                        {"id": "data", "achievement": ACHIEVEMENTS["uni"]["id"], "issuers": [UNI[1]]},
+                        {"id": "stats", "achievement": uni_stats["id"], "issuers": [UNI[1]]},
+                        {"id": "security", "achievement": etsi_lab["id"], "issuers": [ETSI[1], UNI[1]]},
+                    ],
+                },
+            },
+            indent=2,
+        )
+    )
+    expect(cli("pathway", "check", rel(pathway)), 0, "the pathway definition")
+    expect(cli("pathway", "publish", rel(pathway), "--rpc", rpc), 0, "the owner anchors the pathway")
+    stack = [rel(files[k]) for k in ("data-literacy", "statistics", "cloud-lab")]
+    verify_stack = ["verify", "--rpc", rpc, "--pathway", rel(pathway), "--learner", LEARNER[0]]
+    expect(cli(*verify_stack, *stack), 0, "the whole stack → VALID")
+    award = ["pathway", "award", rel(pathway), *stack, "--learner", LEARNER[0], "--name", LEARNER[1]]
+    expect(cli(*award, "--out", rel(out / "umbrella"), "--rpc", rpc), 0, "the qualification is awarded")
+    [umbrella] = sorted((out / "umbrella").glob("*.json"))
+    expect(cli("verify", rel(umbrella), "--rpc", rpc), 0, "the qualification alone → VALID on the owner's word")
+    transcript = out / "transcript-clr.json"
+    clr = ["clr", *stack, "--pathway", rel(pathway), "--out", rel(transcript), "--rpc", rpc]
+    expect(cli(*clr), 0, "a CLR 2.0 transcript")
+    expect(cli("verify", rel(transcript), "--rpc", rpc), 0, "the transcript, component by component → VALID")
+    incomplete = cli(*verify_stack, *stack[:2])
+    expect(incomplete, 6, "one file removed → INCOMPLETE")
+    if "security" not in incomplete.stdout:
+        raise SystemExit("the INCOMPLETE stack did not name the missing requirement")
+    expect(
+        cli("revoke", stack[1], "--reason", "1", "--rpc", rpc), 0, "the university revokes the statistics credential"
+    )
+    invalid = cli(*verify_stack, *stack)
+    expect(invalid, 1, "a revoked component → INVALID")
+    if files["statistics"].name not in invalid.stdout:
+        raise SystemExit("the INVALID stack did not name the revoked component")
 
 
 def forge(rpc: str, home: Path) -> Path:

@@ -171,7 +171,7 @@ def _verify_stack(
             out.print(f"  {check.name:<9} {check.status.value:<14} {check.reason}", highlight=False)
         for node in (report.result or {}).get("nodes", []):
             mark = "done" if node["satisfied"] else "open"
-            by = ", ".join(node["satisfied_by"]) or "; ".join(node["missing"])
+            by = ", ".join(node["satisfied_by"]) if node["satisfied"] else "missing " + "; ".join(node["missing"])
             out.print(f"    {mark} {node['id']} ({node['kind']}): {by}", highlight=False, markup=False)
         for component in report.components:
             out.print(f"  {component.verdict.value:<14} {component.source}", highlight=False)
