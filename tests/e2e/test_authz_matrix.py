@@ -64,6 +64,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/v1/verify/batch"): "public",
     ("GET", "/v1/issuers"): "public",
     ("GET", "/.well-known/did.json"): "public",
+    ("POST", "/v1/verify/stack"): "public",
     ("GET", "/issuers/{issuer_id}/did.json"): "public",
     ("GET", "/v1/revocation-reasons"): "public",
     ("POST", "/v1/achievements"): "issuer",
@@ -461,6 +462,7 @@ def test_public_routes_and_pages_reveal_no_unreleased_data(matrix_service: tuple
             )
         ],
         ("GET", "/v1/issuers"): [(Req("GET", "/v1/issuers"), 200)],
+        ("POST", "/v1/verify/stack"): [(Req("POST", "/v1/verify/stack", {"json": {"credentials": []}}), 422)],
         ("GET", "/.well-known/did.json"): [(Req("GET", "/.well-known/did.json"), 404)],  # no issuer for this host
         ("GET", "/issuers/{issuer_id}/did.json"): [(Req("GET", f"/issuers/{a.issuer_id}/did.json"), 200)],
         ("GET", "/v1/revocation-reasons"): [(Req("GET", "/v1/revocation-reasons"), 200)],

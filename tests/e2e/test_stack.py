@@ -279,3 +279,27 @@ def test_cli_awards_the_qualification_and_writes_a_clr_transcript(
     reports = json.loads(checked.output)
     assert [r["source"] for r in reports] == [f"{transcript}#{i}" for i in (1, 2, 3)]
     assert all(r["verdict"] == "VALID" for r in reports)
+
+
+def test_the_api_verifies_a_stack(registry: Registry, pathway: Pathway, stack: dict[str, Path], tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from registry.service.runtime import create_app
+    from tests.service_support import database, service_settings
+
+    gen = database("sqlite", tmp_path)
+    db = next(gen)
+    try:
+        http = TestClient(create_app(service_settings(registry, db), engine=db.engine))
+        files = [json.loads(stack[k].read_text()) for k in ("python", "statistics", "ml")]
+        body = {"pathway": pathway.to_json(), "learner": LEARNER, "credentials": files}
+        r = http.post("/v1/verify/stack", json=body)
+        assert r.status_code == 200 and r.json()["verdict"] == "VALID", r.text
+        r = http.post("/v1/verify/stack", json={**body, "credentials": files[:2]})
+        assert r.json()["verdict"] == "INCOMPLETE"
+        bad = http.post("/v1/verify/stack", json={**body, "pathway": {**pathway.to_json(), "version": 0}})
+        assert bad.status_code in (400, 422) and "version" in bad.text
+        assert http.post("/v1/verify/stack", json={**body, "credentials": []}).status_code in (400, 422)
+        assert http.post("/v1/verify/stack", content=b"{not json").status_code in (400, 422)
+    finally:
+        gen.close()

@@ -28,6 +28,7 @@ from registry.service.api.routes import (
     pages,
     public,
     verify_batch,
+    verify_stack,
     webhooks,
 )
 from registry.service.api.state import ServiceState
@@ -65,6 +66,7 @@ def create_api(
         public,
         did,
         verify_batch,
+        verify_stack,
         achievements,
         credentials,
         batches,
