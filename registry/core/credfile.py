@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any, Final
 
 import jsonschema_rs
 
+from registry.core import strictjson
 from registry.core.credential import CONTEXTS_V1, CONTEXTS_V2, format_datetime
 from registry.core.disclosure import (
     HASH_ALGORITHM,
@@ -99,7 +99,7 @@ _DATETIME_RE: Final = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})"
 )
 _INDEX_RE: Final = re.compile(r"0|[1-9][0-9]*")
-MAX_NUMBER_CHARS: Final = 64
+MAX_NUMBER_CHARS: Final = strictjson.MAX_NUMBER_CHARS
 """Longest number literal accepted in a file (a guard against quadratic big-int parsing)."""
 
 
@@ -317,34 +317,6 @@ def make_credential_file(
     return {**credential, "proof": [signer.proof(credential), proof]}
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise CredentialFormatError("format", f"duplicate JSON object key {key!r}")
-        out[key] = value
-    return out
-
-
-def _reject_constant(name: str) -> Any:
-    raise CredentialFormatError("format", f"{name} is not valid JSON")
-
-
-def _parse_int(text: str) -> int:
-    if len(text) > MAX_NUMBER_CHARS:
-        raise CredentialFormatError("format", f"a number has more than {MAX_NUMBER_CHARS} digits")
-    return int(text)
-
-
-def _parse_float(text: str) -> float:
-    if len(text) > MAX_NUMBER_CHARS:
-        raise CredentialFormatError("format", f"a number has more than {MAX_NUMBER_CHARS} characters")
-    value = float(text)
-    if not math.isfinite(value):
-        raise CredentialFormatError("format", f"the number {text} is out of range")
-    return value
-
-
 def _check_tree(value: Any, depth: int = 0) -> None:
     """Depth limit, and no object shaped like an array (member names exactly "0" … "n-1").
 
@@ -384,42 +356,11 @@ def _check_depth(value: Any, depth: int = 0) -> None:
 
 def _load(data: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(data, Mapping):
-        # Same rules as a file: serialise (bounded depth first) and parse the bytes strictly.
-        _check_depth(data)
-        try:
-            data = json.dumps(data, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise CredentialFormatError("format", f"not a JSON document: {exc}") from None
-    if isinstance(data, str):
-        try:
-            data = data.encode("utf-8")
-        except UnicodeEncodeError:
-            raise CredentialFormatError("format", "the text is not valid Unicode (lone surrogate)") from None
-    if not isinstance(data, bytes):
-        raise CredentialFormatError("format", "expected bytes, str or a JSON object")
-    if len(data) > MAX_FILE_BYTES:
-        raise CredentialFormatError("format", f"file larger than {MAX_FILE_BYTES} bytes")
+        _check_depth(data)  # same rules as a file: bounded depth first, then serialised and parsed
     try:
-        text = data.decode("utf-8")
-        if text.startswith("\ufeff"):
-            text = text[1:]
-        parsed = json.loads(
-            text,
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_reject_constant,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-        )
-    except UnicodeDecodeError:
-        raise CredentialFormatError("format", "the file is not UTF-8 text") from None
-    except RecursionError:
-        raise CredentialFormatError("format", "JSON nested too deeply") from None
-    except json.JSONDecodeError as exc:
-        raise CredentialFormatError(
-            "format", f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
-        ) from None
-    except ValueError as exc:  # e.g. a number Python cannot convert
-        raise CredentialFormatError("format", f"not valid JSON: {exc}") from None
+        parsed = strictjson.loads(strictjson.to_bytes(data, max_bytes=MAX_FILE_BYTES, what="file"), what="the file")
+    except strictjson.StrictJsonError as exc:
+        raise CredentialFormatError("format", str(exc)) from None
     if not isinstance(parsed, dict):
         raise CredentialFormatError("format", "a credential file must be a JSON object")
     _check_tree({k: v for k, v in parsed.items() if k != "proof"})  # and the depth of all but the proof

@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from registry.core import strictjson
 from registry.core.credential import eu_elements
 from registry.core.identity import canonical_issuer_id
 from registry.core.keccak import keccak256
@@ -320,53 +321,13 @@ def _pointer(parts: Sequence[str | int]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise InvalidPathway("", f"duplicate JSON object key {key!r}")
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise InvalidPathway("", f"{name} is not valid JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise InvalidPathway("", f"the number {text} is out of range")
-    return value
-
-
 def _parse(data: bytes | str | Mapping[str, Any]) -> Any:
-    """Strict JSON: UTF-8, no duplicate keys, no NaN or infinities, bounded size."""
-    if isinstance(data, Mapping):
-        try:
-            data = json.dumps(data, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise InvalidPathway("", f"not a JSON document: {exc}") from None
-    if isinstance(data, str):
-        try:
-            data = data.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidPathway("", "the text is not valid Unicode (lone surrogate)") from None
-    if not isinstance(data, bytes):
-        raise InvalidPathway("", f"expected JSON bytes, text or a JSON object, not {type(data).__name__}")
-    if len(data) > MAX_BYTES:
-        raise InvalidPathway("", f"a pathway definition has at most {MAX_BYTES} bytes")
+    """Strict JSON (:mod:`registry.core.strictjson`): UTF-8, no duplicate keys, no NaN or
+    infinities, bounded size and numbers."""
     try:
-        text = data.decode("utf-8").removeprefix("\ufeff")
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite)
-    except UnicodeDecodeError:
-        raise InvalidPathway("", "not UTF-8 text") from None
-    except RecursionError:
-        raise InvalidPathway("", "JSON nested too deeply") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidPathway("", f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
-    except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise InvalidPathway("", f"not valid JSON: {exc}") from None
+        return strictjson.loads(strictjson.to_bytes(data, max_bytes=MAX_BYTES, what="a pathway definition"))
+    except strictjson.StrictJsonError as exc:
+        raise InvalidPathway("", str(exc)) from None
 
 
 def _check_shape(doc: dict[str, Any]) -> None:

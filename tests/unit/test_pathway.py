@@ -331,11 +331,11 @@ STRICT = {
     "not UTF-8": (b'{"name": "\xff"}', r"not UTF-8"),
     "not JSON": (b"{'type': 1}", r"not valid JSON \(line 1, column 2\)"),
     "too deep for JSON": (b"[" * 100_000, r"nested too deeply|not valid JSON"),
-    "too large": (b" " * (256 * 1024 + 1), r"at most 262144 bytes"),
+    "too large": (b" " * (256 * 1024 + 1), r"a pathway definition larger than 262144 bytes"),
     "lone surrogate": ('{"name": "\ud800"}', r"not valid Unicode"),
     "NaN in a dict": ({"version": float("nan")}, r"not a JSON document"),
     "not JSON in a dict": ({"version": {1, 2}}, r"not a JSON document"),
-    "not a document": (42, r"expected JSON bytes"),
+    "not a document": (42, r"expected bytes, str or a JSON object, not int"),
 }
 
 
