@@ -303,3 +303,28 @@ def test_the_api_verifies_a_stack(registry: Registry, pathway: Pathway, stack: d
         assert http.post("/v1/verify/stack", content=b"{not json").status_code in (400, 422)
     finally:
         gen.close()
+
+
+def test_bad_transcripts_and_stacks_get_clear_errors(
+    registry: Registry, pathway: Pathway, stack: dict[str, Path], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from registry.cli.app import app
+
+    env = {"REGISTRY_HOME": str(registry.settings.home)}
+    rpc = ["--rpc", registry.rpc_url]
+    transcript = tmp_path / "transcript.json"
+    transcript.write_text(json.dumps({"type": ["VerifiableCredential", "ClrCredential"], "credentialSubject": {}}))
+    result = CliRunner().invoke(app, ["verify", *rpc, str(transcript)], env=env)
+    assert result.exit_code == 3 and "must embed at least one credential" in result.output
+    transcript.write_text(
+        json.dumps({"type": ["ClrCredential"], "credentialSubject": {"verifiableCredential": ["not a credential"]}})
+    )
+    result = CliRunner().invoke(app, ["verify", *rpc, str(transcript)], env=env)
+    assert result.exit_code == 3 and "verifiableCredential/0" in result.output
+    # a stack presenting something that is not a credential: that file is INVALID, the stack too
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"hello": "world"}')
+    report = run(registry, pathway, [stack["python"], junk])
+    assert report.verdict is StackVerdict.INVALID and "junk.json is INVALID" in report.summary
