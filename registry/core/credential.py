@@ -169,7 +169,26 @@ def _achievement_json_v2(a: Achievement) -> dict[str, Any]:
                 "targetUrl": f"{a.id}#learning-outcome-{i}",
             }
         )
-    out: dict[str, Any] = {
+    return _with_image(
+        a,
+        {
+            **_ob_achievement(a),
+            "alignment": alignment,
+            "resultDescription": [
+                {
+                    "id": f"{a.id}#result",
+                    "type": ["ResultDescription"],
+                    "name": a.assessment_type,
+                    "resultType": "Result",
+                }
+            ],
+        },
+    )
+
+
+def _ob_achievement(a: Achievement) -> dict[str, Any]:
+    """The Open Badges 3.0 members of an achievement, the same in both formats."""
+    return {
         "id": a.id,
         "type": ["Achievement"],
         "achievementType": a.achievement_type,
@@ -177,11 +196,10 @@ def _achievement_json_v2(a: Achievement) -> dict[str, Any]:
         "description": a.description,
         "criteria": {"narrative": a.criteria_narrative},
         "creditsAvailable": a.workload_ects,
-        "alignment": alignment,
-        "resultDescription": [
-            {"id": f"{a.id}#result", "type": ["ResultDescription"], "name": a.assessment_type, "resultType": "Result"}
-        ],
     }
+
+
+def _with_image(a: Achievement, out: dict[str, Any]) -> dict[str, Any]:
     if a.image is not None:
         out["image"] = {"id": a.image, "type": "Image"}
     return out
@@ -221,24 +239,18 @@ def eu_elements(achievement: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _achievement_json(a: Achievement) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": a.id,
-        "type": ["Achievement"],
-        "achievementType": a.achievement_type,
-        "name": a.name,
-        "description": a.description,
-        "criteria": {"narrative": a.criteria_narrative},
-        "creditsAvailable": a.workload_ects,
-        "learningOutcomes": list(a.learning_outcomes),
-        "workloadEcts": a.workload_ects,
-        "eqfLevel": a.eqf_level,
-        "assessmentType": a.assessment_type,
-        "participationForm": a.participation_form,
-        "qualityAssurance": a.quality_assurance,
-    }
-    if a.image is not None:
-        out["image"] = {"id": a.image, "type": "Image"}
-    return out
+    return _with_image(
+        a,
+        {
+            **_ob_achievement(a),
+            "learningOutcomes": list(a.learning_outcomes),
+            "workloadEcts": a.workload_ects,
+            "eqfLevel": a.eqf_level,
+            "assessmentType": a.assessment_type,
+            "participationForm": a.participation_form,
+            "qualityAssurance": a.quality_assurance,
+        },
+    )
 
 
 def _issuer_json(i: IssuerProfile) -> dict[str, Any]:

@@ -157,7 +157,7 @@ def dropped_terms(doc: Mapping[str, Any]) -> list[str]:
     and the ``@id`` values that are not absolute IRIs (pyld has no safe mode; JSON-LD drops
     both). Expands once with a catch-all ``@vocab``/``@base`` and reports what lands there."""
     _require_contexts(doc)
-    probe = _nulls_filled(copy.deepcopy(dict(doc)))
+    probe = _nulls_filled(dict(doc))  # a fresh copy: every dict and list is rebuilt
     contexts = probe.get("@context")
     if not isinstance(contexts, list):
         contexts = [contexts]

@@ -131,14 +131,19 @@ export class ChainReader {
     }
   }
 
-  async views(calls, block = "latest") {
-    const results = [];
+  /** The raw answers of `calls` ([name, args] pairs), sent in JSON-RPC batches of BATCH_LIMIT. */
+  async rawViews(calls, block = "latest") {
+    const raw = [];
     for (let start = 0; start < calls.length; start += BATCH_LIMIT) {
       const chunk = calls.slice(start, start + BATCH_LIMIT);
-      const raw = await this.rpc.batch(chunk.map(([name, args]) => this.call(name, args, block)));
-      chunk.forEach(([name], i) => results.push(this.decode(name, raw[i])));
+      raw.push(...(await this.rpc.batch(chunk.map(([name, args]) => this.call(name, args, block)))));
     }
-    return results;
+    return raw;
+  }
+
+  async views(calls, block = "latest") {
+    const raw = await this.rawViews(calls, block);
+    return calls.map(([name], i) => this.decode(name, raw[i]));
   }
 
   /**
@@ -152,11 +157,7 @@ export class ChainReader {
       const all = [...calls, ...bodies.map((b) => ["accreditor", [b]])];
       let raw = null;
       try {
-        raw = [];
-        for (let start = 0; start < all.length; start += BATCH_LIMIT) {
-          const chunk = all.slice(start, start + BATCH_LIMIT);
-          raw.push(...(await this.rpc.batch(chunk.map(([name, args]) => this.call(name, args, block)))));
-        }
+        raw = await this.rawViews(all, block);
       } catch (exc) {
         if (!(exc instanceof NotARegistry)) throw exc;
         WITHOUT_ACCREDITOR_VIEW.add(this.registry);
@@ -190,11 +191,7 @@ export class ChainReader {
       const all = [...calls, ...publicKeys.map((k) => ["signingKey", [k]])];
       let raw;
       try {
-        raw = [];
-        for (let start = 0; start < all.length; start += BATCH_LIMIT) {
-          const chunk = all.slice(start, start + BATCH_LIMIT);
-          raw.push(...(await this.rpc.batch(chunk.map(([name, args]) => this.call(name, args, block)))));
-        }
+        raw = await this.rawViews(all, block);
       } catch (exc) {
         if (!(exc instanceof NotARegistry)) throw exc;
         const results = await this.views(calls, block); // raises again unless only signingKey reverted
