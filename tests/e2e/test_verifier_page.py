@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from registry.chain.local import LocalChain
 from registry.cli.app import app
 from registry.core.baking import extract_if_baked
 from registry.core.credfile import redact
 from registry.issue.badges import baked_png, baked_svg
 from registry.verify import VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
+from tests.e2e.test_identity import issue, legacy_registry
 from tests.e2e.test_pages import ARGS, CHROMIUM, _require_browser
 
 pytestmark = pytest.mark.e2e
@@ -221,3 +223,32 @@ def test_the_form_verifies_a_chosen_file(
     assert page.locator("#verdict").inner_text() == "VALID"
     assert page.locator("[data-check=issuer]").get_attribute("data-status") == "pass"
     assert "Universidad de Ejemplo" in page.locator("#issuer-on-chain").inner_text()
+
+
+def test_a_look_alike_entry_of_a_legacy_registry_is_invalid_in_the_page(
+    page: Any, anvil: LocalChain, tmp_path: Path
+) -> None:
+    """Issue 15: on a registry that already holds two entries for one identity, the page refuses a
+    credential from the second entry (and from either of two legacy spellings), as Python does."""
+    chain = legacy_registry(
+        anvil,
+        [
+            ("Universidad de Ejemplo", "did:web:uni.example", "issuer"),
+            ("Universidad de Ejemplo", "https://uni.example", "issuer2"),
+        ],
+    )
+    options = {"rpc": anvil.rpc_url, "trustedRegistries": [{"chainId": 31337, "address": chain.registry_address}]}
+    policy = VerificationPolicy(trusted={31337: {str(chain.registry_address).lower()}})
+    reports = {}
+    for role, seed in (("issuer2", 11), ("issuer", 12)):
+        text = issue(chain, role, tmp_path, seed).files[0].read_text()
+        js = page.evaluate("([t, o]) => window.credentialRegistry.verify(t, o)", [text, options])
+        py = Verifier(policy, rpc_url=anvil.rpc_url).verify(text).model_dump(mode="json")
+        assert (js["verdict"], statuses(js)) == (py["verdict"], statuses(py)), (js["summary"], py["summary"])
+        assert check(js, "issuer")["reason"] == check(py, "issuer")["reason"]
+        reports[role] = js
+    assert reports["issuer"]["verdict"] == "VALID", reports["issuer"]["summary"]
+    assert reports["issuer2"]["verdict"] == "INVALID"
+    reason = check(reports["issuer2"], "issuer")["reason"]
+    assert "belongs to directory entry #1 Universidad de Ejemplo ('did:web:uni.example')" in reason
+    assert "#2 Universidad de Ejemplo ('https://uni.example')" in reason
