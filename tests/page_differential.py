@@ -362,24 +362,24 @@ def v2_cases(registry: Any) -> list[Case]:
 EDGE_CASES: dict[str, tuple[str, str]] = {
     "v2 edge disclosure with a final newline": (
         "format",
-        "credfile._strict_v2 must match `disclosure` as a whole (re.fullmatch): Python's re.search lets the "
+        "filerules._strict_v2 must match `disclosure` as a whole (re.fullmatch): Python's re.search lets the "
         "schema pattern accept 'full\\n', which then escapes every disclosure rule",
     ),
     "v2 edge verificationMethod with a final newline": (
         "format",
-        "credfile._strict_v2 must fullmatch the DataIntegrityProof's verificationMethod pattern",
+        "filerules._strict_v2 must fullmatch the DataIntegrityProof's verificationMethod pattern",
     ),
     "v2 edge created with a final newline": (
         "format",
-        "credfile._strict_v2 must fullmatch `created` (ASCII date-time)",
+        "filerules._strict_v2 must fullmatch `created` (ASCII date-time)",
     ),
     "v2 edge created with fullwidth digits": (
         "format",
-        "credfile._strict_v2 must check `created` with the ASCII date-time pattern (as validFrom/validUntil)",
+        "filerules._strict_v2 must check `created` with the ASCII date-time pattern (as validFrom/validUntil)",
     ),
     "v2 edge proofValue with a final newline": (
         "format",
-        "credfile._strict_v2 must fullmatch proofValue (and each profile's proofValue): base58.b58decode "
+        "filerules._strict_v2 must fullmatch proofValue (and each profile's proofValue): base58.b58decode "
         "ignores the newline, so Python accepts the file as VALID",
     ),
     "v2 edge term no context defines": (

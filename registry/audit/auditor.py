@@ -38,9 +38,10 @@ from registry.audit.checks import chain_checks, lookalike_checks
 from registry.audit.codecheck import check_code, default_sources
 from registry.audit.reconcile import reconcile
 from registry.audit.records import IssuerRecords
-from registry.audit.replay import History, replay, select_issuer
+from registry.audit.replay import replay
 from registry.audit.report import AuditReport, BatchRecord, IssuerTimeline
 from registry.audit.sampling import check_sample
+from registry.audit.state import History, select_issuer
 from registry.chain.adapter import Chain
 from registry.errors import ChainUnavailable, ConfigError
 

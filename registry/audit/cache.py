@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from registry.audit.replay import AuditEvent
+from registry.audit.state import AuditEvent
 
 __all__ = ["CACHE_SCHEMA_VERSION", "AuditCache", "CacheSource"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from registry.audit.replay import History
 from registry.audit.report import BatchRecord, Finding, IssuerTimeline, Severity, iso_time
+from registry.audit.state import History
 from registry.core.lookalike import DirectoryName, Lookalike, find_lookalikes
 
 __all__ = ["chain_checks", "lookalike_checks"]

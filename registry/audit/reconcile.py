@@ -13,8 +13,8 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from registry.audit.records import IssuerRecords, RecordedBatch
-from registry.audit.replay import History
 from registry.audit.report import Finding, Severity, iso_time
+from registry.audit.state import History
 
 __all__ = ["reconcile"]
 

@@ -1,21 +1,18 @@
 """Event replay: the registry's state rebuilt from its events, flagging what should have been impossible.
 
-Pure: takes :class:`AuditEvent` values (from the auditor's cache, or scripted in tests) and
-returns a :class:`History`; no chain, no database, no clock. The histories it flags are
-impossible on the real contract (it refuses them), which is exactly why the auditor checks them:
-a different contract at the address, or a forged history, shows.
+Pure: takes :class:`~registry.audit.state.AuditEvent` values (from the auditor's cache, or
+scripted in tests) and returns a :class:`~registry.audit.state.History`, one handler per event;
+no chain, no database, no clock. The histories it flags are impossible on the real contract (it
+refuses them), which is exactly why the auditor checks them: a different contract at the
+address, or a forged history, shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
-
-from eth_utils import to_checksum_address
+from collections.abc import Callable, Iterable
+from typing import Final
 
 from registry.audit.report import (
-    AccreditationBody,
     BatchRecord,
     Finding,
     IssuerTimeline,
@@ -23,86 +20,19 @@ from registry.audit.report import (
     RoleChange,
     Severity,
     SigningKeyRecord,
-    TimelineEntry,
     iso_time,
     short_hex,
 )
+from registry.audit.state import AuditEvent, History, event_finding, timeline_entry
 from registry.chain.model import ACCREDITOR_ROLE, DEFAULT_ADMIN_ROLE, REVOCATION_REASONS
 from registry.core.identity import issuer_did
 from registry.core.signing import public_key_multibase
-from registry.errors import NotFound
 
-__all__ = [
-    "ACCREDITOR_ROLE",
-    "DEFAULT_ADMIN_ROLE",
-    "ROLE_NAMES",
-    "AuditEvent",
-    "History",
-    "event_finding",
-    "replay",
-    "select_issuer",
-]
+__all__ = ["ACCREDITOR_ROLE", "DEFAULT_ADMIN_ROLE", "ROLE_NAMES", "replay"]
 
 ROLE_NAMES: Final = {DEFAULT_ADMIN_ROLE: "registry admin", ACCREDITOR_ROLE: "accreditation body"}
 _NO_KEY: Final = "0x" + "00" * 32
 """``previous`` of an issuer's first SigningKeySet."""
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """A registry event with the time of its block."""
-
-    block: int
-    log_index: int
-    tx: str
-    timestamp: int
-    name: str
-    args: Mapping[str, Any]
-
-
-@dataclass
-class History:
-    """The registry's state rebuilt from its events, plus what replaying them revealed.
-
-    Issuers, keys and batches are the report's own records (``IssuerTimeline`` totals are
-    filled in when a report is made).
-    """
-
-    issuers: dict[int, IssuerTimeline] = field(default_factory=dict)
-    keys: dict[str, KeyRecord] = field(default_factory=dict)
-    key_by_id: dict[int, str] = field(default_factory=dict)
-    signing_keys: dict[str, SigningKeyRecord] = field(default_factory=dict)
-    """Ed25519 signing keys by 0x-hex public key."""
-    batches: dict[str, BatchRecord] = field(default_factory=dict)
-    revocations: dict[tuple[int, str], tuple[int, int | None, str]] = field(default_factory=dict)
-    """Credential revocations by (issuer id, digest): (time, reason if emitted, transaction)."""
-    roles: dict[str, set[str]] = field(default_factory=dict)
-    role_changes: list[RoleChange] = field(default_factory=list)
-    accreditors: dict[str, AccreditationBody] = field(default_factory=dict)
-    """Every account that held the accreditation-body role, was appointed or admitted an issuer."""
-    findings: list[Finding] = field(default_factory=list)
-    events: int = 0
-    bootstrapped: bool = False
-    """Whether the constructor's grant of the first admin role has been seen."""
-
-    def issuer_name(self, issuer_id: int) -> str:
-        issuer = self.issuers.get(issuer_id)
-        return f"{issuer.name} (issuer {issuer_id})" if issuer else f"unknown issuer {issuer_id}"
-
-    def holds(self, role: str, account: str) -> bool:
-        return account in self.roles.get(role, set())
-
-    def body(self, address: str) -> AccreditationBody:
-        """The accreditation-body record of ``address`` (an unnamed one is created)."""
-        found = self.accreditors.get(address)
-        if found is None:
-            found = self.accreditors[address] = AccreditationBody(address=address)
-        return found
-
-    def body_label(self, address: str) -> str:
-        """``NAME (URI) 0x..`` for a body named so far in the history, else the bare address."""
-        found = self.accreditors.get(address)
-        return f"{found.label} {address}" if found is not None and found.name else address
 
 
 def replay(events: Iterable[AuditEvent]) -> History:
@@ -114,51 +44,6 @@ def replay(events: Iterable[AuditEvent]) -> History:
         if handler is not None:
             handler(h, ev)
     return h
-
-
-def select_issuer(h: History, wanted: str) -> int:
-    """An issuer by id, DID/URI or any of its key addresses."""
-    text = wanted.strip()
-    if text.isdigit() and int(text) in h.issuers:
-        return int(text)
-    if text.startswith("0x") and len(text) == 42:
-        key = h.keys.get(to_checksum_address(text))
-        if key is not None:
-            return key.issuer_id
-    for issuer in h.issuers.values():
-        if text in (issuer.uri, issuer.did):
-            return issuer.issuer_id
-    raise NotFound("issuer", f"{wanted!r} (give an issuer id, DID or key address of this registry)")
-
-
-def event_finding(
-    ev: AuditEvent, code: str, severity: Severity, check: str, title: str, message: str, **kw: Any
-) -> Finding:
-    """A finding located at the event that revealed it."""
-    return Finding(
-        code=code,
-        severity=severity,
-        check=check,
-        title=title,
-        message=message,
-        tx=ev.tx,
-        block=ev.block,
-        at=iso_time(ev.timestamp),
-        **kw,
-    )
-
-
-def _entry(ev: AuditEvent, kind: str, summary: str, **details: Any) -> TimelineEntry:
-    return TimelineEntry(
-        at=iso_time(ev.timestamp),
-        timestamp=ev.timestamp,
-        block=ev.block,
-        log_index=ev.log_index,
-        tx=ev.tx,
-        kind=kind,
-        summary=summary,
-        details=details,
-    )
 
 
 # -- governance: roles and the issuer directory -------------------------------------------------
@@ -271,7 +156,7 @@ def _issuer_admitted(h: History, ev: AuditEvent) -> None:
     h.keys[key] = record
     h.key_by_id[int(a["keyId"])] = key
     issuer.timeline.append(
-        _entry(
+        timeline_entry(
             ev,
             "admitted",
             f"admitted as “{a['name']}” ({a['uri']}) by accreditation body {h.body_label(by)}, first key {key}",
@@ -293,7 +178,7 @@ def _issuer_suspended_or_reinstated(h: History, ev: AuditEvent) -> None:
         h.findings.append(_unknown_issuer(ev, iid, verb))
         return
     target.suspended_at = ev.timestamp if suspended else None
-    target.timeline.append(_entry(ev, verb, f"{verb} by accreditation body {h.body_label(by)}", by=by))
+    target.timeline.append(timeline_entry(ev, verb, f"{verb} by accreditation body {h.body_label(by)}", by=by))
 
 
 def _key_rotated(h: History, ev: AuditEvent) -> None:
@@ -314,7 +199,7 @@ def _key_rotated(h: History, ev: AuditEvent) -> None:
     target.keys.append(record)
     how = "rotated by the issuer" if by == prev else f"assigned by accreditation body {h.body_label(by)}"
     target.timeline.append(
-        _entry(
+        timeline_entry(
             ev,
             "key_rotated",
             f"key {prev} retired, new key {new} ({how})",
@@ -337,7 +222,7 @@ def _key_compromised(h: History, ev: AuditEvent) -> None:
     target = h.issuers.get(iid)
     if target is not None:
         target.timeline.append(
-            _entry(
+            timeline_entry(
                 ev,
                 "key_compromised",
                 f"key {key} declared compromised from {iso_time(since)} by {h.body_label(by)}",
@@ -399,7 +284,7 @@ def _signing_key_set(h: History, ev: AuditEvent) -> None:
     retired = f", retiring {short_hex(issuer.signing_key)}" if issuer.signing_key else ""
     issuer.signing_key = key
     summary = f"signing key {multikey} ({short_hex(key)}) set{retired}"
-    issuer.timeline.append(_entry(ev, "signing_key_set", summary, public_key=key, previous=previous))
+    issuer.timeline.append(timeline_entry(ev, "signing_key_set", summary, public_key=key, previous=previous))
 
 
 def _signing_key_compromised(h: History, ev: AuditEvent) -> None:
@@ -430,7 +315,9 @@ def _signing_key_compromised(h: History, ev: AuditEvent) -> None:
     if (target := h.issuers.get(iid)) is not None:
         what = f"signing key {record.multikey if record else key} declared compromised from {iso_time(since)}"
         target.timeline.append(
-            _entry(ev, "signing_key_compromised", f"{what} by {h.body_label(by)}", public_key=key, since=since, by=by)
+            timeline_entry(
+                ev, "signing_key_compromised", f"{what} by {h.body_label(by)}", public_key=key, since=since, by=by
+            )
         )
 
 
@@ -534,7 +421,7 @@ def _anchored(h: History, ev: AuditEvent) -> None:
     )
     if issuer is not None:
         issuer.timeline.append(
-            _entry(
+            timeline_entry(
                 ev,
                 "batch_anchored",
                 f"batch {short_hex(root)} anchored: {count} credentials, key {key}",
@@ -570,7 +457,7 @@ def _revoked(h: History, ev: AuditEvent) -> None:
         h.revocations[(iid, digest)] = (ev.timestamp, reason, ev.tx)
         why = f": {REVOCATION_REASONS.get(reason, f'code {reason}')}" if reason is not None else ""
         issuer.timeline.append(
-            _entry(ev, "credential_revoked", f"credential {short_hex(digest)} revoked{why}", digest=digest)
+            timeline_entry(ev, "credential_revoked", f"credential {short_hex(digest)} revoked{why}", digest=digest)
         )
         return
     root = str(a["root"]).lower()
@@ -586,7 +473,9 @@ def _revoked(h: History, ev: AuditEvent) -> None:
             f"batch {short_hex(root)} revoked ({batch.count} credentials): "
             f"{REVOCATION_REASONS.get(reason, f'code {reason}')}"
         )
-        issuer.timeline.append(_entry(ev, "batch_revoked", summary, root=root, reason=reason, key_id=a.get("keyId")))
+        issuer.timeline.append(
+            timeline_entry(ev, "batch_revoked", summary, root=root, reason=reason, key_id=a.get("keyId"))
+        )
 
 
 def _unknown_root(ev: AuditEvent, root: str, what: str) -> Finding:

@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from registry.core.credential import Achievement, IssuerProfile, build_credential
-from registry.core.pathway import Pathway, component_digest_multibase
+from registry.core.pathway import Pathway
+from registry.core.stacking import component_digest_multibase
 from registry.errors import InvalidInput
 
 __all__ = ["component_digest_multibase", "umbrella_document"]  # the first re-exported from core

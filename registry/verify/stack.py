@@ -27,14 +27,8 @@ from pydantic import BaseModel, Field
 
 from registry.core import credfile
 from registry.core.credential import recipient_matches
-from registry.core.pathway import (
-    Component,
-    Pathway,
-    component_digest_multibase,
-    component_of,
-    evaluate,
-    pathway_digest,
-)
+from registry.core.pathway import Pathway, pathway_digest
+from registry.core.stacking import Component, component_digest_multibase, component_of, evaluate
 from registry.errors import InvalidInput, RegistryError
 from registry.verify.report import Check, CheckStatus, Report, Verdict
 from registry.verify.verifier import Verifier

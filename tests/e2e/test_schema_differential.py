@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from registry.core import credfile
+from registry.core import filerules
 from registry.verify import VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
 from tests.tamper_mutations import CLASSES, build_corpus, controls, generate
@@ -38,7 +38,7 @@ def test_real_tamper_corpus_agrees(registry: Registry, monkeypatch: pytest.Monke
     policy = VerificationPolicy(trusted=registry.trust, now=datetime.now(UTC), offline=True)
     sample = [*cases[::5], *controls(corpus)]
     fast = Verifier(policy).verify_many(sample)
-    monkeypatch.setattr(credfile, "_compiled", lambda: (_RejectAll(), _RejectAll(), _RejectAll()))
+    monkeypatch.setattr(filerules, "_compiled", lambda: (_RejectAll(), _RejectAll(), _RejectAll()))
     reference = Verifier(policy).verify_many(sample)
     for (name, _), a, b in zip(sample, fast, reference, strict=True):
         assert (a.check("format").status, a.check("format").reason) == (

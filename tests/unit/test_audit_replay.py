@@ -14,8 +14,9 @@ from eth_utils import to_checksum_address
 
 from registry.audit.checks import chain_checks
 from registry.audit.records import RecordedBatch, RecordedIssuer, RecordedRevocation, StaticRecords
-from registry.audit.replay import ACCREDITOR_ROLE, DEFAULT_ADMIN_ROLE, AuditEvent, replay
+from registry.audit.replay import ACCREDITOR_ROLE, DEFAULT_ADMIN_ROLE, replay
 from registry.audit.report import Severity
+from registry.audit.state import AuditEvent
 
 ADMIN, BODY, KEY, KEY2, MALLORY = (to_checksum_address(f"0x{c * 40}") for c in "abcde")
 ROOT, ROOT2 = "0x" + "11" * 32, "0x" + "22" * 32
@@ -149,6 +150,6 @@ def test_reconcile_with_static_records() -> None:
 
 @pytest.mark.parametrize("wanted", ["1", "uni.example", "did:web:uni.example", KEY.lower()])
 def test_issuer_selection(wanted: str) -> None:
-    from registry.audit.replay import select_issuer
+    from registry.audit.state import select_issuer
 
     assert select_issuer(replay(base().events), wanted) == 1

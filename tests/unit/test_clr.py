@@ -34,12 +34,11 @@ from registry.core.credential import CONTEXT_OB3, CONTEXT_VC2, build_credential
 from registry.core.credfile import (
     check_inclusion,
     check_integrity,
-    file_schema,
     make_credential_file,
-    ob3_schema,
     parse_credential_file,
 )
 from registry.core.disclosure import compute_digest, salt_fields
+from registry.core.filerules import file_schema, ob3_schema
 from registry.core.merkle import MerkleTree
 from registry.core.pathway import Pathway, load_pathway
 from registry.core.signing import (

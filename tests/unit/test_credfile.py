@@ -14,19 +14,17 @@ from hypothesis import strategies as st
 from jsonschema import Draft201909Validator
 
 from registry.core.credfile import (
-    MANDATORY_PATHS,
     MAX_DEPTH,
     MAX_FILE_BYTES,
     check_inclusion,
     check_integrity,
-    file_schema,
     hidden_fields,
     make_credential_file,
-    ob3_schema,
     parse_credential_file,
     redact,
 )
 from registry.core.disclosure import flatten
+from registry.core.filerules import MANDATORY_PATHS, file_schema, ob3_schema
 from registry.errors import CredentialFormatError, InvalidInput, InvalidProof, RedactionError
 
 FILE = credential_file()

@@ -1,6 +1,7 @@
 """One test per strict parsing rule of docs/format.md §5a, each on an input that only that rule
 refuses: the JSON Schemas (whose ``$`` accepts a trailing newline) and the later checks would let
-it through, so the test fails when the rule alone is removed from ``registry/core/credfile.py``."""
+it through, so the test fails when the rule alone is removed from ``registry/core/filerules.py`` (or,
+for the bounds and the array-shaped objects, ``registry/core/credfile.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from _core_fixtures import ANCHOR, credential
 
-from registry.core import credfile
+from registry.core import credfile, filerules
 from registry.core.credential import CONTEXTS
 from registry.core.disclosure import compute_digest, salt_fields
 from registry.core.merkle import MerkleTree
@@ -89,18 +90,18 @@ def test_context_must_be_exactly_the_three_contexts(contexts: list[str]) -> None
 
 def test_hidden_paths_must_be_json_pointers() -> None:
     """``hiddenPaths`` must hold RFC 6901 pointers. Two guards state this rule: the file schema's
-    ``Pointer`` pattern and ``credfile``'s own check (which runs on what the schema passed, and so
+    ``Pointer`` pattern and ``filerules``' own check (which runs on what the schema passed, and so
     is tested here on its own, the schema bypassed); each part fails when its guard is removed."""
     doc = _edit_proof(REDACTED, "hiddenPaths", ["credentialSubject/name", "/credentialSubject/result"])
     with pytest.raises(CredentialFormatError, match="hiddenPaths"):
         credfile.parse_credential_file(doc)
-    own, _, _ = credfile._validators()
+    own, _, _ = filerules._validators()
     assert any("hiddenPaths" in list(e.absolute_path) for e in own.iter_errors(doc))  # the schema's guard
     with pytest.raises(CredentialFormatError, match="'credentialSubject/name' is not a JSON pointer"):
-        credfile._strict(doc)  # the code's guard, alone
+        filerules.check_strict(doc)  # the code's guard, alone
     for bad in ("/a~2b", "/trailing~"):
         with pytest.raises(CredentialFormatError, match="is not a JSON pointer"):
-            credfile._strict(_edit_proof(REDACTED, "hiddenPaths", [bad, "/credentialSubject/result"]))
+            filerules.check_strict(_edit_proof(REDACTED, "hiddenPaths", [bad, "/credentialSubject/result"]))
 
 
 def test_a_hidden_path_that_is_disclosed_is_refused() -> None:
@@ -175,7 +176,7 @@ def test_an_array_shaped_object_is_refused_even_where_the_schema_allows_objects(
     forged["credentialSubject"]["tags"] = {"0": "data", "1": "ethics"}
     salts = issued["proof"][0]["salts"]
     assert compute_digest(forged, salts) == compute_digest(issued, salts)  # why the rule exists
-    _, ob3, _ = credfile._validators()
+    _, ob3, _ = filerules._validators()
     assert not list(ob3.iter_errors(forged))  # the OB 3.0 schema lets the object through
     with pytest.raises(CredentialFormatError, match="shaped like an array"):
         credfile.parse_credential_file(forged)

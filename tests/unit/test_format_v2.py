@@ -17,13 +17,12 @@ from registry.core.credential import CONTEXTS_V2, eu_elements
 from registry.core.credfile import (
     check_inclusion,
     check_integrity,
-    file_schema,
     make_credential_file,
-    ob3_schema,
     parse_credential_file,
     redact,
 )
 from registry.core.disclosure import flatten
+from registry.core.filerules import file_schema, ob3_schema
 from registry.core.keccak import keccak256
 from registry.core.signing import check_signature, dropped_terms
 from registry.errors import CredentialFormatError, InvalidInput, RedactionError

@@ -25,23 +25,19 @@ from registry.core.keccak import keccak256, keccak256_hex
 from registry.core.pathway import (
     DIGEST_DOMAIN,
     ID_PATTERN,
-    MAX_COMPONENTS,
     MAX_DEPTH,
     MAX_NODES,
     PATHWAY_ID_PATTERN,
     URI_PATTERN,
     AtLeast,
-    Component,
     CreditsFrom,
     InvalidPathway,
     Pathway,
-    PathwayResult,
-    component_of,
-    evaluate,
     load_pathway,
     pathway_digest,
     pathway_schema,
 )
+from registry.core.stacking import MAX_COMPONENTS, Component, PathwayResult, component_of, evaluate
 from registry.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parents[2]

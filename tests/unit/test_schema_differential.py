@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft201909Validator, ValidationError, validators
 
-from registry.core import credfile
+from registry.core import credfile, filerules
 from registry.core.credfile import AnchorInfo, make_credential_file, redact
 from registry.core.disclosure import compute_digest, salt_fields
 from registry.core.merkle import MerkleTree
@@ -53,7 +53,7 @@ OTHER_KEY = "0x" + "cd" * 20
 
 
 def reference_accepts(which: int, data: Any) -> bool:
-    return bool(credfile._validators()[which].is_valid(data))
+    return bool(filerules._validators()[which].is_valid(data))
 
 
 @cache
@@ -75,9 +75,9 @@ EcmaValidator = validators.extend(Draft201909Validator, {"pattern": _ecma_patter
 @cache
 def _ecma_validators() -> tuple[Any, Any, Any]:
     return (
-        EcmaValidator(credfile.file_schema()),
-        EcmaValidator(credfile.ob3_schema()),
-        EcmaValidator(credfile.file_schema(2)),
+        EcmaValidator(filerules.file_schema()),
+        EcmaValidator(filerules.ob3_schema()),
+        EcmaValidator(filerules.file_schema(2)),
     )
 
 
@@ -107,7 +107,7 @@ REGEX_RULE: list[int] = [0]
 def compiled_accepts(which: int, data: Any) -> bool:
     """The compiled validator's answer (for a value it cannot take, the parser asks the reference)."""
     try:
-        return bool(credfile._compiled()[which].is_valid(data))
+        return bool(filerules._compiled()[which].is_valid(data))
     except Exception:
         return reference_accepts(which, data)
 
@@ -236,7 +236,7 @@ def test_the_parser_decides_like_the_reference_where_the_pattern_rule_decides(co
     g = copy.deepcopy(f)  # an OB 3.0 member no other rule checks: accepted, as the reference does
     g["credentialSubject"]["achievement"]["inLanguage"] = "en\n"
     assert reference_accepts(1, g) and not compiled_accepts(1, g)
-    assert credfile._first_error(1, g) is None
+    assert filerules.first_error(1, g) is None
 
 
 def test_golden_files_agree() -> None:

@@ -8,8 +8,9 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from registry.audit.checks import chain_checks
-from registry.audit.replay import ACCREDITOR_ROLE, DEFAULT_ADMIN_ROLE, AuditEvent, replay
+from registry.audit.replay import ACCREDITOR_ROLE, DEFAULT_ADMIN_ROLE, replay
 from registry.audit.report import Severity
+from registry.audit.state import AuditEvent
 from registry.core.signing import public_key_multibase
 
 ADMIN, BODY, KEY, KEY2, MALLORY, OTHER = (to_checksum_address(f"0x{c * 40}") for c in "abcdef")

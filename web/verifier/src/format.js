@@ -235,7 +235,7 @@ function strict(raw, version) {
   }
 }
 
-/** Format v2 rules beyond its schema (docs/format.md v2 §5a; credfile._strict_v2). */
+/** Format v2 rules beyond its schema (docs/format.md v2 §5a; filerules._strict_v2). */
 function strictV2(raw, proof) {
   const signed = raw.proof.length === 2;
   const redacted = Object.keys(proof.redacted);
