@@ -11,6 +11,8 @@ existence).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -38,6 +40,7 @@ from registry.service.store.models import (
     CredentialRow,
     CredentialState,
     Issuer,
+    ServiceSecret,
     utcnow,
 )
 from registry.service.webhooks import enqueue_many
@@ -52,6 +55,8 @@ __all__ = [
     "get_credential",
     "is_released",
     "issue",
+    "learner_ref",
+    "learner_ref_key",
     "queue_credentials",
 ]
 
@@ -131,6 +136,32 @@ def get_achievement(session: Session, issuer: Issuer, achievement_id: int) -> Ac
     return row
 
 
+# -- learners -------------------------------------------------------------------------------
+
+_LEARNER_KEY = "learner-ref"
+
+
+def learner_ref_key(session: Session) -> bytes:
+    """The service's key for learner references, made on first use (random, 32 bytes)."""
+    row = session.get(ServiceSecret, _LEARNER_KEY)
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = ServiceSecret(name=_LEARNER_KEY, value=secrets.token_hex(32))
+                session.add(row)
+        except sa.exc.IntegrityError:  # made by a concurrent request meanwhile
+            row = session.get(ServiceSecret, _LEARNER_KEY)
+            assert row is not None
+    return bytes.fromhex(row.value)
+
+
+def learner_ref(key: bytes, email: str) -> str:
+    """A learner's reference: HMAC-SHA256 of the normalised e-mail under the service's key. It
+    joins one learner's credentials in this database (pathway progress) without storing the
+    e-mail; outside the database it means nothing."""
+    return hmac.new(key, email.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 # -- issuance -------------------------------------------------------------------------------
 
 
@@ -206,6 +237,7 @@ def queue_credentials(
         raise ImportRejected(errors)
     created = utcnow()
     base_seq = time.time_ns()
+    ref_key = learner_ref_key(session)
     values = [
         {
             "id": secrets.token_urlsafe(12),
@@ -215,6 +247,7 @@ def queue_credentials(
             "seq": base_seq + i,
             "credential_uri": doc["id"],
             "recipient_name": req.recipient_name,
+            "learner_ref": learner_ref(ref_key, req.recipient_email),
             "state": CredentialState.QUEUED.value,
             "doc": _DOC_ENCODER.encode(doc),
             "created_at": created,

@@ -24,6 +24,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -41,7 +42,7 @@ from registry.config import Settings
 from registry.errors import AuthenticationError, TransactionFailed
 from registry.service.auth import authenticate, create_api_key, revoke_api_key
 from registry.service.runtime import create_app
-from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, Revocation
+from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, PathwayRow, Revocation
 from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry
 from tests.service_support import Database, add_issuer, database, service_settings
@@ -89,12 +90,18 @@ ACCESS: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/webhooks/{webhook_id}"): "issuer",
     ("GET", "/v1/webhooks/deliveries"): "issuer",
     ("POST", "/v1/webhooks/deliveries/{delivery_id}/replay"): "issuer",
+    ("POST", "/v1/pathways"): "issuer",
+    ("GET", "/v1/pathways"): "issuer",
+    ("GET", "/v1/pathways/{pathway_id}"): "issuer",
+    ("POST", "/v1/pathways/{pathway_id}/publish"): "issuer",
     ("GET", "/"): "public",
     ("GET", "/verify"): "public",
     ("POST", "/verify"): "public",
     ("GET", "/c/{credential_id}"): "public",
     ("GET", "/c/{credential_id}/credential.{fmt}"): "public",
     ("GET", "/c/{credential_id}/certificate.pdf"): "public",
+    ("GET", "/c/{credential_id}/pathways/{pathway_id}"): "public",
+    ("GET", "/v1/pathways/{pathway_id}/definition"): "public",
     ("GET", "/dashboard"): "page_issuer",
     ("POST", "/dashboard/login"): "page_issuer",
     ("POST", "/dashboard/logout"): "public",
@@ -138,8 +145,11 @@ class Side:
     names: list[str]
     emails: list[str]
     issuer_id: int
+    did: str
     webhook_id: int
     delivery_id: int
+    pathway_id: int
+    pathway_name: str
 
 
 @dataclass
@@ -164,6 +174,19 @@ _ACH_BODY = {
     "participation_form": "online",
     "quality_assurance": "qa",
 }
+
+
+def _pathway(side: Side | SimpleNamespace, tag: str, version: int = 1) -> dict[str, Any]:
+    return {
+        "type": "Pathway",
+        "id": f"https://example.org/pathways/{side.issuer_id}",
+        "version": version,
+        "name": side.pathway_name,
+        "owner": side.did,
+        "qualification": {"name": f"Qualification {tag}"},
+        "requirements": {"id": "one", "achievement": side.ach_uri, "issuers": [side.did]},
+    }
+
 
 # Issuer routes: the request, aimed at the target's objects (issuer A's), and the status its owner
 # gets. ``kind`` says what another issuer must see: "object" -> 404, "list" -> 200 without any of
@@ -247,6 +270,14 @@ ISSUER_CASES: dict[tuple[str, str], IssuerCase] = {
         lambda s, t: Req("DELETE", f"/v1/webhooks/{s.webhook_id}"),
         204,
     ),
+    ("POST", "/v1/pathways"): ("owner", lambda s, t: Req("POST", "/v1/pathways", {"json": _pathway(s, t, 2)}), 201),
+    ("GET", "/v1/pathways"): ("list", lambda s, t: Req("GET", "/v1/pathways"), 200),
+    ("GET", "/v1/pathways/{pathway_id}"): ("object", lambda s, t: Req("GET", f"/v1/pathways/{s.pathway_id}"), 200),
+    ("POST", "/v1/pathways/{pathway_id}/publish"): (
+        "object",
+        lambda s, t: Req("POST", f"/v1/pathways/{s.pathway_id}/publish"),
+        202,
+    ),
 }
 
 # Owner requests that change what later requests see run last, in this order.
@@ -274,6 +305,7 @@ class Service:
         with Session(self.db.engine) as session:
             issuer, token, ach = add_issuer(session, self.registry, which)
             assert issuer.id is not None
+            did = issuer.did
             spare, _ = create_api_key(session, issuer.id, "spare")
             session.commit()
             key_id = next(k.id for k in session.exec(select(ApiKey).where(ApiKey.issuer_id == issuer.id)))
@@ -293,6 +325,13 @@ class Service:
         ).json()["ids"]
         names = [f"Name {tag}-q{i}" for i in range(3)]
         delivery = self.http.get("/v1/webhooks/deliveries", headers=h).json()[0]
+        pathway_name = f"Pathway {tag}"
+        draft = Side(
+            token, key_id, spare.id, ach, ach_uri, [], [], 0, "", [], [], issuer.id, did, 0, 0, 0, pathway_name
+        )
+        pathway = self.http.post("/v1/pathways", json=_pathway(draft, tag), headers=h).json()
+        if which == 2:  # B's pathway is published (public); A's stays a draft (private)
+            assert self.http.post(f"/v1/pathways/{pathway['id']}/publish", headers=h).status_code == 202
         emails = [f"{tag}-q{i}@example.org" for i in range(3)] + [f"{tag}-r{i}@example.org" for i in range(3)]
         return Side(
             token,
@@ -307,8 +346,11 @@ class Service:
             names,
             emails,
             issuer.id,
+            did,
             hook["id"],
             delivery["id"],
+            pathway["id"],
+            pathway_name,
         )
 
     def snapshot(self, issuer_id: int) -> dict[str, Any]:
@@ -319,12 +361,14 @@ class Service:
             revs = session.exec(select(Revocation).where(Revocation.issuer_id == issuer_id)).all()
             keys = session.exec(select(ApiKey).where(ApiKey.issuer_id == issuer_id)).all()
             achs = session.exec(select(AchievementRow).where(AchievementRow.issuer_id == issuer_id)).all()
+            paths = session.exec(select(PathwayRow).where(PathwayRow.issuer_id == issuer_id)).all()
             return {
                 "credentials": sorted((c.id, c.state, c.batch_id) for c in creds),
                 "batches": sorted((b.id, b.state, b.count) for b in batches),
                 "revocations": sorted((r.id, r.state) for r in revs),
                 "keys": sorted((k.id, k.revoked_at is None) for k in keys),
                 "achievements": sorted(a.id or 0 for a in achs),
+                "pathways": sorted((p.id or 0, p.digest, p.batch_id or 0) for p in paths),
             }
 
 
@@ -360,7 +404,7 @@ def test_every_route_has_a_matrix_entry(matrix_service: tuple[Service, Side, Sid
 
 def _markers(side: Side) -> list[str]:
     """Strings that only issuer ``side``'s unreleased data contains (its anchored root is public)."""
-    return [*side.queued, *side.names, *side.emails, side.ach_uri, side.key[:10]]
+    return [*side.queued, *side.names, *side.emails, side.ach_uri, side.key[:10], side.pathway_name]
 
 
 def test_issuer_api_matrix(matrix_service: tuple[Service, Side, Side]) -> None:
@@ -397,6 +441,8 @@ def test_issuer_api_matrix(matrix_service: tuple[Service, Side, Side]) -> None:
             assert r.status_code == 200, (route, r.text)
         elif kind == "own":  # B registers its own object
             assert r.status_code == 201, (route, r.text)
+        elif kind == "owner":  # B cannot store a pathway that names A as its owner
+            assert r.status_code == 422 and r.json()["error"]["field"] == "owner", (route, r.text)
         elif kind == "seal":
             assert r.status_code == 201 and all(batch["root"] != a.root for batch in r.json())
         elif route == ("POST", "/v1/achievements"):
@@ -480,6 +526,15 @@ def test_public_routes_and_pages_reveal_no_unreleased_data(matrix_service: tuple
         ("GET", "/c/{credential_id}/certificate.pdf"): [
             (Req("GET", f"/c/{a.queued[0]}/certificate.pdf"), 409),
             (Req("GET", f"/c/{b.released[0]}/certificate.pdf"), 200),
+        ],
+        ("GET", "/c/{credential_id}/pathways/{pathway_id}"): [
+            (Req("GET", f"/c/{a.queued[0]}/pathways/{b.pathway_id}"), 404),
+            (Req("GET", f"/c/{b.released[0]}/pathways/{a.pathway_id}"), 404),  # A's draft
+            (Req("GET", f"/c/{b.released[0]}/pathways/{b.pathway_id}"), 200),
+        ],
+        ("GET", "/v1/pathways/{pathway_id}/definition"): [
+            (Req("GET", f"/v1/pathways/{a.pathway_id}/definition"), 404),  # a draft is not public
+            (Req("GET", f"/v1/pathways/{b.pathway_id}/definition"), 200),
         ],
         ("GET", "/dashboard"): [(Req("GET", "/dashboard"), 200)],  # anonymous: the sign-in form
         ("POST", "/dashboard/login"): [

@@ -26,6 +26,7 @@ from registry.service.api.routes import (
     events,
     health,
     pages,
+    pathways,
     public,
     verify_batch,
     verify_stack,
@@ -76,6 +77,7 @@ def create_api(
         certificates,
         audit,
         webhooks,
+        pathways,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -26,8 +26,10 @@ __all__ = [
     "CredentialState",
     "Event",
     "Issuer",
+    "PathwayRow",
     "Revocation",
     "RevocationState",
+    "ServiceSecret",
     "TxState",
     "WebhookDelivery",
     "WebhookEndpoint",
@@ -178,6 +180,9 @@ class CredentialRow(SQLModel, table=True):
     seq: int = Field(sa_type=sa.BigInteger, index=True, description="issuance order")
     credential_uri: str = Field(max_length=100, unique=True)
     recipient_name: str | None = Field(default=None, max_length=500)
+    learner_ref: str | None = Field(
+        default=None, max_length=64, index=True, description="HMAC of the learner's e-mail (ServiceSecret key)"
+    )
     state: str = Field(default=CredentialState.QUEUED, max_length=16, index=True)
     doc: str = Field(sa_type=sa.Text)
     salts: str | None = Field(default=None, sa_type=sa.Text)
@@ -263,3 +268,31 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
+
+
+class PathwayRow(SQLModel, table=True):
+    """One version of a pathway definition owned by an issuer of this service. A version never
+    changes once published: ``document`` is its RFC 8785 text and ``digest`` what goes on chain;
+    publishing is an anchored batch of its own (``batch_id``), sent by the worker like any other."""
+
+    __tablename__ = "pathway"
+    __table_args__ = (sa.UniqueConstraint("uri", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    uri: str = Field(max_length=2048, description="the definition's id")
+    version: int
+    name: str = Field(max_length=500)
+    document: str = Field(sa_type=sa.Text)
+    digest: str = Field(max_length=66, unique=True)
+    batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ServiceSecret(SQLModel, table=True):
+    """Random keys the service makes for itself on first use (never shown, never logged)."""
+
+    __tablename__ = "service_secret"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=128)

@@ -22,7 +22,8 @@ from registry.service.api.schemas import BatchOut
 from registry.service.api.state import ServiceState
 from registry.service.auth import open_page_session
 from registry.service.issuance import batch_counts, credential_file, get_credential
-from registry.service.store import Batch, CredentialRow, CredentialState, WebhookDelivery
+from registry.service.pathways import pathways_for_achievement
+from registry.service.store import Batch, CredentialRow, CredentialState, PathwayRow, WebhookDelivery
 from registry.service.webhooks import delivery_view
 from registry.verify.page import render_page
 
@@ -39,13 +40,13 @@ STATE_LABELS = {
 }
 
 
-def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> HTMLResponse:
-    return _page(request, "index.html")
+    return render(request, "index.html")
 
 
 def _verifier_trust(state: ServiceState) -> dict[int, dict[str, str]]:
@@ -67,7 +68,7 @@ def verify_page(request: Request, state: StateDep) -> HTMLResponse:
     try:
         html = render_page(state.settings.public_rpc(), _verifier_trust(state))
     except ConfigError:
-        return _page(
+        return render(
             request,
             "message.html",
             503,
@@ -118,7 +119,7 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
         row = get_credential(session, None, credential_id)
         data = credential_file(session, row)
     except NotFound:
-        return _page(
+        return render(
             request,
             "message.html",
             404,
@@ -126,7 +127,7 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
             message="There is no credential at this address. Check the link.",
         )
     except Conflict:
-        return _page(
+        return render(
             request,
             "message.html",
             409,
@@ -141,7 +142,7 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
     qr = segno.make(url, error="m").svg_inline(scale=4, dark="#111", light="#fff", title=f"QR code of {url}")
     proof = data["proof"][-1]  # the anchor proof is the last of the set (formats v1 and v2)
     subject = data.get("credentialSubject", {})
-    return _page(
+    return render(
         request,
         "share.html",
         cred=data,
@@ -155,7 +156,21 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
         revoked=row.state == CredentialState.REVOKED,
         row=row,
         accredited_by=accredited_by,
+        pathways=_pathways_of(session, subject, data.get("issuer")),
     )
+
+
+def _pathways_of(session: SessionDep, subject: Any, issuer: Any) -> list[PathwayRow]:
+    """Published pathways this credential counts toward (for links to the learner's progress)."""
+    achievement = subject.get("achievement") if isinstance(subject, dict) else None
+    ach_id = achievement.get("id") if isinstance(achievement, dict) else None
+    did = issuer.get("id") if isinstance(issuer, dict) else issuer
+    if not isinstance(ach_id, str) or not isinstance(did, str):
+        return []
+    try:
+        return pathways_for_achievement(session, ach_id, did)
+    except RegistryError:
+        return []
 
 
 def _accreditation_of(state: ServiceState, issuer: Any) -> dict[str, str] | None:
@@ -193,7 +208,7 @@ def share_download(credential_id: str, fmt: str, session: SessionDep) -> Respons
 def dashboard(request: Request, issuer: PageIssuer, session: SessionDep, state: StateDep) -> HTMLResponse:
     """Batches of the signed-in issuer with their states, counts and transaction links."""
     if issuer is None:
-        return _page(request, "login.html")
+        return render(request, "login.html")
     assert issuer.id is not None
     batches = [
         BatchOut.of(b, state.settings.explorer_tx_url)
@@ -219,7 +234,7 @@ def dashboard(request: Request, issuer: PageIssuer, session: SessionDep, state: 
             .limit(20)
         )
     ]
-    return _page(
+    return render(
         request,
         "dashboard.html",
         issuer=issuer,
@@ -237,7 +252,7 @@ def login(request: Request, session: SessionDep, api_key: Annotated[str, Form()]
     try:
         _, value = open_page_session(session, api_key, ttl=ttl)
     except AuthenticationError as exc:
-        return _page(request, "login.html", 401, error=str(exc))
+        return render(request, "login.html", 401, error=str(exc))
     response = RedirectResponse("/dashboard", status_code=303)
     secure = request.url.scheme == "https"
     # The cookie holds a signed, expiring session naming the key, never the API key itself.
