@@ -52,7 +52,7 @@ $(ARTIFACTS): $(CONTRACTS) scripts/build_contracts.py $(SOLCX_SOLC)
 
 # The self-contained verifier page (web/verifier/, bundled by esbuild): `registry verifier-page`.
 PAGE := registry/artifacts/verifier.html
-$(PAGE): $(wildcard web/verifier/*.mjs web/verifier/*.html web/verifier/src/*.js) registry/schemas/credential-file-v1.schema.json registry/schemas/credential-file-v2.schema.json registry/schemas/ob3/achievementcredential.schema.json registry/contexts/credentials-v2.jsonld registry/contexts/ob-v3p0-context-3.0.3.json node_modules/.installed $(ARTIFACTS)
+$(PAGE): $(wildcard web/verifier/*.mjs web/verifier/*.html web/verifier/src/*.js) registry/schemas/pathway-v1.schema.json registry/schemas/credential-file-v1.schema.json registry/schemas/credential-file-v2.schema.json registry/schemas/ob3/achievementcredential.schema.json registry/contexts/credentials-v2.jsonld registry/contexts/ob-v3p0-context-3.0.3.json node_modules/.installed $(ARTIFACTS)
 	node web/verifier/build.mjs $@
 
 setup: $(BIN)/.installed node_modules/.installed $(SOLCX_SOLC) $(ARTIFACTS) $(PAGE)

@@ -1,9 +1,10 @@
 // Build the self-contained verifier page: bundle src/main.js with esbuild (IIFE, no module
-// loading at run time), with the JSON Schemas of the Python package compiled to standalone Ajv
-// validators, the JSON-LD contexts the package ships (registry/contexts: VC 2.0, OB 3.0.3) for the
-// signature check of format v2, and the registry ABI from registry/artifacts/CredentialRegistry.json,
-// and inline it into page.html. Usage: node web/verifier/build.mjs [OUT] [--sizes]
-// (default registry/artifacts/verifier.html; --sizes prints the largest inputs of the bundle).
+// loading at run time), with the JSON Schemas of the Python package (credential files v1 and v2,
+// OB 3.0, pathway-v1) compiled to standalone Ajv validators, the JSON-LD contexts the package
+// ships (registry/contexts: VC 2.0, OB 3.0.3) for the signature check of format v2, and the
+// registry ABI from registry/artifacts/CredentialRegistry.json, and inline it into page.html.
+// Usage: node web/verifier/build.mjs [OUT] [--sizes] (default registry/artifacts/verifier.html;
+// --sizes prints the largest inputs of the bundle).
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +24,7 @@ const readJson = (...p) => JSON.parse(readFileSync(join(root, ...p), "utf8"));
 const fileSchema = readJson("registry", "schemas", "credential-file-v1.schema.json");
 const fileSchemaV2 = readJson("registry", "schemas", "credential-file-v2.schema.json");
 const ob3Schema = readJson("registry", "schemas", "ob3", "achievementcredential.schema.json");
+const pathwaySchema = readJson("registry", "schemas", "pathway-v1.schema.json");
 const artifact = readJson("registry", "artifacts", "CredentialRegistry.json");
 
 // Python validates with jsonschema's Draft201909Validator without a format checker: formats are
@@ -38,7 +40,13 @@ const ajv = new Ajv2019({
 ajv.addSchema({ ...fileSchema, $schema: undefined }, "file");
 ajv.addSchema({ ...fileSchemaV2, $schema: undefined }, "file2");
 ajv.addSchema({ ...ob3Schema, $schema: undefined }, "ob3");
-const validators = standaloneCode(ajv, { validateFile: "file", validateFile2: "file2", validateOb3: "ob3" });
+ajv.addSchema({ ...pathwaySchema, $schema: undefined }, "pathway");
+const validators = standaloneCode(ajv, {
+  validateFile: "file",
+  validateFile2: "file2",
+  validateOb3: "ob3",
+  validatePathway: "pathway",
+});
 
 // The JSON-LD contexts of format v2, from the files the Python package ships (never fetched).
 const CONTEXT_FILES = {

@@ -1,7 +1,11 @@
 // Entry point of the self-contained verifier page: `window.credentialRegistry` and the UI.
 import { extractIfBaked } from "./baking.js";
+import { euElements } from "./elements.js";
 import { canonicalIssuerId } from "./identity.js";
+import { InvalidInput, evaluate, loadPathway, pathwayDigest } from "./pathway.js";
 import { checkSignature, PROOF_TYPE_DI } from "./signature.js";
+import { verifyStack } from "./stack.js";
+import { renderStack } from "./stackview.js";
 import { CHECK_NAMES, OPTIONAL_CHECKS, trustTable, verify, verifyMany } from "./verifier.js";
 
 // -- rows and CSV: the same columns and escaping as registry/verify/tabular.py ---------------
@@ -47,41 +51,6 @@ function subjectOf(doc) {
 export function learnerName(data) {
   const subject = subjectOf(credentialDocument(data));
   return subject && typeof subject.name === "string" ? subject.name : null;
-}
-
-/**
- * The EU micro-credential elements of an achievement JSON, format v1 (extension terms) or v2
- * (Open Badges 3.0 terms: creditsAvailable, alignment entries ext:EQFLevel, ext:ParticipationForm,
- * ext:QualityAssurance, ext:LearningOutcome, resultDescription), as
- * registry.core.credential.eu_elements reads them (null or [] when absent or hidden).
- */
-export function euElements(achievement) {
-  const a = isObject(achievement) ? achievement : {};
-  const has = (k) => Object.prototype.hasOwnProperty.call(a, k);
-  const out = {
-    ects: has("workloadEcts") ? a.workloadEcts : has("creditsAvailable") ? a.creditsAvailable : null,
-    eqf_level: has("eqfLevel") ? a.eqfLevel : null,
-    learning_outcomes: Array.isArray(a.learningOutcomes) ? [...a.learningOutcomes] : [],
-    assessment_type: has("assessmentType") ? a.assessmentType : null,
-    participation_form: has("participationForm") ? a.participationForm : null,
-    quality_assurance: has("qualityAssurance") ? a.qualityAssurance : null,
-  };
-  for (const entry of Array.isArray(a.alignment) ? a.alignment : []) {
-    if (!isObject(entry)) continue;
-    const kind = entry.targetType;
-    if (kind === "ext:EQFLevel" && /^[0-9]+$/.test(String(entry.targetCode ?? ""))) {
-      out.eqf_level = Number(entry.targetCode);
-    } else if (kind === "ext:ParticipationForm") out.participation_form = entry.targetCode ?? null;
-    else if (kind === "ext:QualityAssurance") out.quality_assurance = entry.targetDescription ?? null;
-    else if (kind === "ext:LearningOutcome" && typeof entry.targetName === "string") {
-      out.learning_outcomes.push(entry.targetName);
-    }
-  }
-  const described = a.resultDescription;
-  if (out.assessment_type === null && Array.isArray(described) && described.length && isObject(described[0])) {
-    out.assessment_type = described[0].name ?? null;
-  }
-  return out;
 }
 
 /** One row of a report (registry.verify.tabular.row). */
@@ -148,12 +117,18 @@ async function verifySignature(credential) {
 /**
  * window.credentialRegistry.verify(fileText | bytes, {rpc, trustedRegistries, now, minConfirmations,
  * offline, source}) -> Promise<report>; verifyBytes is the same for bytes; verifyMany takes
- * [{source, data}] and shares chain reads.
+ * [{source, data}] and shares chain reads; verifyStack(pathwayText, [{source, data}] | [text],
+ * {...options, learner}) -> Promise<stack report> (registry verify --pathway --json).
  */
 const api = {
   verify,
   verifyBytes: (bytes, options) => verify(bytes, options),
   verifyMany,
+  verifyStack,
+  loadPathway,
+  pathwayDigest: (definition) => pathwayDigest(loadPathway(definition)),
+  /** core/stacking.evaluate over components {key, achievement_id, issuer_id, credential_id, digest, credits, eqf_level}. */
+  evaluatePathway: (definition, components) => evaluate(loadPathway(definition), components),
   verifySignature,
   reportRow,
   learnerName,
@@ -306,6 +281,35 @@ function setup() {
   const status = $("status");
   const drop = $("drop");
   const input = $("file");
+  async function runStack(files, pathwayFile) {
+    status.textContent = `Verifying ${files.length} file(s) as a stack…`;
+    $("result").hidden = true;
+    let pathway;
+    try {
+      pathway = loadPathway(new Uint8Array(await pathwayFile.arrayBuffer()));
+    } catch (exc) {
+      if (!(exc instanceof InvalidInput)) throw exc;
+      status.textContent = `Error: the pathway ${pathwayFile.name} is not a valid pathway definition: ${exc.message}`;
+      return;
+    }
+    try {
+      const trusted = parseTrusted($("trusted").value);
+      trustTable(trusted);
+      const loaded = await Promise.all(
+        [...files].map(async (f) => ({ source: f.name, data: new Uint8Array(await f.arrayBuffer()) })),
+      );
+      const report = await verifyStack(pathway, loaded, {
+        rpc: $("rpc").value.trim() || null,
+        trustedRegistries: trusted,
+        minConfirmations: Number($("confirmations").value || 1),
+        learner: $("learner").value.trim() || null,
+      });
+      status.textContent = `Done: stack ${report.verdict}`;
+      renderStack($("result"), report, pathway);
+    } catch (exc) {
+      status.textContent = `Error: ${exc.message}`;
+    }
+  }
   async function run(data, source) {
     status.textContent = "Verifying…";
     $("result").hidden = true;
@@ -327,7 +331,14 @@ function setup() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = input.files && input.files[0];
-    if (file) {
+    const pathwayFile = $("pathway").files && $("pathway").files[0];
+    if (pathwayFile) {
+      if (file) await runStack(input.files, pathwayFile);
+      else status.textContent = "Choose the credential files of the stack first.";
+    } else if (input.files && input.files.length > 1) {
+      status.textContent =
+        "Several files: choose a pathway to verify them as one stack, or verify them one by one under “Verify many files”.";
+    } else if (file) {
       await run(new Uint8Array(await file.arrayBuffer()), file.name);
     } else if ($("credential").value.trim()) {
       await run($("credential").value, "pasted credential");
