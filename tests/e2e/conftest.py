@@ -7,6 +7,7 @@ import pytest
 
 from registry.chain.local import LocalChain
 from tests.chain_fixtures import Registry, deploy_fixture, start_anvil
+from tests.e2e.page_fixtures import page, page_file, requested  # noqa: F401 - the verifier page tests' fixtures
 from tests.service_support import db  # noqa: F401 - the service tests' database fixture
 
 

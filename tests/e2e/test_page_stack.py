@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from registry.cli.app import app
 from registry.core.pathway import InvalidPathway, Leaf, load_pathway, pathway_digest
 from registry.core.stacking import Component, evaluate
 from registry.issue.pathway import publish_pathway
@@ -23,46 +20,12 @@ from registry.verify import VerificationPolicy, Verifier
 from registry.verify.stack import verify_stack
 from tests.chain_fixtures import Registry
 from tests.e2e.test_accessibility import _axe
-from tests.e2e.test_pages import ARGS, CHROMIUM, _require_browser
 from tests.e2e.test_stack import LEARNER, achievement_id, award, pathway_doc
 
 pytestmark = pytest.mark.e2e
 
 UNREACHABLE = "http://127.0.0.1:9/"
 EXAMPLE = Path(__file__).parents[1] / "data" / "pathways" / "data-analyst.json"
-
-
-@pytest.fixture(scope="module")
-def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("page") / "verifier.html"
-    result = CliRunner().invoke(app, ["verifier-page", "--out", str(out), "--no-trust"])
-    if result.exit_code != 0 and "make setup" in result.output:
-        pytest.fail(f"the verifier page is not built: {result.output}")
-    assert result.exit_code == 0, result.output
-    return out
-
-
-@pytest.fixture(scope="module")
-def requested() -> list[str]:
-    """Every URL the page requested (it may reach its own file and the RPC URL, nothing else)."""
-    return []
-
-
-@pytest.fixture(scope="module")
-def page(page_file: Path, requested: list[str]) -> Iterator[Any]:
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            pg = browser.new_page()
-            pg.on("request", lambda r: requested.append(r.url))
-            pg.goto(page_file.as_uri())
-            pg.wait_for_function("() => window.credentialRegistry !== undefined")
-            yield pg
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")
