@@ -127,6 +127,12 @@ ACHIEVEMENTS = {
         "quality_assurance": "ISO 9001 certified training unit",
     },
 }
+ETSI_LAB = {
+    **ACHIEVEMENTS["etsi"],
+    "id": "https://etsi.example/achievements/cloud-security-lab",
+    "name": "Cloud Security Lab",
+}
+"""The school's achievement in the learner's stack (step 9), issued through its service in step 4."""
 
 
 def main() -> int:
@@ -177,7 +183,7 @@ def main() -> int:
 
     step(f"4. The technical school imports {COHORT} learners through the issuer service")
     service_dir = run_dir / "service"
-    service_db, public_id = service_story(settings, rpc, service_dir)
+    service_db, public_id, school_file = service_story(settings, rpc, service_dir)
     etsi_key = dev_account(ETSI[2], chain_id)
     etsi_did = did_document(ETSI[1], signing_public_key(etsi_key), chain_id, etsi_key.address)
     (service_dir / "did.json").write_text(json.dumps(etsi_did, indent=2) + "\n")
@@ -251,7 +257,7 @@ def main() -> int:
     expect(cli("audit", "--look-alikes", "--rpc", rpc, "--from-block", "0"), 1, "the look-alike watch")
 
     step("9. Stackable credentials: a pathway, a learner's stack, the qualification and a transcript")
-    stack_story(rpc, run_dir / "stack", chain_id)
+    stack_story(rpc, run_dir / "stack", school_file)
 
     step("Summary")
     console.print(
@@ -275,15 +281,14 @@ def main() -> int:
 
 
 LEARNER = ("ada.lovelace@learners.example", "Ada Lovelace")
+"""The learner whose stack of credentials from both issuers step 9 verifies."""
 
 
-def stack_story(rpc: str, out: Path, chain_id: int) -> None:
+def stack_story(rpc: str, out: Path, school_file: bytes) -> None:
     """Issue 12's story: the university owns a pathway of three micro-credentials, two of its own
     and one of the technical school's; one learner's stack is VALID, the qualification is awarded
     and a CLR transcript written; without one file the stack is INCOMPLETE, and once a component
     is revoked it is INVALID, naming it."""
-    from registry.core.credential import Achievement, IssuerProfile, build_credential, validate_model
-    from registry.issue.direct import issue_and_anchor
 
     out.mkdir(parents=True, exist_ok=True)
     uni_stats = {
@@ -292,7 +297,6 @@ def stack_story(rpc: str, out: Path, chain_id: int) -> None:
         "name": "Applied Statistics for Policy",
         "workload_ects": 2.0,
     }
-    etsi_lab = {**ACHIEVEMENTS["etsi"], "id": "https://etsi.example/achievements/cloud-security-lab"}
     files: dict[str, Path] = {}
     for slug, achievement in (("data-literacy", ACHIEVEMENTS["uni"]), ("statistics", uni_stats)):
         (out / f"{slug}.json").write_text(json.dumps(achievement, indent=2, ensure_ascii=False))
@@ -301,17 +305,10 @@ def stack_story(rpc: str, out: Path, chain_id: int) -> None:
         issue = ["issue", "--csv", rel(out / f"{slug}.csv"), "--achievement", rel(out / f"{slug}.json")]
         expect(cli(*issue, "--out", rel(folder), "--rpc", rpc), 0, f"the university's {slug} credential")
         [files[slug]] = sorted(folder.glob("*.json"))
-    # The school issues with its own key, as its service's worker does.
-    school = dev_account(ETSI[2], chain_id)
-    doc = build_credential(
-        achievement=validate_model(Achievement, etsi_lab, "achievement."),
-        issuer=IssuerProfile(id=ETSI[1], name=ETSI[0]),
-        recipient_email=LEARNER[0],
-        recipient_name=LEARNER[1],
-        valid_from=datetime.now(UTC).replace(microsecond=0),
-        result="pass",
-    )
-    [files["cloud-lab"]] = issue_and_anchor(connect(Settings(), rpc), school, [doc], out / "files" / "cloud-lab").files
+    # The school's credential came from its issuer service in step 4 (same batch as the import).
+    (out / "files" / "cloud-lab").mkdir(parents=True, exist_ok=True)
+    files["cloud-lab"] = out / "files" / "cloud-lab" / "cloud-security-lab.json"
+    files["cloud-lab"].write_bytes(school_file)
     console.print(f"{LEARNER[1]} holds three credentials from two issuers: {', '.join(files)}")
     pathway = out / "pathway.json"
     pathway.write_text(
@@ -329,7 +326,7 @@ def stack_story(rpc: str, out: Path, chain_id: int) -> None:
                     "allOf": [
                         {"id": "data", "achievement": ACHIEVEMENTS["uni"]["id"], "issuers": [UNI[1]]},
                         {"id": "stats", "achievement": uni_stats["id"], "issuers": [UNI[1]]},
-                        {"id": "security", "achievement": etsi_lab["id"], "issuers": [ETSI[1], UNI[1]]},
+                        {"id": "security", "achievement": ETSI_LAB["id"], "issuers": [ETSI[1], UNI[1]]},
                     ],
                 },
             },
@@ -387,7 +384,7 @@ def forge(rpc: str, home: Path) -> Path:
     return issued.files[0]
 
 
-def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str]:
+def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str, bytes]:
     """Issue through the service's REST API; the in-process worker seals and anchors."""
     import httpx
     from sqlmodel import Session, select
@@ -402,7 +399,7 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    db_url = f"sqlite:///{settings.data_dir / 'service.db'}"
+    db_url = settings.db_url  # the database `registry serve` opens afterwards (the closing hint relies on it)
     svc = Settings(
         home=settings.home,
         rpc_url=rpc,
@@ -442,6 +439,16 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
             f"POST /v1/credentials/import → {imported.status_code}: {COHORT} learners queued "
             f"in {time.monotonic() - t0:.1f} s"
         )
+        lab = api.post("/v1/achievements", json=ETSI_LAB)
+        if lab.status_code == 409:
+            lab_id = next(a["id"] for a in api.get("/v1/achievements").json() if a["uri"] == ETSI_LAB["id"])
+        else:
+            lab.raise_for_status()
+            lab_id = lab.json()["id"]
+        learner = {"achievement_id": lab_id, "recipient_email": LEARNER[0], "recipient_name": LEARNER[1]}
+        mine = api.post("/v1/credentials", json={**learner, "result": "pass"})
+        mine.raise_for_status()
+        console.print(f"and {LEARNER[1]}'s {ETSI_LAB['name']} credential (step 9 stacks it)")
         api.post("/v1/batches/seal").raise_for_status()
         deadline = time.monotonic() + 120
         while True:
@@ -473,11 +480,13 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
             f"{len(ids)} credential files and 6 baked badges downloaded into {rel(out_dir)}/; "
             f"share page of one: {base}/c/{ids[0]}"
         )
+        school_file = api.get(f"/v1/credentials/{mine.json()['id']}/file")
+        school_file.raise_for_status()
     finally:
         server.should_exit = True
         thread.join(timeout=15)
     console.print("service stopped")
-    return db_url, ids[0]
+    return db_url, ids[0], school_file.content
 
 
 if __name__ == "__main__":
