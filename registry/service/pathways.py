@@ -241,6 +241,8 @@ class Progress:
     """The learner's credentials counted, by key (their public share id)."""
     providers: dict[str, list[str]] = field(default_factory=dict)
     """For each requirement not met that names one achievement: who may award it."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """For each credential counted: what a person reads (its name, issuer and date)."""
 
 
 def _valid_now(doc: Mapping[str, Any], now: datetime) -> bool:
@@ -278,10 +280,14 @@ def progress(
         query = query.where(CredentialRow.id == credential.id)
     rows = {r.id: r for r in session.exec(query.order_by(col(CredentialRow.seq)))}
     components: list[Component] = []
+    labels: dict[str, str] = {}
     for key, cred in rows.items():
         doc = json.loads(cred.doc)
         if cred.digest is None or not _valid_now(doc, now):
             continue
+        issuer = doc.get("issuer") if isinstance(doc.get("issuer"), dict) else {}
+        issued = str(doc.get("validFrom", ""))[:10]
+        labels[key] = f"{doc.get('name', cred.credential_uri)}, {issuer.get('name', '')}, {issued}".strip(", ")
         try:
             components.append(component_of(key, doc, cred.digest))
         except InvalidInput:
@@ -295,4 +301,4 @@ def progress(
         for node in result.nodes
         if not node.satisfied and node.pointer in leaves
     }
-    return Progress(pathway, row, result, {k: rows[k] for k in rows if k in counted}, providers)
+    return Progress(pathway, row, result, {k: rows[k] for k in rows if k in counted}, providers, labels)

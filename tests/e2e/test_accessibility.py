@@ -1,9 +1,9 @@
 """WCAG 2.1 A/AA in real Chromium (issue 14): axe-core (npm ``axe-core``) on every page and state
-(the verifier page empty / VALID / INVALID / INDETERMINATE, the share page, the dashboard signed
-out and in, the audit page and the HTML report of ``registry audit --format html``, the index,
-a 404 message page); 0 serious or critical violations. Prints ``a11y_violations`` (any impact).
-And the verify flow by keyboard only: Tab to the paste box, paste, Tab to Verify, Enter; the
-verdict gets the focus and is announced."""
+(the verifier page empty / VALID / INVALID / INDETERMINATE, the share page, a learner's pathway
+progress, the dashboard signed out and in, the audit page and the HTML report of
+``registry audit --format html``, the index, a 404 message page); 0 serious or critical
+violations. Prints ``a11y_violations`` (any impact). And the verify flow by keyboard only: Tab to
+the paste box, paste, Tab to Verify, Enter; the verdict gets the focus and is announced."""
 
 from __future__ import annotations
 
@@ -12,13 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from registry.cli.app import app
 from registry.core.credfile import redact
+from registry.service.pathways import create_pathway, publish
+from registry.service.store import AchievementRow, Issuer
+from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry
 from tests.e2e import test_pages
 from tests.e2e.test_pages import Site
+from tests.service_support import service_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -57,6 +62,39 @@ def _verify(page: Any, site: Site, data: dict[str, Any], verdict: str, *, trust:
     assert page.locator("#verdict").inner_text() == verdict
 
 
+def _published_pathway(site: Site, registry: Registry) -> int:
+    """A published pathway the site's credentials count toward (one requirement met, one not)."""
+    with Session(site.db.engine) as session:
+        issuer = session.exec(select(Issuer)).one()
+        achievement = session.exec(select(AchievementRow)).one()
+        row, _ = create_pathway(
+            session,
+            issuer,
+            {
+                "type": "Pathway",
+                "id": "https://example.org/pathways/a11y",
+                "version": 1,
+                "name": "Accessible Pathway",
+                "owner": issuer.did,
+                "qualification": {"name": "Qualification", "credits": 10},
+                "requirements": {
+                    "id": "all",
+                    "name": "Both",
+                    "allOf": [
+                        {"id": "mine", "achievement": achievement.uri, "issuers": [issuer.did]},
+                        {"id": "other", "achievement": "https://other.example/a", "issuers": ["did:web:other.example"]},
+                    ],
+                },
+            },
+        )
+        publish(session, issuer, row)
+        session.commit()
+        assert row.id is not None
+        pathway_id = row.id
+    run_until_idle(Worker(service_settings(registry, site.db), site.db.engine, registry.client))
+    return pathway_id
+
+
 def test_every_page_and_state_has_no_serious_or_critical_wcag_violation(
     site: Site, page: Any, registry: Registry, tmp_path: Path
 ) -> None:
@@ -83,8 +121,13 @@ def test_every_page_and_state_has_no_serious_or_critical_wcag_violation(
     check("verify-redacted")
     _verify(page, site, site.file(site.ids[1]), "INDETERMINATE", trust=False)
     check("verify-indeterminate")
+    pathway_id = _published_pathway(site, registry)
     page.goto(f"{site.url}/c/{site.ids[0]}")
+    assert page.locator("#pathways a").count() == 1
     check("share")
+    page.goto(f"{site.url}/c/{site.ids[0]}/pathways/{pathway_id}")
+    assert page.locator("#still-needed li").count() >= 1
+    check("progress")
     assert page.goto(f"{site.url}/c/doesnotexist").status == 404
     check("message-404")
     page.goto(site.url + "/dashboard")

@@ -188,7 +188,7 @@ def test_progress_page_by_share_link(service: Service) -> None:
     assert f'href="{link}"' in share.text and "Service Test Certificate" in share.text
     page = http.get(link)
     assert page.status_code == 200
-    assert "Not complete yet: 1 requirement to go." in page.text
+    assert "Not complete yet." in page.text and '<h2 id="still-needed-title">Still needed</h2>' in page.text
     assert 'data-requirement="one" data-satisfied="true"' in page.text
     assert 'data-requirement="two" data-satisfied="false"' in page.text
     assert f'Offered by: <span class="providers">{service.name2}</span>' in page.text

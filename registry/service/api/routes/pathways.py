@@ -117,7 +117,8 @@ def progress_page(
             title="Not found",
             message="There is no published pathway or no credential at this address. Check the link.",
         )
-    done = progress(session, cred, row, _issuer_names(state, session))
+    names = _issuer_names(state, session)
+    done = progress(session, cred, row, names)
     return render(
         request,
         "progress.html",
@@ -125,5 +126,6 @@ def progress_page(
         result=done.result,
         pathway=done.pathway,
         cred=cred,
+        owner=names.get(done.pathway.owner, done.pathway.owner),
         definition_url=f"/v1/pathways/{row.id}/definition",
     )
