@@ -193,11 +193,12 @@ def verify_stack(
             checks.append(_check("learner", CheckStatus.PASS, f"every readable component names the learner {learner}"))
 
     components: list[Component] = []
-    for (name, _), report in zip(files, reports, strict=True):
-        if report.verdict is Verdict.VALID and name in parsed:
-            components.append(component_of(name, parsed[name], str(report.credential["digest"])))
     result = None
     try:
+        # A VALID file can still state what no pathway counts (negative credits): the rule fails.
+        for (name, _), report in zip(files, reports, strict=True):
+            if report.verdict is Verdict.VALID and name in parsed:
+                components.append(component_of(name, parsed[name], str(report.credential["digest"])))
         evaluation = evaluate(pathway, components)
     except InvalidInput as exc:
         checks.append(_check("rule", CheckStatus.FAIL, str(exc)))

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from registry.core.credential import build_credential
 from registry.core.pathway import InvalidPathway, Leaf, load_pathway, pathway_digest
 from registry.core.stacking import Component, evaluate
 from registry.issue.pathway import publish_pathway
 from registry.verify import VerificationPolicy, Verifier
 from registry.verify.stack import verify_stack
-from tests.chain_fixtures import Registry
+from tests.chain_fixtures import ACHIEVEMENT, Registry
 from tests.e2e.test_accessibility import _axe
 from tests.e2e.test_stack import LEARNER, achievement_id, award, pathway_doc
 
@@ -350,3 +352,27 @@ def test_the_form_verifies_a_stack(
     page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('Error')")
     assert "not a valid pathway definition" in page.locator("#status").inner_text()
     assert page.locator("#result").is_hidden()
+
+
+def test_a_valid_file_stating_negative_credits_fails_the_rule_never_crashes(
+    page: Any, registry: Registry, published: str, stack: dict[str, Path]
+) -> None:
+    """A file can be VALID on its own and still state what no pathway counts (here -1 ECTS, which
+    the issuer anchored and signed): the stack's rule fails, naming the file, in Python and the page."""
+    achievement = ACHIEVEMENT.model_copy(update={"id": achievement_id("python"), "name": "Python for Data Work"})
+    doc = build_credential(
+        achievement=achievement,
+        issuer=registry.profile(1),
+        recipient_email=LEARNER,
+        recipient_name="Ada Lovelace",
+        valid_from=datetime(2026, 1, 10, tzinfo=UTC),
+        result="A",
+    )
+    doc["credentialSubject"]["achievement"]["creditsAvailable"] = -1
+    odd = registry.issue(docs=[doc], key=registry.issuer_key, issuer=registry.profile(1)).files[0]
+    alone = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url).verify(odd.read_text())
+    assert alone.verdict.value == "VALID", alone.summary
+    report = agree(page, registry, published, [odd, stack["statistics"], stack["ml"]])
+    assert report["verdict"] == "INVALID"
+    rule = stack_check(report, "rule")
+    assert rule["status"] == "fail" and odd.name in rule["reason"] and "credits" in rule["reason"], rule

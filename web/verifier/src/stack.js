@@ -222,14 +222,15 @@ export async function verifyStack(pathwayData, files, options = {}) {
   }
 
   const components = [];
-  named.forEach((f, i) => {
-    if (reports[i].verdict === "VALID" && parsed.has(f.source)) {
-      components.push(componentOf(f.source, parsed.get(f.source), String(reports[i].credential.digest)));
-    }
-  });
   let result = null;
   let evaluation = null;
   try {
+    // A VALID file can still state what no pathway counts (negative credits): the rule fails.
+    named.forEach((f, i) => {
+      if (reports[i].verdict === "VALID" && parsed.has(f.source)) {
+        components.push(componentOf(f.source, parsed.get(f.source), String(reports[i].credential.digest)));
+      }
+    });
     evaluation = evaluate(pathway, components);
   } catch (exc) {
     if (!(exc instanceof InvalidInput)) throw exc;
