@@ -27,7 +27,7 @@ Each finding has a severity (critical, warning, info) and a plain-language messa
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,10 +39,11 @@ from registry.audit.codecheck import check_code, default_sources
 from registry.audit.reconcile import reconcile
 from registry.audit.records import IssuerRecords
 from registry.audit.replay import replay
-from registry.audit.report import AuditReport, BatchRecord, IssuerTimeline
+from registry.audit.report import AuditReport, BatchRecord, IssuerTimeline, short_hex
 from registry.audit.sampling import check_sample
 from registry.audit.state import History, select_issuer
 from registry.chain.adapter import Chain
+from registry.core.pathway import Pathway, pathway_digest
 from registry.errors import ChainUnavailable, ConfigError
 
 __all__ = ["REORG_DEPTH", "Auditor", "SyncStats", "audit"]
@@ -150,8 +151,10 @@ class Auditor:
         sources: Path | None = None,
         check_bytecode: bool = True,
         metadata: Mapping[str, bytes] | None = None,
+        pathways: Sequence[Pathway] = (),
     ) -> AuditReport:
-        """Sync, replay and run every applicable check."""
+        """Sync, replay and run every applicable check. Batches that publish a pathway (its digest
+        as root) are labelled from ``records`` and from the definitions in ``pathways``."""
         stats = self.sync()
         source = self.cache.source(self.client.reads.chain_id(), self.registry, self.from_block)
         events = self.cache.events(source)
@@ -186,6 +189,10 @@ class Auditor:
             run.append("sample")
         else:
             skipped["sample"] = "no credential files given (--files)"
+        labels = {"0x" + pathway_digest(p).hex(): _pathway_label(p.id, p.version, p.name) for p in pathways}
+        if records is not None:
+            labels.update({b.root: b.pathway for b in records.anchored_batches() if b.pathway})
+        _label_pathways(h, labels)
         selected = select_issuer(h, issuer) if issuer else None
         if selected is not None:
             findings = [
@@ -218,6 +225,28 @@ class Auditor:
         )
 
 
+def _pathway_label(pathway_id: str, version: int, name: str) -> str:
+    return f"{pathway_id} version {version} ({name})"
+
+
+def _label_pathways(h: History, labels: Mapping[str, str]) -> None:
+    """Mark the batches that publish a pathway, and their timeline entries."""
+    for root, label in labels.items():
+        batch = h.batches.get(root.lower())
+        if batch is None:
+            continue
+        h.batches[batch.root] = batch.model_copy(update={"pathway": label})
+        issuer = h.issuers.get(batch.issuer_id)
+        if issuer is None:
+            continue
+        for i, entry in enumerate(issuer.timeline):
+            if entry.kind == "batch_anchored" and entry.details.get("root") == batch.root:
+                details = {**entry.details, "pathway": label}
+                summary = f"pathway published: {label}, digest {short_hex(batch.root)}, key {batch.key}"
+                update = {"kind": "pathway_published", "summary": summary, "details": details}
+                issuer.timeline[i] = entry.model_copy(update=update)
+
+
 def _timelines(h: History, selected: int | None) -> list[IssuerTimeline]:
     """The issuers with their totals (the replay keeps the events, the totals are counted here)."""
     out: list[IssuerTimeline] = []
@@ -228,7 +257,8 @@ def _timelines(h: History, selected: int | None) -> list[IssuerTimeline]:
         totals = {
             "keys": [h.keys[k.address] for k in issuer.keys],
             "batches": len(batches),
-            "credentials": sum(b.count for b in batches),
+            "credentials": sum(b.count for b in batches if b.pathway is None),
+            "pathways": sum(1 for b in batches if b.pathway is not None),
             "revoked_batches": sum(1 for b in batches if b.revoked_at is not None),
             "revoked_credentials": sum(1 for (i, _d) in h.revocations if i == iid),
         }

@@ -48,6 +48,8 @@ class RecordedBatch:
     chain_id: int | None = None
     registry: str | None = None
     metadata_hash: str | None = None
+    pathway: str | None = None
+    """Set when the batch is a pathway's publication: "<pathway id> version <n> (<name>)"."""
 
 
 @dataclass(frozen=True)

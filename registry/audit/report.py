@@ -112,6 +112,9 @@ class BatchRecord(BaseModel):
     tx: str
     revoked_at: int | None = None
     revocation_reason: int | None = None
+    pathway: str | None = None
+    """Set when the batch publishes a pathway (its root is the definition's digest), as the
+    issuer's records or the pathway files given to the audit say."""
 
 
 class KeyRecord(BaseModel):
@@ -189,6 +192,7 @@ class IssuerTimeline(BaseModel):
     """Every signing key the issuer registered, oldest first."""
     batches: int = 0
     credentials: int = 0
+    pathways: int = 0
     revoked_batches: int = 0
     revoked_credentials: int = 0
     timeline: list[TimelineEntry] = Field(default_factory=list)

@@ -38,6 +38,8 @@ _H = {
     "lookalikes": "instead of the audit: list other registries on the chain whose directory names (or resembles) "
     "an identity of this registry's issuers (scans IssuerAdmitted logs of every contract in the block range)",
     "to": "last block to read (default: the head)",
+    "pathway": "a pathway definition (JSON) whose publication the report labels as such; repeatable "
+    "(the issuer's database labels its own)",
 }
 
 
@@ -74,10 +76,12 @@ def resolve_target(settings: Any, rpc: str | None, registry: str | None, from_bl
 def _print_table(report: Any, console: Console) -> None:
     from registry.audit.report import Severity
 
+    published = sum(1 for b in report.batches if b.pathway)
     console.print(
         f"[bold]Audit of registry {report.registry}[/] on chain {report.chain_id}, blocks "
         f"{report.from_block}-{report.to_block}: {report.events} events "
-        f"({report.new_events} new), {len(report.issuers)} issuers, {len(report.batches)} batches",
+        f"({report.new_events} new), {len(report.issuers)} issuers, {len(report.batches)} batches"
+        + (f" ({published} of them publishing a pathway)" if published else ""),
         highlight=False,
     )
     issuers = Table("id", "issuer", "batches", "credentials", "revoked", "keys", "status", title="Issuers")
@@ -177,6 +181,18 @@ def _run_watch(
     raise typer.Exit(1 if report.threats else 0)
 
 
+def _load_pathway(path: Path) -> Any:
+    """A pathway definition given with ``--pathway`` (its publication is labelled in the report)."""
+    from registry.core.pathway import InvalidPathway, load_pathway
+
+    try:
+        return load_pathway(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"--pathway {path}: {exc.strerror or exc}") from None
+    except InvalidPathway as exc:
+        raise ConfigError(f"--pathway {path} is not a pathway definition: {exc}") from None
+
+
 def register(app: typer.Typer) -> None:
     """Add ``registry audit`` to the main command."""
 
@@ -197,6 +213,7 @@ def register(app: typer.Typer) -> None:
         page_size: Annotated[int, typer.Option("--page-size", min=1, help=_H["page"])] = 10_000,
         look_alikes: Annotated[bool, typer.Option("--look-alikes", help=_H["lookalikes"])] = False,
         to_block: Annotated[int | None, typer.Option("--to-block", min=0, help=_H["to"])] = None,
+        pathway_files: Annotated[list[Path] | None, typer.Option("--pathway", help=_H["pathway"])] = None,
     ) -> None:
         """Audit the registry from the chain: timelines, findings, reconciliation. Exit 1 on a critical finding."""
         from registry.audit.auditor import Auditor
@@ -213,6 +230,7 @@ def register(app: typer.Typer) -> None:
             _run_watch(settings, rpc, registry, (from_block, to_block), page_size, fmt, out)
         records = None
         try:
+            pathways = [_load_pathway(p) for p in pathway_files or []]
             client, start = resolve_target(settings, rpc, registry, from_block)
             cache_url = cache or f"sqlite:///{settings.data_dir / 'audit.sqlite'}"
             store = AuditCache(cache_url)
@@ -229,6 +247,7 @@ def register(app: typer.Typer) -> None:
                     sample_size=sample,
                     sources=sources,
                     check_bytecode=code,
+                    pathways=pathways,
                 )
             finally:
                 store.close()

@@ -16,7 +16,16 @@ from sqlmodel import col
 from registry.audit.records import ANCHORED_STATES, RecordedBatch, RecordedIssuer, RecordedRevocation
 from registry.errors import ConfigError
 from registry.service.store.db import make_engine
-from registry.service.store.models import AnchorTx, Batch, CredentialRow, Event, Issuer, Revocation, RevocationState
+from registry.service.store.models import (
+    AnchorTx,
+    Batch,
+    CredentialRow,
+    Event,
+    Issuer,
+    PathwayRow,
+    Revocation,
+    RevocationState,
+)
 
 __all__ = ["ServiceDatabase", "open_issuer_records"]
 
@@ -69,6 +78,7 @@ class ServiceDatabase:
         query = sa.select(*cols).where(col(Batch.state).in_(sorted(ANCHORED_STATES)))  # type: ignore[call-overload]
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
+            pathways = self._pathway_labels(conn)
         return [
             RecordedBatch(
                 issuer_db_id=int(r[0]),
@@ -80,9 +90,20 @@ class ServiceDatabase:
                 chain_id=int(r[6]) if r[6] is not None else None,
                 registry=str(r[7]) if r[7] else None,
                 metadata_hash=str(r[8]).lower() if r[8] else None,
+                pathway=pathways.get(str(r[1]).lower()),
             )
             for r in rows
         ]
+
+    def _pathway_labels(self, conn: sa.Connection) -> dict[str, str]:
+        """Batch root -> "<pathway id> version <n> (<name>)" for the batches that publish a pathway
+        (none in a database from before pathways)."""
+        if "pathway" not in sa.inspect(conn).get_table_names():
+            return {}
+        query = sa.select(PathwayRow.digest, PathwayRow.uri, PathwayRow.version, PathwayRow.name).where(  # type: ignore[call-overload]
+            col(PathwayRow.batch_id).is_not(None)
+        )
+        return {str(r[0]).lower(): f"{r[1]} version {r[2]} ({r[3]})" for r in conn.execute(query)}
 
     def revocations(self) -> list[RecordedRevocation]:
         query = (

@@ -8,14 +8,19 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
+from registry.audit.auditor import Auditor
+from registry.audit.cache import AuditCache
+from registry.audit.report import AuditReport
 from registry.config import Settings
 from registry.core.pathway import load_pathway, pathway_digest
+from registry.service.audit_records import ServiceDatabase
 from registry.service.runtime import create_app
 from registry.service.store import Batch, CredentialRow, PathwayRow
 from registry.service.worker import Worker, run_until_idle
@@ -205,3 +210,38 @@ def test_progress_page_by_share_link(service: Service) -> None:
     draft = http.post("/v1/pathways", json=service.pathway(version=5), headers=service.h()).json()
     for url in (f"/c/{bob}/pathways/{draft['id']}", f"/c/{bob}/pathways/999", f"/c/nope/pathways/{row['id']}"):
         assert http.get(url).status_code == 404
+
+
+def test_the_audit_labels_pathway_publications(service: Service, tmp_path: Path) -> None:
+    """The auditor reconciles a pathway's publication with the issuer's records (no finding), labels
+    it from the database, or from the definition given (`--pathway`) when auditing without one, and
+    does not count it as a credential."""
+    http = service.http
+    row = http.post("/v1/pathways", json=service.pathway(), headers=service.h()).json()
+    http.post(f"/v1/pathways/{row['id']}/publish", headers=service.h())
+    service.issue(1, "ada@example.org")
+    service.anchor()
+    label = "https://uni.example/pathways/service-test version 1 (Service Test Certificate)"
+
+    def audit(records: bool, **options: Any) -> AuditReport:
+        cache = AuditCache(f"sqlite:///{tmp_path / f'audit-{records}.sqlite'}")
+        db = ServiceDatabase(engine=service.db.engine) if records else None
+        try:
+            return Auditor(service.registry.client, cache).run(records=db, check_bytecode=False, **options)
+        finally:
+            cache.close()
+            if db is not None:
+                db.close()
+
+    for report in (audit(True), audit(False, pathways=[load_pathway(service.pathway())])):
+        [published] = [b for b in report.batches if b.root == row["digest"]]
+        assert published.pathway == label
+        uni = next(i for i in report.issuers if i.issuer_id == service.registry.issuer_id)
+        assert uni.pathways == 1 and uni.credentials == sum(
+            b.count for b in report.batches if b.issuer_id == uni.issuer_id and b.pathway is None
+        )
+        [entry] = [e for e in uni.timeline if e.details.get("root") == row["digest"]]
+        assert entry.kind == "pathway_published" and label in entry.summary
+        assert not [f for f in report.findings if f.details.get("root") == row["digest"]]
+    unlabelled = audit(False)
+    assert [b.pathway for b in unlabelled.batches if b.root == row["digest"]] == [None]

@@ -12,7 +12,7 @@ import pytest
 
 from registry.chain import calls
 from registry.core.credential import build_credential
-from registry.core.pathway import Pathway, load_pathway
+from registry.core.pathway import Pathway, load_pathway, pathway_digest
 from registry.errors import InvalidInput
 from registry.issue.pathway import publish_pathway
 from registry.verify import CheckStatus, VerificationPolicy, Verifier
@@ -186,6 +186,31 @@ def test_cli_verifies_a_stack_with_exit_codes(
     definition.write_text(json.dumps({**pathway.to_json(), "requirements": {"id": "x", "allOf": []}}))
     bad = CliRunner().invoke(app, [*base, str(stack["python"])], env=env)
     assert bad.exit_code == 3 and "requirements" in bad.output
+
+
+def test_the_audit_labels_the_publication_given_the_definition(
+    registry: Registry, pathway: Pathway, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from registry.cli.app import app
+
+    definition = tmp_path / "pathway.json"
+    definition.write_text(json.dumps(pathway.to_json()))
+    env = {"REGISTRY_HOME": str(registry.settings.home)}
+    base = ["audit", "--rpc", registry.rpc_url, "--registry", str(registry.client.registry_address), "--no-code"]
+    cache = ["--cache", f"sqlite:///{tmp_path / 'audit.sqlite'}"]
+    labelled = CliRunner().invoke(app, [*base, *cache, "--pathway", str(definition), "--format", "json"], env=env)
+    assert labelled.exit_code in (0, 1), labelled.output
+    report = json.loads(labelled.output)
+    digest = "0x" + pathway_digest(pathway).hex()
+    [batch] = [b for b in report["batches"] if b["root"] == digest]
+    assert batch["pathway"] == f"{pathway.id} version {pathway.version} ({pathway.name})"
+    table = CliRunner().invoke(app, [*base, *cache, "--pathway", str(definition)], env=env)
+    assert "(1 of them publishing a pathway)" in " ".join(table.output.split())
+    definition.write_text("{}")
+    bad = CliRunner().invoke(app, [*base, *cache, "--pathway", str(definition)], env=env)
+    assert bad.exit_code == 3 and "is not a pathway definition" in bad.output
 
 
 def test_the_umbrella_credential_names_its_components(
