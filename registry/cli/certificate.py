@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from registry.cli.output import fail, out
+from registry.cli.output import LangOption, fail, out
 from registry.errors import ConfigError, RegistryError
 
 __all__ = ["commands"]
@@ -29,14 +29,18 @@ def certificate(
         typer.Option(help="the credential's share page: printed and encoded in a QR code (none: no QR code)"),
     ] = None,
     verify_url: Annotated[str | None, typer.Option(help="a verifier page to name in the instructions")] = None,
+    lang: LangOption = None,
 ) -> None:
     """Write a printable certificate (PDF, landscape) of a credential file or baked badge."""
     from registry.core.baking import extract_if_baked
     from registry.issue.certificate import render_certificate
+    from registry.locales import from_environment
 
     try:
         data = extract_if_baked(file.read_bytes())
-        pdf = render_certificate(data, paper=paper.lower(), share_url=share_url, verify_url=verify_url)
+        pdf = render_certificate(
+            data, paper=paper.lower(), share_url=share_url, verify_url=verify_url, lang=from_environment(lang)
+        )
         output.write_bytes(pdf)
     except OSError as exc:
         fail(ConfigError(f"cannot read {file} or write {output}: {exc.strerror or exc}"))

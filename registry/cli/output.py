@@ -14,7 +14,7 @@ from rich.console import Console
 
 from registry.errors import RegistryError
 
-__all__ = ["RpcOption", "RpcsOption", "err", "exit_code", "fail", "out"]
+__all__ = ["LangOption", "RpcOption", "RpcsOption", "err", "exit_code", "fail", "out"]
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -27,6 +27,16 @@ RpcsOption = Annotated[
         metavar="URL",
         help="JSON-RPC endpoint; repeat it for a second opinion: every RPC is read at one block and all must "
         "agree, else INDETERMINATE (default: the file's chain in networks.json)",
+    ),
+]
+
+LangOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        metavar="LANG",
+        help="language of the text for a person: en or es (default: REGISTRY_LANG, else LANG, else en); "
+        "never changes --json or CSV output",
     ),
 ]
 

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from registry.cli.output import RpcsOption, out
+from registry.cli.output import LangOption, RpcsOption, out
 from registry.cli.output import fail as _fail
 from registry.config import Settings
 from registry.errors import ConfigError, InvalidInput, RegistryError
+from registry.locales import from_environment, translations
 
 if TYPE_CHECKING:
     from registry.verify.tabular import BatchFile
@@ -98,6 +99,7 @@ def verify(
     learner: Annotated[
         str | None, typer.Option(help="with --pathway: the learner's e-mail, disclosed once to bind the files")
     ] = None,
+    lang: LangOption = None,
 ) -> None:
     """Verify credential files against the chain alone, one file or a whole folder (chain reads
     shared by all). Exit 0 when all are VALID, else 1 if any is INVALID, else 2 (INDETERMINATE).
@@ -109,6 +111,7 @@ def verify(
 
     if as_json:
         output_format = OutputFormat.json
+    words = _Words(from_environment(lang))
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         _fail(ConfigError(f"no such file: {', '.join(missing)}"))
@@ -123,7 +126,7 @@ def verify(
         policy = VerificationPolicy(trusted=_local_trust(settings), min_confirmations=confirmations, offline=offline)
         verifier = Verifier(policy, rpc_urls=rpc or (), timeout=timeout)
         if pathway is not None:
-            _verify_stack(verifier, pathway, paths, learner, output_format)
+            _verify_stack(verifier, pathway, paths, learner, output_format, words)
         batch = _expand_transcripts([_read(p, strict=not bulk) for p in paths])
         bulk = bulk or len(batch) != len(paths)  # a transcript is several credentials
         results = verify_batch(verifier, batch)
@@ -138,10 +141,10 @@ def verify(
 
         write_csv(rows(reports, (n for _, n in results)), sys.stdout, bom=bom)
     elif output_format is OutputFormat.table:
-        _print_table(rows(reports, (n for _, n in results)))
+        _print_table(rows(reports, (n for _, n in results)), words)
     else:
         for report in reports:
-            _print_report(report)
+            _print_report(report, words)
     worst = max(
         (r.verdict for r in reports),
         key=lambda v: {"VALID": 0, "INDETERMINATE": 1, "INVALID": 2}[v.value],
@@ -149,8 +152,48 @@ def verify(
     raise typer.Exit(Verdict(worst).exit_code)
 
 
+class _Words:
+    """The fixed words of the reports for a person, in one language (registry.locales); the
+    checks' reasons and the JSON/CSV output stay English."""
+
+    def __init__(self, lang: str) -> None:
+        t = translations(lang)
+        self.lang, self.gettext, self.pgettext = lang, t.gettext, t.pgettext
+
+    def verdict(self, value: str) -> str:
+        labels = {
+            "VALID": self.pgettext("verdict", "VALID"),
+            "INVALID": self.pgettext("verdict", "INVALID"),
+            "INDETERMINATE": self.pgettext("verdict", "INDETERMINATE"),
+            "INCOMPLETE": self.pgettext("verdict", "INCOMPLETE"),
+        }
+        return labels.get(value, value)
+
+    def check(self, name: str) -> str:
+        labels = {
+            "format": self.pgettext("check", "format"),
+            "integrity": self.pgettext("check", "integrity"),
+            "inclusion": self.pgettext("check", "inclusion"),
+            "anchor": self.pgettext("check", "anchor"),
+            "issuer": self.pgettext("check", "issuer"),
+            "signature": self.pgettext("check", "signature"),
+            "revocation": self.pgettext("check", "revocation"),
+            "validity": self.pgettext("check", "validity"),
+            "pathway": self.pgettext("check", "pathway"),
+            "rule": self.pgettext("check", "rule"),
+            "learner": self.pgettext("check", "learner"),
+            "did": self.pgettext("check", "did"),
+        }
+        return labels.get(name, name)
+
+
 def _verify_stack(
-    verifier: Any, pathway_file: Path, paths: list[Path], learner: str | None, output_format: OutputFormat
+    verifier: Any,
+    pathway_file: Path,
+    paths: list[Path],
+    learner: str | None,
+    output_format: OutputFormat,
+    words: _Words,
 ) -> None:
     """``registry verify --pathway``: the files as one stack (registry.verify.stack)."""
     from registry.core.pathway import load_pathway
@@ -165,16 +208,27 @@ def _verify_stack(
     if output_format is OutputFormat.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
+        _ = words.gettext
         p = report.pathway
-        out.print(f"[bold]{report.verdict.value}[/bold]  stack toward {p['name']} ({p['id']} v{p['version']})")
+        heading = _("stack toward %(name)s (%(id)s v%(version)s)") % {
+            "name": p["name"],
+            "id": p["id"],
+            "version": p["version"],
+        }
+        out.print(f"[bold]{words.verdict(report.verdict.value)}[/bold]  {heading}", highlight=False)
         for check in report.checks:
-            out.print(f"  {check.name:<9} {check.status.value:<14} {check.reason}", highlight=False)
+            status = _status_word(check.status.value, words)
+            out.print(f"  {words.check(check.name):<9} {status:<14} {check.reason}", highlight=False)
         for node in (report.result or {}).get("nodes", []):
-            mark = "done" if node["satisfied"] else "open"
-            by = ", ".join(node["satisfied_by"]) if node["satisfied"] else "missing " + "; ".join(node["missing"])
+            mark = _("done") if node["satisfied"] else _("open")
+            by = (
+                ", ".join(node["satisfied_by"])
+                if node["satisfied"]
+                else _("missing") + " " + "; ".join(node["missing"])
+            )
             out.print(f"    {mark} {node['id']} ({node['kind']}): {by}", highlight=False, markup=False)
         for component in report.components:
-            out.print(f"  {component.verdict.value:<14} {component.source}", highlight=False)
+            out.print(f"  {words.verdict(component.verdict.value):<14} {component.source}", highlight=False)
         if report.verdict.value != "VALID":
             out.print(report.summary, highlight=False)
     raise typer.Exit(report.verdict.exit_code)
@@ -222,13 +276,19 @@ def _read(path: Path, *, strict: bool) -> BatchFile:
     return BatchFile(str(path), data)
 
 
-def _print_table(table: list[dict[str, str]]) -> None:
+def _status_word(status: str, words: _Words) -> str:
+    _ = words.gettext
+    return {"pass": _("pass"), "fail": _("fail"), "indeterminate": _("indeterminate")}.get(status, status)
+
+
+def _print_table(table: list[dict[str, str]], words: _Words) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    _ = words.gettext
     colours = {"VALID": "green", "INVALID": "red", "INDETERMINATE": "yellow"}
     grid = Table(show_lines=False)
-    for title in ("file", "learner", "achievement", "issuer", "verdict", "failed checks"):
+    for title in (_("file"), _("learner"), _("achievement"), _("issuer"), _("verdict"), _("failed checks")):
         grid.add_column(title, overflow="fold")
     for r in table:
         grid.add_row(  # Text: names in files are data, never console markup
@@ -236,44 +296,51 @@ def _print_table(table: list[dict[str, str]]) -> None:
             Text(r["learner_name"]),
             Text(r["achievement"]),
             Text(r["issuer_name"]),
-            Text(r["verdict"], style=colours[r["verdict"]]),
+            Text(words.verdict(r["verdict"]), style=colours[r["verdict"]]),
             Text(r["failed_checks"]),
         )
     out.print(grid)
     counts = {v: sum(1 for r in table if r["verdict"] == v) for v in colours}
-    out.print(", ".join(f"{n} {v}" for v, n in counts.items()), highlight=False)
+    out.print(", ".join(f"{n} {words.verdict(v)}" for v, n in counts.items()), highlight=False)
 
 
-def _print_report(report: Any) -> None:
+def _print_report(report: Any, words: _Words) -> None:
+    from registry.locales import localized
+
+    _ = words.gettext
     colour = {"VALID": "green", "INVALID": "red", "INDETERMINATE": "yellow"}[report.verdict.value]
     cred = report.credential
-    out.print(f"[bold]{report.source}[/]: [bold {colour}]{report.verdict.value}[/]", highlight=False)
+    verdict = words.verdict(report.verdict.value)
+    out.print(f"[bold]{report.source}[/]: [bold {colour}]{verdict}[/]", highlight=False)
     if cred:
-        out.print(
-            f"  {cred.get('achievement') or cred.get('name')} — issued by "
-            f"{cred.get('issuerName')} ({cred.get('issuerId')})",
-            highlight=False,
-        )
+        what = localized(cred.get("achievement"), words.lang) or localized(cred.get("name"), words.lang)
+        issued_by = _("issued by %(name)s (%(id)s)") % {
+            "name": localized(cred.get("issuerName"), words.lang),
+            "id": cred.get("issuerId"),
+        }
+        out.print(f"  {what} — {issued_by}", highlight=False)
     marks = {"pass": "[green]✔[/]", "fail": "[red]✘[/]", "indeterminate": "[yellow]?[/]"}
     for check in report.checks:
-        out.print(f"  {marks[check.status.value]} {check.name:<10} {check.reason}", highlight=False)
+        out.print(f"  {marks[check.status.value]} {words.check(check.name):<10} {check.reason}", highlight=False)
     agreed = report.check("anchor").details if cred else {}
     if "rpcs" in agreed:
-        out.print(
-            f"  second opinion: {len(agreed['rpcs'])} RPCs agree at block {agreed['agreedBlock']} "
-            f"({', '.join(agreed['rpcs'])})",
-            highlight=False,
-        )
+        opinion = _("second opinion: %(count)d RPCs agree at block %(block)s (%(rpcs)s)") % {
+            "count": len(agreed["rpcs"]),
+            "block": agreed["agreedBlock"],
+            "rpcs": ", ".join(agreed["rpcs"]),
+        }
+        out.print(f"  {opinion}", highlight=False)
     if report.hidden_fields or report.redacted_field_count:
-        shown = ", ".join(report.hidden_fields) or "(paths not stated)"
-        out.print(
-            f"  hidden by the holder: {report.redacted_field_count} field(s): {shown}",
-            highlight=False,
-        )
+        shown = ", ".join(report.hidden_fields) or _("(paths not stated)")
+        hidden = _("hidden by the holder: %(count)d field(s): %(fields)s") % {
+            "count": report.redacted_field_count,
+            "fields": shown,
+        }
+        out.print(f"  {hidden}", highlight=False)
     if report.proofs:
-        out.print(f"  proofs checked: {', '.join(report.proofs)}", highlight=False)
+        out.print(f"  {_('proofs checked:')} {', '.join(report.proofs)}", highlight=False)
     if report.offline:
-        out.print("  [yellow]offline: anchoring, issuer and revocation were NOT checked[/]")
+        out.print(f"  [yellow]{_('offline: anchoring, issuer and revocation were NOT checked')}[/]")
 
 
 @commands.command()

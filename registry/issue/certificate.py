@@ -9,6 +9,10 @@ Made with ReportLab (canvas API, PDF 1.4). The text face is DejaVu Sans (Latin w
 Latin, Greek and Cyrillic), read from the copy matplotlib ships, so the result never depends on
 the fonts of the machine; the glyphs used are embedded as TrueType subsets. The output is
 byte-for-byte reproducible for the same input (``invariant``: no creation time, fixed file id).
+
+Languages (``lang``): the fixed words come from the gettext catalogs of :mod:`registry.locales`,
+dates are formatted for the language with Babel, and a ``name``/``description`` the issuer gave in
+several languages (VC 2.0 §11.1 value objects or a language map) is shown in the certificate's.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -31,6 +34,7 @@ from reportlab.pdfgen.canvas import Canvas
 from registry.core.credential import eu_elements
 from registry.core.credfile import parse_credential_file
 from registry.errors import InvalidInput
+from registry.locales import DEFAULT, format_date, localized, normalise, translator
 
 __all__ = ["PAPER_SIZES", "CertificateText", "certificate_text", "render_certificate"]
 
@@ -54,19 +58,14 @@ def _register_fonts() -> None:
     pdfmetrics.registerFont(TTFont(BOLD, str(folder / "DejaVuSans-Bold.ttf")))
 
 
-def _text(value: Any) -> str:
-    """A language map (``{"en": ..., "es": ...}``) or plain value as one string ('' for none)."""
-    if isinstance(value, Mapping):
-        value = value.get("en") or next(iter(value.values()), "")
-    return "" if value is None else str(value).strip()
+def _text(value: Any, lang: str = DEFAULT) -> str:
+    """A plain value, a language map (``{"en": ..., "es": ...}``) or language-value objects as one
+    string in ``lang`` when there are several ('' for none)."""
+    return localized(value, lang)
 
 
-def _date(value: Any) -> str:
-    text = _text(value)
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).strftime("%Y-%m-%d")
-    except ValueError:
-        return text
+def _date(value: Any, lang: str = DEFAULT) -> str:
+    return format_date(_text(value), lang)
 
 
 def _number(value: Any) -> str:
@@ -90,21 +89,28 @@ class CertificateText:
     anchor_tx: str
     anchor_block: int
     instructions: list[str]
+    lang: str = DEFAULT
 
 
 def certificate_text(
-    credential: bytes | str | Mapping[str, Any], *, share_url: str | None = None, verify_url: str | None = None
+    credential: bytes | str | Mapping[str, Any],
+    *,
+    share_url: str | None = None,
+    verify_url: str | None = None,
+    lang: str = DEFAULT,
 ) -> CertificateText:
     """Parse ``credential`` (validated like any credential file) and collect the certificate's text.
 
     ``share_url``: where the credential can be downloaded (its share page); ``verify_url``: a
-    verifier page. Raises :class:`~registry.errors.CredentialFormatError` for a file that is not
-    a credential file.
+    verifier page; ``lang``: the language of the words, dates and multilingual names. Raises
+    :class:`~registry.errors.CredentialFormatError` for a file that is not a credential file.
     """
+    lang = normalise(lang) or DEFAULT
+    _ = translator(lang)
     cf = parse_credential_file(credential)
     cred = cf.credential
     issuer = cred.get("issuer")
-    issuer_name = _text(issuer.get("name")) if isinstance(issuer, Mapping) else ""
+    issuer_name = _text(issuer.get("name"), lang) if isinstance(issuer, Mapping) else ""
     issuer_did = _text(issuer.get("id")) if isinstance(issuer, Mapping) else _text(issuer)
     subject = cred.get("credentialSubject")
     subject = subject if isinstance(subject, Mapping) else {}
@@ -114,41 +120,52 @@ def certificate_text(
     elements = eu_elements(achievement)  # format v1 extension terms or v2 Open Badges terms
     ects, eqf = elements["ects"], elements["eqf_level"]
     if ects is not None:
-        facts.append(("Credits", f"{_number(ects)} ECTS"))
+        facts.append((_("Credits"), f"{_number(ects)} ECTS"))
     if eqf is not None:
-        facts.append(("Level", f"EQF {_number(eqf)}"))
+        facts.append((_("Level"), f"EQF {_number(eqf)}"))
     results = subject.get("result")
     if isinstance(results, list) and results and isinstance(results[0], Mapping) and results[0].get("value"):
-        facts.append(("Result", _text(results[0]["value"])))
-    facts.append(("Issued", _date(cred.get("validFrom"))))
+        facts.append((_("Result"), _text(results[0]["value"], lang)))
+    facts.append((_("Issued"), _date(cred.get("validFrom"), lang)))
     if cred.get("validUntil"):
-        facts.append(("Valid until", _date(cred.get("validUntil"))))
-    facts.append(("Anchored", _date(cf.proof.get("anchoredAt"))))
+        facts.append((_("Valid until"), _date(cred.get("validUntil"), lang)))
+    facts.append((_("Anchored"), _date(cf.proof.get("anchoredAt"), lang)))
     anchor = cf.anchor
     get = (
-        f"Download the credential file (JSON) or badge image from {share_url}"
+        _("Download the credential file (JSON) or badge image from %s") % share_url
         if share_url
-        else ("Ask the holder for the credential file (JSON) or the baked badge image (PNG, SVG)")
+        else _("Ask the holder for the credential file (JSON) or the baked badge image (PNG, SVG)")
     )
     page = (
-        f"open {verify_url} (or a page from `registry verifier-page`)"
+        _("open %s (or a page from `registry verifier-page`)") % verify_url
         if verify_url
-        else ("open the verifier page (`registry verifier-page --out verify.html`)")
+        else _("open the verifier page (`registry verifier-page --out verify.html`)")
     )
     instructions = [
-        f"{get}. This printout is a readable copy; the file is what verifies.",
-        "Command line: `registry verify credential.json` (exit code 0 = VALID, 1 = INVALID, "
-        "2 = INDETERMINATE); it reads the blockchain only, not the issuer's server.",
-        f"In a browser: {page} and drop the file; the checks run in your browser, the file is not uploaded.",
-        f"The anchor to expect: chain id {anchor.chain_id}, registry {anchor.registry}, batch root "
-        f"{cf.proof['merkleRoot']}, transaction {anchor.anchor_tx} (block {anchor.anchor_block}).",
+        _("%s. This printout is a readable copy; the file is what verifies.") % get,
+        _(
+            "Command line: `registry verify credential.json` (exit code 0 = VALID, 1 = INVALID, "
+            "2 = INDETERMINATE); it reads the blockchain only, not the issuer's server."
+        ),
+        _("In a browser: %s and drop the file; the checks run in your browser, the file is not uploaded.") % page,
+        _(
+            "The anchor to expect: chain id %(chain)s, registry %(registry)s, batch root %(root)s, "
+            "transaction %(tx)s (block %(block)s)."
+        )
+        % {
+            "chain": anchor.chain_id,
+            "registry": anchor.registry,
+            "root": cf.proof["merkleRoot"],
+            "tx": anchor.anchor_tx,
+            "block": anchor.anchor_block,
+        },
     ]
     return CertificateText(
         issuer_name=issuer_name,
         issuer_did=issuer_did,
-        learner=_text(subject.get("name")) or None,
-        achievement=_text(achievement.get("name")) or _text(cred.get("name")) or "Credential",
-        description=_text(achievement.get("description")),
+        learner=_text(subject.get("name"), lang) or None,
+        achievement=_text(achievement.get("name"), lang) or _text(cred.get("name"), lang) or _("Credential"),
+        description=_text(achievement.get("description"), lang),
         facts=facts,
         credential_id=_text(cred.get("id")),
         chain_id=anchor.chain_id,
@@ -157,6 +174,7 @@ def certificate_text(
         anchor_tx=anchor.anchor_tx,
         anchor_block=anchor.anchor_block,
         instructions=instructions,
+        lang=lang,
     )
 
 
@@ -215,14 +233,15 @@ def _qr(c: Canvas, url: str, x: float, y: float, size: float) -> None:
 
 
 def _main_block(w: _Writer, info: CertificateText, notice: str | None) -> None:
+    _ = translator(info.lang)
     if notice:
         w.lines(notice, font=BOLD, size=13, colour=ALERT, max_lines=2)
     w.lines(info.issuer_name, font=BOLD, size=18, colour=ACCENT, max_lines=2, gap=0.1)
     w.lines(info.issuer_did, size=9, colour=MUTED, max_lines=1, gap=1.6)
-    w.lines("certifies that" if info.learner else "certifies that the holder of this credential", size=12)
+    w.lines(_("certifies that") if info.learner else _("certifies that the holder of this credential"), size=12)
     if info.learner:
         w.lines(info.learner, font=BOLD, size=28, max_lines=2, gap=0.6)
-    w.lines("has achieved", size=12, gap=0.6)
+    w.lines(_("has achieved"), size=12, gap=0.6)
     w.lines(info.achievement, font=BOLD, size=22, max_lines=2, gap=0.5)
     w.lines(info.description, size=11, colour=MUTED, max_lines=3, gap=1.2, width=w.width * 0.85)
     w.lines("  ·  ".join(f"{k}: {v}" for k, v in info.facts), font=BOLD, size=11, max_lines=2)
@@ -235,16 +254,19 @@ def render_certificate(
     share_url: str | None = None,
     verify_url: str | None = None,
     notice: str | None = None,
+    lang: str = DEFAULT,
 ) -> bytes:
     """The certificate of ``credential`` as PDF bytes.
 
     ``paper``: ``a4`` or ``letter`` (landscape either way). ``share_url``: the QR code and the
     instructions point there (no QR code without it). ``notice``: a line in red at the top (e.g.
-    that the credential was revoked).
+    that the credential was revoked), already in ``lang``. ``lang``: ``en`` or ``es``
+    (:data:`registry.locales.LANGUAGES`; another falls back to English).
     """
     if paper not in PAPER_SIZES:
         raise InvalidInput("paper", f"must be one of {', '.join(PAPER_SIZES)}, not {paper!r}")
-    info = certificate_text(credential, share_url=share_url, verify_url=verify_url)
+    info = certificate_text(credential, share_url=share_url, verify_url=verify_url, lang=lang)
+    _ = translator(info.lang)
     _register_fonts()
     width, height = PAPER_SIZES[paper]
     buffer = io.BytesIO()
@@ -255,13 +277,13 @@ def render_certificate(
         pagesize=(width, height),
         invariant=True,
         pageCompression=True,
-        lang="en",
+        lang=info.lang,
         initialFontName=REGULAR,  # type: ignore[arg-type]
     )
     title = f"{info.achievement} – {info.learner}" if info.learner else info.achievement
     c.setTitle(title)
     c.setAuthor(info.issuer_name or info.issuer_did)
-    c.setSubject(f"Certificate of a blockchain-anchored credential ({info.credential_id})")
+    c.setSubject(_("Certificate of a blockchain-anchored credential (%s)") % info.credential_id)
     c.setCreator("credential-registry")
 
     margin = 28.0
@@ -287,18 +309,18 @@ def render_certificate(
     c.line(inner, band_top + 6, width - inner, band_top + 6)
     text_width = width - 2 * inner - (qr_size + 24 if share_url else 0)
     v = _Writer(c, inner, text_width, band_top)
-    v.lines("How to verify this credential", font=BOLD, size=9.5, centre=False, max_lines=1, gap=0.3)
+    v.lines(_("How to verify this credential"), font=BOLD, size=9.5, centre=False, max_lines=1, gap=0.3)
     for number, step in enumerate(info.instructions, 1):
         v.lines(f"{number}. {step}", size=7.6, colour=INK, centre=False, max_lines=3, gap=0.25)
     c.setFont(REGULAR, 7)
     c.setFillColorRGB(*MUTED)
-    c.drawString(inner, margin + 14, f"Credential {info.credential_id}")
+    c.drawString(inner, margin + 14, _("Credential %s") % info.credential_id)
     if share_url:
         qx, qy = width - inner - qr_size, band_top - qr_size - 4
         _qr(c, share_url, qx, qy, qr_size)
         c.setFont(REGULAR, 7)
         c.setFillColorRGB(*MUTED)
-        c.drawCentredString(qx + qr_size / 2, qy - 9, "Scan to open the share page")
+        c.drawCentredString(qx + qr_size / 2, qy - 9, _("Scan to open the share page"))
     c.showPage()
     c.save()
     return buffer.getvalue()

@@ -25,6 +25,7 @@ from registry.audit.report import AuditReport
 from registry.config import load_deployment
 from registry.errors import DeploymentError
 from registry.service.api.deps import StateDep
+from registry.service.api.routes.pages import i18n_context, localize_response
 from registry.service.audit_records import ServiceDatabase
 
 __all__ = ["router"]
@@ -33,7 +34,10 @@ router = APIRouter(tags=["audit"])
 _PAGES = Path(__file__).resolve().parent.parent / "templates"
 # audit.html extends the service's layout and includes the audit's own templates.
 _loader = ChoiceLoader([FileSystemLoader(_PAGES), template_loader()])
-templates = Jinja2Templates(env=Environment(loader=_loader, autoescape=select_autoescape()))
+templates = Jinja2Templates(
+    env=Environment(loader=_loader, autoescape=select_autoescape(), extensions=["jinja2.ext.i18n"])
+)
+templates.env.install_null_translations()  # type: ignore[attr-defined]
 install_filters(templates.env)
 
 REUSE_SECONDS = 10.0
@@ -91,4 +95,9 @@ def audit_report_file(state: StateDep, issuer: IssuerQuery = None) -> Response:
 @router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
 def audit_page(request: Request, state: StateDep, issuer: IssuerQuery = None) -> HTMLResponse:
     report = run_audit(state, issuer)
-    return templates.TemplateResponse(request, "audit.html", report_context(report))
+    # The page's frame (layout, links, form) follows the language switch; the report body
+    # (registry.audit's templates, also the downloadable file) stays English.
+    extra = i18n_context(request)
+    response = templates.TemplateResponse(request, "audit.html", {**report_context(report), **extra})
+    localize_response(request, response, extra["lang"])
+    return response

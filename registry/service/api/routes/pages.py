@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
 
+from registry import locales
 from registry.core.credential import eu_elements
 from registry.errors import AuthenticationError, ConfigError, Conflict, NotFound, RegistryError
 from registry.service.api.deps import SESSION_COOKIE, PageIssuer, SessionDep, StateDep
@@ -29,6 +30,11 @@ from registry.verify.page import render_page
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+# Translations (registry.locales): `{% trans %}` and `_()` in the templates; the gettext callables
+# of the request's language come with each render's context (the null ones are the fallback).
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_null_translations()  # type: ignore[attr-defined]
+LANG_COOKIE = "lang"
 
 STATE_LABELS = {
     "pending": "pending",
@@ -40,8 +46,65 @@ STATE_LABELS = {
 }
 
 
+def page_language(request: Request) -> str:
+    """The language of a page: ``?lang=`` (the switch), else the ``lang`` cookie the switch set,
+    else ``Accept-Language``, else English."""
+    return locales.choose(
+        request.query_params.get("lang") or request.cookies.get(LANG_COOKIE),
+        request.headers.get("accept-language"),
+    )
+
+
+def _credential_label(lang: str) -> Any:
+    def label(row: CredentialRow) -> str:
+        """A credential for a list: its name in the page's language, issuer, issue date."""
+        doc = json.loads(row.doc)
+        issuer = doc.get("issuer") if isinstance(doc.get("issuer"), dict) else {}
+        parts = (
+            locales.localized(doc.get("name"), lang) or row.credential_uri,
+            locales.localized(issuer.get("name"), lang),
+            locales.format_date(doc.get("validFrom"), lang) if doc.get("validFrom") else "",
+        )
+        return ", ".join(p for p in parts if p)
+
+    return label
+
+
+def i18n_context(request: Request) -> dict[str, Any]:
+    """What the templates need for the request's language: gettext callables, ``lang``, the
+    language switch, and the helpers that pick a credential's text and format dates."""
+    lang = page_language(request)
+    t = locales.translations(lang)
+    return {
+        "lang": lang,
+        "gettext": t.gettext,
+        "ngettext": t.ngettext,
+        "_": t.gettext,
+        "languages": locales.LANGUAGES,
+        "lang_url": lambda code: str(request.url.include_query_params(lang=code)).removeprefix(
+            str(request.base_url).rstrip("/")
+        ),
+        "localized": lambda value: locales.localized(value, lang),
+        "format_date": lambda value: locales.format_date(value, lang),
+        "credential_label": _credential_label(lang),
+    }
+
+
+def localize_response(request: Request, response: Response, lang: str) -> Response:
+    """Language headers of a page; the switch's choice kept in a cookie for the next pages."""
+    response.headers["Content-Language"] = lang
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    asked = locales.normalise(request.query_params.get("lang"))
+    if asked and asked != request.cookies.get(LANG_COOKIE):
+        response.set_cookie(LANG_COOKIE, asked, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+    return response
+
+
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    extra = i18n_context(request)
+    response = templates.TemplateResponse(request, name, {**extra, **context}, status_code=status)
+    localize_response(request, response, extra["lang"])
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -139,7 +202,8 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
         )
     url = f"{state.settings.public_url.rstrip('/')}/c/{row.id}"
     accredited_by = _accreditation_of(state, data.get("issuer", {}))
-    qr = segno.make(url, error="m").svg_inline(scale=4, dark="#111", light="#fff", title=f"QR code of {url}")
+    _ = locales.translator(page_language(request))
+    qr = segno.make(url, error="m").svg_inline(scale=4, dark="#111", light="#fff", title=_("QR code of %s") % url)
     proof = data["proof"][-1]  # the anchor proof is the last of the set (formats v1 and v2)
     subject = data.get("credentialSubject", {})
     return render(
