@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     rpc_retry_max: float = Field(default=30.0, gt=0, description="longest backoff after RPC failures")
     webhook_timeout: float = Field(default=10.0, gt=0, description="seconds a webhook receiver has to answer")
     webhook_max_attempts: int = Field(default=8, ge=1, description="attempts before a delivery is marked failed")
+    expiring_days: int = Field(
+        default=30, ge=1, le=3650, description="days before validUntil the credential.expiring webhook is sent"
+    )
     rebroadcast_after: float = Field(default=30.0, gt=0, description="resend a pending tx after (s)")
     max_anchor_attempts: int = Field(default=5, ge=1, description="reverted anchors before failing")
     max_body_bytes: int = Field(default=2 * 1024 * 1024 + 65536, ge=1024)

@@ -9,8 +9,11 @@
   outage) and come back.
 * :func:`check_invariants`: no credential lost, no root anchored twice, no file released whose
   root is not on chain with the required confirmations, and (``final``) every batch confirmed.
-* :func:`crash_campaign`: issue, start, kill (at a step or at a random moment), check, restart;
-  many times; then let the worker finish and check again.
+* :func:`~tests.reliability_revocations.check_revocations`: no revocation request lost, every
+  chain write of the key recorded before it was sent, no revocation sent twice, no nonce shared by
+  two purposes or left as a hole, and (``final``) every revocation done once on chain.
+* :func:`crash_campaign`: issue, revoke, start, kill (at a step or at a random moment), check,
+  restart; many times; then let the worker finish and check again.
 """
 
 from __future__ import annotations
@@ -41,13 +44,24 @@ from registry.chain.abi import registry_abi
 from registry.chain.adapter import Chain
 from registry.core.csvimport import IssueRequest
 from registry.service.issuance import issue
-from registry.service.store import Batch, BatchState, CredentialRow, CredentialState
+from registry.service.store import (
+    Batch,
+    BatchState,
+    CredentialRow,
+    CredentialState,
+    Issuer,
+    Revocation,
+    RevocationState,
+)
 from tests.chain_fixtures import Registry, free_port
+from tests.reliability_revocations import check_revocations, request_revocations
 from tests.service_support import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 ANCHORED_TOPIC = registry_abi().topic("BatchAnchored")
 PIPELINE_STEPS = ("sealed", "signed", "sent", "broadcast", "mined", "releasing", "confirmed")
+REVOCATION_STEPS = ("revocation_signed", "revocation_sent", "revocation_broadcast", "revocation_mined", "revoked")
+"""The revocation's pause points (``registry.service.worker.faults.REVOCATION_FAULT_POINTS``)."""
 
 
 def rpc(url: str, method: str, *params: Any) -> Any:
@@ -285,7 +299,6 @@ class RpcProxy:
 
 def queue_credentials(engine: Engine, issuer_id: int, achievement_id: int, n: int, tag: str) -> list[str]:
     """Queue ``n`` credentials of one issuer (what the API's POST /v1/credentials does)."""
-    from registry.service.store import Issuer
 
     with Session(engine) as session:
         issuer = session.get(Issuer, issuer_id)
@@ -348,7 +361,16 @@ def check_invariants(
     for root in counts:
         if root not in db_roots:
             problems.append(f"root {root} anchored on chain but unknown to the database")
-    released = [c for c in creds if c.state in (CredentialState.RELEASED, CredentialState.REVOKED)]
+    released = [
+        c
+        for c in creds
+        if c.state == CredentialState.RELEASED
+        or (
+            c.state == CredentialState.REVOKED
+            and c.batch_id is not None
+            and batches[int(c.batch_id)].state != BatchState.FAILED
+        )
+    ]
     roots = {batches[int(c.batch_id)].root for c in released if c.batch_id is not None}
     on_chain = client.reads.batches(roots) if roots else {}
     head = client.reads.head()
@@ -370,10 +392,12 @@ def check_invariants(
         elif b.anchor_block != info.block_number:
             problems.append(f"batch {b.id} says block {b.anchor_block}, the chain says {info.block_number}")
     if final:
-        open_batches = [b.id for b in batches.values() if b.state != BatchState.CONFIRMED]
+        open_batches = [b.id for b in batches.values() if b.state not in (BatchState.CONFIRMED, BatchState.REVOKED)]
         if open_batches:
             problems.append(f"batches not confirmed at the end: {open_batches}")
-        unreleased = [c.id for c in creds if c.id in issued and c.state != CredentialState.RELEASED]
+        unreleased = [
+            c.id for c in creds if c.id in issued and c.state not in (CredentialState.RELEASED, CredentialState.REVOKED)
+        ]
         if unreleased:
             problems.append(f"{len(unreleased)} credential(s) not released at the end")
         for b in batches.values():
@@ -395,7 +419,10 @@ def idle(engine: Engine) -> bool:
             .select_from(CredentialRow)
             .where(sa.column("state").in_([CredentialState.QUEUED, CredentialState.BATCHED]))
         ).one()
-    return not open_batches and not queued
+        revoking = session.exec(
+            select(sa.func.count()).select_from(Revocation).where(sa.column("state").in_(RevocationState.open_states()))
+        ).one()
+    return not open_batches and not queued and not revoking
 
 
 @dataclass
@@ -406,6 +433,9 @@ class CampaignResult:
     violations: list[str] = field(default_factory=list)
     credentials: int = 0
     batches: int = 0
+    revocations: int = 0
+    revocation_kills: int = 0
+    """Kills while a revocation was open (at a revocation step, or at random with one open)."""
     elapsed_s: float = 0.0
 
     def figures(self) -> dict[str, Any]:
@@ -416,6 +446,8 @@ class CampaignResult:
             "crash_random_kills": self.random_kills,
             "crash_credentials": self.credentials,
             "crash_batches": self.batches,
+            "crash_revocations": self.revocations,
+            "crash_revocation_kills": self.revocation_kills,
             "crash_campaign_s": round(self.elapsed_s, 1),
         }
 
@@ -438,6 +470,11 @@ def crash_campaign(
     """Kill the worker at each of ``steps`` (in order), then ``random_kills`` times at random;
     restart after every kill and check the invariants; finally run it until idle.
 
+    Revocations are part of it: before a run at one of REVOCATION_STEPS a released credential
+    (every third time also a confirmed batch) is revoked, and random runs revoke one now and then,
+    so kills strike the revocation's steps too (anchors and revocations interleave on one key's
+    nonces); :func:`check_revocations` runs after every kill beside :func:`check_invariants`.
+
     Every random choice comes from ``random.Random(seed)``, and the seed is printed (and named in
     every violation), so a failing campaign can be run again as it was. A random kill is at a
     pipeline step drawn from the seed, which replays exactly; with ``random_window`` (the long
@@ -454,24 +491,70 @@ def crash_campaign(
     env = worker_env(registry, db, batch_size=batch_size, confirmations=confirmations, batch_max_age=1.0)
     proc = WorkerProcess(env, workdir)
     issued: set[str] = set()
+    requested: set[int] = set()
     client = Chain(registry.rpc_url, registry.client.registry_address)
     start = client.reads.head() + 1  # roots anchored before belong to someone else
     with Session(db.engine) as session:
         result.batches -= int(session.exec(select(sa.func.count()).select_from(Batch)).one())
+        issuer_row = session.get(Issuer, issuer_id)
+        assert issuer_row is not None
+        address = issuer_row.key_address
 
     def after_kill(label: str) -> None:
         result.crash_runs += 1
-        for problem in check_invariants(db.engine, client, issued, from_block=start):
+        with Session(db.engine) as session:
+            open_revocations = session.exec(
+                select(sa.func.count())
+                .select_from(Revocation)
+                .where(sa.column("state").in_(RevocationState.open_states()))
+            ).one()
+        if open_revocations or label.removeprefix("random: ") in REVOCATION_STEPS:
+            result.revocation_kills += 1
+        for problem in [
+            *check_invariants(db.engine, client, issued, from_block=start),
+            *check_revocations(db.engine, client, requested, address, from_block=start),
+        ]:
             result.violations.append(f"seed {seed}, after kill {result.crash_runs} ({label}): {problem}")
         if log:
             log(f"kill {result.crash_runs} at {label}: {len(result.violations)} violation(s) so far")
 
+    def released_some() -> None:
+        """Something to revoke: run the worker (no kill) until a credential is released."""
+
+        def any_released() -> bool:
+            with Session(db.engine) as session:
+                return (
+                    session.exec(
+                        select(CredentialRow.id).where(CredentialRow.state == CredentialState.RELEASED)
+                    ).first()
+                    is not None
+                )
+
+        if not any_released():
+            proc.start()
+            try:
+                wait_for(any_released, 90, "a released credential to revoke", 0.1)
+            finally:
+                proc.stop()
+
+    revocation_runs = 0
     with Miner(registry.rpc_url, 0.25):
         plan: list[str | None] = [*steps, *([None] * random_kills)]
         for run, step in enumerate(plan):
             # A step run queues a full batch, so there is always something to seal.
             n = batch_size if step is not None else rng.randint(1, 2 * batch_size)
             issued.update(queue_credentials(db.engine, issuer_id, achievement_id, n, f"r{seed}-{run}"))
+            if step is None and random_window is None:
+                step_drawn: str | None = rng.choice([*PIPELINE_STEPS, *REVOCATION_STEPS])
+            else:
+                step_drawn = step
+            if step_drawn in REVOCATION_STEPS or (step_drawn is None and rng.random() < 0.5):
+                # Something to revoke at that step: a released credential, every third time a batch.
+                released_some()
+                revocation_runs += 1
+                requested.update(
+                    request_revocations(db.engine, issuer_id, rng, credentials=1, batch=revocation_runs % 3 == 0)
+                )
             if step is not None:
                 proc.start(pause_at=step)
                 try:
@@ -483,7 +566,8 @@ def crash_campaign(
                 result.step_kills[reached] += 1
                 after_kill(reached)
             elif random_window is None:
-                point = rng.choice(PIPELINE_STEPS)
+                point = step_drawn
+                assert point is not None
                 proc.start(pause_at=point)
                 try:
                     reached = proc.wait_paused(60)
@@ -504,10 +588,14 @@ def crash_campaign(
             wait_for(lambda: idle(db.engine), 90, "the worker to anchor and release everything", 0.2)
         finally:
             proc.stop()
-    for problem in check_invariants(db.engine, client, issued, final=True, from_block=start):
+    for problem in [
+        *check_invariants(db.engine, client, issued, final=True, from_block=start),
+        *check_revocations(db.engine, client, requested, address, final=True, from_block=start),
+    ]:
         result.violations.append(f"seed {seed}, final: {problem}")
     with Session(db.engine) as session:
         result.batches += int(session.exec(select(sa.func.count()).select_from(Batch)).one())
     result.credentials = len(issued)
+    result.revocations = len(requested)
     result.elapsed_s = time.monotonic() - t0
     return result

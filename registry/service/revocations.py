@@ -1,5 +1,8 @@
 """Revocation requests of the issuer service: a credential or a whole batch. A credential never
-sealed is revoked at once; anything sealed is revoked on chain by the anchoring worker."""
+sealed is revoked at once; anything sealed is revoked on chain by the anchoring worker, through the
+same recorded-transaction pipeline as anchors (:mod:`registry.service.worker.revoking`): a request
+is open (``pending``, ``signed``, ``submitted``) until it is ``done`` or ``failed``, and an open
+request blocks a second one for the same credential or batch."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from sqlmodel import Session, col, select
 from registry.errors import Conflict, InvalidInput
 from registry.service.issuance import get_batch, get_credential
 from registry.service.store.db import log_event
-from registry.service.store.models import BatchState, CredentialState, Issuer, Revocation, utcnow
+from registry.service.store.models import BatchState, CredentialState, Issuer, Revocation, RevocationState, utcnow
 from registry.service.webhooks import enqueue
 
 __all__ = ["request_batch_revocation", "request_revocation"]
@@ -26,7 +29,9 @@ def request_revocation(session: Session, issuer: Issuer, credential_id: str, rea
     if row.state == CredentialState.REVOKED:
         raise Conflict("already_revoked", f"credential {credential_id} is already revoked")
     pending = session.exec(
-        select(Revocation).where(Revocation.credential_id == credential_id).where(Revocation.state == "pending")
+        select(Revocation)
+        .where(Revocation.credential_id == credential_id)
+        .where(col(Revocation.state).in_(RevocationState.open_states()))
     ).first()
     if pending is not None:
         raise Conflict("already_revoked", f"credential {credential_id} is being revoked (request {pending.id})")
@@ -36,7 +41,7 @@ def request_revocation(session: Session, issuer: Issuer, credential_id: str, rea
         # Never sealed: it simply never gets anchored.
         row.state = CredentialState.REVOKED
         row.revoked_at = utcnow()
-        rev.state = "done"
+        rev.state = RevocationState.DONE
         rev.done_at = row.revoked_at
         session.add(row)
         enqueue(
@@ -69,7 +74,7 @@ def request_batch_revocation(
         select(Revocation)
         .where(Revocation.batch_id == batch_id)
         .where(col(Revocation.credential_id).is_(None))
-        .where(Revocation.state == "pending")
+        .where(col(Revocation.state).in_(RevocationState.open_states()))
     ).first()
     if pending is not None:
         raise Conflict("already_revoked", f"batch {batch_id} is being revoked (request {pending.id})")

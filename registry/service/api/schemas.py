@@ -150,7 +150,9 @@ class RevokeIn(BaseModel):
 
 class RevocationOut(BaseModel):
     id: int
-    state: str = Field(description="pending (the worker sends it), done or failed")
+    state: str = Field(
+        description="pending (the worker sends it), signed (recorded), submitted (sent), done (confirmed) or failed"
+    )
     batch_id: int | None
     credential_id: str | None
     reason: int

@@ -77,9 +77,20 @@ class TxState(StrEnum):
 
 
 class RevocationState(StrEnum):
+    """pending -> signed (transaction recorded) -> submitted (broadcast) -> done (N confirmations),
+    like a batch's anchor; a reorg or a dropped transaction goes back to pending; failed: refused
+    on chain (the error is kept)."""
+
     PENDING = "pending"
+    SIGNED = "signed"
+    SUBMITTED = "submitted"
     DONE = "done"
     FAILED = "failed"
+
+    @classmethod
+    def open_states(cls) -> tuple[RevocationState, ...]:
+        """The states the worker still has to move (a request in them blocks a second one)."""
+        return (cls.PENDING, cls.SIGNED, cls.SUBMITTED)
 
 
 class Issuer(SQLModel, table=True):
@@ -146,12 +157,18 @@ class Batch(SQLModel, table=True):
 
 
 class AnchorTx(SQLModel, table=True):
-    """A signed anchoring transaction, recorded before it is broadcast."""
+    """A signed transaction of an issuer's key, recorded before it is broadcast: the anchor of
+    ``batch_id`` or the on-chain revocation ``revocation_id`` (exactly one of them). One table
+    for every chain write of a key, so in-flight nonces are read in one place."""
 
     __tablename__ = "anchor_tx"
+    __table_args__ = (
+        sa.CheckConstraint("(batch_id IS NULL) <> (revocation_id IS NULL)", name="ck_anchor_tx_one_subject"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    batch_id: int = Field(foreign_key="batch.id", index=True)
+    batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+    revocation_id: int | None = Field(default=None, foreign_key="revocation.id", index=True)
     sender: str = Field(max_length=42, index=True)
     nonce: int
     tx_hash: str = Field(max_length=66, unique=True)
@@ -171,7 +188,11 @@ class CredentialRow(SQLModel, table=True):
     """One issued credential: its document (no proof), salts, digest and Merkle path."""
 
     __tablename__ = "credential"
-    __table_args__ = (sa.Index("ix_credential_issuer_state", "issuer_id", "state"),)
+    __table_args__ = (
+        sa.Index("ix_credential_issuer_state", "issuer_id", "state"),
+        # the credential.expiring scan: an issuer's released, not yet notified rows in id order
+        sa.Index("ix_credential_expiring_scan", "issuer_id", "state", "expiring_notified_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=32, description="public share id")
     issuer_id: int = Field(foreign_key="issuer.id", index=True)
@@ -190,6 +211,9 @@ class CredentialRow(SQLModel, table=True):
     merkle_path: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    expiring_notified_at: datetime | None = Field(
+        default=None, description="when credential.expiring went to the outbox (once per credential)"
+    )
 
 
 class Revocation(SQLModel, table=True):
@@ -202,7 +226,8 @@ class Revocation(SQLModel, table=True):
     reason: int = 0
     note: str = Field(default="", max_length=1000)
     state: str = Field(default=RevocationState.PENDING, max_length=16, index=True)
-    tx_hash: str | None = Field(default=None, max_length=66)
+    tx_hash: str | None = Field(default=None, max_length=66, description="the current transaction (anchor_tx)")
+    attempts: int = Field(default=0, description="transactions mined reverted")
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow)
     done_at: datetime | None = None

@@ -12,7 +12,10 @@ the next pass:
   anchored by two transactions, and a root the contract already knows (``RootAlreadyAnchored``)
   is adopted from the chain's own batch record;
 * files are released only once the receipt has the required confirmations *and* the contract's
-  batch record agrees; a receipt that disappears (reorg) moves the batch back to ``pending``.
+  batch record agrees; a receipt that disappears (reorg) moves the batch back to ``pending``;
+* revocations go through the same pipeline (recorded before broadcast, re-sent after a crash,
+  adopted when the chain already shows them, fee-bumped, sent again after a reorg), their
+  transactions in the same ``anchor_tx`` table, so anchors and revocations share one key's nonces.
 
 RPC failures back off exponentially; sealing (database only) keeps going while the chain is down.
 

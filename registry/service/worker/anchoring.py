@@ -28,7 +28,7 @@ from registry.service.store import (
     session_scope,
     utcnow,
 )
-from registry.service.worker.stage import GWEI, PassResult, Stage, WorkerContext
+from registry.service.worker.stage import GWEI, PassResult, Stage, TxOwner, WorkerContext
 
 __all__ = ["Anchoring"]
 
@@ -38,7 +38,6 @@ class Anchoring(Stage):
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
-        self._onchain_issuer: dict[str, int] = {}
         self._signing_key_of_record: set[str] = set()
 
     def sign(self, batch_id: int, result: PassResult) -> bool:
@@ -51,19 +50,13 @@ class Anchoring(Stage):
             if on_chain is not None:
                 return self._adopt(session, batch, on_chain, result)
             account = self._signer(session, batch.issuer_id)
-            in_flight = session.exec(
-                select(sa.func.max(AnchorTx.nonce))
-                .where(AnchorTx.sender == account.address)
-                .where(col(AnchorTx.state).in_([TxState.SIGNED, TxState.BROADCAST]))
-            ).one()
-            if in_flight is None and account.address not in self._signing_key_of_record:
+            if account.address not in self._signing_key_of_record and not self._in_flight(session, account.address):
                 # Format v2 files are signed with the key derived from this anchoring key: the chain
-                # must hold it before the anchor (never between in-flight transactions' nonces).
+                # must hold it before the anchor (never between in-flight transactions' nonces,
+                # anchors' or revocations').
                 ensure_signing_key(client, account)
                 self._signing_key_of_record.add(account.address)
-            nonce = client.sender.nonce(account.address)
-            if in_flight is not None:
-                nonce = max(nonce, int(in_flight) + 1)
+            nonce = self._next_nonce(session, account.address)
             profile = self.settings.profile
             call = calls.anchor(batch.root, batch.count, batch.metadata_hash)
             try:
@@ -94,25 +87,7 @@ class Anchoring(Stage):
                 )
                 result.errors.append(str(exc))
                 return False
-            same = self._tx(session, signed.tx_hash)
-            if same is not None:
-                # Identical to a dropped transaction (same nonce and fees): it is the same one.
-                same.state = TxState.SIGNED
-                same.block_number = same.block_hash = same.gas_used = None
-                session.add(same)
-            else:
-                session.add(
-                    AnchorTx(
-                        batch_id=batch_id,
-                        sender=signed.sender,
-                        nonce=signed.nonce,
-                        tx_hash=signed.tx_hash,
-                        raw_tx="0x" + signed.raw.hex(),
-                        gas_limit=signed.gas,
-                        max_fee_per_gas=signed.max_fee_per_gas,
-                        max_priority_fee_per_gas=signed.max_priority_fee_per_gas,
-                    )
-                )
+            self._record(session, TxOwner(batch), signed)
             batch.state = BatchState.SIGNED
             batch.anchor_tx = signed.tx_hash
             batch.anchor_block = None
@@ -134,14 +109,6 @@ class Anchoring(Stage):
         result.signed.append(batch_id)
         self._fault("signed")
         return True
-
-    def _issuer_on_chain(self, session: Session, issuer_id: int) -> int:
-        """The chain's issuer id of ``issuer_id``'s anchoring key."""
-        account = self._signer(session, issuer_id)
-        if account.address not in self._onchain_issuer:
-            info = self.client.reads.keys_by_address([account.address])[account.address]
-            self._onchain_issuer[account.address] = info.issuer_id
-        return self._onchain_issuer[account.address]
 
     def _adopt(self, session: Session, batch: Batch, on_chain: BatchInfo, result: PassResult) -> bool:
         """The root is already on chain (an earlier transaction of ours): follow that one.

@@ -10,7 +10,15 @@ from collections.abc import Callable
 from registry.chain.adapter import Chain
 from registry.chain.networks import DEV_CHAIN_IDS
 
-__all__ = ["FAULT_POINTS", "PAUSE_AT_ENV", "PAUSE_FILE_ENV", "WorkerCrash", "env_pause_hook"]
+__all__ = [
+    "EXPIRING_FAULT_POINTS",
+    "FAULT_POINTS",
+    "PAUSE_AT_ENV",
+    "PAUSE_FILE_ENV",
+    "REVOCATION_FAULT_POINTS",
+    "WorkerCrash",
+    "env_pause_hook",
+]
 
 FAULT_POINTS = ("sealed", "signed", "sent", "broadcast", "mined", "releasing", "confirmed", "revoked")
 """Named points where a fault-injection hook is called (after the step's commit, except
@@ -18,6 +26,20 @@ FAULT_POINTS = ("sealed", "signed", "sent", "broadcast", "mined", "releasing", "
 against the chain, before the transaction that confirms the batch and releases its files commits).
 ``replaced`` (a fee replacement recorded, not yet sent) is called only when a transaction is
 stuck."""
+
+REVOCATION_FAULT_POINTS = (
+    "revocation_signed",
+    "revocation_sent",
+    "revocation_broadcast",
+    "revocation_mined",
+    "revoked",
+)
+"""The revocation's steps, like the anchor's: recorded (not sent), sent (not recorded as sent),
+recorded as sent, mined (confirmations pending), done. ``replaced`` is shared with anchors."""
+
+EXPIRING_FAULT_POINTS = ("expiring_claimed",)
+"""The ``credential.expiring`` scan: credentials claimed and their outbox rows written, not yet
+committed (a crash there undoes both; called only when an issuer subscribes to the event)."""
 
 PAUSE_AT_ENV = "REGISTRY_WORKER_PAUSE_AT"
 PAUSE_FILE_ENV = "REGISTRY_WORKER_PAUSE_FILE"

@@ -1,73 +1,165 @@
-"""Revoking stage of the worker: send pending revocations of confirmed batches on chain."""
+"""Revoking stage of the worker: a revocation goes through the same recorded-transaction pipeline
+as an anchor (DESIGN.md, anchoring pipeline):
+
+pending -> signed (pre-flight, nonce, fees; raw transaction recorded in ``anchor_tx`` before it
+is sent) -> submitted (the recorded bytes broadcast) -> done (mined, the required confirmations,
+the block still canonical and the chain showing the credential or batch revoked).
+
+A crash anywhere resumes from the recorded state: the same raw transaction is sent again, never a
+second revocation with another nonce. A pre-flight (or a mined transaction) refused as
+``CredentialAlreadyRevoked`` / ``BatchAlreadyRevoked`` means the chain already shows it revoked
+by this issuer: the request is adopted as done (following our own recorded transaction when it
+is the one that did it). Stuck or underpriced transactions are replaced with higher fees, a reorg
+that drops the mined revocation sends it back to pending, and its nonces come from the same
+table as anchors', so the two never collide. Other refusals fail the request with the reason (it
+is not retried behind the issuer's back).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from registry.chain import calls
 from registry.chain.abi import Revert
+from registry.chain.model import Call
 from registry.errors import TransactionFailed
 from registry.service.store import (
+    AnchorTx,
     Batch,
     BatchState,
     CredentialRow,
     CredentialState,
     Revocation,
     RevocationState,
+    TxState,
     log_event,
+    session_scope,
     utcnow,
 )
 from registry.service.webhooks import enqueue_many
-from registry.service.worker.stage import PassResult, Stage
+from registry.service.worker.stage import GWEI, PassResult, Stage, TxOwner
 
 __all__ = ["Revoking"]
+
+_WAIT = "wait"
+"""A revocation whose batch is not confirmed yet: nothing to do this pass."""
 
 
 class Revoking(Stage):
     """Revoke credentials and batches on chain (or only in the database, never anchored)."""
 
     def run(self, result: PassResult, issuer_id: int | None = None) -> None:
-        """Send pending revocations of confirmed batches (idempotent: the contract refuses a
-        second revocation, which counts as done)."""
+        """Move every open revocation (of ``issuer_id``) as far as it can go now."""
         with Session(self.engine) as session:
-            query = select(Revocation).where(Revocation.state == RevocationState.PENDING)
+            query = select(Revocation.id).where(col(Revocation.state).in_(RevocationState.open_states()))
             if issuer_id is not None:
                 query = query.where(Revocation.issuer_id == issuer_id)
-            pending = list(session.exec(query.order_by(col(Revocation.id))))
-            for rev in pending:
-                batch = session.get(Batch, rev.batch_id) if rev.batch_id else None
-                if batch is not None and batch.state == BatchState.FAILED:
-                    self._revoke_locally(session, rev)
-                    continue
-                if batch is None or batch.state not in (BatchState.CONFIRMED, BatchState.REVOKED):
-                    continue
-                self._revoke(session, rev, batch, result)
+            ids = [int(i) for i in session.exec(query.order_by(col(Revocation.id))) if i is not None]
+        for rev_id in ids:
+            self._advance(rev_id, result)
 
-    def _revoke_locally(self, session: Session, rev: Revocation) -> None:
-        """A batch that never reached the chain needs no on-chain revocation."""
-        rev.state = RevocationState.DONE
-        rev.done_at = utcnow()
-        rev.last_error = "the batch was never anchored; revoked in the database only"
-        session.add(rev)
-        log_event(session, "revocation.local", issuer_id=rev.issuer_id, subject=f"revocation:{rev.id}")
-        session.commit()
+    def _advance(self, rev_id: int, result: PassResult) -> None:
+        """One revocation, step by step (each committed before the next)."""
+        for _ in range(4):
+            with Session(self.engine) as session:
+                rev = session.get(Revocation, rev_id)
+                assert rev is not None
+                state = rev.state
+            if state == RevocationState.PENDING:
+                if not self.sign(rev_id, result):
+                    return
+            elif state == RevocationState.SIGNED:
+                if not self.broadcast(rev_id, result):
+                    return
+            elif state == RevocationState.SUBMITTED:
+                self.poll(rev_id, result)
+                return
+            else:
+                return
 
-    def _revoke(self, session: Session, rev: Revocation, batch: Batch, result: PassResult) -> None:
-        account = self._signer(session, batch.issuer_id)
+    # -- what is revoked ----------------------------------------------------------------------
+
+    def _target(self, session: Session, rev: Revocation) -> tuple[Batch, CredentialRow | None] | str:
+        """The confirmed batch (and credential) ``rev`` revokes on chain, or why not now: the
+        batch is not confirmed yet (``_WAIT``), or it never reached the chain (revoked in the
+        database, ``"local"``)."""
         credential = session.get(CredentialRow, rev.credential_id) if rev.credential_id else None
+        if credential is not None and credential.batch_id != rev.batch_id:
+            if credential.batch_id is None:
+                # Its batch failed and the credential went back to the queue: never anchored.
+                return "local"
+            # Re-sealed into another batch (the first one's root was taken): follow it there.
+            log_event(
+                session,
+                "revocation.followed",
+                issuer_id=rev.issuer_id,
+                subject=f"revocation:{rev.id}",
+                old_batch=rev.batch_id,
+                batch=credential.batch_id,
+            )
+            rev.batch_id = credential.batch_id
+            session.add(rev)
+        batch = session.get(Batch, rev.batch_id) if rev.batch_id else None
+        if batch is None:
+            return "local"
+        if batch.state == BatchState.FAILED:
+            return "local"
+        if batch.state not in (BatchState.CONFIRMED, BatchState.REVOKED):
+            return _WAIT
+        return batch, credential
+
+    def _call(self, rev: Revocation, batch: Batch, credential: CredentialRow | None) -> tuple[Call, Revert]:
         if credential is not None:
             assert credential.digest is not None
-            call, already = calls.revoke_credential(credential.digest, rev.reason), Revert.CREDENTIAL_ALREADY_REVOKED
-        else:
-            call, already = calls.revoke_batch(batch.root, rev.reason), Revert.BATCH_ALREADY_REVOKED
-        tx_hash: str | None = None
-        try:
-            tx_hash = self.client.writes.transact(account, call).tx_hash
-        except TransactionFailed as exc:
-            if exc.revert is not already:
-                rev.last_error = str(exc)
+            return calls.revoke_credential(credential.digest, rev.reason), Revert.CREDENTIAL_ALREADY_REVOKED
+        return calls.revoke_batch(batch.root, rev.reason), Revert.BATCH_ALREADY_REVOKED
+
+    def _revoked_on_chain(self, session: Session, batch: Batch, credential: CredentialRow | None) -> bool:
+        """The chain (latest block) shows the credential or the batch revoked by its issuer."""
+        reads = self.client.reads
+        if credential is not None:
+            assert credential.digest is not None
+            ours = self._issuer_on_chain(session, batch.issuer_id)
+            return next(iter(reads.revocations([(ours, credential.digest)]).values())) is not None
+        info = reads.batches([batch.root])[batch.root]
+        return info is not None and info.revoked
+
+    # -- pending -> signed ----------------------------------------------------------------------
+
+    def sign(self, rev_id: int, result: PassResult) -> bool:
+        """pending -> signed: pre-flight, sign and record the revocation (or adopt it, or fail it)."""
+        client = self.client
+        with session_scope(self.engine) as session:
+            rev = session.get(Revocation, rev_id)
+            assert rev is not None
+            target = self._target(session, rev)
+            if target == _WAIT:
+                return False
+            if isinstance(target, str):
+                self._revoke_locally(session, rev)
+                return False
+            batch, credential = target
+            account = self._signer(session, rev.issuer_id)
+            call, already = self._call(rev, batch, credential)
+            nonce = self._next_nonce(session, account.address)
+            profile = self.settings.profile
+            try:
+                signed = client.sender.sign(
+                    account,
+                    call,
+                    nonce=nonce,
+                    max_fee_cap=int(profile.max_fee_gwei * GWEI),
+                    priority=int(profile.priority_fee_gwei * GWEI),
+                )
+            except TransactionFailed as exc:
+                if exc.revert is already:
+                    self._adopt(session, rev, batch, credential, result)
+                    return False
                 rev.state = RevocationState.FAILED
+                rev.last_error = str(exc)
                 session.add(rev)
                 log_event(
                     session,
@@ -76,29 +168,183 @@ class Revoking(Stage):
                     subject=f"revocation:{rev.id}",
                     error=str(exc),
                 )
-                session.commit()
                 result.errors.append(str(exc))
+                return False
+            self._record(session, TxOwner(rev), signed)
+            rev.state = RevocationState.SIGNED
+            rev.tx_hash = signed.tx_hash
+            session.add(rev)
+            log_event(
+                session,
+                "revocation.signed",
+                issuer_id=rev.issuer_id,
+                subject=f"revocation:{rev.id}",
+                tx=signed.tx_hash,
+                nonce=signed.nonce,
+                max_fee=signed.max_fee_per_gas,
+                tip=signed.max_priority_fee_per_gas,
+                gas=signed.gas,
+            )
+        result.revocations_signed.append(rev_id)
+        self._fault("revocation_signed")
+        return True
+
+    def _adopt(
+        self,
+        session: Session,
+        rev: Revocation,
+        batch: Batch,
+        credential: CredentialRow | None,
+        result: PassResult,
+    ) -> None:
+        """The chain already shows it revoked by this issuer. When one of our own recorded
+        transactions did it (e.g. mined again after a reorg had dropped it), follow that one to
+        its confirmations; otherwise it is done as it stands."""
+        mine = list(session.exec(select(AnchorTx).where(AnchorTx.revocation_id == rev.id)))
+        found = self.client.sender.receipts([t.tx_hash for t in mine]) if mine else {}
+        ok = next((r for r in found.values() if r is not None and r.status == 1), None)
+        if ok is not None:
+            tx = self._tx(session, ok.tx_hash)
+            assert tx is not None
+            tx.state = TxState.BROADCAST
+            tx.block_number = tx.block_hash = tx.gas_used = None
+            session.add(tx)
+            rev.state = RevocationState.SUBMITTED
+            rev.tx_hash = ok.tx_hash
+            session.add(rev)
+            log_event(
+                session, "revocation.adopted", issuer_id=rev.issuer_id, subject=f"revocation:{rev.id}", tx=ok.tx_hash
+            )
+            return
+        rev.last_error = "already revoked on chain by this issuer; adopted"
+        log_event(session, "revocation.adopted", issuer_id=rev.issuer_id, subject=f"revocation:{rev.id}", tx=None)
+        self._done(session, rev, batch, credential, None, result)
+
+    # -- signed -> submitted ------------------------------------------------------------------
+
+    def broadcast(self, rev_id: int, result: PassResult) -> bool:
+        """signed -> submitted: send the recorded raw transaction (idempotent)."""
+        with session_scope(self.engine) as session:
+            rev = session.get(Revocation, rev_id)
+            assert rev is not None
+            tx = self._tx(session, rev.tx_hash)
+            assert tx is not None
+            outcome = self.client.sender.broadcast_raw(bytes.fromhex(tx.raw_tx[2:]))
+            self._fault("revocation_sent")
+            if outcome == "nonce_too_low" and self.client.sender.receipt(tx.tx_hash) is None:
+                self._revocation_back_to_pending(session, rev, tx, "nonce used by another transaction")
+                return False
+            tx.state = TxState.BROADCAST
+            tx.broadcast_at = utcnow()
+            rev.state = RevocationState.SUBMITTED
+            session.add(tx)
+            session.add(rev)
+            log_event(
+                session,
+                "revocation.broadcast",
+                issuer_id=rev.issuer_id,
+                subject=f"revocation:{rev.id}",
+                tx=tx.tx_hash,
+                outcome=outcome,
+            )
+        result.revocations_broadcast.append(rev_id)
+        self._fault("revocation_broadcast")
+        return True
+
+    # -- submitted -> done ----------------------------------------------------------------------
+
+    def poll(self, rev_id: int, result: PassResult) -> None:
+        """submitted -> done once mined with the required confirmations and still on chain; back
+        to pending after a reorg or a drop; replaced when stuck or underpriced."""
+        client = self.client
+        mined_now = False
+        with session_scope(self.engine) as session:
+            rev = session.get(Revocation, rev_id)
+            assert rev is not None and rev.tx_hash is not None
+            owner = TxOwner(rev)
+            tx = self._tx(session, rev.tx_hash)
+            members = self._replacement_set(session, owner, tx)
+            receipt = self._mined(members, rev.tx_hash)
+            if receipt is None:
+                if tx is not None and tx.state == TxState.MINED:
+                    self._revocation_back_to_pending(
+                        session, rev, tx, f"reorg: the revocation in block {tx.block_number} left the chain"
+                    )
+                    result.revocations_reorged.append(rev_id)
+                elif tx is not None:
+                    self._unmined(session, owner, tx, members, result)
                 return
+            if receipt.tx_hash != rev.tx_hash:
+                tx = self._follow_mined(session, owner, receipt, members)
+            assert tx is not None
+            if receipt.status != 1:
+                # Refused when mined (e.g. the key was declared compromised meanwhile, or the
+                # credential was revoked by another transaction): the next pre-flight says which;
+                # "already revoked" is adopted, anything else fails the request.
+                tx.state = TxState.REVERTED
+                session.add(tx)
+                rev.attempts += 1
+                self._revocation_back_to_pending(session, rev, None, f"transaction {receipt.tx_hash} reverted")
+                if rev.attempts >= self.settings.max_anchor_attempts:
+                    rev.state = RevocationState.FAILED
+                return
+            if tx.block_number != receipt.block_number or tx.state != TxState.MINED:
+                mined_now = True
+                tx.state = TxState.MINED
+                tx.block_number = receipt.block_number
+                tx.block_hash = receipt.block_hash
+                tx.gas_used = receipt.gas_used
+                session.add(tx)
+                log_event(
+                    session,
+                    "revocation.mined",
+                    issuer_id=rev.issuer_id,
+                    subject=f"revocation:{rev.id}",
+                    tx=receipt.tx_hash,
+                    block=receipt.block_number,
+                    gas_used=receipt.gas_used,
+                )
+        if mined_now:
+            self._fault("revocation_mined")
+        with session_scope(self.engine) as session:
+            rev = session.get(Revocation, rev_id)
+            assert rev is not None
+            tx = self._tx(session, rev.tx_hash)
+            assert tx is not None and tx.block_number is not None
+            if client.reads.head() - tx.block_number + 1 < self.confirmations:
+                return
+            target = self._target(session, rev)
+            assert not isinstance(target, str), "a revocation is sent only for a confirmed batch"
+            batch, credential = target
+            canonical = client.history.block_hash(tx.block_number)
+            if canonical != tx.block_hash or not self._revoked_on_chain(session, batch, credential):
+                self._revocation_back_to_pending(session, rev, tx, "reorg: the chain no longer has this revocation")
+                result.revocations_reorged.append(rev_id)
+                return
+            tx.state = TxState.CONFIRMED
+            session.add(tx)
+            self._done(session, rev, batch, credential, tx.tx_hash, result)
+        self._fault("revoked")
+
+    # -- done ---------------------------------------------------------------------------------
+
+    def _done(
+        self,
+        session: Session,
+        rev: Revocation,
+        batch: Batch,
+        credential: CredentialRow | None,
+        tx_hash: str | None,
+        result: PassResult,
+    ) -> None:
+        """Mark the request done and the credential (or the batch and its credentials) revoked,
+        with the ``credential.revoked`` webhooks, in the caller's transaction."""
         now = utcnow()
         rev.state = RevocationState.DONE
         rev.tx_hash = tx_hash
         rev.done_at = now
         session.add(rev)
-        if credential is not None:
-            credential.state = CredentialState.REVOKED
-            credential.revoked_at = credential.revoked_at or now
-            session.add(credential)
-        else:
-            batch.state = BatchState.REVOKED
-            batch.revoked_at = now
-            batch.revocation_reason = rev.reason
-            session.add(batch)
-            session.execute(
-                sa.update(CredentialRow)
-                .where(col(CredentialRow.batch_id) == batch.id)
-                .values(state=CredentialState.REVOKED, revoked_at=now)
-                .execution_options(synchronize_session=False)
-            )
+        revoked = self._mark_revoked(session, rev, batch, credential, now)
         log_event(
             session,
             "revocation.done",
@@ -109,18 +355,56 @@ class Revoking(Stage):
             credential=rev.credential_id,
             reason=rev.reason,
         )
-        revoked = (
-            [credential.id]
-            if credential is not None
-            else list(session.exec(select(CredentialRow.id).where(col(CredentialRow.batch_id) == batch.id)))
-        )
         enqueue_many(  # outbox: committed with the revocation
             session,
             rev.issuer_id,
             "credential.revoked",
             [{"credential_id": c, "reason": rev.reason, "on_chain": True, "tx": tx_hash} for c in revoked],
         )
-        session.commit()
         if rev.id is not None:
             result.revoked.append(rev.id)
-        self._fault("revoked")
+
+    def _mark_revoked(
+        self, session: Session, rev: Revocation, batch: Batch | None, credential: CredentialRow | None, now: datetime
+    ) -> list[str]:
+        """Credential (or batch and its credentials) revoked in the database; their ids."""
+        if credential is not None:
+            credential.state = CredentialState.REVOKED
+            credential.revoked_at = credential.revoked_at or now
+            session.add(credential)
+            return [credential.id]
+        if batch is None:
+            return []
+        if batch.state != BatchState.FAILED:
+            batch.state = BatchState.REVOKED
+        batch.revoked_at = now
+        batch.revocation_reason = rev.reason
+        session.add(batch)
+        session.execute(
+            sa.update(CredentialRow)
+            .where(col(CredentialRow.batch_id) == batch.id)
+            .values(state=CredentialState.REVOKED, revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return list(session.exec(select(CredentialRow.id).where(col(CredentialRow.batch_id) == batch.id)))
+
+    def _revoke_locally(self, session: Session, rev: Revocation) -> None:
+        """A batch that never reached the chain needs no on-chain revocation: the credential (or
+        every credential still in the failed batch) is revoked in the database, so it is never
+        released, nor sealed again."""
+        now = utcnow()
+        rev.state = RevocationState.DONE
+        rev.done_at = now
+        rev.tx_hash = None
+        rev.last_error = "the batch was never anchored; revoked in the database only"
+        session.add(rev)
+        credential = session.get(CredentialRow, rev.credential_id) if rev.credential_id else None
+        batch = session.get(Batch, rev.batch_id) if rev.batch_id else None
+        revoked = self._mark_revoked(session, rev, batch, credential, now)
+        log_event(session, "revocation.local", issuer_id=rev.issuer_id, subject=f"revocation:{rev.id}")
+        enqueue_many(
+            session,
+            rev.issuer_id,
+            "credential.revoked",
+            [{"credential_id": c, "reason": rev.reason, "on_chain": False} for c in revoked],
+        )

@@ -22,6 +22,7 @@ from registry.service.store import Batch, BatchState, Issuer, Revocation, Revoca
 from registry.service.worker.anchoring import Anchoring
 from registry.service.worker.confirming import Confirming
 from registry.service.worker.delivering import Delivering
+from registry.service.worker.expiring import Expiring
 from registry.service.worker.faults import env_pause_hook
 from registry.service.worker.locks import AnchorLocks
 from registry.service.worker.revoking import Revoking
@@ -51,6 +52,7 @@ class Worker(ContextView):
         self.anchoring = Anchoring(self.ctx)
         self.confirming = Confirming(self.ctx)
         self.revoking = Revoking(self.ctx)
+        self.expiring = Expiring(self.ctx)
         self.delivering = Delivering(self.ctx)
 
     # -- one pass ---------------------------------------------------------------------------
@@ -74,7 +76,9 @@ class Worker(ContextView):
                 )
             )
             revoking = set(
-                session.exec(select(Revocation.issuer_id).where(Revocation.state == RevocationState.PENDING))
+                session.exec(
+                    select(Revocation.issuer_id).where(col(Revocation.state).in_(RevocationState.open_states()))
+                )
             )
             issuers = {int(i.id or 0): i.key_address for i in session.exec(select(Issuer))}
         by_issuer: dict[int, list[int]] = {}
@@ -90,6 +94,7 @@ class Worker(ContextView):
                 for batch_id in by_issuer.get(issuer_id, []):
                     self._advance(batch_id, result)
                 self.revoking.run(result, issuer_id)
+        self.expiring.run(result)  # before delivering: a pass sends what it found
         self.delivering.run(result)
         return result
 
@@ -153,7 +158,9 @@ def run_until_idle(worker: Worker, *, timeout: float = 60.0, mine: Callable[[], 
                 .where(col(Batch.state).in_([BatchState.PENDING, BatchState.SIGNED, BatchState.SUBMITTED]))
             ).one()
             queued = session.exec(
-                select(sa.func.count()).select_from(Revocation).where(Revocation.state == RevocationState.PENDING)
+                select(sa.func.count())
+                .select_from(Revocation)
+                .where(col(Revocation.state).in_(RevocationState.open_states()))
             ).one()
         if not open_count and not queued:
             return

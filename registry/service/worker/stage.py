@@ -5,19 +5,47 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from registry.chain.adapter import Chain
+from registry.chain.model import Receipt, SignedTx
 from registry.config import Settings
 from registry.service.keys import signer_for
-from registry.service.store import AnchorTx, Batch, BatchState, Issuer, TxState, log_event
+from registry.service.store import (
+    AnchorTx,
+    Batch,
+    BatchState,
+    Issuer,
+    Revocation,
+    RevocationState,
+    TxState,
+    log_event,
+    utcnow,
+)
 
-__all__ = ["GWEI", "ContextView", "PassResult", "Stage", "WorkerContext"]
+__all__ = ["FEE_BUMP", "GWEI", "IN_FLIGHT", "ContextView", "PassResult", "Stage", "TxOwner", "WorkerContext"]
 
 GWEI = 10**9
+
+FEE_BUMP = (9, 8)
+"""A replacement raises maxFeePerGas and maxPriorityFeePerGas by at least 12.5 % (geth and most
+nodes require 10 %)."""
+
+
+def _bumped(value: int) -> int:
+    """``value`` raised by FEE_BUMP, rounded up, and by at least 1 wei."""
+    num, den = FEE_BUMP
+    return max(value + 1, -(-value * num // den))
+
+
+def _aware(moment: datetime) -> datetime:
+    """Timestamps read back from SQLite are naive; they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -33,11 +61,90 @@ class PassResult:
     revoked: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     """Issuers whose key another worker holds this pass."""
+    revocations_signed: list[int] = field(default_factory=list)
+    revocations_broadcast: list[int] = field(default_factory=list)
+    revocations_replaced: list[int] = field(default_factory=list)
+    revocations_reorged: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
     def busy(self) -> bool:
-        return bool(self.sealed or self.signed or self.broadcast or self.confirmed or self.reorged or self.replaced)
+        return bool(
+            self.sealed
+            or self.signed
+            or self.broadcast
+            or self.confirmed
+            or self.reorged
+            or self.replaced
+            or self.revocations_signed
+            or self.revocations_broadcast
+            or self.revocations_replaced
+            or self.revocations_reorged
+        )
+
+
+IN_FLIGHT = (TxState.SIGNED, TxState.BROADCAST)
+"""Recorded transactions that hold their nonce (signed or sent, not mined, not given up)."""
+
+
+class TxOwner:
+    """What a recorded transaction (``anchor_tx`` row) is for: the anchor of a batch or an
+    on-chain revocation. The stages record, send, track and replace both with the same code."""
+
+    def __init__(self, row: Batch | Revocation) -> None:
+        self.row = row
+
+    @property
+    def is_batch(self) -> bool:
+        return isinstance(self.row, Batch)
+
+    @property
+    def id(self) -> int:
+        return int(self.row.id or 0)
+
+    @property
+    def issuer_id(self) -> int:
+        return self.row.issuer_id
+
+    @property
+    def kind(self) -> str:
+        """The prefix of the owner's events: ``anchor.*`` or ``revocation.*``."""
+        return "anchor" if self.is_batch else "revocation"
+
+    @property
+    def subject(self) -> str:
+        return f"{'batch' if self.is_batch else 'revocation'}:{self.id}"
+
+    @property
+    def current(self) -> str | None:
+        """Hash of the owner's current transaction."""
+        return self.row.anchor_tx if isinstance(self.row, Batch) else self.row.tx_hash
+
+    @current.setter
+    def current(self, tx_hash: str | None) -> None:
+        if isinstance(self.row, Batch):
+            self.row.anchor_tx = tx_hash
+        else:
+            self.row.tx_hash = tx_hash
+
+    def owns(self, query: Any) -> Any:
+        """``query`` over ``anchor_tx`` narrowed to this owner's transactions."""
+        if self.is_batch:
+            return query.where(AnchorTx.batch_id == self.id)
+        return query.where(AnchorTx.revocation_id == self.id)
+
+    def new_tx(self, signed: SignedTx) -> AnchorTx:
+        return AnchorTx(
+            batch_id=self.id if self.is_batch else None,
+            revocation_id=None if self.is_batch else self.id,
+            sender=signed.sender,
+            nonce=signed.nonce,
+            tx_hash=signed.tx_hash,
+            raw_tx="0x" + signed.raw.hex(),
+            gas_limit=signed.gas,
+            max_fee_per_gas=signed.max_fee_per_gas,
+            max_priority_fee_per_gas=signed.max_priority_fee_per_gas,
+        )
 
 
 @dataclass
@@ -51,6 +158,8 @@ class WorkerContext:
     fault: Callable[[str], None] | None = None
     signers: dict[int, LocalAccount] = field(default_factory=dict)
     """Issuer id -> its anchoring key, loaded on first use."""
+    onchain_issuer: dict[str, int] = field(default_factory=dict)
+    """Anchoring key address -> the chain's issuer id of that key."""
 
 
 class ContextView:
@@ -111,6 +220,205 @@ class Stage(ContextView):
         if tx_hash is None:
             return None
         return session.exec(select(AnchorTx).where(AnchorTx.tx_hash == tx_hash)).first()
+
+    def _issuer_on_chain(self, session: Session, issuer_id: int) -> int:
+        """The chain's issuer id of ``issuer_id``'s anchoring key (0: not registered)."""
+        account = self._signer(session, issuer_id)
+        cache = self.ctx.onchain_issuer
+        if account.address not in cache:
+            info = self.client.reads.keys_by_address([account.address])[account.address]
+            if not info.issuer_id:
+                return 0
+            cache[account.address] = info.issuer_id
+        return cache[account.address]
+
+    # -- recorded transactions, shared by anchors and revocations ----------------------------
+
+    def _next_nonce(self, session: Session, address: str) -> int:
+        """The nonce for a new transaction of ``address``: the lowest one at or above the node's
+        pending nonce that no recorded transaction in flight holds. Anchors and revocations are
+        rows of one table, so they never collide; a hole left by a dropped transaction is
+        filled, never skipped (a skipped nonce would hold back every later transaction)."""
+        held = set(
+            session.exec(
+                select(AnchorTx.nonce).where(AnchorTx.sender == address).where(col(AnchorTx.state).in_(IN_FLIGHT))
+            )
+        )
+        nonce = self.client.sender.nonce(address)
+        while nonce in held:
+            nonce += 1
+        return nonce
+
+    def _in_flight(self, session: Session, address: str) -> bool:
+        """Whether a recorded transaction of ``address`` (anchor or revocation) holds a nonce."""
+        row = session.exec(
+            select(AnchorTx.id).where(AnchorTx.sender == address).where(col(AnchorTx.state).in_(IN_FLIGHT))
+        ).first()
+        return row is not None
+
+    def _record(self, session: Session, owner: TxOwner, signed: SignedTx) -> AnchorTx:
+        """Record a signed transaction before it is sent (a row identical to a dropped one, same
+        nonce and fees, is that row again)."""
+        same = self._tx(session, signed.tx_hash)
+        if same is not None:
+            same.state = TxState.SIGNED
+            same.block_number = same.block_hash = same.gas_used = None
+            session.add(same)
+            return same
+        row = owner.new_tx(signed)
+        session.add(row)
+        return row
+
+    def _replacement_set(self, session: Session, owner: TxOwner, current: AnchorTx | None) -> list[AnchorTx]:
+        """The owner's transactions sharing the current one's nonce that may still be mined."""
+        if current is None:
+            return []
+        rows = session.exec(
+            owner.owns(select(AnchorTx))
+            .where(AnchorTx.sender == current.sender)
+            .where(AnchorTx.nonce == current.nonce)
+            .order_by(col(AnchorTx.id))
+        )
+        alive = (TxState.SIGNED, TxState.BROADCAST, TxState.REPLACED, TxState.MINED)
+        members = [t for t in rows if t.state in alive or t.id == current.id]
+        return members or [current]
+
+    def _mined(self, members: list[AnchorTx], current: str) -> Receipt | None:
+        """The receipt of whichever member of the replacement set is mined (one batched call)."""
+        if len(members) > 1:
+            found = self.client.sender.receipts([m.tx_hash for m in members])
+            return next((r for r in found.values() if r is not None), None)
+        return self.client.sender.receipt(current)
+
+    def _follow_mined(
+        self, session: Session, owner: TxOwner, receipt: Receipt, members: list[AnchorTx]
+    ) -> AnchorTx | None:
+        """A member of the replacement set other than the current one was mined: it is the
+        owner's transaction now; the others are ``replaced``."""
+        owner.current = receipt.tx_hash
+        session.add(owner.row)
+        log_event(
+            session,
+            f"{owner.kind}.replacement_mined",
+            issuer_id=owner.issuer_id,
+            subject=owner.subject,
+            tx=receipt.tx_hash,
+        )
+        for m in members:
+            if m.tx_hash != receipt.tx_hash and m.state != TxState.REPLACED:
+                m.state = TxState.REPLACED
+                session.add(m)
+        return self._tx(session, receipt.tx_hash)
+
+    def _drop(self, session: Session, owner: TxOwner, tx: AnchorTx | None, why: str) -> None:
+        """The owner's transaction left the chain or was never mined: sign it again."""
+        if isinstance(owner.row, Batch):
+            self._back_to_pending(session, owner.row, tx, why)
+        else:
+            self._revocation_back_to_pending(session, owner.row, tx, why)
+
+    def _revocation_back_to_pending(self, session: Session, rev: Revocation, tx: AnchorTx | None, why: str) -> None:
+        if tx is not None:
+            tx.state = TxState.DROPPED
+            session.add(tx)
+        rev.state = RevocationState.PENDING
+        rev.tx_hash = None
+        rev.last_error = why
+        session.add(rev)
+        log_event(session, "revocation.dropped", issuer_id=rev.issuer_id, subject=f"revocation:{rev.id}", reason=why)
+
+    def _unmined(
+        self, session: Session, owner: TxOwner, tx: AnchorTx, members: list[AnchorTx], result: PassResult
+    ) -> None:
+        """No member of the replacement set is mined: re-send a transaction the node forgot (as
+        is), replace one it refuses as underpriced or that is stuck, give up one whose nonce
+        another transaction took."""
+        client = self.client
+        if not client.sender.tx_known(tx.tx_hash):
+            outcome = client.sender.broadcast_raw(bytes.fromhex(tx.raw_tx[2:]))
+            hashes = [m.tx_hash for m in members]
+            if outcome == "nonce_too_low" and not any(client.sender.receipts(hashes).values()):
+                for m in members:
+                    m.state = TxState.DROPPED
+                    session.add(m)
+                self._drop(session, owner, tx, "dropped: nonce reused")
+            elif outcome == "underpriced":
+                self._replace(session, owner, tx, "underpriced: the node refuses its fees", result)
+            else:
+                tx.state = TxState.BROADCAST
+                tx.broadcast_at = utcnow()
+                session.add(tx)
+                log_event(
+                    session,
+                    f"{owner.kind}.rebroadcast",
+                    issuer_id=owner.issuer_id,
+                    subject=owner.subject,
+                    tx=tx.tx_hash,
+                    outcome=outcome,
+                )
+            return
+        sent = _aware(tx.broadcast_at or tx.created_at)
+        if (utcnow() - sent).total_seconds() >= self.settings.rebroadcast_after:
+            self._replace(session, owner, tx, "stuck: still pending", result)
+
+    def _replace(self, session: Session, owner: TxOwner, tx: AnchorTx, why: str, result: PassResult) -> None:
+        """Replace a stuck or underpriced transaction: same nonce, fees up by >= 12.5 %, capped.
+
+        The replacement is committed (row ``signed``, the old one ``replaced``, the owner
+        pointing at the new hash) before it is broadcast, like every transaction of the worker.
+        When the profile's cap leaves no room for a 12.5 % bump, the transaction is left to wait.
+        """
+        profile = self.settings.profile
+        cap = int(profile.max_fee_gwei * GWEI)
+        base = self.client.sender.base_fee()
+        tip = max(_bumped(tx.max_priority_fee_per_gas), int(profile.priority_fee_gwei * GWEI))
+        max_fee = min(cap, max(_bumped(tx.max_fee_per_gas), 2 * base + tip))
+        tip = min(tip, max_fee)
+        if max_fee < _bumped(tx.max_fee_per_gas) or tip < _bumped(tx.max_priority_fee_per_gas):
+            note = f"{why}; no replacement: the fee cap of {profile.max_fee_gwei} gwei leaves no room for a bump"
+            if owner.row.last_error != note:
+                owner.row.last_error = note
+                session.add(owner.row)
+                log_event(
+                    session,
+                    f"{owner.kind}.fee_cap",
+                    issuer_id=owner.issuer_id,
+                    subject=owner.subject,
+                    tx=tx.tx_hash,
+                    max_fee=tx.max_fee_per_gas,
+                    cap=cap,
+                )
+            return
+        account = self._signer(session, owner.issuer_id)
+        signed = self.client.sender.replace_fees(account, bytes.fromhex(tx.raw_tx[2:]), max_fee=max_fee, tip=tip)
+        tx.state = TxState.REPLACED
+        session.add(tx)
+        replacement = owner.new_tx(signed)
+        session.add(replacement)
+        owner.current = signed.tx_hash
+        owner.row.last_error = why
+        session.add(owner.row)
+        log_event(
+            session,
+            f"{owner.kind}.replaced",
+            issuer_id=owner.issuer_id,
+            subject=owner.subject,
+            old=tx.tx_hash,
+            tx=signed.tx_hash,
+            nonce=signed.nonce,
+            reason=why,
+            max_fee=signed.max_fee_per_gas,
+            tip=signed.max_priority_fee_per_gas,
+            base_fee=base,
+        )
+        session.commit()  # recorded before it is sent
+        self._fault("replaced")
+        outcome = self.client.sender.broadcast_raw(signed.raw)
+        if outcome in ("sent", "known"):
+            replacement.state = TxState.BROADCAST
+            replacement.broadcast_at = utcnow()
+            session.add(replacement)
+        (result.replaced if owner.is_batch else result.revocations_replaced).append(owner.id)
 
     def _back_to_pending(self, session: Session, batch: Batch, tx: AnchorTx | None, why: str) -> None:
         if tx is not None:
