@@ -52,10 +52,16 @@ $(ARTIFACTS): $(CONTRACTS) scripts/build_contracts.py $(SOLCX_SOLC)
 
 # The self-contained verifier page (web/verifier/, bundled by esbuild): `registry verifier-page`.
 PAGE := registry/artifacts/verifier.html
-$(PAGE): $(wildcard web/verifier/*.mjs web/verifier/*.html web/verifier/src/*.js) registry/schemas/pathway-v1.schema.json registry/schemas/credential-file-v1.schema.json registry/schemas/credential-file-v2.schema.json registry/schemas/ob3/achievementcredential.schema.json registry/contexts/credentials-v2.jsonld registry/contexts/ob-v3p0-context-3.0.3.json node_modules/.installed $(ARTIFACTS)
+VERIFIER_SRC := $(wildcard web/verifier/*.mjs web/verifier/*.html web/verifier/src/*.js) registry/schemas/pathway-v1.schema.json registry/schemas/credential-file-v1.schema.json registry/schemas/credential-file-v2.schema.json registry/schemas/ob3/achievementcredential.schema.json registry/contexts/credentials-v2.jsonld registry/contexts/ob-v3p0-context-3.0.3.json node_modules/.installed $(ARTIFACTS)
+$(PAGE): $(VERIFIER_SRC)
 	node web/verifier/build.mjs $@
 
-setup: $(BIN)/.installed node_modules/.installed $(SOLCX_SOLC) $(ARTIFACTS) $(PAGE)
+# The same library without the page UI, served at /assets/verifier.js (the share page's live check).
+VERIFIER_LIB := registry/artifacts/verifier-lib.js
+$(VERIFIER_LIB): $(VERIFIER_SRC)
+	node web/verifier/build.mjs --lib $@
+
+setup: $(BIN)/.installed node_modules/.installed $(SOLCX_SOLC) $(ARTIFACTS) $(PAGE) $(VERIFIER_LIB)
 
 lint: setup
 	$(BIN)/ruff check registry scripts tests

@@ -116,8 +116,17 @@ def issuer_add(
     keystore: Annotated[Path | None, typer.Option(help="encrypted keystore of the anchoring key")] = None,
     dev_key: Annotated[str | None, typer.Option(help="development key role (local chain only)")] = None,
     url: Annotated[str | None, typer.Option(help="the issuer's web site")] = None,
+    linkedin_org: Annotated[
+        str | None,
+        typer.Option(
+            "--linkedin-org",
+            help="the issuer's LinkedIn organisation id (digits): add-to-profile links name the LinkedIn page",
+        ),
+    ] = None,
 ) -> None:
     """Register an issuer in the service (the chain's directory entry must already exist)."""
+    import re
+
     from sqlmodel import Session
 
     from registry.core.identity import canonical_issuer_id
@@ -127,6 +136,14 @@ def issuer_add(
     settings = Settings()
     if (keystore is None) == (dev_key is None):
         _fail(InvalidInput("key", "give exactly one of --keystore or --dev-key"))
+    if linkedin_org is not None and not re.fullmatch(r"[0-9]{1,32}", linkedin_org):
+        _fail(
+            InvalidInput(
+                "linkedin_org",
+                f"{linkedin_org!r} is not a LinkedIn organisation id: digits only "
+                "(the number in https://www.linkedin.com/company/<id>/admin)",
+            )
+        )
     source = f"keystore:{keystore.resolve()}" if keystore else f"dev:{dev_key}"
     kind, _, value = source.partition(":")
     try:
@@ -139,6 +156,7 @@ def issuer_add(
             issuer = create_issuer(
                 session, name=name, did=canonical_issuer_id(uri), key_source=source, key_address=key.address, url=url
             )
+            issuer.linkedin_organization_id = linkedin_org
             session.commit()
             signer_for(issuer, settings.profile.chain_id)
     except RegistryError as exc:

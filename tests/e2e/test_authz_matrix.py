@@ -110,6 +110,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/v1/audit/report.html"): "public",
     ("GET", "/audit"): "public",
     ("GET", "/static"): "static",
+    ("GET", "/assets/verifier.js"): "static",
 }
 
 
@@ -547,6 +548,7 @@ def test_public_routes_and_pages_reveal_no_unreleased_data(matrix_service: tuple
         ("GET", "/v1/audit/report.html"): [(Req("GET", "/v1/audit/report.html"), 200)],
         ("GET", "/audit"): [(Req("GET", "/audit"), 200)],
         ("GET", "/static"): [(Req("GET", "/static/style.css"), 200)],
+        ("GET", "/assets/verifier.js"): [(Req("GET", "/assets/verifier.js"), 200)],
     }
     public = {r for r, access in ACCESS.items() if access in ("public", "static", "page_issuer")}
     assert cases.keys() == public, sorted(public ^ cases.keys())

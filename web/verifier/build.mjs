@@ -5,6 +5,9 @@
 // registry ABI from registry/artifacts/CredentialRegistry.json, and inline it into page.html.
 // Usage: node web/verifier/build.mjs [OUT] [--sizes] (default registry/artifacts/verifier.html;
 // --sizes prints the largest inputs of the bundle).
+// With --lib: the same library without the page UI (src/lib.js: `window.credentialRegistry`
+// only), written as one script to OUT (default registry/artifacts/verifier-lib.js); the service
+// serves it at /assets/verifier.js for the share page's live check.
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,7 +20,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..", "..");
 const args = process.argv.slice(2);
 const showSizes = args.includes("--sizes");
-const out = resolve(args.find((a) => !a.startsWith("--")) || join(root, "registry", "artifacts", "verifier.html"));
+const libOnly = args.includes("--lib");
+const defaultOut = libOnly ? "verifier-lib.js" : "verifier.html";
+const out = resolve(args.find((a) => !a.startsWith("--")) || join(root, "registry", "artifacts", defaultOut));
 const require = createRequire(import.meta.url);
 
 const readJson = (...p) => JSON.parse(readFileSync(join(root, ...p), "utf8"));
@@ -77,7 +82,7 @@ const virtual = {
 };
 
 const result = await esbuild.build({
-  entryPoints: [join(here, "src", "main.js")],
+  entryPoints: [join(here, "src", libOnly ? "lib.js" : "main.js")],
   bundle: true,
   format: "iife",
   platform: "browser",
@@ -100,6 +105,13 @@ if (showSizes) {
   for (const [key, bytes] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
     console.log(`${(bytes / 1024).toFixed(0).padStart(6)} KiB  ${key}`);
   }
+}
+if (libOnly) {
+  const lib = result.outputFiles[0].text;
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, lib);
+  console.log(`wrote ${out} (${(lib.length / 1024).toFixed(0)} KiB)`);
+  process.exit(0);
 }
 const js = result.outputFiles[0].text.replace(/<\/(script)/gi, "<\\/$1");
 // Inside <script>, "<!--" followed by "<script" would change how the HTML parser reads the rest.

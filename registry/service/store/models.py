@@ -103,6 +103,9 @@ class Issuer(SQLModel, table=True):
     key_source: str = Field(max_length=2048, description="keystore:PATH or dev:ROLE")
     key_address: str = Field(max_length=42, index=True)
     created_at: datetime = Field(default_factory=utcnow)
+    linkedin_organization_id: str | None = Field(
+        default=None, max_length=32, description="LinkedIn organisation id (digits), for add-to-profile links"
+    )
 
 
 class ApiKey(SQLModel, table=True):

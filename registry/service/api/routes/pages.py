@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
 import segno
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
 
 from registry import locales
+from registry.chain.artifacts import ARTIFACT_DIR
 from registry.core.credential import eu_elements
 from registry.errors import AuthenticationError, ConfigError, Conflict, NotFound, RegistryError
 from registry.service.api.deps import SESSION_COOKIE, PageIssuer, SessionDep, StateDep
@@ -24,7 +28,7 @@ from registry.service.api.state import ServiceState
 from registry.service.auth import open_page_session
 from registry.service.issuance import batch_counts, credential_file, get_credential
 from registry.service.pathways import pathways_for_achievement
-from registry.service.store import Batch, CredentialRow, CredentialState, PathwayRow, WebhookDelivery
+from registry.service.store import Batch, CredentialRow, CredentialState, Issuer, PathwayRow, WebhookDelivery
 from registry.service.webhooks import delivery_view
 from registry.verify.page import render_page
 
@@ -149,15 +153,128 @@ def verify_upload() -> Response:
     return RedirectResponse("/verify", status_code=303)
 
 
-def _linkedin(cred: dict[str, Any], url: str, cert_id: str) -> str:
-    issued = str(cred.get("validFrom", ""))
-    params: dict[str, str] = {
-        "startTask": "CERTIFICATION_NAME",
-        "name": str(cred.get("name", "")),
-        "organizationName": str((cred.get("issuer") or {}).get("name", "")),
-        "certUrl": url,
-        "certId": cert_id,
+# The verifier library without the page UI (web/verifier/src/lib.js, built by `make setup`), for
+# the share page's live check.
+VERIFIER_LIB: Final = ARTIFACT_DIR / "verifier-lib.js"
+
+
+@lru_cache(maxsize=4)
+def _asset_version(path: str, mtime_ns: int, size: int) -> str:
+    """A digest of the file's bytes, computed once per (path, mtime, size): the cache-busting
+    ``?v=`` of the asset's address."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def _verifier_lib_version() -> str | None:
+    try:
+        st = VERIFIER_LIB.stat()
+    except OSError:
+        return None
+    return _asset_version(str(VERIFIER_LIB), st.st_mtime_ns, st.st_size)
+
+
+@router.get("/assets/verifier.js")
+def verifier_script(v: str | None = None) -> Response:
+    """The verifier library (``window.credentialRegistry``) for the share page's live check.
+    Cached for a year when asked by its current version (``?v=``, which pages link to)."""
+    version = _verifier_lib_version()
+    if version is None:
+        return Response(
+            "the verifier library is not built on this server: run `make setup` "
+            "(it bundles web/verifier/ into registry/artifacts/verifier-lib.js)\n",
+            status_code=503,
+            media_type="text/plain",
+            headers={"Cache-Control": "no-store"},
+        )
+    cache = "public, max-age=31536000, immutable" if v == version else "public, max-age=3600"
+    return FileResponse(VERIFIER_LIB, media_type="application/javascript", headers={"Cache-Control": cache})
+
+
+def _live_labels(lang: str) -> dict[str, Any]:
+    """The words of the share page's live check (static/share-live.js), in the page's language."""
+    t = locales.translations(lang)
+    return {
+        "checking": t.gettext("Checking on the blockchain…"),
+        "result": t.gettext("Result now:"),
+        "verdicts": {
+            "VALID": t.pgettext("verdict", "VALID"),
+            "INVALID": t.pgettext("verdict", "INVALID"),
+            "INDETERMINATE": t.pgettext("verdict", "INDETERMINATE"),
+        },
+        "summaries": {
+            "VALID": t.gettext("The blockchain confirms this credential now: every check passed."),
+            "INVALID": t.gettext("A check failed: this credential does not verify now."),
+            "INDETERMINATE": t.gettext("Some checks could not be completed now; none failed."),
+        },
+        "statuses": {
+            "pass": t.gettext("pass"),
+            "fail": t.gettext("fail"),
+            "indeterminate": t.gettext("indeterminate"),
+        },
+        "checks": {
+            "format": t.pgettext("check", "format"),
+            "integrity": t.pgettext("check", "integrity"),
+            "inclusion": t.pgettext("check", "inclusion"),
+            "anchor": t.pgettext("check", "anchor"),
+            "issuer": t.pgettext("check", "issuer"),
+            "signature": t.pgettext("check", "signature"),
+            "revocation": t.pgettext("check", "revocation"),
+            "validity": t.pgettext("check", "validity"),
+        },
+        "checkedAt": t.gettext("Checked at"),
+        "unavailable": t.gettext("Live check unavailable: %(reason)s"),
+        "downloadFailed": t.gettext("the credential file could not be downloaded (%(status)s)."),
+        "failed": t.gettext("the verifier stopped: %(error)s"),
+        "noLibrary": t.gettext("the verifier script did not load."),
     }
+
+
+def _live_check(state: ServiceState, lang: str, credential_id: str) -> dict[str, Any]:
+    """What the share page needs for its live check: the script's configuration (the RPC and
+    the registries the ``/verify`` page offers, the words) or, when it cannot run, why."""
+    _ = locales.translator(lang)
+    rpc = state.settings.public_rpc()  # never the service's own provider URL (it may carry a key)
+    version = _verifier_lib_version()
+    if rpc is None:
+        return {
+            "unavailable": _(
+                "this server publishes no public blockchain RPC address. Check the file on the "
+                "verify page with an RPC address of your choice."
+            )
+        }
+    if version is None:
+        return {"unavailable": _("the verifier is not built on this server.")}
+    trusted = _verifier_trust(state)
+    return {
+        "script": f"/assets/verifier.js?v={version}",
+        "config": {
+            "rpc": rpc,
+            "trustedRegistries": [
+                {"chainId": chain_id, "address": address, "source": source}
+                for chain_id, entries in sorted(trusted.items())
+                for address, source in entries.items()
+            ],
+            "credentialUrl": f"/c/{credential_id}/credential.json",
+            "lang": lang,
+            "labels": _live_labels(lang),
+        },
+    }
+
+
+_LINKEDIN_ORG = re.compile(r"[0-9]{1,32}")
+
+
+def _linkedin(cred: dict[str, Any], url: str, cert_id: str, organization_id: str | None = None) -> str:
+    """LinkedIn's add-to-profile address: the issuer's LinkedIn page (``organizationId``) when
+    its profile names one, else its name (``organizationName``)."""
+    issued = str(cred.get("validFrom", ""))
+    params: dict[str, str] = {"startTask": "CERTIFICATION_NAME", "name": str(cred.get("name", ""))}
+    if organization_id and _LINKEDIN_ORG.fullmatch(organization_id):
+        params["organizationId"] = organization_id
+    else:
+        params["organizationName"] = str((cred.get("issuer") or {}).get("name", ""))
+    params["certUrl"] = url
+    params["certId"] = cert_id
     try:
         when = datetime.fromisoformat(issued.replace("Z", "+00:00"))
         params["issueYear"] = str(when.year)
@@ -177,7 +294,8 @@ def _linkedin(cred: dict[str, Any], url: str, cert_id: str) -> str:
 
 @router.get("/c/{credential_id}", response_class=HTMLResponse)
 def share(request: Request, credential_id: str, session: SessionDep, state: StateDep) -> HTMLResponse:
-    """The credential for a person to read, with downloads, a QR code and a LinkedIn link."""
+    """The credential for a person to read, with downloads, a QR code and a LinkedIn link; and its
+    live check: the visitor's browser verifies the file against the chain (static/share-live.js)."""
     try:
         row = get_credential(session, None, credential_id)
         data = credential_file(session, row)
@@ -202,7 +320,9 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
         )
     url = f"{state.settings.public_url.rstrip('/')}/c/{row.id}"
     accredited_by = _accreditation_of(state, data.get("issuer", {}))
-    _ = locales.translator(page_language(request))
+    lang = page_language(request)
+    _ = locales.translator(lang)
+    issuer = session.get(Issuer, row.issuer_id)
     qr = segno.make(url, error="m").svg_inline(scale=4, dark="#111", light="#fff", title=_("QR code of %s") % url)
     proof = data["proof"][-1]  # the anchor proof is the last of the set (formats v1 and v2)
     subject = data.get("credentialSubject", {})
@@ -216,7 +336,8 @@ def share(request: Request, credential_id: str, session: SessionDep, state: Stat
         proof=proof,
         url=url,
         qr=qr,
-        linkedin=_linkedin(data, url, data.get("id", row.id)),
+        linkedin=_linkedin(data, url, data.get("id", row.id), issuer.linkedin_organization_id if issuer else None),
+        live=_live_check(state, lang, row.id),
         revoked=row.state == CredentialState.REVOKED,
         row=row,
         accredited_by=accredited_by,
