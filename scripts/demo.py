@@ -30,6 +30,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +48,7 @@ from registry.chain.local import LocalChain  # noqa: E402
 from registry.config import Settings  # noqa: E402
 from registry.errors import DeploymentError  # noqa: E402
 from registry.issue.signing import did_document, signing_public_key  # noqa: E402
+from registry.service.webhooks import verify_signature  # noqa: E402
 
 console = Console()
 COHORT = int(os.environ.get("DEMO_COHORT", "1000"))
@@ -192,6 +194,10 @@ def main() -> int:
     service_file = service_dir / f"{public_id}.json"
     expect(cli("verify", rel(service_file), "--rpc", rpc), 0, "verification of a service-issued file")
     expect(cli("verify", rel(service_dir / f"{public_id}.png"), "--rpc", rpc), 0, "verification of a baked badge")
+    for lang in ("en", "es"):
+        pdf = service_dir / f"{public_id}.certificate-{lang}.pdf"
+        certificate = ["certificate", rel(service_file), "--out", rel(pdf), "--lang", lang]
+        expect(cli(*certificate), 0, f"a printable certificate ({lang})")
 
     step("5b. An employer in an empty folder: trust the registry first")
     employer = run_dir / "employer"
@@ -264,7 +270,7 @@ def main() -> int:
         f"Done in {time.monotonic() - started:.0f} s. Everything is under {rel(run_dir)}/:\n"
         f"  universidad/  {COHORT} credential files issued with `registry issue`\n"
         f"  service/      {COHORT} files from the service, baked badges (.png, .svg), a redacted file, a\n"
-        f"                profile file (signed without the grade)\n"
+        f"                profile file (signed without the grade), printable certificates (.pdf, en and es)\n"
         f"  */did.json    each issuer's DID document: the Ed25519 key of the files' DataIntegrityProof\n"
         f"  audit-report.html  the auditor's report (open it in a browser; it works offline)\n"
         f"  verifier.html  the verifier as one page: open it in a browser, drop a file (or a baked badge)\n"
@@ -384,6 +390,39 @@ def forge(rpc: str, home: Path) -> Path:
     return issued.files[0]
 
 
+class _Receiver:
+    """A learning-management system's webhook endpoint on loopback: keeps what it receives."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/lms/credential-events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, event: str, timeout: float = 60.0) -> tuple[dict[str, str], bytes]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for headers, body in self.received:
+                if headers.get("x-registry-event") == event:
+                    return headers, body
+            time.sleep(0.2)
+        raise SystemExit(f"demo failed: no {event} webhook within {timeout:.0f} s")
+
+
 def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str, bytes]:
     """Issue through the service's REST API; the in-process worker seals and anchors."""
     import httpx
@@ -422,6 +461,10 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
         base = f"http://127.0.0.1:{port}"
         console.print(f"`registry serve` running on {base}; API key created (stored hashed)")
         api = httpx.Client(base_url=base, headers={"X-API-Key": token}, timeout=60)
+        receiver = _Receiver()
+        hook = api.post("/v1/webhooks", json={"url": receiver.url, "events": ["batch.anchored"]})
+        hook.raise_for_status()
+        console.print(f"webhook registered: batch.anchored → {receiver.url} (the school's LMS)")
         created = api.post("/v1/achievements", json=ACHIEVEMENTS["etsi"])
         if created.status_code == 409:
             ach_id = next(
@@ -461,6 +504,14 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
         console.print(
             f"worker anchored batch #{latest['id']}: {latest['count']} credentials, root {latest['root']}, "
             f"block {latest['anchor_block']}, state {latest['state']}"
+        )
+        headers, body = receiver.wait_for("batch.anchored")
+        if not verify_signature(hook.json()["secret"], body, headers.get("x-registry-signature", "")):
+            raise SystemExit("demo failed: the webhook's signature does not verify")
+        console.print(
+            f"the LMS received batch.anchored (event {headers.get('x-registry-event-id')}), "
+            f"HMAC-SHA256 signature verified with the endpoint's secret: {body[:100].decode()}…",
+            markup=False,
         )
         if ids is None:
             ids = [
