@@ -26,7 +26,6 @@ from registry.service.store import (
     TxState,
     log_event,
     session_scope,
-    utcnow,
 )
 from registry.service.worker.stage import GWEI, PassResult, Stage, TxOwner, WorkerContext
 
@@ -179,17 +178,11 @@ class Anchoring(Stage):
         with session_scope(self.engine) as session:
             batch = session.get(Batch, batch_id)
             assert batch is not None
-            tx = self._tx(session, batch.anchor_tx)
-            assert tx is not None
-            outcome = self.client.sender.broadcast_raw(bytes.fromhex(tx.raw_tx[2:]))
-            self._fault("sent")
-            if outcome == "nonce_too_low" and self.client.sender.receipt(tx.tx_hash) is None:
+            tx, outcome = self._send_recorded(session, TxOwner(batch), "sent")
+            if outcome is None:
                 self._back_to_pending(session, batch, tx, "nonce used by another transaction")
                 return False
-            tx.state = TxState.BROADCAST
-            tx.broadcast_at = utcnow()
             batch.state = BatchState.SUBMITTED
-            session.add(tx)
             session.add(batch)
             log_event(
                 session,

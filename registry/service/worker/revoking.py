@@ -227,17 +227,11 @@ class Revoking(Stage):
         with session_scope(self.engine) as session:
             rev = session.get(Revocation, rev_id)
             assert rev is not None
-            tx = self._tx(session, rev.tx_hash)
-            assert tx is not None
-            outcome = self.client.sender.broadcast_raw(bytes.fromhex(tx.raw_tx[2:]))
-            self._fault("revocation_sent")
-            if outcome == "nonce_too_low" and self.client.sender.receipt(tx.tx_hash) is None:
+            tx, outcome = self._send_recorded(session, TxOwner(rev), "revocation_sent")
+            if outcome is None:
                 self._revocation_back_to_pending(session, rev, tx, "nonce used by another transaction")
                 return False
-            tx.state = TxState.BROADCAST
-            tx.broadcast_at = utcnow()
             rev.state = RevocationState.SUBMITTED
-            session.add(tx)
             session.add(rev)
             log_event(
                 session,

@@ -256,6 +256,21 @@ class Stage(ContextView):
         ).first()
         return row is not None
 
+    def _send_recorded(self, session: Session, owner: TxOwner, sent_fault: str) -> tuple[AnchorTx, str | None]:
+        """Send the owner's recorded raw transaction again or for the first time (idempotent) and
+        mark it broadcast; the node's answer, or None when its nonce went to another transaction
+        (nothing marked: the caller sends the owner back to pending)."""
+        tx = self._tx(session, owner.current)
+        assert tx is not None
+        outcome = self.client.sender.broadcast_raw(bytes.fromhex(tx.raw_tx[2:]))
+        self._fault(sent_fault)
+        if outcome == "nonce_too_low" and self.client.sender.receipt(tx.tx_hash) is None:
+            return tx, None
+        tx.state = TxState.BROADCAST
+        tx.broadcast_at = utcnow()
+        session.add(tx)
+        return tx, outcome
+
     def _record(self, session: Session, owner: TxOwner, signed: SignedTx) -> AnchorTx:
         """Record a signed transaction before it is sent (a row identical to a dropped one, same
         nonce and fees, is that row again)."""
