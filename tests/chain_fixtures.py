@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
 from eth_account.signers.local import LocalAccount
 
 from registry.chain.adapter import Chain
@@ -132,3 +133,14 @@ def deploy_fixture(tmp: Path) -> Iterator[Registry]:
         )
     finally:
         chain.down()
+
+
+def anvil_rpc(registry: Registry, method: str, *params: Any) -> Any:
+    """One JSON-RPC call to the fixture's anvil (``evm_snapshot``, ``evm_mine``, ...): its result."""
+    reply = requests.post(
+        registry.rpc_url,
+        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
+        timeout=30,
+    ).json()
+    assert "error" not in reply, reply
+    return reply["result"]

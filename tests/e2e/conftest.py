@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from registry.chain.local import LocalChain
-from tests.chain_fixtures import Registry, deploy_fixture, start_anvil
+from tests.chain_fixtures import Registry, anvil_rpc, deploy_fixture, start_anvil
 from tests.e2e.page_fixtures import page, page_file, requested  # noqa: F401 - the verifier page tests' fixtures
 from tests.service_support import db  # noqa: F401 - the service tests' database fixture
 
@@ -26,3 +26,17 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
         yield chain
     finally:
         chain.down()
+
+
+@pytest.fixture
+def snapshot(registry: Registry) -> Iterator[None]:
+    """Revert every chain change of the test (anchors, directory edits) when it ends, with automine
+    back on and the base fee as it was (anvil's snapshots do not keep it)."""
+    snap = anvil_rpc(registry, "evm_snapshot")
+    base_fee = anvil_rpc(registry, "eth_getBlockByNumber", "latest", False)["baseFeePerGas"]
+    try:
+        yield
+    finally:
+        anvil_rpc(registry, "evm_setAutomine", True)
+        assert anvil_rpc(registry, "evm_revert", snap) is True
+        anvil_rpc(registry, "anvil_setNextBlockBaseFeePerGas", base_fee)

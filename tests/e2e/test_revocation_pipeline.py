@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
 import time_machine
 from sqlmodel import Session, col, select
 
@@ -43,33 +41,11 @@ from registry.service.worker.faults import REVOCATION_FAULT_POINTS
 from registry.service.worker.stage import GWEI
 from registry.verify import CheckStatus, Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
+from tests.chain_fixtures import anvil_rpc as rpc
 from tests.reliability_revocations import check_revocations, key_transactions
 from tests.service_support import Database, add_issuer, service_settings
 
 pytestmark = pytest.mark.e2e
-
-
-def rpc(registry: Registry, method: str, *params: Any) -> Any:
-    reply = requests.post(
-        registry.rpc_url,
-        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
-        timeout=30,
-    ).json()
-    assert "error" not in reply, reply
-    return reply["result"]
-
-
-@pytest.fixture
-def snapshot(registry: Registry) -> Iterator[None]:
-    """Revert every chain change of the test when it ends (automine back on)."""
-    snap = rpc(registry, "evm_snapshot")
-    base_fee = rpc(registry, "eth_getBlockByNumber", "latest", False)["baseFeePerGas"]
-    try:
-        yield
-    finally:
-        rpc(registry, "evm_setAutomine", True)
-        assert rpc(registry, "evm_revert", snap) is True
-        rpc(registry, "anvil_setNextBlockBaseFeePerGas", base_fee)  # not part of anvil's snapshot
 
 
 @pytest.fixture

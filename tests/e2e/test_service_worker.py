@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
 from sqlmodel import Session, select
 
 from registry.chain.abi import registry_abi
@@ -21,19 +20,10 @@ from registry.service.store import AnchorTx, Batch, BatchState, CredentialRow, C
 from registry.service.worker import FAULT_POINTS, Worker, WorkerCrash, run_until_idle
 from registry.verify import Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry, free_port
+from tests.chain_fixtures import anvil_rpc as rpc
 from tests.service_support import Database, add_issuer, service_settings
 
 pytestmark = pytest.mark.e2e
-
-
-def rpc(registry: Registry, method: str, *params: Any) -> Any:
-    reply = requests.post(
-        registry.rpc_url,
-        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
-        timeout=5,
-    ).json()
-    assert "error" not in reply, reply
-    return reply["result"]
 
 
 def anchor_logs(registry: Registry, root: str) -> list[Any]:

@@ -11,25 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from typer.testing import CliRunner
 
 from registry.chain.networks import networks_file
 from registry.cli.app import app
 from registry.verify import CheckStatus, Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
+from tests.chain_fixtures import anvil_rpc as rpc
 
 pytestmark = pytest.mark.e2e
 
 UNKNOWN_CHAIN = 42_424_242
-
-
-def rpc(registry: Registry, method: str, *params: Any) -> Any:
-    reply = requests.post(
-        registry.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=30
-    ).json()
-    assert "error" not in reply, reply
-    return reply["result"]
 
 
 def _policy(registry: Registry, doc: dict[str, Any], **kwargs: Any) -> VerificationPolicy:

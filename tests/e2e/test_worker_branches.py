@@ -10,13 +10,11 @@ anvil snapshot that is reverted afterwards, so the module's registry is unchange
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import time_machine
 from sqlmodel import Session, select
 
@@ -44,32 +42,10 @@ from registry.service.worker import Worker, run_until_idle
 from registry.service.worker.stage import GWEI
 from registry.verify import CheckStatus, Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
+from tests.chain_fixtures import anvil_rpc as rpc
 from tests.service_support import Database, add_issuer, service_settings
 
 pytestmark = pytest.mark.e2e
-
-
-def rpc(registry: Registry, method: str, *params: Any) -> Any:
-    reply = requests.post(
-        registry.rpc_url,
-        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
-        timeout=30,
-    ).json()
-    assert "error" not in reply, reply
-    return reply["result"]
-
-
-@pytest.fixture
-def snapshot(registry: Registry) -> Iterator[None]:
-    """Revert every chain change of the test (directory edits, anchors) when it ends."""
-    snap = rpc(registry, "evm_snapshot")
-    base_fee = rpc(registry, "eth_getBlockByNumber", "latest", False)["baseFeePerGas"]
-    try:
-        yield
-    finally:
-        rpc(registry, "evm_setAutomine", True)
-        assert rpc(registry, "evm_revert", snap) is True
-        rpc(registry, "anvil_setNextBlockBaseFeePerGas", base_fee)  # not part of anvil's snapshot
 
 
 def queue(db: Database, registry: Registry, n: int, *, key_source: str | None = None) -> tuple[int, list[str]]:
