@@ -44,6 +44,7 @@ from tests.chain_fixtures import Registry
 from tests.chain_fixtures import anvil_rpc as rpc
 from tests.reliability_revocations import check_revocations, key_transactions
 from tests.service_support import Database, add_issuer, service_settings
+from tests.waits import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -279,11 +280,13 @@ def test_a_reorg_that_drops_the_mined_revocation_sends_it_again(
     worker, issuer_id, ids = anchored(db, registry, 2, confirmations=3)
     rev_id = revoke(db, issuer_id, ids[0])
     snap = rpc(registry, "evm_snapshot")
-    for _ in range(20):  # anvil may answer the broadcast a moment before it mines the block
+
+    def mined() -> bool:  # anvil may answer the broadcast a moment before it mines the block
         worker.run_once()
         rows = rev_txs(db, rev_id)
-        if rows and rows[-1].state == TxState.MINED:
-            break
+        return bool(rows) and rows[-1].state == TxState.MINED
+
+    wait_until(mined, what="the revocation to be mined")
     [mined] = rev_txs(db, rev_id)
     assert mined.state == TxState.MINED and revocation(db, rev_id).state == RevocationState.SUBMITTED
     assert registry.client.sender.receipt(mined.tx_hash) is not None

@@ -49,12 +49,15 @@ def test_db_upgrade_issuer_add_apikey_and_serve(registry: Registry, tmp_path: Pa
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
+        deadline = time.monotonic() + 120  # a generous deadline, not a fixed number of tries
+        while True:
             try:
-                if httpx.get(base + "/healthz", timeout=0.5).status_code == 200:
+                if httpx.get(base + "/healthz", timeout=5).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            assert time.monotonic() < deadline, "the service did not answer /healthz"
+            time.sleep(0.1)
         ready = httpx.get(base + "/readyz", timeout=5)
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"]["worker"]["alive"] is True

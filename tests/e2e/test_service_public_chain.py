@@ -102,7 +102,8 @@ def test_keystore_key_and_three_confirmations(
     seal_due(sdb.engine, settings, force=True)
     worker = Worker(settings, sdb.engine, client)
     seen: list[tuple[str, int]] = []
-    for _ in range(40):
+    deadline = time.monotonic() + 180  # blocks every 2 s, 3 confirmations: a generous deadline
+    while time.monotonic() < deadline:
         worker.run_once()
         with Session(sdb.engine) as session:
             batch = session.exec(select(Batch)).one()

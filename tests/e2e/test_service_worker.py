@@ -22,6 +22,7 @@ from registry.verify import Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry, free_port
 from tests.chain_fixtures import anvil_rpc as rpc
 from tests.service_support import Database, add_issuer, service_settings
+from tests.waits import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -137,11 +138,13 @@ def test_reorg_that_drops_the_anchor_moves_the_batch_back_to_pending(db: Databas
     seal_due(db.engine, settings, force=True)
     snapshot = rpc(registry, "evm_snapshot")
     worker = Worker(settings, db.engine, registry.client)
-    for _ in range(20):  # anvil may answer eth_sendRawTransaction a moment before it mines the block
+
+    def mined() -> bool:  # anvil may answer eth_sendRawTransaction a moment before it mines the block
         worker.run_once()
         with Session(db.engine) as session:
-            if session.exec(select(Batch)).one().anchor_block is not None:
-                break
+            return session.exec(select(Batch)).one().anchor_block is not None
+
+    wait_until(mined, what="the anchor to be mined")
     with Session(db.engine) as session:
         batch = session.exec(select(Batch)).one()
         assert batch.state == BatchState.SUBMITTED and batch.anchor_block is not None
@@ -183,13 +186,12 @@ def test_rpc_outage_keeps_sealing_and_recovers(db: Database, registry: Registry)
         assert thread.is_alive(), "the worker loop must survive RPC failures"
         worker.client = Chain(registry.rpc_url, registry.client.registry_address)
         worker.wake.set()
-        for _ in range(100):
+
+        def confirmed() -> bool:
             with Session(db.engine) as session:
-                if session.get(Batch, batch.id).state == BatchState.CONFIRMED:  # type: ignore[union-attr]
-                    break
-            thread.join(0.1)
-        else:
-            pytest.fail("the worker did not recover after the RPC came back")
+                return session.get(Batch, batch.id).state == BatchState.CONFIRMED  # type: ignore[union-attr]
+
+        wait_until(confirmed, what="the worker to recover after the RPC came back")
     finally:
         stop.set()
         worker.wake.set()
