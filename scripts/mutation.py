@@ -38,7 +38,8 @@ NOT_RUN = {None: "not checked", 2: "interrupted", 34: "skipped"}
 #: The mutants that decide a verdict: every function of the format rules and the credential file;
 #: of disclosure.py the reference digest (not the issuer's batch fast path, FieldTails/_Leaf/
 #: fresh_digest, proved byte-equal to it by test_perf_equivalence); of merkle.py the proof
-#: verification (not the issuer's tree building). docs/testing.md says why.
+#: verification (not the issuer's tree building); every per-file check of verify/checks.py (unit
+#: tests on hand-made chain records, tests/unit/test_checks.py). docs/testing.md says why.
 _DISCLOSURE = (
     "_encode_str",
     "escape_pointer_token",
@@ -66,6 +67,7 @@ SELECTION = (
     "registry.core.merkle.x_node_hash__mutmut_*",
     "registry.core.merkle.x_process_proof__mutmut_*",
     "registry.core.merkle.x_verify_proof__mutmut_*",
+    "registry.verify.checks.*",
 )
 
 
