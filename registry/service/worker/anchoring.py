@@ -94,17 +94,6 @@ class Anchoring(Stage):
             batch.chain_id = client.reads.chain_id()
             batch.registry_address = (client.registry_address or "").lower()
             session.add(batch)
-            log_event(
-                session,
-                "anchor.signed",
-                issuer_id=batch.issuer_id,
-                subject=f"batch:{batch.id}",
-                tx=signed.tx_hash,
-                nonce=signed.nonce,
-                max_fee=signed.max_fee_per_gas,
-                tip=signed.max_priority_fee_per_gas,
-                gas=signed.gas,
-            )
         result.signed.append(batch_id)
         self._fault("signed")
         return True
@@ -184,14 +173,6 @@ class Anchoring(Stage):
                 return False
             batch.state = BatchState.SUBMITTED
             session.add(batch)
-            log_event(
-                session,
-                "anchor.broadcast",
-                issuer_id=batch.issuer_id,
-                subject=f"batch:{batch.id}",
-                tx=tx.tx_hash,
-                outcome=outcome,
-            )
         result.broadcast.append(batch_id)
         self._fault("broadcast")
         return True

@@ -174,17 +174,6 @@ class Revoking(Stage):
             rev.state = RevocationState.SIGNED
             rev.tx_hash = signed.tx_hash
             session.add(rev)
-            log_event(
-                session,
-                "revocation.signed",
-                issuer_id=rev.issuer_id,
-                subject=f"revocation:{rev.id}",
-                tx=signed.tx_hash,
-                nonce=signed.nonce,
-                max_fee=signed.max_fee_per_gas,
-                tip=signed.max_priority_fee_per_gas,
-                gas=signed.gas,
-            )
         result.revocations_signed.append(rev_id)
         self._fault("revocation_signed")
         return True
@@ -233,14 +222,6 @@ class Revoking(Stage):
                 return False
             rev.state = RevocationState.SUBMITTED
             session.add(rev)
-            log_event(
-                session,
-                "revocation.broadcast",
-                issuer_id=rev.issuer_id,
-                subject=f"revocation:{rev.id}",
-                tx=tx.tx_hash,
-                outcome=outcome,
-            )
         result.revocations_broadcast.append(rev_id)
         self._fault("revocation_broadcast")
         return True

@@ -258,8 +258,8 @@ class Stage(ContextView):
 
     def _send_recorded(self, session: Session, owner: TxOwner, sent_fault: str) -> tuple[AnchorTx, str | None]:
         """Send the owner's recorded raw transaction again or for the first time (idempotent) and
-        mark it broadcast; the node's answer, or None when its nonce went to another transaction
-        (nothing marked: the caller sends the owner back to pending)."""
+        mark it broadcast (event ``<kind>.broadcast``); the node's answer, or None when its nonce
+        went to another transaction (nothing marked: the caller sends the owner back to pending)."""
         tx = self._tx(session, owner.current)
         assert tx is not None
         outcome = self.client.sender.broadcast_raw(bytes.fromhex(tx.raw_tx[2:]))
@@ -269,11 +269,30 @@ class Stage(ContextView):
         tx.state = TxState.BROADCAST
         tx.broadcast_at = utcnow()
         session.add(tx)
+        log_event(
+            session,
+            f"{owner.kind}.broadcast",
+            issuer_id=owner.issuer_id,
+            subject=owner.subject,
+            tx=tx.tx_hash,
+            outcome=outcome,
+        )
         return tx, outcome
 
     def _record(self, session: Session, owner: TxOwner, signed: SignedTx) -> AnchorTx:
         """Record a signed transaction before it is sent (a row identical to a dropped one, same
-        nonce and fees, is that row again)."""
+        nonce and fees, is that row again); event ``<kind>.signed``."""
+        log_event(
+            session,
+            f"{owner.kind}.signed",
+            issuer_id=owner.issuer_id,
+            subject=owner.subject,
+            tx=signed.tx_hash,
+            nonce=signed.nonce,
+            max_fee=signed.max_fee_per_gas,
+            tip=signed.max_priority_fee_per_gas,
+            gas=signed.gas,
+        )
         same = self._tx(session, signed.tx_hash)
         if same is not None:
             same.state = TxState.SIGNED
