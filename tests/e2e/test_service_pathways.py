@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from registry.audit.auditor import Auditor
 from registry.audit.cache import AuditCache
@@ -22,35 +22,26 @@ from registry.config import Settings
 from registry.core.pathway import load_pathway, pathway_digest
 from registry.service.audit_records import ServiceDatabase
 from registry.service.runtime import create_app
-from registry.service.store import Batch, CredentialRow, PathwayRow
-from registry.service.worker import Worker, run_until_idle
+from registry.service.store import Batch, CredentialRow, Issuer, PathwayRow
 from registry.verify import VerificationPolicy, Verifier
 from registry.verify.stack import StackVerdict, verify_stack
 from tests.chain_fixtures import Registry
-from tests.service_support import Database, add_issuer, service_settings
+from tests.e2e import test_service_api as api
+from tests.service_support import Database, service_settings
 
 pytestmark = pytest.mark.e2e
 
 
-class Service:
+class Service(api.Service):
+    """The REST API tests' two-issuer service, with both issuers' DIDs and achievement ids."""
+
     def __init__(self, client: TestClient, settings: Settings, db: Database, registry: Registry) -> None:
-        self.http = client
-        self.settings = settings
-        self.db = db
-        self.registry = registry
+        super().__init__(client, settings, db, registry)
         with Session(db.engine) as session:
-            one, self.key1, self.ach1 = add_issuer(session, registry, 1)
-            two, self.key2, self.ach2 = add_issuer(session, registry, 2)
+            one, two = session.exec(select(Issuer).order_by(col(Issuer.id))).all()  # this test's database
             self.did1, self.did2, self.name2 = one.did, two.did, two.name
         self.uri1 = self.http.get(f"/v1/achievements/{self.ach1}", headers=self.h(1)).json()["uri"]
         self.uri2 = self.http.get(f"/v1/achievements/{self.ach2}", headers=self.h(2)).json()["uri"]
-
-    def h(self, which: int = 1) -> dict[str, str]:
-        return {"X-API-Key": self.key1 if which == 1 else self.key2}
-
-    def anchor(self) -> None:
-        state = self.http.app.state.service  # type: ignore[attr-defined]
-        run_until_idle(Worker(self.settings, self.db.engine, state.chain()))
 
     def issue(self, which: int, email: str) -> str:
         ach = self.ach1 if which == 1 else self.ach2
@@ -80,7 +71,7 @@ class Service:
         doc.update(changes)
         return doc
 
-    def count(self, table: Any) -> int:
+    def rows(self, table: Any) -> int:
         with Session(self.db.engine) as session:
             return int(session.exec(select(func.count()).select_from(table)).one())
 
@@ -146,7 +137,7 @@ def test_create_publish_and_verify_a_stack_against_the_published_version(service
 
 def test_bad_definitions_are_refused_and_store_nothing(service: Service) -> None:
     http = service.http
-    before = service.count(PathwayRow), service.count(Batch)
+    before = service.rows(PathwayRow), service.rows(Batch)
     unknown = service.pathway()
     unknown["requirements"]["allOf"][0]["achievement"] = "https://uni.example/achievements/none"
     cyclic = service.pathway()
@@ -173,7 +164,7 @@ def test_bad_definitions_are_refused_and_store_nothing(service: Service) -> None
     assert http.get(f"/v1/pathways/{mine['id']}", headers=service.h(2)).status_code == 404
     assert http.post(f"/v1/pathways/{mine['id']}/publish", headers=service.h(2)).status_code == 404
     assert http.post("/v1/pathways", json=service.pathway()).status_code == 401
-    assert (service.count(PathwayRow), service.count(Batch)) == (before[0] + 1, before[1])
+    assert (service.rows(PathwayRow), service.rows(Batch)) == (before[0] + 1, before[1])
 
 
 def test_progress_page_by_share_link(service: Service) -> None:
