@@ -19,6 +19,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import rfc8785
@@ -56,8 +57,14 @@ __all__ = [
 
 
 def pathway_of(row: PathwayRow) -> Pathway:
-    """The stored definition (checked when stored; loading it again cannot fail)."""
-    return load_pathway(row.document)
+    """The stored definition (checked when stored; loading it again cannot fail). Parsed once per
+    text: every share page asks which published pathways its credential counts toward."""
+    return _parsed(row.document)
+
+
+@lru_cache(maxsize=512)
+def _parsed(document: str) -> Pathway:
+    return load_pathway(document)  # frozen models: safe to share
 
 
 def _hosted_achievements(session: Session) -> dict[str, set[str]]:
