@@ -6,6 +6,7 @@ never the user's local chain on 8545.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ def free_port() -> int:
 
 
 def start_anvil(data_dir: Path, **kwargs: Any) -> LocalChain:
+    """A new anvil on a free port; its blocks follow the test clock when ``REGISTRY_TEST_CLOCK`` moves it."""
+    kwargs.setdefault("follow_clock", bool(os.environ.get("REGISTRY_TEST_CLOCK")))
     chain = LocalChain(data_dir, port=free_port(), **kwargs)
     chain.up()
     return chain

@@ -9,14 +9,16 @@ module's anvil, a session's database) get a session-wide one. The test-only vari
 
 ``REGISTRY_TEST_CLOCK=2035-06-01`` runs the whole session with Python's clock moved to that date
 (time-machine, ticking), to show the suite has no time bomb: fixtures date themselves relative to
-the clock and every validity judgement uses it. Only this process moves: anvil's block timestamps
-and subprocesses keep the real time, which is why fixtures keep ``validFrom`` in the real past.
+the clock and every validity judgement uses it. Anvil's block clock starts at the moved time
+(``tests.chain_fixtures.start_anvil``) and every page Chromium opens gets it too (Playwright's
+clock); subprocesses keep the real time, which is why fixtures keep ``validFrom`` in the real past.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,26 @@ def pytest_configure(config: pytest.Config) -> None:
         travel = time_machine.travel(when, tick=True)
         travel.start()
         _TRAVEL.append(travel)
+        _move_browser_clocks()
+
+
+def _move_browser_clocks() -> None:
+    """Give every page Chromium opens Python's (moved) time, ticking from there (Playwright's clock).
+
+    The page verifier judges ``validFrom``/``validUntil`` with the browser's ``Date``; the tests
+    open pages in several places, so the two Playwright entry points are wrapped here, once,
+    for a session whose clock is moved.
+    """
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+    def moved(page: Page) -> Page:
+        page.context.clock.set_system_time(datetime.now(UTC))
+        return page
+
+    browser_new_page = Browser.new_page
+    context_new_page = BrowserContext.new_page
+    Browser.new_page = lambda self, *a, **k: moved(browser_new_page(self, *a, **k))  # type: ignore[method-assign]
+    BrowserContext.new_page = lambda self, *a, **k: moved(context_new_page(self, *a, **k))  # type: ignore[method-assign]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

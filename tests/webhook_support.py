@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.service.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, verify_signature
+from tests.clock import python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,12 +102,12 @@ class SenderProcess:
     """``deliver_due`` in a loop in its own process; :meth:`kill` is SIGKILL (no cleanup runs)."""
 
     def __init__(self, url: str, schema: str | None, *, lease: float = 1.0) -> None:
-        self.args = [sys.executable, "-c", SENDER, url, schema or "", str(lease)]
+        self.args = ["-c", SENDER, url, schema or "", str(lease)]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> SenderProcess:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen(self.args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(python(*self.args), env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self.proc.stdout is not None
         self.proc.stdout.readline()
         return self

@@ -56,8 +56,12 @@ class LocalChain:
         chain_id: int = 31337,
         block_time: float | None = None,
         name: str = "anvil",
+        follow_clock: bool = False,
     ) -> None:
         self.data_dir = data_dir
+        #: Start anvil's block clock at this process's ``time.time()`` on every start (a test
+        #: session that moves Python's clock moves the chain's with it).
+        self.follow_clock = follow_clock
         self.port = port
         self.chain_id = chain_id
         self.block_time = block_time
@@ -113,6 +117,8 @@ class LocalChain:
         cmd = [find_anvil(), *(part for pair in options.items() for part in pair), "--preserve-historical-states"]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
+        if self.follow_clock:
+            cmd += ["--timestamp", str(int(time.time()))]
         return cmd
 
     def up(self, timeout: float = 20.0) -> ChainStatus:
