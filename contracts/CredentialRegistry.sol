@@ -122,7 +122,8 @@ library CanonicalDid {
  * Data Integrity signature was made with the key of the issuer that anchored it. An issuer anchors
  * the Merkle root of a batch of credential digests (OpenZeppelin StandardMerkleTree over `bytes32`
  * values) and may later revoke single credentials (by digest, in its own namespace) or a whole
- * batch.
+ * batch. A correction or renewal supersedes a credential: the old digest is revoked (reason 2)
+ * and linked on chain to its successor, a credential the same issuer anchored.
  *
  * No personal data is stored: only roots, salted digests, counts, and directory metadata (the
  * public names and DIDs of issuers and accreditation bodies, in canonical form: see
@@ -192,6 +193,17 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
         uint32 keyId;
     }
 
+    /// @dev Two slots, keyed by (issuerId, digest) like the revocation it accompanies: the
+    /// successor's digest, then {supersededAt, blockNumber, kind} packed in 88 bits. Cold: written
+    /// once per correction or renewal, read by the view only (`checkCredential` sees the
+    /// revocation).
+    struct Supersession {
+        bytes32 newDigest;
+        uint40 supersededAt;
+        uint40 blockNumber;
+        uint8 kind;
+    }
+
     /// @dev Directory entry of an accreditation body, keyed by its address. Never deleted: a body
     /// whose role is revoked keeps its name, so the issuers it admitted stay nameable.
     struct AccreditorRecord {
@@ -225,6 +237,12 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
     uint256 private constant _SIGNING_SINCE = 32;
     uint256 private constant _LOW64 = type(uint64).max;
 
+    // Supersession kinds and the revocation reason a supersession writes (docs/contract.md).
+    uint8 private constant _CORRECTION = 1;
+    uint8 private constant _RENEWAL = 2;
+    uint8 private constant _SUPERSEDED_REASON = 2;
+    uint256 private constant _MAX_SUCCESSOR_ID_LENGTH = 256;
+
     uint32 private _issuerCount;
     uint32 private _keyCount;
     mapping(uint32 issuerId => IssuerRecord) private _issuers;
@@ -236,6 +254,7 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
     mapping(address account => AccreditorRecord) private _accreditors;
     mapping(bytes32 publicKey => SigningKeyRecord) private _signingKeys;
     mapping(uint32 issuerId => bytes32 publicKey) private _currentSigningKey;
+    mapping(uint32 issuerId => mapping(bytes32 digest => Supersession)) private _supersessions;
 
     /**
      * @param admin Receives DEFAULT_ADMIN_ROLE, which grants and revokes ACCREDITOR_ROLE.
@@ -512,6 +531,33 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
         emit BatchRevoked(root, keyId, reason);
     }
 
+    /// @inheritdoc ICredentialRegistry
+    /// @dev Cold path (one transaction per correction or renewal): the caller's key record, the
+    /// successor's batch record, the revocation slot, written with the very value
+    /// {revokeCredential} writes for reason 2, and the two-slot supersession record.
+    function supersedeCredential(
+        bytes32 digest,
+        bytes32 newRoot,
+        bytes32 newDigest,
+        bytes32[] calldata proof,
+        uint8 kind,
+        string calldata newId
+    ) external {
+        uint256 k = _revokerKey();
+        _requireSupersessionArgs(digest, newDigest, kind, bytes(newId).length);
+        uint32 issuerId = uint32(k);
+        _requireSuccessor(issuerId, newRoot, newDigest, proof);
+        _revokeSuperseded(k, digest);
+        _supersessions[issuerId][digest] = Supersession({
+            newDigest: newDigest,
+            supersededAt: uint40(block.timestamp),
+            blockNumber: uint40(block.number),
+            kind: kind
+        });
+        emit CredentialRevoked(issuerId, digest);
+        emit CredentialSuperseded(issuerId, digest, newDigest, newRoot, kind, newId);
+    }
+
     // ------------------------------------------------------------------------------------------
     // Verification
     // ------------------------------------------------------------------------------------------
@@ -644,6 +690,16 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
     }
 
     /// @inheritdoc ICredentialRegistry
+    function supersession(uint32 issuerId, bytes32 digest)
+        external
+        view
+        returns (bytes32 newDigest, uint40 supersededAt, uint40 blockNumber, uint8 kind)
+    {
+        Supersession memory s = _supersessions[issuerId][digest];
+        return (s.newDigest, s.supersededAt, s.blockNumber, s.kind);
+    }
+
+    /// @inheritdoc ICredentialRegistry
     function signingKey(bytes32 publicKey)
         external
         view
@@ -756,6 +812,45 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
         if (uint32(k) == 0) revert UnknownKey(msg.sender);
         if (uint40(k >> _KEY_COMPROMISED_AT) != 0) revert CompromisedKey(msg.sender);
         revert CredentialAlreadyRevoked(uint32(k), digest);
+    }
+
+    /// @dev Reverts with InvalidSupersession unless `kind` is a known kind, `newDigest` is a real,
+    /// different digest and the successor's id has 1 to 256 bytes (`idLength`).
+    function _requireSupersessionArgs(bytes32 digest, bytes32 newDigest, uint8 kind, uint256 idLength) private pure {
+        if (
+            (kind != _CORRECTION && kind != _RENEWAL) || newDigest == 0 || newDigest == digest || idLength == 0
+                || idLength > _MAX_SUCCESSOR_ID_LENGTH
+        ) revert InvalidSupersession(digest, newDigest);
+    }
+
+    /// @dev Reverts with SuccessorNotAnchored unless `newRoot` is a batch anchored by issuer
+    /// `issuerId` (an unknown root reads issuer 0), not revoked, and `proof` proves `newDigest` in
+    /// it with the StandardMerkleTree leaf {checkCredential} uses. One SLOAD: the batch record.
+    function _requireSuccessor(uint32 issuerId, bytes32 newRoot, bytes32 newDigest, bytes32[] calldata proof)
+        private
+        view
+    {
+        Batch storage bref = _batches[newRoot];
+        uint256 b;
+        assembly ("memory-safe") {
+            b := sload(bref.slot)
+        }
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(newDigest))));
+        if (
+            uint32(b) != issuerId || uint40(b >> _BATCH_REVOKED_AT) != 0
+                || !MerkleProof.verifyCalldata(proof, newRoot, leaf)
+        ) revert SuccessorNotAnchored(newRoot, newDigest);
+    }
+
+    /// @dev Revokes `digest` in the namespace of key record `k` (the caller's) with reason 2, the
+    /// same packed Revocation {revokeCredential} writes; reverts if it is already revoked.
+    function _revokeSuperseded(uint256 k, bytes32 digest) private {
+        Revocation storage r = _revocations[uint32(k)][digest];
+        if (r.revokedAt != 0) revert CredentialAlreadyRevoked(uint32(k), digest);
+        uint256 value = _revocationValue(k, _SUPERSEDED_REASON);
+        assembly ("memory-safe") {
+            sstore(r.slot, value)
+        }
     }
 
     /// @dev Reverts with the reason why key record `k` (of msg.sender) cannot anchor.

@@ -5,7 +5,8 @@ pragma solidity >=0.8.4;
  * @title ICredentialRegistry
  * @notice External interface of {CredentialRegistry}: the directory of accreditation bodies and
  * issuers, their anchoring keys (EVM addresses) and Ed25519 signing keys (credential format v2),
- * batch anchoring, revocation and the on-chain credential check, with their events and errors.
+ * batch anchoring, revocation, supersession (corrections and renewals) and the on-chain credential
+ * check, with their events and errors.
  *
  * Import this file, not the implementation, to call the registry from another contract or to
  * decode its events and errors. Role management (`grantRole`, `hasRole`, `ACCREDITOR_ROLE`, ...)
@@ -54,6 +55,14 @@ interface ICredentialRegistry {
     event CredentialRevoked(uint32 indexed issuerId, bytes32 digest);
     /// @notice A whole batch was revoked by key `keyId`.
     event BatchRevoked(bytes32 indexed root, uint32 keyId, uint8 reason);
+    /// @notice Issuer `issuerId` superseded its credential `digest` with `newDigest`, anchored
+    /// under `newRoot` and published with id `newId`; `kind` is 1 (correction) or 2 (renewal).
+    /// Emitted right after the {CredentialRevoked} of the same `digest` (reason 2), so readers of
+    /// revocations need not know supersessions. The time, block and revoking key id are in
+    /// storage, {supersession} and {credentialRevocation}; `newRoot` and `newId` only here.
+    event CredentialSuperseded(
+        uint32 indexed issuerId, bytes32 indexed digest, bytes32 newDigest, bytes32 newRoot, uint8 kind, string newId
+    );
     /// @notice Issuer `issuerId` made `publicKey` (a 32-byte Ed25519 public key) its signing key
     /// from now on; `previous` (zero if none) is retired from now on.
     event SigningKeySet(uint32 indexed issuerId, bytes32 indexed publicKey, bytes32 previous);
@@ -126,6 +135,13 @@ interface ICredentialRegistry {
     error SigningKeyAlreadyCompromised(bytes32 publicKey, uint40 compromisedSince);
     /// @notice `sender` may not declare signing key `publicKey` compromised.
     error UnauthorizedSigningKeyCompromise(address sender, bytes32 publicKey);
+    /// @notice {supersedeCredential} was given a `kind` other than 1 (correction) or 2 (renewal),
+    /// a zero `newDigest`, a `newDigest` equal to `digest`, or a `newId` empty or over 256 bytes.
+    error InvalidSupersession(bytes32 digest, bytes32 newDigest);
+    /// @notice {supersedeCredential}'s successor is not a live credential of the caller's issuer:
+    /// `newRoot` is not anchored, was anchored by another issuer or is revoked, or the proof does
+    /// not prove `newDigest` in it.
+    error SuccessorNotAnchored(bytes32 newRoot, bytes32 newDigest);
 
     // ------------------------------------------------------------------------------------------
     // Accreditation bodies
@@ -365,6 +381,40 @@ interface ICredentialRegistry {
      */
     function revokeBatch(bytes32 root, uint8 reason) external;
 
+    /**
+     * @notice Supersedes credential `digest` of the caller's issuer with its successor `newDigest`
+     * (a corrected or renewed credential, already anchored by the same issuer): revokes `digest`
+     * exactly as {revokeCredential} with reason 2 ("superseded by a new credential") and records
+     * the link, so a verifier of the old credential can name its successor and a verifier of the
+     * new one can confirm what it replaces.
+     * @param digest Digest of the superseded credential (the tree value).
+     * @param newRoot Anchored batch root of the successor.
+     * @param newDigest Digest of the successor (the tree value).
+     * @param proof StandardMerkleTree proof of `newDigest` under `newRoot`, as for {checkCredential}.
+     * @param kind 1 = correction, 2 = renewal.
+     * @param newId Public id of the successor credential (1 to 256 bytes); emitted, not stored.
+     *
+     * Requirements:
+     * - the caller is a registered (active or retired), non-compromised key (a suspended issuer
+     *   may still supersede, as it may revoke);
+     * - `kind` is 1 or 2; `newDigest` is not zero and differs from `digest`; `newId` is 1 to 256
+     *   bytes long;
+     * - `newRoot` was anchored by the caller's issuer, its batch is not revoked, and `proof`
+     *   proves `newDigest` in it;
+     * - `digest` is not already revoked by the caller's issuer.
+     *
+     * Emits {CredentialRevoked}, then {CredentialSuperseded}. Errors, in order: `UnknownKey`,
+     * `CompromisedKey`, `InvalidSupersession`, `SuccessorNotAnchored`, `CredentialAlreadyRevoked`.
+     */
+    function supersedeCredential(
+        bytes32 digest,
+        bytes32 newRoot,
+        bytes32 newDigest,
+        bytes32[] calldata proof,
+        uint8 kind,
+        string calldata newId
+    ) external;
+
     // ------------------------------------------------------------------------------------------
     // Verification
     // ------------------------------------------------------------------------------------------
@@ -467,6 +517,17 @@ interface ICredentialRegistry {
         external
         view
         returns (uint40 revokedAt, uint8 reason, uint32 keyId);
+
+    /// @notice Supersession of credential `digest` by issuer `issuerId` (all zero if none): the
+    /// successor's digest, when and in which block it was recorded (the block holds the
+    /// {CredentialSuperseded} event with the successor's root and id) and its kind (1 =
+    /// correction, 2 = renewal). A superseded credential is also revoked with reason 2; see
+    /// {credentialRevocation}.
+    /// Requirements: none.
+    function supersession(uint32 issuerId, bytes32 digest)
+        external
+        view
+        returns (bytes32 newDigest, uint40 supersededAt, uint40 blockNumber, uint8 kind);
 
     /// @notice Record of Ed25519 signing key `publicKey` (all zero if unknown): the issuer that
     /// registered it, when it became the issuer's signing key (`since`), when a newer one replaced

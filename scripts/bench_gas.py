@@ -13,7 +13,9 @@ the same deployment. `onchain_verify_gas_depth20` is what a
 calling contract pays for `checkCredential` with a 20-element proof (GasProbe: gasleft() around
 the external call, read with eth_call). `admit_issuer_uri_check_gas` is the part of `admitIssuer`
 spent on the canonical-DID check of a 40-byte URI (GasProbe: gasleft() around the same library
-code, read with eth_call); the check is linear in the URI's length.
+code, read with eth_call); the check is linear in the URI's length. `supersede_gas` is a
+correction whose successor sits in a batch of a million credentials (a 20-element proof) with a
+45-byte successor id.
 
 Run directly (`python scripts/bench_gas.py [--artifacts DIR] [--rpc URL]`) to deploy both contracts
 on a running node and print the figures as JSON.
@@ -39,6 +41,9 @@ ArtifactLoader = Callable[[str], dict[str, Any]]
 URI_CHECK_SAMPLE = "did:web:registrar.universidad-ejemplo.es"
 # The directory entry `onboard_accreditor_gas` is measured with (a fresh body: role and entry).
 ACCREDITOR_SAMPLE = ("Agencia Nacional de Evaluación de la Calidad y Acreditación", "did:web:aneca.example")
+
+# The successor id `supersede_gas` is measured with: a credential id as the service mints them.
+SUCCESSOR_ID_SAMPLE = "urn:uuid:7f0c1a52-3b7e-4d4e-9a8e-2f6f0d1c9b10"
 
 DEFAULT_ARTIFACTS = Path(__file__).resolve().parent.parent / "registry" / "artifacts"
 
@@ -153,6 +158,13 @@ def measure_gas(
     digests = [secrets.token_bytes(32) for _ in range(bulk)]
     total = _send(w3, registry.functions.revokeCredentials(digests, 1), key)
     out[f"revoke_bulk{bulk}_gas_each"] = total // bulk
+    # supersedeCredential: a correction whose successor is `digest` in the (live) batch above,
+    # depth-20 proof, with a urn:uuid id (45 bytes); before revokeBatch, which would refuse it.
+    out["supersede_gas"] = _send(
+        w3,
+        registry.functions.supersedeCredential(secrets.token_bytes(32), root, digest, proof, 1, SUCCESSOR_ID_SAMPLE),
+        key,
+    )
     out["revoke_batch_gas"] = _send(w3, registry.functions.revokeBatch(root, 2), key)
     # setSigningKey: the issuer's first Ed25519 signing key (random 32 bytes, like a real key), then a
     # replacement, which also retires the first.

@@ -32,6 +32,7 @@ __all__ = [
     "revoke_role",
     "rotate_key",
     "set_signing_key",
+    "supersede_credential",
     "suspend_issuer",
 ]
 
@@ -106,3 +107,25 @@ def revoke_credentials(digests: Sequence[bytes | str], reason: int) -> Call:
 
 def revoke_batch(root: bytes | str, reason: int) -> Call:
     return _call("revokeBatch", "revoke batch", as_bytes32(root), reason)
+
+
+def supersede_credential(
+    digest: bytes | str,
+    new_root: bytes | str,
+    new_digest: bytes | str,
+    proof: Sequence[bytes | str],
+    kind: int,
+    new_id: str,
+) -> Call:
+    """Supersede credential ``digest`` with ``new_digest``, proved by ``proof`` under the sender's
+    issuer's anchored ``new_root``; ``kind`` 1 = correction, 2 = renewal (``SUPERSESSION_KINDS``)."""
+    return _call(
+        "supersedeCredential",
+        "supersede credential",
+        as_bytes32(digest),
+        as_bytes32(new_root),
+        as_bytes32(new_digest),
+        [as_bytes32(p) for p in proof],
+        kind,
+        new_id,
+    )

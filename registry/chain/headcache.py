@@ -3,7 +3,7 @@
 A :class:`HeadCache` given to :class:`~registry.chain.reads.ChainReader` makes its snapshot
 answer "as of the latest block": each call first learns the head (number and hash), then serves
 batch records, anchoring keys, directory entries (of issuers and of their accreditation bodies),
-signing keys and credential revocations from what was
+signing keys, credential revocations and supersessions from what was
 already read *at that very block*, and reads only what is missing, pinned to that block number.
 A new block (or a reorg: another hash at the same height) starts an empty cache, so a
 revocation is never answered from a read older than the head the answer names.
@@ -20,7 +20,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from registry.chain.model import AccreditorInfo, BatchInfo, CredentialRevocation, IssuerInfo, KeyInfo, SigningKeyInfo
+from registry.chain.model import (
+    AccreditorInfo,
+    BatchInfo,
+    CredentialRevocation,
+    IssuerInfo,
+    KeyInfo,
+    SigningKeyInfo,
+    Supersession,
+)
 from registry.chain.rpc import Rpc
 from registry.errors import ChainUnavailable
 
@@ -46,9 +54,16 @@ class ReadsAt:
     owners: dict[str, int] = field(default_factory=dict)
     accreditors: dict[str, AccreditorInfo] = field(default_factory=dict)
     signing_keys: dict[bytes, SigningKeyInfo] = field(default_factory=dict)
+    supersessions: dict[tuple[int, str], Supersession | None] = field(default_factory=dict)
 
     def size(self) -> int:
-        return len(self.batches) + len(self.revocations) + len(self.owners) + len(self.signing_keys)
+        return (
+            len(self.batches)
+            + len(self.revocations)
+            + len(self.owners)
+            + len(self.signing_keys)
+            + len(self.supersessions)
+        )
 
 
 class HeadCache:

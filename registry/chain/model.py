@@ -18,6 +18,8 @@ __all__ = [
     "ACCREDITOR_ROLE",
     "DEFAULT_ADMIN_ROLE",
     "REVOCATION_REASONS",
+    "SUPERSEDED_REASON",
+    "SUPERSESSION_KINDS",
     "AccreditorInfo",
     "BatchInfo",
     "BlockHeader",
@@ -31,6 +33,7 @@ __all__ = [
     "SignedTx",
     "SigningKeyInfo",
     "Snapshot",
+    "Supersession",
     "TxResult",
     "as_bytes32",
     "as_hex",
@@ -50,6 +53,12 @@ REVOCATION_REASONS: dict[int, str] = {
     5: "withdrawn at the holder's request",
     6: "achievement requirements no longer met",
 }
+
+SUPERSEDED_REASON: Final = 2
+"""The revocation reason a supersession writes (``supersedeCredential``): "superseded by a new
+credential". A plain revocation may carry it too, without a supersession record."""
+SUPERSESSION_KINDS: dict[int, str] = {1: "correction", 2: "renewal"}
+"""The contract's supersession kinds (``uint8 kind``); it refuses any other."""
 
 
 def as_hex(value: bytes | str) -> str:
@@ -215,6 +224,27 @@ class CredentialRevocation:
     key_id: int
 
 
+@dataclass(frozen=True)
+class Supersession:
+    """Credential ``digest`` of issuer ``issuer_id`` superseded by ``new_digest`` (the contract's
+    ``supersession`` view, with ``new_root`` and ``new_id`` from its ``CredentialSuperseded``
+    event, in block ``block`` at ``superseded_at``)."""
+
+    issuer_id: int
+    digest: str
+    new_digest: str
+    new_root: str
+    new_id: str
+    kind: int
+    superseded_at: int
+    block: int
+
+    @property
+    def kind_name(self) -> str:
+        """ "correction" or "renewal" (``kind N`` for a kind this code does not know)."""
+        return SUPERSESSION_KINDS.get(self.kind, f"kind {self.kind}")
+
+
 @dataclass
 class Snapshot:
     """The chain's view of a set of credentials, read at one head."""
@@ -233,6 +263,10 @@ class Snapshot:
     signing_keys: dict[bytes, SigningKeyInfo] = field(default_factory=dict)
     """Every Ed25519 public key asked about (32 raw bytes) -> its record; a key no issuer
     registered maps to a record with ``issuer_id`` 0 (never absent, never None)."""
+    supersessions: dict[tuple[int, str], Supersession | None] = field(default_factory=dict)
+    """(issuer id, old digest) -> its supersession, None when the registry records none: for every
+    revocation above with reason :data:`SUPERSEDED_REASON` and every ``successors`` pair asked
+    about (in the namespace of the issuer that anchored the pair's root)."""
 
 
 @dataclass(frozen=True)

@@ -72,9 +72,15 @@ _WHAT: dict[str, Callable[[Any], str]] = {
     "owners": lambda identity: f"the directory entry owning {identity}",
     "accreditors": lambda address: f"accreditation body {address}",
     "signing_keys": lambda public_key: f"signing key 0x{public_key.hex()}",
+    "supersessions": lambda key: f"the supersession of credential {key[1]} (issuer #{key[0]})",
 }
-_PRESENT = {"batches": "anchored", "revocations": "revoked", "signing_keys": "registered"}
-_ABSENT = {"batches": "not anchored", "revocations": "not revoked"}
+_PRESENT = {
+    "batches": "anchored",
+    "revocations": "revoked",
+    "signing_keys": "registered",
+    "supersessions": "superseded",
+}
+_ABSENT = {"batches": "not anchored", "revocations": "not revoked", "supersessions": "not superseded"}
 
 
 def _what(name: str, key: Any) -> str:
@@ -241,12 +247,15 @@ class Quorum:
         pairs: Iterable[tuple[bytes | str, bytes | str]],
         identities: Iterable[str] = (),
         signing_keys: Iterable[bytes | str] = (),
+        *,
+        successors: Iterable[tuple[bytes | str, bytes | str]] = (),
     ) -> Snapshot:
         """:meth:`ChainReader.snapshot` of every RPC at one agreed block; the snapshots must be
-        equal (signing keys included)."""
+        equal (signing keys and supersessions included)."""
         roots, pairs, identities, keys = list(roots), list(pairs), list(identities), list(signing_keys)
+        claims = list(successors)
         number, _ = self.agree_on_block()
-        snaps = self._each(lambda r: r.snapshot(roots, pairs, identities, keys, block=number))
+        snaps = self._each(lambda r: r.snapshot(roots, pairs, identities, keys, block=number, successors=claims))
         for url, snap in zip(self.rpc_urls[1:], snaps[1:], strict=True):
             diff = snapshot_difference(snaps[0], snap)
             if diff is not None:

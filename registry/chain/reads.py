@@ -197,10 +197,12 @@ class ChainReader:
         signing_keys: Iterable[bytes | str] = (),
         *,
         block: int | None = None,
+        successors: Iterable[tuple[bytes | str, bytes | str]] = (),
     ) -> Snapshot:
-        """Everything verification needs, in at most three batched round trips, at the head (with a
-        cache: reusing what was read at it) or at ``block``: :func:`registry.chain.snapshot.read_snapshot`."""
-        return read_snapshot(self, roots, pairs, identities, signing_keys, block=block)
+        """Everything verification needs, in at most three batched round trips (five with
+        supersessions), at the head (with a cache: reusing what was read at it) or at ``block``,
+        ``successors`` included: :func:`registry.chain.snapshot.read_snapshot`."""
+        return read_snapshot(self, roots, pairs, identities, signing_keys, block=block, successors=successors)
 
 
 def head_cached_reader(

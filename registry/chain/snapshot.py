@@ -1,5 +1,6 @@
 """The snapshot of a CredentialRegistry: everything verification needs, in at most three batched
-JSON-RPC round trips (the one implementation; :meth:`registry.chain.reads.ChainReader.snapshot`).
+JSON-RPC round trips, two more where a supersession is involved (the one implementation;
+:meth:`registry.chain.reads.ChainReader.snapshot`).
 
 Accreditation bodies' directory entries and the issuers' Ed25519 signing keys are included
 (unnamed bodies, unknown keys on a registry that predates them); a
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 from eth_utils import to_checksum_address
 
 from registry.chain.headcache import ReadsAt
-from registry.chain.model import Snapshot, as_bytes32, as_hex
+from registry.chain.model import SUPERSEDED_REASON, Snapshot, as_bytes32, as_hex
 from registry.chain.viewcalls import ViewCalls, ViewSource, batch_info, issuer_info, key_info, revocation
 
 __all__ = ["SnapshotSource", "read_snapshot"]
@@ -35,8 +36,10 @@ def read_snapshot(
     signing_keys: Iterable[bytes | str] = (),
     *,
     block: int | None = None,
+    successors: Iterable[tuple[bytes | str, bytes | str]] = (),
 ) -> Snapshot:
-    """Everything verification needs, in at most three batched round trips.
+    """Everything verification needs, in at most three batched round trips (five with
+    supersessions).
 
     1: chain id, code at the registry, head, batch records; 2: anchoring-key addresses,
     issuer entries, the credential revocations in each batch issuer's namespace, the
@@ -49,9 +52,17 @@ def read_snapshot(
     to the current head block and only what that block has not answered yet is read (often
     nothing). With ``block``, every read is pinned to that block number, bypassing the cache
     (:mod:`registry.chain.quorum` compares several RPCs' answers at one block).
+
+    ``successors`` are (root, old digest) pairs: a new credential under ``root`` claims to
+    replace ``old digest``. ``snap.supersessions`` holds the supersession of each such pair (in the
+    namespace of the issuer that anchored ``root``, which is read like ``roots``; none for a root
+    never anchored) and of each revocation with reason :data:`SUPERSEDED_REASON`: rounds 4 (the
+    ``supersession`` views) and 5 (each record's event, for the successor's root and id), sent
+    only when there is something to ask that was not read at this head yet.
     """
     calls = reader.view_calls
-    root_keys = list(dict.fromkeys(as_hex(r) for r in roots))
+    successor_keys = list(dict.fromkeys((as_hex(r), as_hex(d)) for r, d in successors))
+    root_keys = list(dict.fromkeys([*(as_hex(r) for r in roots), *(r for r, _ in successor_keys)]))
     pair_keys = list(dict.fromkeys((as_hex(r), as_hex(d)) for r, d in pairs))
     public_keys = list(dict.fromkeys(as_bytes32(k) for k in signing_keys))
     registry = reader.require_registry()
@@ -86,6 +97,7 @@ def read_snapshot(
     snap = Snapshot(chain_id=reads.chain_id, has_code=reads.has_code, head=number)
     if snap.has_code:
         _fill(calls, snap, reads, root_keys, pair_keys, list(dict.fromkeys(identities)), public_keys, at)
+        _fill_supersessions(calls, snap, reads, successor_keys, at)
     return snap
 
 
@@ -152,3 +164,19 @@ def _fill(
         snap.owners[u] = reads.owners[u]
     for public_key in public_keys:
         snap.signing_keys[public_key] = reads.signing_keys[public_key]
+
+
+def _fill_supersessions(
+    calls: ViewCalls, snap: Snapshot, reads: ReadsAt, successor_keys: list[tuple[str, str]], block: str
+) -> None:
+    """Rounds 4 and 5 of :func:`read_snapshot`: the supersessions of the revocations with reason
+    :data:`SUPERSEDED_REASON` and of the ``successors`` pairs whose root is anchored. Nothing is
+    sent when there are none, or when this head already answered them all."""
+    wanted = [p for p, rev in snap.revocations.items() if rev is not None and rev.reason == SUPERSEDED_REASON]
+    wanted += [(batch.issuer_id, d) for r, d in successor_keys if (batch := snap.batches.get(r)) is not None]
+    wanted = list(dict.fromkeys(wanted))
+    missing = [p for p in wanted if p not in reads.supersessions]
+    if missing:
+        reads.supersessions.update(calls.supersessions(missing, block=block))
+    for p in wanted:
+        snap.supersessions[p] = reads.supersessions[p]

@@ -2,8 +2,9 @@
 answers decoded by the ABI and typed as records (:mod:`registry.chain.model`).
 
 The views a registry deployed before them lacks (accreditation bodies' directory entries, the
-issuers' Ed25519 signing keys) are asked in the same batches as other views; once such a call
-reverts, :class:`ViewCalls` stops asking it of that registry (unnamed bodies, unknown keys).
+issuers' Ed25519 signing keys, supersessions) are asked in the same batches as other views; once
+such a call reverts, :class:`ViewCalls` stops asking it of that registry (unnamed bodies, unknown
+keys, no supersessions).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from eth_abi.exceptions import DecodingError
 from eth_utils import to_checksum_address
 
 from registry.chain.abi import RegistryAbi
@@ -22,6 +24,8 @@ from registry.chain.model import (
     IssuerInfo,
     KeyInfo,
     SigningKeyInfo,
+    Supersession,
+    as_bytes32,
 )
 from registry.chain.rpc import Rpc
 from registry.errors import ChainUnavailable, NotARegistry
@@ -95,6 +99,8 @@ class ViewCalls:
         """Registries whose ``accreditor`` call reverted: deployed before bodies had entries."""
         self.without_signing_keys: set[str] = set()
         """Registries whose ``signingKey`` call reverted: deployed before signing keys (format v2)."""
+        self.without_supersessions: set[str] = set()
+        """Registries whose ``supersession`` call reverted: deployed before supersession."""
 
     def call_request(self, name: str, *args: Any, block: str = "latest") -> tuple[str, list[Any]]:
         """An ``eth_call`` request of a registry view, for :meth:`Rpc.batch`."""
@@ -170,6 +176,70 @@ class ViewCalls:
             }
             return results, keys
         return self.views(calls, block=block), {k: _unknown_signing_key(k) for k in public_keys}
+
+    def supersessions(
+        self, pairs: Sequence[tuple[int, str]], *, block: str
+    ) -> dict[tuple[int, str], Supersession | None]:
+        """The supersession of each (issuer id, digest hex) pair, None where the registry records
+        none: one batch of ``supersession`` views at ``block``, then, for the records found, one
+        batch of ``eth_getLogs`` each pinned to the record's block, for the successor's root and
+        id (only in the ``CredentialSuperseded`` event).
+
+        A registry deployed before supersession has no such view: the call reverts (or answers no
+        data), every pair reads as None, and this reader stops asking it.
+        """
+        registry = self.source.require_registry()
+        if not pairs or registry in self.without_supersessions:
+            return dict.fromkeys(pairs)
+        try:
+            raw = self.raw_views([("supersession", (i, as_bytes32(d))) for i, d in pairs], block=block)
+        except NotARegistry:
+            self.without_supersessions.add(registry)
+            return dict.fromkeys(pairs)
+        records = {
+            p: self.decode_result("supersession", r) for p, r in zip(pairs, raw, strict=True) if str(r or "0x") != "0x"
+        }
+        found = [(p, r) for p, r in records.items() if int(r[1]) != 0]
+        logs: list[Any] = []
+        for start in range(0, len(found), _BATCH_LIMIT):
+            chunk = found[start : start + _BATCH_LIMIT]
+            logs.extend(self.batch([self._superseded_logs_request(p, int(r[2])) for p, r in chunk]))
+        out: dict[tuple[int, str], Supersession | None] = dict.fromkeys(pairs)
+        for (p, r), answer in zip(found, logs, strict=True):
+            out[p] = self._supersession(p, r, answer)
+        return out
+
+    def _superseded_logs_request(self, pair: tuple[int, str], block: int) -> tuple[str, list[Any]]:
+        """``eth_getLogs`` of CredentialSuperseded(issuerId, digest) in block ``block`` alone."""
+        issuer_id, digest = pair
+        topics = [self.source.abi.topic("CredentialSuperseded"), "0x" + issuer_id.to_bytes(32, "big").hex(), digest]
+        params = {"address": self.source.require_registry(), "fromBlock": hex(block), "toBlock": hex(block)}
+        return "eth_getLogs", [{**params, "topics": topics}]
+
+    def _supersession(self, pair: tuple[int, str], record: tuple[Any, ...], logs: Any) -> Supersession:
+        """The ``supersession`` view's ``record`` of ``pair`` completed from its event in ``logs``;
+        ChainUnavailable when the node returns no matching event (it cannot answer in full)."""
+        new_digest = "0x" + bytes(record[0]).hex()
+        for log in logs if isinstance(logs, list) else []:
+            try:
+                event = self.source.abi.decode_log(log)
+            except (DecodingError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise ChainUnavailable(self.source.rpc.url, "malformed answer to eth_getLogs") from exc
+            if event.name == "CredentialSuperseded" and event.args.get("newDigest") == new_digest:
+                return Supersession(
+                    issuer_id=pair[0],
+                    digest=pair[1],
+                    new_digest=new_digest,
+                    new_root=str(event.args["newRoot"]),
+                    new_id=str(event.args["newId"]),
+                    kind=int(record[3]),
+                    superseded_at=int(record[1]),
+                    block=int(record[2]),
+                )
+        raise ChainUnavailable(
+            self.source.rpc.url,
+            f"no CredentialSuperseded event for credential {pair[1]} (issuer #{pair[0]}) in block {int(record[2])}",
+        )
 
     def _accreditor_answer(self, body: str, result: Any) -> AccreditorInfo:
         if str(result or "0x") == "0x":  # a contract without the view that does not revert

@@ -1,5 +1,6 @@
 """Typed writes to a CredentialRegistry: deploy, appoint accreditation bodies, admit, anchor,
-revoke, and bind the issuer's Ed25519 signing key (format v2 §4).
+revoke, supersede (corrections and renewals), and bind the issuer's Ed25519 signing key (format
+v2 §4).
 
 Each write pre-flights its call (a revert raises TransactionFailed with the contract's custom
 error as a :class:`~registry.chain.abi.Revert`), signs it locally, sends it and waits for it.
@@ -47,6 +48,22 @@ _SIGNING_KEY_HINTS: dict[Revert, str] = {
     Revert.SIGNING_KEY_ALREADY_COMPROMISED: "a declared compromise time can only move earlier",
 }
 """What each revert of the two signing-key writes means, appended to the decoded error."""
+_V2 = "signing keys (credential format v2)"
+
+_SUPERSESSION_HINTS: dict[Revert, str] = {
+    Revert.UNKNOWN_KEY: "only an anchoring key of the issuer (active or retired) supersedes its credentials",
+    Revert.COMPROMISED_KEY: "the sender was declared compromised and can no longer revoke or supersede",
+    Revert.INVALID_SUPERSESSION: (
+        "the kind must be 1 (correction) or 2 (renewal), the new digest non-zero and different from the old "
+        "one, and the new credential id 1 to 256 bytes"
+    ),
+    Revert.SUCCESSOR_NOT_ANCHORED: (
+        "the new credential must be in a batch the same issuer anchored and did not revoke, with its Merkle "
+        "proof (anchor the new credential's batch first)"
+    ),
+    Revert.CREDENTIAL_ALREADY_REVOKED: "the old credential is already revoked (or superseded) by this issuer",
+}
+"""What each revert of :meth:`ChainWriter.supersede_credential` means, appended to the error."""
 
 
 def _public_key(value: bytes | str) -> bytes:
@@ -144,29 +161,46 @@ class ChainWriter:
         """Revoke a whole batch (only the issuer that anchored it)."""
         return self.transact(issuer_key, calls.revoke_batch(root, reason))
 
+    def supersede_credential(
+        self,
+        issuer_key: LocalAccount,
+        digest: bytes | str,
+        new_root: bytes | str,
+        new_digest: bytes | str,
+        proof: Sequence[bytes | str],
+        kind: int,
+        new_id: str,
+    ) -> TxResult:
+        """Supersede credential ``digest`` with ``new_digest`` (its correction, kind 1, or
+        renewal, kind 2), already anchored by the same issuer under ``new_root`` (``proof`` its
+        Merkle proof) and published as ``new_id``: revokes ``digest`` with reason 2 and records the
+        link. A revert raises TransactionFailed naming the custom error and what it means."""
+        call = calls.supersede_credential(digest, new_root, new_digest, proof, kind, new_id)
+        return self._explained(issuer_key, call, _SUPERSESSION_HINTS, "supersession")
+
     def set_signing_key(self, account: LocalAccount, public_key: bytes | str) -> TxResult:
         """Make ``public_key`` (raw 32-byte Ed25519) the signing key of ``account``'s issuer from
         now on, retiring the previous one; ``account`` is the issuer's active anchoring key. A
         revert raises TransactionFailed naming the custom error and what it means."""
-        return self._explained(account, calls.set_signing_key(_public_key(public_key)))
+        return self._explained(account, calls.set_signing_key(_public_key(public_key)), _SIGNING_KEY_HINTS, _V2)
 
     def declare_signing_key_compromised(self, account: LocalAccount, public_key: bytes | str, since: int) -> TxResult:
         """Declare signing key ``public_key`` compromised from unix time ``since`` (an
         accreditation body, or the active anchoring key of the key's issuer)."""
-        return self._explained(account, calls.declare_signing_key_compromised(_public_key(public_key), since))
+        call = calls.declare_signing_key_compromised(_public_key(public_key), since)
+        return self._explained(account, call, _SIGNING_KEY_HINTS, _V2)
 
-    def _explained(self, account: LocalAccount, call: Call) -> TxResult:
-        """:meth:`transact` of a signing-key call; a revert's message says what it means."""
+    def _explained(self, account: LocalAccount, call: Call, hints: dict[Revert, str], feature: str) -> TxResult:
+        """:meth:`transact` of a call whose reverts ``hints`` explain; on a registry deployed
+        before ``feature`` (no such function), the message says so."""
         try:
             return self.transact(account, call)
         except TransactionFailed as exc:
-            hint = _SIGNING_KEY_HINTS.get(exc.revert) if isinstance(exc.revert, Revert) else None
+            hint = hints.get(exc.revert) if isinstance(exc.revert, Revert) else None
             if hint is None and exc.revert in (None, Revert.NO_REASON, Revert.UNRECOGNISED):
                 registry = self.reader.require_registry()
                 if call.data[:4].hex() not in self.reader.runtime_code(registry).hex():  # the dispatcher's PUSH4
-                    hint = (
-                        f"registry {registry} predates signing keys (credential format v2): it has no {call.function}"
-                    )
+                    hint = f"registry {registry} predates {feature}: it has no {call.function}"
             if hint is None:
                 raise
             raise TransactionFailed(exc.action, f"{exc.reason}: {hint}", exc.revert) from exc

@@ -53,6 +53,7 @@ def test_reports_every_figure(gas):
         "rotate_key_gas",
         "set_signing_key_gas",
         "replace_signing_key_gas",
+        "supersede_gas",
     }
     probed = {"onchain_verify_gas_depth20", "admit_issuer_uri_check_gas"}  # eth_call, no base cost
     assert all(v > 21_000 for k, v in gas.items() if k not in probed)
