@@ -7,8 +7,10 @@ agree; any disagreement is a bug in one of them. Used by ``tests/e2e/test_page_d
 and ``scripts/bench.py`` (figures ``page_cli_disagreements``, ``page_verify_ms``).
 
 Corpora: :func:`v1_corpus` (the tamper corpus of ``tests/tamper_mutations.py`` issued as format
-v1 files, which keep verifying forever) and :func:`v2_cases` (format v2 files: full, redacted ad
-hoc, disclosure profiles, and tampered or re-signed copies, each class named).
+v1 files, which keep verifying forever), :func:`v2_cases` (format v2 files: full, redacted ad
+hoc, disclosure profiles, and tampered or re-signed copies, each class named) and
+:func:`supersession_cases` (corrections and renewals: superseded files, successors with a
+``supersedes`` claim the chain confirms, and claims it does not).
 """
 
 from __future__ import annotations
@@ -449,3 +451,71 @@ def v2_edge_cases(registry: Any) -> list[Case]:
     # As a file's bytes: JSON text with the escape "\udc00" (a Python dict would be refused earlier).
     cases.append(("v2 edge redacted pointer with a lone surrogate", json.dumps(surrogate).encode("ascii")))
     return cases
+
+
+# -- supersessions (corrections and renewals) ----------------------------------------------------
+
+
+def supersede(registry: Any, old: dict[str, Any], new: dict[str, Any], kind: str) -> tuple[dict[str, Any], int]:
+    """Record on chain that anchored file ``new`` replaces ``old`` (``kind`` "correction" or
+    "renewal", by the fixture's first issuer): ``new`` with its ``supersedes`` claim, and the unix
+    time of the supersession's block."""
+    from registry.chain.model import SUPERSESSION_KINDS
+    from registry.core.credfile import with_supersedes
+
+    code = {name: number for number, name in SUPERSESSION_KINDS.items()}[kind]
+    before, after = old["proof"][-1], new["proof"][-1]
+    tx = registry.client.writes.supersede_credential(
+        registry.issuer_key,
+        before["credentialDigest"],
+        after["merkleRoot"],
+        after["credentialDigest"],
+        after["merklePath"],
+        code,
+        new["id"],
+    )
+    at = registry.client.history.block_timestamp(tx.block_number)
+    return with_supersedes(new, old_id=old["id"], old_digest=before["credentialDigest"], kind=kind), at
+
+
+def supersession_cases(registry: Any) -> list[Case]:
+    """Corrections and renewals on a real chain, each class named: the superseded files (a
+    correction, a renewal, and one whose batch the issuer then revoked), a plain revocation with
+    reason 2 (no supersession recorded), their successors with and without the claim (redacted
+    too), and claims the chain does not confirm (no record, another successor, another kind, a
+    digest never anchored, another issuer's namespace). Issues four batches."""
+    from registry.core.credfile import redact, with_supersedes
+
+    old = [_load(p) for p in registry.issue(4).files]
+    new = [_load(p) for p in registry.issue(4).files]
+    other_issuer = [_load(p) for p in registry.issue(1, key=registry.issuer2_key, issuer=registry.profile(2)).files]
+    corrected, _ = supersede(registry, old[0], new[0], "correction")
+    renewed, _ = supersede(registry, old[1], new[1], "renewal")
+    registry.client.writes.revoke_credentials(registry.issuer_key, [old[2]["proof"][-1]["credentialDigest"]], 2)
+    late = [_load(p) for p in registry.issue(2).files]
+    batch_revoked_successor, _ = supersede(registry, late[0], new[3], "correction")
+    registry.client.writes.revoke_batch(registry.issuer_key, late[0]["proof"][-1]["merkleRoot"], 1)
+
+    def claim(base: dict[str, Any], replaced: dict[str, Any], kind: str) -> dict[str, Any]:
+        digest = replaced["proof"][-1]["credentialDigest"]
+        return with_supersedes(base, old_id=replaced["id"], old_digest=digest, kind=kind)
+
+    never = with_supersedes(new[2], old_id="urn:uuid:never-anchored", old_digest="0x" + "7e" * 32, kind="renewal")
+    return [
+        ("superseded: correction", old[0]),
+        ("superseded: renewal", old[1]),
+        ("superseded, then its batch revoked", late[0]),
+        ("revoked with reason 2, no supersession", old[2]),
+        ("not superseded", old[3]),
+        ("successor of a correction, with the claim", corrected),
+        ("successor of a renewal, with the claim", renewed),
+        ("successor of a correction, redacted", redact(corrected, ["/credentialSubject/name"])),
+        ("successor, without the claim", new[0]),
+        ("successor of a batch later revoked, with the claim", batch_revoked_successor),
+        ("claim the chain has no record of", claim(new[2], old[2], "correction")),
+        ("claim to replace what another file replaced", claim(new[2], old[0], "correction")),
+        ("claim of another kind", claim(new[1], old[1], "correction")),
+        ("claim of a digest never anchored", never),
+        ("claim of another issuer's credential", claim(new[2], other_issuer[0], "correction")),
+        ("claim in another issuer's file", claim(other_issuer[0], old[0], "correction")),
+    ]

@@ -16,6 +16,7 @@ from registry.cli.output import fail as _fail
 from registry.config import Settings
 from registry.errors import ConfigError, InvalidInput, RegistryError
 from registry.locales import from_environment, translations
+from registry.locales.words import check_labels
 
 if TYPE_CHECKING:
     from registry.verify.tabular import BatchFile
@@ -159,6 +160,7 @@ class _Words:
     def __init__(self, lang: str) -> None:
         t = translations(lang)
         self.lang, self.gettext, self.pgettext = lang, t.gettext, t.pgettext
+        self.checks = check_labels(t)
 
     def verdict(self, value: str) -> str:
         labels = {
@@ -170,21 +172,7 @@ class _Words:
         return labels.get(value, value)
 
     def check(self, name: str) -> str:
-        labels = {
-            "format": self.pgettext("check", "format"),
-            "integrity": self.pgettext("check", "integrity"),
-            "inclusion": self.pgettext("check", "inclusion"),
-            "anchor": self.pgettext("check", "anchor"),
-            "issuer": self.pgettext("check", "issuer"),
-            "signature": self.pgettext("check", "signature"),
-            "revocation": self.pgettext("check", "revocation"),
-            "validity": self.pgettext("check", "validity"),
-            "pathway": self.pgettext("check", "pathway"),
-            "rule": self.pgettext("check", "rule"),
-            "learner": self.pgettext("check", "learner"),
-            "did": self.pgettext("check", "did"),
-        }
-        return labels.get(name, name)
+        return self.checks.get(name, name)
 
 
 def _verify_stack(

@@ -36,12 +36,14 @@ from registry.core.disclosure import (
 )
 from registry.core.filerules import (
     ADDRESS_RE,
+    CLAIM_ID_RE,
     FORMAT,
     FORMAT_V2,
     HASH_RE,
     MANDATORY_PATHS,
     PROFILE_NAME,
     PROOF_TYPE,
+    SUPERSEDES_KINDS,
     check_strict,
     file_version,
     first_error,
@@ -62,6 +64,7 @@ __all__ = [
     "make_credential_file",
     "parse_credential_file",
     "redact",
+    "with_supersedes",
 ]
 
 MAX_FILE_BYTES: Final = 2 * 1024 * 1024
@@ -124,6 +127,13 @@ class CredentialFile:
     """Format v2: ``{pointer: field hash}`` of the hidden leaves (``redacted`` holds the hashes)."""
     signature: dict[str, Any] | None = None
     """Format v2: the ``DataIntegrityProof``, when the file carries one."""
+
+    @property
+    def supersedes(self) -> dict[str, str] | None:
+        """The claim that this credential replaces another (``{id, credentialDigest, kind}``,
+        docs/format.md §4a), or None."""
+        claim = self.proof.get("supersedes")
+        return dict(claim) if isinstance(claim, dict) else None
 
     @property
     def disclosure(self) -> str:
@@ -208,6 +218,37 @@ def make_credential_file(
     if signed:
         proof["profiles"] = signed
     return {**credential, "proof": [signer.proof(credential), proof]}
+
+
+def with_supersedes(file_dict: Mapping[str, Any], *, old_id: str, old_digest: bytes | str, kind: str) -> dict[str, Any]:
+    """The credential file with a ``supersedes`` claim in its anchor proof (docs/format.md §4a):
+    this credential replaces credential ``old_id`` (digest ``old_digest``, 32 bytes or 0x-hex) by
+    a ``kind`` (``correction`` or ``renewal``).
+
+    The claim lies outside the digest and the signature, so issuing it changes neither; a
+    verifier believes it only when the registry records that supersession. Raises
+    :class:`InvalidInput` naming the bad argument (``file`` a file that is not a credential file
+    or already carries a claim); ``file_dict`` is never changed.
+    """
+    cf = parse_credential_file(file_dict)
+    if cf.supersedes is not None:
+        raise InvalidInput("file", f"already claims to replace {cf.supersedes['id']}")
+    if kind not in SUPERSEDES_KINDS:
+        raise InvalidInput("kind", f"must be one of {', '.join(SUPERSEDES_KINDS)}")
+    if not isinstance(old_id, str) or not CLAIM_ID_RE.fullmatch(old_id):
+        raise InvalidInput("old_id", "must be 1 to 256 characters without spaces or control characters")
+    if isinstance(old_digest, bytes) and len(old_digest) == 32:
+        digest = _hex(old_digest)
+    elif isinstance(old_digest, str) and HASH_RE.fullmatch(old_digest.lower()):
+        digest = old_digest.lower()
+    else:
+        raise InvalidInput("old_digest", "must be 32 bytes or '0x' + 64 hex digits")
+    if digest == cf.proof["credentialDigest"]:
+        raise InvalidInput("old_digest", "is this credential's own digest: a credential cannot replace itself")
+    out = cf.to_dict()
+    out["proof"][-1]["supersedes"] = {"id": old_id, "credentialDigest": digest, "kind": kind}
+    parse_credential_file(out)  # invariant: the claim as made here is well-formed
+    return out
 
 
 def _check_tree(value: Any, depth: int = 0) -> None:

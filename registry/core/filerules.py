@@ -27,12 +27,14 @@ from registry.errors import CredentialFormatError
 
 __all__ = [
     "ADDRESS_RE",
+    "CLAIM_ID_RE",
     "FORMAT",
     "FORMAT_V2",
     "HASH_RE",
     "MANDATORY_PATHS",
     "PROFILE_NAME",
     "PROOF_TYPE",
+    "SUPERSEDES_KINDS",
     "check_strict",
     "file_schema",
     "file_version",
@@ -71,6 +73,11 @@ ADDRESS_RE: Final = re.compile(r"0x[0-9a-f]{40}")
 """An address in canonical form: ``0x`` and lower-case hex."""
 _SALT_RE: Final = re.compile(r"0x[0-9a-f]{32}")
 _POINTER_RE: Final = re.compile(r"(/([^~/]|~[01])*)+")
+CLAIM_ID_RE: Final = re.compile(r"[^\x00-\x20\x7f]{1,256}")
+"""A claimed credential id: 1 to 256 characters, no spaces or control characters (it is shown in
+reports, one line each)."""
+SUPERSEDES_KINDS: Final = ("correction", "renewal")
+"""The kinds of a ``supersedes`` claim, as the registry names them (1 and 2 on chain)."""
 _DATETIME_RE: Final = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})"
 )
@@ -190,6 +197,8 @@ def check_strict(raw: dict[str, Any]) -> None:
         raise CredentialFormatError("/proof/0/redacted", "redacted field hashes must be sorted ascending")
     if version == 2:
         _strict_v2(raw, proof)
+    if "supersedes" in proof:
+        _strict_supersedes(proof, len(raw["proof"]) - 1)
     for pointer, salt in proof["salts"].items():
         if not _is_pointer(pointer) or not _SALT_RE.fullmatch(salt):
             raise CredentialFormatError(f"/proof/0/salts/{pointer!r}", "bad pointer or salt")
@@ -214,6 +223,19 @@ def check_strict(raw: dict[str, Any]) -> None:
         for mandatory in MANDATORY_PATHS:
             if is_under(pointer, mandatory) or is_under(mandatory, pointer):
                 raise CredentialFormatError("/proof/0/hiddenPaths", f"{mandatory} is mandatory and cannot be hidden")
+
+
+def _strict_supersedes(proof: dict[str, Any], index: int) -> None:
+    """The optional ``supersedes`` claim (docs/format.md §4a): its digest in canonical hex and not
+    this file's own, its id on one line (the schema fixes the members and the kinds)."""
+    claim = proof["supersedes"]
+    where = f"/proof/{index}/supersedes"
+    if not HASH_RE.fullmatch(claim["credentialDigest"]):
+        raise CredentialFormatError(f"{where}/credentialDigest", "must be '0x' + 64 lower-case hex")
+    if claim["credentialDigest"] == proof["credentialDigest"]:
+        raise CredentialFormatError(f"{where}/credentialDigest", "a credential cannot replace itself")
+    if not CLAIM_ID_RE.fullmatch(claim["id"]):
+        raise CredentialFormatError(f"{where}/id", "must be 1 to 256 characters without spaces or control characters")
 
 
 def _strict_v2(raw: dict[str, Any], proof: dict[str, Any]) -> None:

@@ -4,7 +4,8 @@ Each check sets its :class:`~registry.verify.report.Check` on the file's :class:
 failing or indeterminate with a reason a person can act on: :func:`offline_checks` (``format``,
 ``integrity``, ``inclusion``, the signature itself, ``validity``) from the file alone, the chain
 checks (:func:`anchor_check`, :func:`issuer_check`, :func:`signature_check`,
-:func:`revocation_check`) from the records the :class:`~registry.verify.verifier.Verifier` read;
+:func:`revocation_check`, :func:`lineage_check`) from the records the
+:class:`~registry.verify.verifier.Verifier` read;
 :func:`report_of` adds them up to the verdict: INVALID if any check fails, else INDETERMINATE if
 any is indeterminate, else VALID.
 """
@@ -26,6 +27,7 @@ from registry.chain.model import (
     IssuerInfo,
     KeyInfo,
     SigningKeyInfo,
+    Supersession,
 )
 from registry.core import credfile
 from registry.core.identity import issuer_did
@@ -36,15 +38,20 @@ from registry.verify.policy import VerificationPolicy
 from registry.verify.report import CHECK_NAMES, OPTIONAL_CHECKS, Check, CheckStatus, Report, Verdict
 
 __all__ = [
+    "CHAIN_CHECKS",
     "Item",
     "anchor_check",
     "checksum",
     "issuer_check",
+    "lineage_check",
     "offline_checks",
     "report_of",
     "revocation_check",
     "signature_check",
 ]
+
+CHAIN_CHECKS = ("anchor", "issuer", "signature", "revocation", "lineage")
+"""The checks that read the chain (INDETERMINATE together when it cannot be read)."""
 
 checksum = lru_cache(maxsize=4096)(to_checksum_address)
 """EIP-55 form of an address, memoised: each costs a keccak, and a verify service sees the same
@@ -78,9 +85,23 @@ class Item:
     def pending(self, name: str) -> bool:
         return name not in self.checks
 
+    def applies(self, name: str) -> bool:
+        """Whether check ``name`` belongs in this file's report: ``signature`` only for a file
+        carrying the issuer's DataIntegrityProof, ``lineage`` only for one claiming to replace
+        another credential."""
+        if name == "signature":
+            return self.cf is not None and self.cf.signature is not None
+        if name == "lineage":
+            return self.cf is not None and self.cf.supersedes is not None
+        return True
+
 
 def _ts(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _date(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).date().isoformat()
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -385,8 +406,14 @@ def signature_check(item: Item, batch: BatchInfo, key: SigningKeyInfo | None) ->
     )
 
 
-def revocation_check(item: Item, batch: BatchInfo, revocation: CredentialRevocation | None) -> None:
-    """``revocation``: neither the batch nor the credential (in the batch issuer's namespace) is revoked."""
+def revocation_check(
+    item: Item,
+    batch: BatchInfo,
+    revocation: CredentialRevocation | None,
+    supersession: Supersession | None = None,
+) -> None:
+    """``revocation``: neither the batch nor the credential (in the batch issuer's namespace) is
+    revoked; a credential revoked by a supersession names its successor, the date and the kind."""
     if batch.revoked:
         reason = REVOCATION_REASONS.get(batch.revocation_reason, f"code {batch.revocation_reason}")
         item.set(
@@ -396,6 +423,19 @@ def revocation_check(item: Item, batch: BatchInfo, revocation: CredentialRevocat
             revokedAt=_ts(batch.revoked_at),
             reasonCode=batch.revocation_reason,
             scope="batch",
+        )
+    elif revocation is not None and supersession is not None:
+        item.set(
+            "revocation",
+            CheckStatus.FAIL,
+            f"superseded by {supersession.new_id} on {_date(supersession.superseded_at)}: {supersession.kind_name}",
+            revokedAt=_ts(revocation.revoked_at),
+            reasonCode=revocation.reason,
+            scope="credential",
+            supersededBy=supersession.new_id,
+            supersededByDigest=supersession.new_digest,
+            supersededAt=_ts(supersession.superseded_at),
+            kind=supersession.kind_name,
         )
     elif revocation is not None:
         reason = REVOCATION_REASONS.get(revocation.reason, f"code {revocation.reason}")
@@ -409,6 +449,41 @@ def revocation_check(item: Item, batch: BatchInfo, revocation: CredentialRevocat
         )
     else:
         item.set("revocation", CheckStatus.PASS, "neither the credential nor its batch is revoked")
+
+
+def lineage_check(item: Item, supersession: Supersession | None) -> None:
+    """``lineage``, for a file claiming to replace another credential: the registry records that
+    supersession, by this very credential (``supersession`` is the record of the claimed digest
+    in the namespace of the issuer that anchored this file's batch; None when there is none).
+
+    The claim lies outside the digest and the signature: only the chain's record makes it true.
+    """
+    assert item.cf is not None and item.cf.supersedes is not None
+    claim = item.cf.supersedes
+    details = {"replaces": claim["id"], "replacesDigest": claim["credentialDigest"], "kind": claim["kind"]}
+    if supersession is None or supersession.new_digest != item.digest.lower():
+        item.set(
+            "lineage",
+            CheckStatus.FAIL,
+            f"claims to replace {claim['id']} but the registry records no such supersession",
+            **details,
+        )
+    elif supersession.kind_name != claim["kind"]:
+        item.set(
+            "lineage",
+            CheckStatus.FAIL,
+            f"claims to replace {claim['id']} by a {claim['kind']}, but the registry records a "
+            f"{supersession.kind_name}",
+            **details,
+        )
+    else:
+        item.set(
+            "lineage",
+            CheckStatus.PASS,
+            f"replaces {claim['id']} ({supersession.kind_name}, on {_date(supersession.superseded_at)})",
+            **details,
+            supersededAt=_ts(supersession.superseded_at),
+        )
 
 
 def report_of(item: Item, policy: VerificationPolicy) -> Report:

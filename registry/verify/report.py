@@ -9,10 +9,21 @@ from pydantic import BaseModel, Field
 
 __all__ = ["CHECK_NAMES", "OPTIONAL_CHECKS", "Check", "CheckStatus", "Report", "Verdict"]
 
-CHECK_NAMES = ("format", "integrity", "inclusion", "anchor", "issuer", "signature", "revocation", "validity")
-OPTIONAL_CHECKS = ("signature",)
+CHECK_NAMES = (
+    "format",
+    "integrity",
+    "inclusion",
+    "anchor",
+    "issuer",
+    "signature",
+    "revocation",
+    "lineage",
+    "validity",
+)
+OPTIONAL_CHECKS = ("signature", "lineage")
 """Checks a report holds only when they apply: ``signature`` for a file carrying the issuer's
-DataIntegrityProof (format v2, not redacted ad hoc)."""
+DataIntegrityProof (format v2, not redacted ad hoc), ``lineage`` for a file claiming to replace
+another credential (``supersedes``, docs/format.md §4a)."""
 
 
 class CheckStatus(StrEnum):

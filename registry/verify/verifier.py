@@ -1,7 +1,8 @@
 """Trustless verification of credential files against the chain alone.
 
 Runs the named checks of DESIGN.md (``format``, ``integrity``, ``inclusion``, ``anchor``,
-``issuer``, ``revocation`` and ``validity``; each one is in :mod:`registry.verify.checks`) under a
+``issuer``, ``signature``, ``revocation``, ``lineage`` and ``validity``; each one is in
+:mod:`registry.verify.checks`) under a
 :class:`VerificationPolicy`. A verifier needs the file and a JSON-RPC endpoint of the chain
 named in the file: never the issuer's server, a block explorer or DNS. Network trouble is never
 INVALID. Many files share chain reads: one batched round of calls per chain and registry, from
@@ -23,10 +24,12 @@ from registry.chain.reads import ChainReader
 from registry.core.signing import Canonicalizer
 from registry.errors import ChainUnavailable, ConfigError, NotARegistry, RegistryError
 from registry.verify.checks import (
+    CHAIN_CHECKS,
     Item,
     anchor_check,
     checksum,
     issuer_check,
+    lineage_check,
     offline_checks,
     report_of,
     revocation_check,
@@ -88,8 +91,8 @@ class Verifier:
         items = [offline_checks(source, data, self.policy, self._canonicalizer) for source, data in files]
         if self.policy.offline:
             for item in items:
-                for name in ("anchor", "issuer", "revocation"):
-                    if item.pending(name):
+                for name in ("anchor", "issuer", "revocation", "lineage"):
+                    if item.applies(name) and item.pending(name):
                         item.set(
                             name,
                             CheckStatus.INDETERMINATE,
@@ -137,10 +140,8 @@ class Verifier:
 
     def _indeterminate(self, group: Iterable[Item], reason: str) -> None:
         for item in group:
-            for name in ("anchor", "issuer", "signature", "revocation"):
-                if name == "signature" and (item.cf is None or item.cf.signature is None):
-                    continue
-                if item.pending(name):
+            for name in CHAIN_CHECKS:
+                if item.applies(name) and item.pending(name):
                     item.set(name, CheckStatus.INDETERMINATE, reason)
 
     def _chain_checks(self, chain_id: int, registry: str, group: list[Item]) -> None:
@@ -190,7 +191,10 @@ class Verifier:
         pairs = [(i.root, i.digest) for i in group]
         identities = [i.identity for i in group if i.cf is not None]
         signing_keys = [i.signature.public_key for i in group if i.signature is not None and i.signature.ok]
-        snap = client.snapshot([i.root for i in group], pairs, identities, [k for k in signing_keys if k is not None])
+        claims = [(i.root, i.cf.supersedes["credentialDigest"]) for i in group if i.cf and i.cf.supersedes]
+        snap = client.snapshot(
+            [i.root for i in group], pairs, identities, [k for k in signing_keys if k is not None], successors=claims
+        )
         if snap.chain_id != chain_id:
             self._indeterminate(
                 group,
@@ -248,7 +252,11 @@ class Verifier:
             )
             if item.signature is not None and item.signature.ok and item.signature.public_key is not None:
                 signature_check(item, batch, snap.signing_keys.get(item.signature.public_key))
-            revocation_check(item, batch, snap.revocations.get((batch.issuer_id, item.digest.lower())))
+            own = (batch.issuer_id, item.digest.lower())
+            revocation_check(item, batch, snap.revocations.get(own), snap.supersessions.get(own))
+            if item.cf.supersedes is not None:
+                replaced = item.cf.supersedes["credentialDigest"]
+                lineage_check(item, snap.supersessions.get((batch.issuer_id, replaced)))
 
     def _owner_elsewhere(self, client: ChainReader | Quorum, chain_id: int, registry: str, identity: str) -> str | None:
         """For a file from a registry the user does not trust: a warning when a registry the user

@@ -1,8 +1,9 @@
 """The standalone verifier page against the Python verifier: real anvil, real Chromium, the page
 opened from ``file://`` with only the RPC URL. Every verdict, every check's status (in report
 order) and the proofs each report names must agree: over the tamper corpus issued as format v1
-files, over format v2 files (full, redacted, profiles, tampered, re-signed) and over the tamper
-corpus as ``tests/tamper_mutations.py`` issues it today (the 5,000+ file figure is
+files, over format v2 files (full, redacted, profiles, tampered, re-signed), over corrections and
+renewals (superseded files, successors' ``supersedes`` claims, confirmed or not) and over the
+tamper corpus as ``tests/tamper_mutations.py`` issues it today (the 5,000+ file figure is
 ``scripts/bench.py --only page``)."""
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ from registry.cli.app import app
 from registry.verify import CheckStatus, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
 from tests.e2e.test_pages import _require_browser
-from tests.page_differential import EDGE_CASES, Case, compare, open_page, v1_corpus, v2_cases, v2_edge_cases
+from tests.page_differential import (
+    EDGE_CASES,
+    Case,
+    compare,
+    open_page,
+    supersession_cases,
+    v1_corpus,
+    v2_cases,
+    v2_edge_cases,
+)
 from tests.tamper_mutations import CLASSES, Corpus, build_corpus, controls, generate
 
 pytestmark = pytest.mark.e2e
@@ -115,3 +125,27 @@ def test_page_agrees_on_trust_revocation_and_time(registry: Registry, corpus: Co
             assert not found.disagreements, f"trusted={trusted} now={now}: {_explain(found)}"
     untrusted = compare(page, cases[1:2], rpc=registry.rpc_url, trusted={}, now=datetime.now(UTC))
     assert untrusted.verdicts == {"INDETERMINATE": 1}
+
+
+def test_page_agrees_on_supersessions(registry: Registry, page: Any) -> None:
+    """Superseded files name their successor, successors' claims are checked on chain (the
+    ``lineage`` check, only in files with a claim): the same verdicts and check statuses, trusted
+    or not, now and in the past, and one file at a time as in a batch (shared reads)."""
+    cases = supersession_cases(registry)
+    for trusted in (registry.trust, {}):
+        for now in (datetime.now(UTC), datetime(2020, 6, 1, tzinfo=UTC)):
+            found = compare(page, cases, rpc=registry.rpc_url, trusted=trusted, now=now)
+            assert not found.disagreements, f"trusted={trusted} now={now}: {_explain(found)}"
+    one_by_one = [
+        compare(page, [case], rpc=registry.rpc_url, trusted=registry.trust, now=datetime.now(UTC)) for case in cases
+    ]
+    assert not [f.disagreements for f in one_by_one if f.disagreements]
+    verdicts = {name: next(iter(f.verdicts)) for (name, _), f in zip(cases, one_by_one, strict=True)}
+    assert {n for n, v in verdicts.items() if v == "VALID"} == {
+        "not superseded",
+        "successor of a correction, with the claim",
+        "successor of a renewal, with the claim",
+        "successor of a correction, redacted",
+        "successor, without the claim",
+        "successor of a batch later revoked, with the claim",
+    }

@@ -23,8 +23,9 @@ from registry.chain.model import (
     IssuerInfo,
     KeyInfo,
     SigningKeyInfo,
+    Supersession,
 )
-from registry.core.credfile import make_credential_file, redact
+from registry.core.credfile import make_credential_file, redact, with_supersedes
 from registry.core.disclosure import compute_digest, salt_fields
 from registry.core.merkle import MerkleTree
 from registry.core.signing import Canonicalizer
@@ -34,6 +35,7 @@ from registry.verify.checks import (
     anchor_check,
     checksum,
     issuer_check,
+    lineage_check,
     offline_checks,
     report_of,
     revocation_check,
@@ -692,6 +694,91 @@ def test_revocation_of_the_batch_fails_with_its_reason(code: int, words: str) ->
     assert reason == f"the whole batch was revoked by the issuer on 2025-03-01T12:02:00Z: {words}"
     assert details == {"revokedAt": "2025-03-01T12:02:00Z", "reasonCode": code, "scope": "batch"}
     assert revoked(b, None)[0] is FAIL
+
+
+OLD_ID = "urn:uuid:00000000-0000-4000-8000-000000000001"
+OLD_DIGEST = "0x" + "ab" * 32
+
+
+def supersession(new_digest: str, *, kind: int = 1, at: int = T_ANCHOR + 86_400 + 5) -> Supersession:
+    return Supersession(
+        issuer_id=1,
+        digest=OLD_DIGEST,
+        new_digest=new_digest,
+        new_root="0x" + "cd" * 32,
+        new_id="urn:uuid:00000000-0000-4000-8000-000000000002",
+        kind=kind,
+        superseded_at=at,
+        block=42,
+    )
+
+
+@pytest.mark.parametrize(("kind", "words"), [(1, "correction"), (2, "renewal"), (9, "kind 9")])
+def test_a_superseded_credential_fails_naming_its_successor(kind: int, words: str) -> None:
+    item = item_of(V2_FULL)
+    s = supersession("0x" + "ef" * 32, kind=kind)
+    revocation_check(item, batch(), CredentialRevocation(s.superseded_at, 2, 4), s)
+    c = item.checks["revocation"]
+    assert (c.status, c.reason) == (FAIL, f"superseded by {s.new_id} on 2025-03-02: {words}")
+    assert c.details == {
+        "revokedAt": "2025-03-02T12:00:05Z",
+        "reasonCode": 2,
+        "scope": "credential",
+        "supersededBy": s.new_id,
+        "supersededByDigest": s.new_digest,
+        "supersededAt": "2025-03-02T12:00:05Z",
+        "kind": words,
+    }
+    # the whole batch revoked is named first; a revocation without a supersession keeps its words
+    revocation_check(item, batch(revoked_at=T_ANCHOR + 9, revocation_reason=1), CredentialRevocation(1, 2, 4), s)
+    assert item.checks["revocation"].details["scope"] == "batch"
+    assert revoked(batch(), CredentialRevocation(T_ANCHOR, 2, 4))[1].endswith(": superseded by a new credential")
+
+
+def claimed(kind: str = "correction") -> Item:
+    """The v2 golden file claiming to replace OLD_ID by a ``kind``."""
+    return item_of(with_supersedes(V2_FULL, old_id=OLD_ID, old_digest=OLD_DIGEST, kind=kind))
+
+
+def lineage(item: Item, s: Supersession | None) -> tuple[CheckStatus, str, dict[str, Any]]:
+    lineage_check(item, s)
+    c = item.checks["lineage"]
+    return c.status, c.reason, c.details
+
+
+CLAIM = {"replaces": OLD_ID, "replacesDigest": OLD_DIGEST}
+
+
+@pytest.mark.parametrize("kind", ["correction", "renewal"])
+def test_a_claim_the_chain_confirms_passes_and_says_what_it_replaces(kind: str) -> None:
+    item = claimed(kind)
+    status, reason, details = lineage(item, supersession(item.digest.lower(), kind=1 if kind == "correction" else 2))
+    assert (status, reason) == (PASS, f"replaces {OLD_ID} ({kind}, on 2025-03-02)")
+    assert details == {**CLAIM, "kind": kind, "supersededAt": "2025-03-02T12:00:05Z"}
+
+
+def test_a_claim_without_a_record_or_with_another_successor_fails() -> None:
+    item = claimed()
+    expected = (
+        FAIL,
+        f"claims to replace {OLD_ID} but the registry records no such supersession",
+        {**CLAIM, "kind": "correction"},
+    )
+    assert lineage(item, None) == expected
+    assert lineage(claimed(), supersession("0x" + "ef" * 32)) == expected
+
+
+def test_a_claim_of_another_kind_than_the_record_fails() -> None:
+    item = claimed("renewal")
+    status, reason, details = lineage(item, supersession(item.digest.lower(), kind=1))
+    assert status is FAIL
+    assert reason == f"claims to replace {OLD_ID} by a renewal, but the registry records a correction"
+    assert details == {**CLAIM, "kind": "renewal"}
+
+
+def test_lineage_applies_only_to_a_file_with_a_claim() -> None:
+    assert claimed().applies("lineage") and not item_of(V2_FULL).applies("lineage")
+    assert item_of(V2_FULL).applies("signature") and not item_of(V1).applies("signature")
 
 
 # -- report_of -----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // decoding by viem with the ABI of registry/artifacts/CredentialRegistry.json (built in at build
 // time). Network faults become ChainUnavailable (INDETERMINATE), a reverting eth_call
 // NotARegistry (anchor INVALID), exactly as registry/chain/rpc.py maps them.
-import { decodeFunctionResult, encodeFunctionData, getAddress } from "viem";
+import { decodeEventLog, decodeFunctionResult, encodeEventTopics, encodeFunctionData, getAddress } from "viem";
 import abi from "virtual:abi";
 import { issuerDid } from "./identity.js";
 
@@ -29,6 +29,11 @@ const WITHOUT_ACCREDITOR_VIEW = new Set();
 const WITHOUT_SIGNING_KEYS = new Set();
 export const HAS_ACCREDITOR = abi.some((x) => x.type === "function" && x.name === "accreditor");
 export const HAS_SIGNING_KEYS = abi.some((x) => x.type === "function" && x.name === "signingKey");
+/** Registries whose `supersession` call reverted: deployed before supersession. */
+const WITHOUT_SUPERSESSIONS = new Set();
+export const HAS_SUPERSESSIONS = abi.some((x) => x.type === "function" && x.name === "supersession");
+/** The revocation reason a supersession writes (registry.chain.model.SUPERSEDED_REASON). */
+export const SUPERSEDED_REASON = 2;
 
 /** The record of a signing key no issuer registered (or of a registry without signing keys). */
 export function unknownSigningKey(publicKey) {
@@ -213,6 +218,77 @@ export class ChainReader {
     return [await this.views(calls, block), new Map(publicKeys.map((k) => [k, unknownSigningKey(k)]))];
   }
 
+  /**
+   * The supersession of each [issuerId, digest] pair (`${issuerId}|${digest}` -> record or null),
+   * as chain/viewcalls.py `supersessions`: one batch of `supersession` views at `block`, then, for
+   * the records found, `eth_getLogs` each pinned to the record's block for the successor's root and
+   * id (only in the CredentialSuperseded event). A registry deployed before supersession has no such
+   * view: the call reverts (or answers no data), every pair reads as null, and this page stops
+   * asking it.
+   */
+  async supersessions(pairs, block) {
+    const out = new Map(pairs.map(([i, d]) => [`${i}|${d}`, null]));
+    if (!pairs.length || !HAS_SUPERSESSIONS || WITHOUT_SUPERSESSIONS.has(this.registry)) return out;
+    let raw;
+    try {
+      raw = await this.rawViews(pairs.map(([i, d]) => ["supersession", [i, d]]), block);
+    } catch (exc) {
+      if (!(exc instanceof NotARegistry)) throw exc;
+      WITHOUT_SUPERSESSIONS.add(this.registry);
+      return out;
+    }
+    const found = [];
+    pairs.forEach(([issuerId, digest], k) => {
+      if (String(raw[k] || "0x") === "0x") return;
+      const [newDigest, supersededAt, blockNumber, kind] = this.decode("supersession", raw[k]);
+      if (int(supersededAt) === 0) return;
+      found.push({
+        issuerId,
+        digest,
+        newDigest: newDigest.toLowerCase(),
+        supersededAt: int(supersededAt),
+        block: int(blockNumber),
+        kind: int(kind),
+      });
+    });
+    const logs = [];
+    for (let start = 0; start < found.length; start += BATCH_LIMIT) {
+      logs.push(...(await this.rpc.batch(found.slice(start, start + BATCH_LIMIT).map((r) => this.supersededLogs(r)))));
+    }
+    found.forEach((r, k) => out.set(`${r.issuerId}|${r.digest}`, this.supersession(r, logs[k])));
+    return out;
+  }
+
+  /** `eth_getLogs` of CredentialSuperseded(issuerId, digest) in the record's block alone. */
+  supersededLogs(record) {
+    const topics = encodeEventTopics({
+      abi,
+      eventName: "CredentialSuperseded",
+      args: { issuerId: record.issuerId, digest: record.digest },
+    });
+    const at = "0x" + record.block.toString(16);
+    return ["eth_getLogs", [{ address: this.registry, fromBlock: at, toBlock: at, topics }]];
+  }
+
+  /** A `supersession` record completed from its event in `logs` (ChainUnavailable when absent). */
+  supersession(record, logs) {
+    for (const log of Array.isArray(logs) ? logs : []) {
+      let event;
+      try {
+        event = decodeEventLog({ abi, data: log.data, topics: log.topics });
+      } catch {
+        throw new ChainUnavailable(this.rpc.url, "malformed answer to eth_getLogs");
+      }
+      if (event.eventName === "CredentialSuperseded" && event.args.newDigest.toLowerCase() === record.newDigest) {
+        return { ...record, newRoot: event.args.newRoot.toLowerCase(), newId: String(event.args.newId) };
+      }
+    }
+    throw new ChainUnavailable(
+      this.rpc.url,
+      `no CredentialSuperseded event for credential ${record.digest} (issuer #${record.issuerId}) in block ${record.block}`,
+    );
+  }
+
   static batchInfo(root, r) {
     const [issuerId, keyId, anchoredAt, blockNumber, count, revokedAt, revocationReason] = r.map(int);
     if (anchoredAt === 0) return null;
@@ -251,10 +327,13 @@ export class ChainReader {
   /**
    * Everything verification needs, in at most three batched round trips; `signingKeys` (0x-hex
    * Ed25519 public keys) are read in round 2, each one present in `snap.signingKeys` (issuer id 0
-   * when unknown or when the registry predates signing keys).
+   * when unknown or when the registry predates signing keys). `successors` are [root, old digest]
+   * pairs of files claiming to replace a credential: `snap.supersessions` holds their records and
+   * those of the revocations with reason SUPERSEDED_REASON (two more rounds, only when asked).
    */
-  async snapshot(roots, pairs, identities, signingKeys = []) {
-    const rootKeys = [...new Set(roots.map((r) => r.toLowerCase()))];
+  async snapshot(roots, pairs, identities, signingKeys = [], successors = []) {
+    const claims = successors.map(([r, d]) => [r.toLowerCase(), d.toLowerCase()]);
+    const rootKeys = [...new Set([...roots, ...claims.map(([r]) => r)].map((r) => r.toLowerCase()))];
     const answers = await this.rpc.batch([
       ["eth_chainId", []],
       ["eth_getCode", [this.registry, "latest"]],
@@ -272,6 +351,7 @@ export class ChainReader {
       owners: new Map(),
       accreditors: new Map(),
       signingKeys: new Map(),
+      supersessions: new Map(),
     };
     if (!snap.hasCode) return snap;
     rootKeys.forEach((k, i) => snap.batches.set(k, ChainReader.batchInfo(k, this.decode("batch", answers[3 + i]))));
@@ -303,6 +383,7 @@ export class ChainReader {
         keys: new Map(),
         accreditors: new Map(),
         signingKeys: new Map(),
+        supersessions: new Map(),
       };
     }
     const reads = headCache;
@@ -349,7 +430,31 @@ export class ChainReader {
     for (const [i, d] of revs) snap.revocations.set(`${i}|${d}`, reads.revocations.get(`${i}|${d}`));
     for (const u of owners) snap.owners.set(u, reads.owners.get(u));
     for (const k of publicKeys) snap.signingKeys.set(k, reads.signingKeys.get(k));
+    await this.fillSupersessions(snap, reads, claims, block);
     return snap;
+  }
+
+  /**
+   * Rounds 4 and 5 of snapshot (chain/snapshot.py `_fill_supersessions`): the supersessions of the
+   * revocations with reason SUPERSEDED_REASON and of the `claims` (root, old digest) whose root is
+   * anchored, in the namespace of the issuer that anchored it. Nothing is sent when there are none,
+   * or when this head already answered them all.
+   */
+  async fillSupersessions(snap, reads, claims, block) {
+    const wanted = new Map();
+    for (const [key, rev] of snap.revocations) {
+      if (rev && rev.reason === SUPERSEDED_REASON) wanted.set(key, key.split("|"));
+    }
+    for (const [root, digest] of claims) {
+      const batch = snap.batches.get(root);
+      if (batch) wanted.set(`${batch.issuerId}|${digest}`, [batch.issuerId, digest]);
+    }
+    const missing = [...wanted].filter(([key]) => !reads.supersessions.has(key)).map(([, pair]) => pair);
+    if (missing.length) {
+      const pairs = missing.map(([i, d]) => [Number(i), d]);
+      for (const [key, record] of await this.supersessions(pairs, block)) reads.supersessions.set(key, record);
+    }
+    for (const key of wanted.keys()) snap.supersessions.set(key, reads.supersessions.get(key));
   }
 }
 

@@ -39,6 +39,8 @@ const SALT_RE = /^0x[0-9a-f]{32}$/;
 const POINTER_RE = /^(?:\/(?:[^~/]|~[01])*)+$/u;
 const DATETIME_RE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})$/;
 const INDEX_RE = /^(?:0|[1-9][0-9]*)$/;
+/** A claimed credential id (filerules.CLAIM_ID_RE): 1 to 256 characters, no spaces or control characters. */
+const CLAIM_ID_RE = /^[^\x00-\x20\x7f]{1,256}$/u;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** A format refusal: `where` names the field (like CredentialFormatError's field). */
@@ -197,6 +199,7 @@ function strict(raw, version) {
   } else {
     strictV2(raw, proof);
   }
+  if ("supersedes" in proof) strictSupersedes(proof, raw.proof.length - 1);
   for (const pointer of Object.keys(proof.salts)) {
     if (!POINTER_RE.test(pointer) || !SALT_RE.test(proof.salts[pointer])) {
       throw new FormatError(`/proof/0/salts/${pyRepr(pointer)}`, "bad pointer or salt");
@@ -232,6 +235,21 @@ function strict(raw, version) {
         }
       }
     }
+  }
+}
+
+/** The optional `supersedes` claim (docs/format.md §4a; filerules._strict_supersedes). */
+function strictSupersedes(proof, index) {
+  const claim = proof.supersedes;
+  const where = `/proof/${index}/supersedes`;
+  if (!HASH_RE.test(claim.credentialDigest)) {
+    throw new FormatError(`${where}/credentialDigest`, "must be '0x' + 64 lower-case hex");
+  }
+  if (claim.credentialDigest === proof.credentialDigest) {
+    throw new FormatError(`${where}/credentialDigest`, "a credential cannot replace itself");
+  }
+  if (!CLAIM_ID_RE.test(claim.id)) {
+    throw new FormatError(`${where}/id`, "must be 1 to 256 characters without spaces or control characters");
   }
 }
 
@@ -354,6 +372,8 @@ export function parseCredentialFile(data) {
     /** Format v2: {pointer: field hash} of the hidden leaves; null for v1. */
     redactedPointers,
     hiddenPaths: [...proof.hiddenPaths],
+    /** The claim that this credential replaces another ({id, credentialDigest, kind}), or null. */
+    supersedes: isPlainObject(proof.supersedes) ? proof.supersedes : null,
     /** "full", "redacted" or "profile:<name>" (v1 files: "full" or "redacted"). */
     disclosure: typeof proof.disclosure === "string" ? proof.disclosure : redacted.length ? "redacted" : "full",
   };

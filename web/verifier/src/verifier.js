@@ -1,7 +1,7 @@
 // The verification of registry/verify/verifier.py, in the browser: the named checks format,
 // integrity, inclusion, anchor, issuer, signature (format v2 files carrying the issuer's
-// DataIntegrityProof), revocation and validity, each pass / fail / indeterminate with a reason,
-// and the verdict. The report has the shape of `registry verify --json`
+// DataIntegrityProof), revocation, lineage (files claiming to replace another credential) and
+// validity, each pass / fail / indeterminate with a reason, and the verdict. The report has the shape of `registry verify --json`
 // (Report.model_dump(mode="json")).
 import { getAddress } from "viem";
 import { extractIfBaked, BadgeError } from "./baking.js";
@@ -9,6 +9,7 @@ import { ChainReader, ChainUnavailable, ConfigError, Directory, NotARegistry, Rp
 import { computeDigest, computeDigestV2, verifyInclusion } from "./digest.js";
 import { FormatError, hides, parseCredentialFile } from "./format.js";
 import { identityConflict, issuerDid, namedIdentity } from "./identity.js";
+import { lineageCheck, revocationCheck } from "./revocation.js";
 import { checkSignature, keyBinding } from "./signature.js";
 import { clock, isoZ, parseTime } from "./time.js";
 
@@ -20,21 +21,16 @@ export const CHECK_NAMES = [
   "issuer",
   "signature",
   "revocation",
+  "lineage",
   "validity",
 ];
-/** Checks a report holds only when they apply: `signature` for a file carrying a DataIntegrityProof. */
-export const OPTIONAL_CHECKS = ["signature"];
+/**
+ * Checks a report holds only when they apply: `signature` for a file carrying a DataIntegrityProof,
+ * `lineage` for a file claiming to replace another credential (`supersedes`).
+ */
+export const OPTIONAL_CHECKS = ["signature", "lineage"];
 /** The checks that read the chain (INDETERMINATE together when it cannot be read). */
-const CHAIN_CHECKS = ["anchor", "issuer", "signature", "revocation"];
-export const REVOCATION_REASONS = {
-  0: "unspecified",
-  1: "issued in error",
-  2: "superseded by a new credential",
-  3: "academic or professional misconduct",
-  4: "issuer key compromised",
-  5: "withdrawn at the holder's request",
-  6: "achievement requirements no longer met",
-};
+const CHAIN_CHECKS = ["anchor", "issuer", "signature", "revocation", "lineage"];
 const PASS = "pass";
 const FAIL = "fail";
 const INDETERMINATE = "indeterminate";
@@ -101,9 +97,11 @@ class Item {
   pending(name) {
     return !(name in this.checks);
   }
-  /** Whether check `name` belongs in this file's report (signature: only with a DataIntegrityProof). */
+  /** Whether check `name` belongs in this file's report (signature: only with a DataIntegrityProof; lineage: only with a claim). */
   applies(name) {
-    return name !== "signature" || (this.cf !== null && this.cf.signature !== null);
+    if (name === "signature") return this.cf !== null && this.cf.signature !== null;
+    if (name === "lineage") return this.cf !== null && this.cf.supersedes !== null;
+    return true;
   }
 }
 
@@ -341,26 +339,6 @@ function signatureCheck(item, batch, key) {
   item.set("signature", ok ? PASS : FAIL, reason, details);
 }
 
-function revocationCheck(item, batch, revocation) {
-  if (batch.revokedAt !== 0) {
-    const reason = REVOCATION_REASONS[batch.revocationReason] ?? `code ${batch.revocationReason}`;
-    item.set("revocation", FAIL, `the whole batch was revoked by the issuer on ${isoZ(batch.revokedAt)}: ${reason}`, {
-      revokedAt: isoZ(batch.revokedAt),
-      reasonCode: batch.revocationReason,
-      scope: "batch",
-    });
-  } else if (revocation) {
-    const reason = REVOCATION_REASONS[revocation.reason] ?? `code ${revocation.reason}`;
-    item.set("revocation", FAIL, `revoked by the issuer on ${isoZ(revocation.revokedAt)}: ${reason}`, {
-      revokedAt: isoZ(revocation.revokedAt),
-      reasonCode: revocation.reason,
-      scope: "credential",
-    });
-  } else {
-    item.set("revocation", PASS, "neither the credential nor its batch is revoked");
-  }
-}
-
 /**
  * For a file from a registry the user does not trust: a warning when a registry the user does
  * trust on that chain admits the very identity the file names (a look-alike issuing in a real
@@ -396,6 +374,7 @@ async function readAndCheck(reader, chainId, registry, group, policy) {
     group.map((i) => [i.root, i.digest]),
     group.map((i) => namedIdentity(i.cf.credential)),
     group.filter((i) => i.signature !== null && i.signature.ok).map((i) => i.signature.publicKey),
+    group.filter((i) => i.cf.supersedes !== null).map((i) => [i.root, i.cf.supersedes.credentialDigest]),
   );
   if (snap.chainId !== chainId) {
     indeterminate(
@@ -443,7 +422,11 @@ async function readAndCheck(reader, chainId, registry, group, policy) {
     if (item.signature !== null && item.signature.ok) {
       signatureCheck(item, batch, snap.signingKeys.get(item.signature.publicKey));
     }
-    revocationCheck(item, batch, snap.revocations.get(`${batch.issuerId}|${item.digest.toLowerCase()}`));
+    const own = `${batch.issuerId}|${item.digest.toLowerCase()}`;
+    revocationCheck(item, batch, snap.revocations.get(own), snap.supersessions.get(own) ?? null);
+    if (item.cf.supersedes !== null) {
+      lineageCheck(item, snap.supersessions.get(`${batch.issuerId}|${item.cf.supersedes.credentialDigest}`) ?? null);
+    }
   }
 }
 
