@@ -10,6 +10,8 @@ and runs the checks of ``docs/audit.md``:
   at or after its declared compromise time, anchors by a suspended issuer or with a retired
   key, revocations of unknown roots, role and directory changes by accounts without the
   authority to make them, counts that disagree with the batch metadata (when it is known);
+* lineages (:mod:`registry.audit.lineage`): supersessions (corrections and renewals) joined
+  into lines, successors revoked, shared, or named with a retired or compromised key;
 * with the issuer's records (:mod:`registry.audit.reconcile` through the
   :class:`registry.audit.records.IssuerRecords` port): batches recorded as anchored but not on
   chain (or with another count or issuer), roots anchored with the issuer's keys that its
@@ -36,10 +38,11 @@ from typing import Any, Final
 from registry.audit.cache import AuditCache, CacheSource
 from registry.audit.checks import chain_checks, lookalike_checks
 from registry.audit.codecheck import check_code, default_sources
+from registry.audit.lineage import attach_keys, lineage_checks, lineages
 from registry.audit.reconcile import reconcile
 from registry.audit.records import IssuerRecords
 from registry.audit.replay import replay
-from registry.audit.report import AuditReport, BatchRecord, IssuerTimeline, short_hex
+from registry.audit.report import AuditReport, BatchRecord, IssuerTimeline, SupersessionRecord, short_hex
 from registry.audit.sampling import check_sample
 from registry.audit.state import History, select_issuer
 from registry.chain.adapter import Chain
@@ -100,6 +103,10 @@ class Auditor:
             if current is None or current.hash != source.scanned_hash:
                 stats.rewound = True
                 start = self._rewind(source, head)
+        stale = self._first_undecoded(source)
+        if stale is not None and stale < start:
+            self.cache.rewind(source, stale)
+            stats.rewound, start = True, stale
         if start > head:
             return stats
         pages = self.client.history.get_logs(start, head, page_size=self.page_size, max_page_size=self.max_page_size)
@@ -124,6 +131,13 @@ class Auditor:
             stats.pages += 1
         return stats
 
+    def _first_undecoded(self, source: CacheSource) -> int | None:
+        """The first block with an event the cache holds as ``Unknown`` but this ABI decodes: the
+        cache was written by an older auditor (before ``CredentialSuperseded``, say)."""
+        abi = self.client.reads.abi
+        known = {abi.topic(str(item["name"])) for item in abi.abi if item.get("type") == "event"}
+        return min((block for block, topic in self.cache.undecoded(source) if topic in known), default=None)
+
     def _rewind(self, source: CacheSource, head: int) -> int:
         """After a reorg (or a reset chain), forget recent events and say where to read again."""
         assert source.scanned_to is not None
@@ -140,6 +154,14 @@ class Auditor:
     def history(self) -> History:
         source = self.cache.source(self.client.reads.chain_id(), self.registry, self.from_block)
         return replay(self.cache.events(source))
+
+    def _name_supersession_keys(self, h: History) -> None:
+        """The key of each supersession, from the revocation slot it wrote (one batched read; the
+        events do not carry it)."""
+        if not h.supersessions:
+            return
+        slots = self.client.reads.revocations(list(h.supersessions))
+        attach_keys(h, {pair: slot.key_id for pair, slot in slots.items() if slot is not None})
 
     def run(
         self,
@@ -159,10 +181,12 @@ class Auditor:
         source = self.cache.source(self.client.reads.chain_id(), self.registry, self.from_block)
         events = self.cache.events(source)
         h = replay(events)
+        self._name_supersession_keys(h)
         findings = list(h.findings)
         run = ["history", "keys", "suspension", "revocations", "governance", "metadata", "lookalikes"]
         skipped: dict[str, str] = {}
         findings += chain_checks(h, metadata)
+        findings += lineage_checks(h)
         findings += lookalike_checks(h)
         db_info: dict[str, Any] | None = None
         if records is not None:
@@ -216,6 +240,7 @@ class Auditor:
             issuers=_timelines(h, selected),
             batches=_batch_records(h, selected),
             credential_revocations=_credential_revocations(h, selected),
+            supersessions=_supersessions(h, selected),
             roles=h.role_changes,
             accreditors=sorted(h.accreditors.values(), key=lambda b: (b.name is None, b.name or "", b.address)),
             code=code_info,
@@ -260,7 +285,9 @@ def _timelines(h: History, selected: int | None) -> list[IssuerTimeline]:
             "credentials": sum(b.count for b in batches if b.pathway is None),
             "pathways": sum(1 for b in batches if b.pathway is not None),
             "revoked_batches": sum(1 for b in batches if b.revoked_at is not None),
-            "revoked_credentials": sum(1 for (i, _d) in h.revocations if i == iid),
+            "revoked_credentials": sum(1 for (i, d) in h.revocations if i == iid and (i, d) not in h.supersessions),
+            "superseded_credentials": sum(1 for (i, _d) in h.supersessions if i == iid),
+            "lineages": lineages(h, iid),
         }
         body = h.accreditors.get(issuer.admitted_by)
         if body is not None and body.name:
@@ -284,8 +311,13 @@ def _credential_revocations(h: History, selected: int | None) -> list[dict[str, 
     return [
         {"issuer_id": iid, "digest": digest, "timestamp": ts, "reason": reason, "tx": tx}
         for (iid, digest), (ts, reason, tx) in sorted(h.revocations.items(), key=lambda kv: kv[1][0])
-        if selected is None or iid == selected
+        if (selected is None or iid == selected) and (iid, digest) not in h.supersessions
     ]
+
+
+def _supersessions(h: History, selected: int | None) -> list[SupersessionRecord]:
+    """Every supersession in the order it happened (a superseded credential is not listed as revoked)."""
+    return [s for (iid, _d), s in h.supersessions.items() if selected is None or iid == selected]
 
 
 def audit(

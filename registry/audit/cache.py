@@ -1,8 +1,10 @@
 """The auditor's own database of the events read so far (SQLite file or any SQLAlchemy URL).
 
 Derived data: when :data:`CACHE_SCHEMA_VERSION` changes the tables are dropped and rebuilt from
-the chain. One row per event with its block hash, so a reorg is noticed and rewound; a resume
-point per (chain, registry); and compiled runtime bytecode by sources fingerprint.
+the chain; an event an older reader stored as ``Unknown`` is read again once the auditor decodes
+it (:meth:`AuditCache.undecoded`), so a new event type needs no new schema version. One row per
+event with its block hash, so a reorg is noticed and rewound; a resume point per (chain,
+registry); and compiled runtime bytecode by sources fingerprint.
 """
 
 from __future__ import annotations
@@ -155,6 +157,20 @@ class AuditCache:
             ).all()
         return [AuditEvent(int(r[0]), int(r[1]), str(r[2]), int(r[3]), str(r[4]), json.loads(r[5])) for r in rows]
 
+    def undecoded(self, source: CacheSource) -> list[tuple[int, str | None]]:
+        """(block, topic0) of each stored event its reader could not decode (named ``Unknown``).
+
+        A cache written by an auditor whose ABI lacked an event (``CredentialSuperseded`` before
+        issue 14) holds that event's logs so; a newer auditor reads those blocks again.
+        """
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_log_t.c.block, _log_t.c.args).where(
+                    (_log_t.c.source_id == source.id) & (_log_t.c.name == "Unknown")
+                )
+            ).all()
+        return [(int(block), _topic0(args)) for block, args in rows]
+
     def compiled(self, fingerprint: str) -> bytes | None:
         with self.engine.connect() as conn:
             value = conn.execute(
@@ -169,3 +185,9 @@ class AuditCache:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _topic0(args: str) -> str | None:
+    """The event signature topic of an ``Unknown`` row's stored arguments (``{"topics": [...]}``)."""
+    topics = json.loads(args).get("topics") or [None]
+    return str(topics[0]).lower() if topics[0] else None

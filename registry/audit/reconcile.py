@@ -3,7 +3,9 @@
 
 Batches the issuer recorded as anchored must be on chain with the same issuer and count; roots
 anchored with the issuer's keys must be known to its records (a *lost* record if its own log
-mentions them, a key used *outside* the service if not); revocations must agree both ways.
+mentions them, a key used *outside* the service if not); revocations must agree both ways. A
+supersession is a revocation (reason 2) to the records as on chain; its successor must be in a batch
+the records hold.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from registry.audit.records import IssuerRecords, RecordedBatch
-from registry.audit.report import Finding, Severity, iso_time
+from registry.audit.report import Finding, Severity, SupersessionRecord, iso_time
 from registry.audit.state import History
 
 __all__ = ["reconcile"]
@@ -31,6 +33,7 @@ def reconcile(
     findings += _unrecorded_batches(h, audited, db_roots, records.mentioned_hashes())
     revocation_findings, revocations_recorded = _revocations(h, records, db_to_chain, audited, db_roots)
     findings += revocation_findings
+    findings += _unrecorded_successors(h, audited, db_roots)
     summary = {
         "issuers": len(db_to_chain),
         "batches_recorded": len(relevant),
@@ -240,8 +243,60 @@ def _revocations(
             findings.append(_chain_revocation_unknown(h, b.issuer_id, b.revoked_at, b.root, None))
     for (iid, digest), (when, _reason, _tx) in sorted(h.revocations.items(), key=lambda kv: kv[1][0]):
         if iid in audited and (iid, digest) not in db_cred:
-            findings.append(_chain_revocation_unknown(h, iid, when, None, digest))
+            step = h.supersessions.get((iid, digest))
+            unknown = _chain_revocation_unknown(h, iid, when, None, digest)
+            findings.append(unknown if step is None else _chain_supersession_unknown(h, step))
     return findings, len(db_cred) + len(db_batch)
+
+
+def _chain_supersession_unknown(h: History, step: SupersessionRecord) -> Finding:
+    return Finding(
+        code="chain-supersession-unknown-to-db",
+        severity=Severity.WARNING,
+        check="database",
+        title="supersession on chain unknown to the database",
+        message=(
+            f"credential {step.digest} of {h.issuer_name(step.issuer_id)} was superseded on chain on {step.at} by "
+            f"{step.new_id} ({step.kind_name}), but the database records no such supersession (nor a revocation "
+            "of it): the service still presents the old credential as valid, and the key was used outside "
+            "the service."
+        ),
+        issuer_id=step.issuer_id,
+        root=step.new_root,
+        tx=step.tx,
+        block=step.block,
+        at=step.at,
+        details={"digest": step.digest, "new_digest": step.new_digest, "new_id": step.new_id},
+    )
+
+
+def _unrecorded_successors(h: History, audited: set[int], db_roots: set[str]) -> list[Finding]:
+    """Supersessions of the audited issuers naming a successor in a batch their records do not hold."""
+    findings: list[Finding] = []
+    for step in h.supersessions.values():
+        if step.issuer_id not in audited or step.new_root in db_roots:
+            continue
+        findings.append(
+            Finding(
+                code="supersession-successor-unrecorded",
+                severity=Severity.WARNING,
+                check="database",
+                title="a supersession names a successor the database does not hold",
+                message=(
+                    f"credential {step.digest} of {h.issuer_name(step.issuer_id)} was superseded on {step.at} by "
+                    f"{step.new_id} ({step.new_digest}) in batch {step.new_root}, which the database does not "
+                    "record as anchored: holders are pointed at a credential the service cannot serve. Find "
+                    "who anchored that batch (see the batch's own finding)."
+                ),
+                issuer_id=step.issuer_id,
+                root=step.new_root,
+                tx=step.tx,
+                block=step.block,
+                at=step.at,
+                details={"digest": step.digest, "new_digest": step.new_digest, "new_id": step.new_id},
+            )
+        )
+    return findings
 
 
 def _db_revocation_missing(h: History, issuer_id: int | None, root: str, digest: str | None) -> Finding:

@@ -54,7 +54,12 @@ class RecordedBatch:
 
 @dataclass(frozen=True)
 class RecordedRevocation:
-    """A revocation the service recorded as done: a credential (``digest``) or a whole batch."""
+    """A revocation the service recorded as done: a credential (``digest``) or a whole batch.
+
+    A supersession (correction or renewal) the service recorded as done is one too, of the old
+    credential with ``reason`` 2 (``SUPERSEDED_REASON``), as the contract records it; ``root`` is
+    the old credential's batch.
+    """
 
     issuer_db_id: int
     root: str

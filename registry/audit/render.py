@@ -1,4 +1,5 @@
-"""Audit report outputs: a terminal table, JSON, CSV (one row per finding) and one HTML file.
+"""Audit report outputs: a terminal table, JSON, CSV (one row per finding) and one HTML file, and
+the lineages as plain text (:func:`render_lineages`).
 
 The HTML report is self-contained and readable offline: inline CSS, charts drawn with
 matplotlib and embedded as inline SVG, no scripts, fonts or images fetched from anywhere. Its
@@ -17,7 +18,7 @@ from typing import Any, Final
 from jinja2 import BaseLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from registry.audit.report import AuditReport, Severity
+from registry.audit.report import AuditReport, Severity, short_hex
 
 __all__ = [
     "FORMATS",
@@ -27,6 +28,7 @@ __all__ = [
     "render_csv",
     "render_html",
     "render_json",
+    "render_lineages",
     "report_context",
     "revocation_chart",
     "template_loader",
@@ -64,6 +66,22 @@ def render_csv(report: AuditReport) -> str:
             ]
         )
     return out.getvalue()
+
+
+def render_lineages(report: AuditReport) -> str:
+    """The issuers' lineages as plain text for a terminal: each line's path, then one row per step
+    (when, block, key, superseded digest -> successor id, kind); empty when nothing was superseded."""
+    out: list[str] = []
+    for issuer in report.issuers:
+        for line in issuer.lineages:
+            end = "  [ends in a revoked credential]" if line.current_revoked else ""
+            out.append(f"{issuer.name} (issuer {issuer.issuer_id}): {line.path}{end}")
+            out += [
+                f"  {s.at} block {s.block} key {s.key or 'unknown'}: {short_hex(s.digest)} -> {s.new_id} "
+                f"({s.kind_name})"
+                for s in line.steps
+            ]
+    return "".join(f"{row}\n" for row in out)
 
 
 def _day(ts: int) -> datetime:
@@ -130,8 +148,9 @@ def anchoring_chart(report: AuditReport) -> Markup | None:
 
 
 def revocation_chart(report: AuditReport) -> Markup | None:
-    """Revoked credentials over time (single revocations and whole batches), cumulative."""
+    """Revoked credentials over time (single revocations, supersessions and whole batches), cumulative."""
     events: list[tuple[int, int, str]] = [(r["timestamp"], 1, "credential") for r in report.credential_revocations]
+    events += [(s.timestamp, 1, "superseded") for s in report.supersessions]
     events += [(b.revoked_at, b.count, "batch") for b in report.batches if b.revoked_at]
     if not events:
         return None
@@ -141,7 +160,12 @@ def revocation_chart(report: AuditReport) -> Markup | None:
     fig, ax = _figure()
     start = datetime.fromtimestamp(events[0][0], UTC).replace(tzinfo=None)
     end = datetime.fromtimestamp(events[-1][0], UTC).replace(tzinfo=None)
-    for kind, colour, label in (("credential", "#a3473c", "single credentials"), ("batch", "#1f3a5f", "whole batches")):
+    series = (
+        ("credential", "#a3473c", "single credentials"),
+        ("superseded", "#4e8f6f", "superseded (corrected or renewed)"),
+        ("batch", "#1f3a5f", "whole batches"),
+    )
+    for kind, colour, label in series:
         total = 0
         xs: list[datetime] = [start]
         ys: list[int] = [0]

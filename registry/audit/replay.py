@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Final
 
+from registry.audit.lineage import is_superseding_revocation, superseded
 from registry.audit.report import (
     BatchRecord,
     Finding,
@@ -23,7 +24,7 @@ from registry.audit.report import (
     iso_time,
     short_hex,
 )
-from registry.audit.state import AuditEvent, History, event_finding, timeline_entry
+from registry.audit.state import AuditEvent, History, event_finding, timeline_entry, unknown_issuer
 from registry.chain.model import ACCREDITOR_ROLE, DEFAULT_ADMIN_ROLE, REVOCATION_REASONS
 from registry.core.identity import issuer_did
 from registry.core.signing import public_key_multibase
@@ -175,7 +176,7 @@ def _issuer_suspended_or_reinstated(h: History, ev: AuditEvent) -> None:
     _require_accreditor(h, ev, by, f"{verb} issuer {iid}")
     target = h.issuers.get(iid)
     if target is None:
-        h.findings.append(_unknown_issuer(ev, iid, verb))
+        h.findings.append(unknown_issuer(ev, iid, verb))
         return
     target.suspended_at = ev.timestamp if suspended else None
     target.timeline.append(timeline_entry(ev, verb, f"{verb} by accreditation body {h.body_label(by)}", by=by))
@@ -186,7 +187,7 @@ def _key_rotated(h: History, ev: AuditEvent) -> None:
     iid, prev, new, by = int(a["issuerId"]), a["previousKey"], a["newKey"], a["by"]
     target = h.issuers.get(iid)
     if target is None:
-        h.findings.append(_unknown_issuer(ev, iid, "rotated a key of"))
+        h.findings.append(unknown_issuer(ev, iid, "rotated a key of"))
         return
     if by != prev:
         _require_accreditor(h, ev, by, f"assigned key {new} to issuer {iid}")
@@ -250,7 +251,7 @@ def _signing_key_set(h: History, ev: AuditEvent) -> None:
     iid, key, previous = int(a["issuerId"]), str(a["publicKey"]).lower(), str(a["previous"]).lower()
     issuer = h.issuers.get(iid)
     if issuer is None:
-        h.findings.append(_unknown_issuer(ev, iid, "set a signing key of"))
+        h.findings.append(unknown_issuer(ev, iid, "set a signing key of"))
         return
     problems = []
     if issuer.suspended_at is not None:
@@ -338,19 +339,7 @@ def _require_accreditor(h: History, ev: AuditEvent, by: str, what: str) -> None:
         )
 
 
-def _unknown_issuer(ev: AuditEvent, iid: int, verb: str) -> Finding:
-    return event_finding(
-        ev,
-        "unknown-issuer",
-        Severity.CRITICAL,
-        "governance",
-        "event for an unknown issuer",
-        f"an event {verb} issuer {iid}, which was never admitted in this registry's history.",
-        issuer_id=iid,
-    )
-
-
-# -- batches and revocations --------------------------------------------------------------------
+# -- batches and revocations (supersessions: registry.audit.lineage) ---------------------------
 
 
 def _anchored(h: History, ev: AuditEvent) -> None:
@@ -360,7 +349,7 @@ def _anchored(h: History, ev: AuditEvent) -> None:
     key = h.key_by_id.get(key_id)
     label = h.issuer_name(iid)
     if issuer is None:
-        h.findings.append(_unknown_issuer(ev, iid, "anchored a batch for"))
+        h.findings.append(unknown_issuer(ev, iid, "anchored a batch for"))
     elif issuer.suspended_at is not None:
         h.findings.append(
             event_finding(
@@ -452,8 +441,10 @@ def _revoked(h: History, ev: AuditEvent) -> None:
             iid = h.batches[root].issuer_id
         issuer = h.issuers.get(iid)
         if issuer is None:
-            h.findings.append(_unknown_issuer(ev, iid, "revoked a credential of"))
+            h.findings.append(unknown_issuer(ev, iid, "revoked a credential of"))
             return
+        if is_superseding_revocation(h, iid, digest, ev.tx):
+            return  # its supersession, replayed first, already stands for it
         h.revocations[(iid, digest)] = (ev.timestamp, reason, ev.tx)
         why = f": {REVOCATION_REASONS.get(reason, f'code {reason}')}" if reason is not None else ""
         issuer.timeline.append(
@@ -506,4 +497,5 @@ _HANDLERS: Final[dict[str, Callable[[History, AuditEvent], None]]] = {
     "BatchAnchored": _anchored,
     "CredentialRevoked": _revoked,
     "BatchRevoked": _revoked,
+    "CredentialSuperseded": superseded,
 }

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 __all__ = [
     "CHECKS",
@@ -23,9 +23,11 @@ __all__ = [
     "Finding",
     "IssuerTimeline",
     "KeyRecord",
+    "Lineage",
     "RoleChange",
     "Severity",
     "SigningKeyRecord",
+    "SupersessionRecord",
     "TimelineEntry",
     "iso_time",
     "short_hex",
@@ -38,7 +40,9 @@ CHECKS: Final = {
     "keys": "anchors with a key at or after its declared compromise time, or with a retired key; signing keys "
     "registered once, by an issuer that could anchor",
     "suspension": "anchors by a suspended issuer",
-    "revocations": "revocations of roots that were never anchored",
+    "revocations": "revocations of roots that were never anchored; supersessions (corrections, renewals) whose "
+    "successor was revoked before or after, successors named for several credentials, supersessions with a "
+    "retired key or at or after the key's declared compromise",
     "governance": "role and directory changes only by accounts holding the authority",
     "metadata": "batch counts agree with the batch metadata document, where it is known",
     "lookalikes": "no two directory entries look alike (UTS #39 confusables, equal names, case) or mix scripts",
@@ -195,7 +199,57 @@ class IssuerTimeline(BaseModel):
     pathways: int = 0
     revoked_batches: int = 0
     revoked_credentials: int = 0
+    """Credentials revoked on their own, without a successor (supersessions are counted apart)."""
+    superseded_credentials: int = 0
+    """Credentials superseded by a corrected or renewed one (each also revoked with reason 2)."""
+    lineages: list[Lineage] = Field(default_factory=list)
+    """The issuer's supersessions joined into lines (A -> B -> C), oldest line first."""
     timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class SupersessionRecord(BaseModel):
+    """One supersession (``CredentialSuperseded``): credential ``digest`` of issuer ``issuer_id``
+    revoked and replaced by ``new_digest`` (anchored under ``new_root``, published as ``new_id``).
+
+    The event does not carry the key that sent it; ``key_id`` and ``key`` come from the revocation
+    slot the supersession wrote (``credentialRevocation``), read when the report is made.
+    """
+
+    issuer_id: int
+    digest: str
+    new_digest: str
+    new_root: str
+    new_id: str
+    kind: int
+    kind_name: str
+    """``correction``, ``renewal`` or ``kind <n>``."""
+    timestamp: int
+    at: str | None
+    block: int
+    log_index: int
+    tx: str
+    key_id: int | None = None
+    key: str | None = None
+
+
+class Lineage(BaseModel):
+    """Credentials that replaced one another, oldest first: ``digests[0]`` was superseded by
+    ``digests[1]`` (``steps[0]``), and so on; the last digest is the current credential.
+
+    ``current_revoked`` says whether that last credential (or its whole batch) is revoked
+    without being superseded: then the line ends in no valid credential at all.
+    """
+
+    issuer_id: int
+    digests: list[str]
+    steps: list[SupersessionRecord]
+    current_revoked: bool = False
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def path(self) -> str:
+        """``0x1234…abcd -> urn:uuid:… (correction) -> …``: the first digest, then each successor's id."""
+        return " -> ".join([short_hex(self.digests[0]), *(f"{s.new_id} ({s.kind_name})" for s in self.steps)])
 
 
 class RoleChange(BaseModel):
@@ -229,6 +283,8 @@ class AuditReport(BaseModel):
     issuers: list[IssuerTimeline]
     batches: list[BatchRecord] = Field(default_factory=list)
     credential_revocations: list[dict[str, Any]] = Field(default_factory=list)
+    """Credentials revoked on their own; a superseded credential is in ``supersessions`` instead."""
+    supersessions: list[SupersessionRecord] = Field(default_factory=list)
     roles: list[RoleChange] = Field(default_factory=list)
     accreditors: list[AccreditationBody] = Field(default_factory=list)
     code: dict[str, Any] | None = None

@@ -1,9 +1,10 @@
 """The registry's state as :func:`registry.audit.replay.replay` rebuilds it from its events.
 
 :class:`AuditEvent` (a registry event with its block's time), :class:`History` (the issuers, keys,
-batches, revocations and roles so far, and the findings replaying revealed), what a handler
-records at its event (:func:`event_finding`, :func:`timeline_entry`) and :func:`select_issuer`
-(an issuer of a history by id, DID/URI or key address). Pure: no chain, no database, no clock.
+batches, revocations, supersessions and roles so far, and the findings replaying revealed), what
+a handler records at its event (:func:`event_finding`, :func:`timeline_entry`,
+:func:`unknown_issuer`) and :func:`select_issuer` (an issuer of a history by id, DID/URI or key
+address). Pure: no chain, no database, no clock.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from registry.audit.report import (
     RoleChange,
     Severity,
     SigningKeyRecord,
+    SupersessionRecord,
     TimelineEntry,
     iso_time,
 )
 from registry.errors import NotFound
 
-__all__ = ["AuditEvent", "History", "event_finding", "select_issuer", "timeline_entry"]
+__all__ = ["AuditEvent", "History", "event_finding", "select_issuer", "timeline_entry", "unknown_issuer"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,10 @@ class History:
     """Ed25519 signing keys by 0x-hex public key."""
     batches: dict[str, BatchRecord] = field(default_factory=dict)
     revocations: dict[tuple[int, str], tuple[int, int | None, str]] = field(default_factory=dict)
-    """Credential revocations by (issuer id, digest): (time, reason if emitted, transaction)."""
+    """Credential revocations by (issuer id, digest): (time, reason if emitted, transaction).
+    A supersession is one too (reason 2), as on chain."""
+    supersessions: dict[tuple[int, str], SupersessionRecord] = field(default_factory=dict)
+    """Supersessions by (issuer id, superseded digest), in the order they happened."""
     roles: dict[str, set[str]] = field(default_factory=dict)
     role_changes: list[RoleChange] = field(default_factory=list)
     accreditors: dict[str, AccreditationBody] = field(default_factory=dict)
@@ -102,6 +107,19 @@ def event_finding(
         block=ev.block,
         at=iso_time(ev.timestamp),
         **kw,
+    )
+
+
+def unknown_issuer(ev: AuditEvent, iid: int, verb: str) -> Finding:
+    """The finding for an event naming an issuer the history never admitted."""
+    return event_finding(
+        ev,
+        "unknown-issuer",
+        Severity.CRITICAL,
+        "governance",
+        "event for an unknown issuer",
+        f"an event {verb} issuer {iid}, which was never admitted in this registry's history.",
+        issuer_id=iid,
     )
 
 

@@ -74,6 +74,7 @@ def resolve_target(settings: Any, rpc: str | None, registry: str | None, from_bl
 
 
 def _print_table(report: Any, console: Console) -> None:
+    from registry.audit.render import render_lineages
     from registry.audit.report import Severity
 
     published = sum(1 for b in report.batches if b.pathway)
@@ -88,6 +89,8 @@ def _print_table(report: Any, console: Console) -> None:
     for i in report.issuers:
         status = "suspended" if i.suspended_at else "active"
         revoked = f"{i.revoked_batches} batches, {i.revoked_credentials} credentials"
+        if i.superseded_credentials:
+            revoked += f", {i.superseded_credentials} superseded"
         issuers.add_row(
             str(i.issuer_id),
             f"{i.name} ({i.did})",
@@ -98,6 +101,9 @@ def _print_table(report: Any, console: Console) -> None:
             status,
         )
     console.print(issuers)
+    if lineages := render_lineages(report):
+        console.print("[bold]Lineages[/] (corrections and renewals)")
+        console.print(lineages, end="", markup=False, highlight=False)
     if report.accreditors:
         bodies = Table("accreditation body", "address", "admitted issuers", "role", title="Accreditation bodies")
         for b in report.accreditors:
