@@ -2,17 +2,20 @@
 """Crash-safety campaign of the anchoring worker (a section of ``scripts/bench.py``).
 
 A real ``registry worker`` process against a private anvil and a real database is SIGKILLed at
-every pipeline step (the anchor's and the revocation's: revocations are requested during the
-campaign and go through the same recorded-transaction pipeline) and at random moments, restarted,
-and the invariants are checked after every kill (tests/reliability_harness.py: no credential or
-revocation lost, nothing anchored or revoked twice, every chain write recorded before it was
-sent, no nonce shared or skipped). Quick mode: one kill per step plus two random ones (SQLite).
-``--long``: each step four times plus 80 random kills on SQLite, and each step twice plus 40
-random kills on PostgreSQL when ``REGISTRY_TEST_POSTGRES_URL`` is set (120+ kills in all).
+every pipeline step (the anchor's, the revocation's and the supersession's: revocations,
+corrections and renewals are requested during the campaign and go through the same
+recorded-transaction pipeline) and at random moments, restarted, and the invariants are checked
+after every kill (tests/reliability_harness.py: no credential, revocation or supersession lost,
+nothing anchored, revoked or superseded twice, no new file released before the chain records what
+it replaces, every chain write recorded before it was sent, no nonce shared or skipped). Quick
+mode: one kill per step plus two random ones (SQLite). ``--long``: each step four times plus 80
+random kills on SQLite, and each step twice plus 40 random kills on PostgreSQL when
+``REGISTRY_TEST_POSTGRES_URL`` is set (150+ kills in all).
 
-Figures: ``crash_runs`` (revocation kills included), ``crash_violations`` (must be 0),
-``crash_revocations`` (revocations requested), ``crash_revocation_kills`` (kills while one was
-open), per-database details.
+Figures: ``crash_runs`` (revocation and supersession kills included), ``crash_violations`` (must
+be 0), ``crash_revocations`` (revocations requested), ``crash_revocation_kills`` (kills while one
+was open), ``crash_supersessions`` (corrections and renewals requested),
+``crash_supersession_kills`` (kills while one was open), per-database details.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def _campaign(kind: str, tmp: Path, *, rounds: int, random_kills: int, seed: int
     from sqlmodel import Session
 
     from tests.chain_fixtures import Registry, deploy_fixture
-    from tests.reliability_harness import PIPELINE_STEPS, REVOCATION_STEPS, crash_campaign
+    from tests.reliability_harness import PIPELINE_STEPS, REVOCATION_STEPS, SUPERSESSION_STEPS, crash_campaign
     from tests.service_support import Database, add_issuer, database
 
     fixture: Generator[Registry] = deploy_fixture(tmp / "chain")  # type: ignore[assignment]
@@ -50,7 +53,7 @@ def _campaign(kind: str, tmp: Path, *, rounds: int, random_kills: int, seed: int
             issuer_id,
             ach,
             tmp / "workers",
-            steps=[*PIPELINE_STEPS, *REVOCATION_STEPS] * rounds,
+            steps=[*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS] * rounds,
             random_kills=random_kills,
             random_window=(0.5, 4.0),
             seed=seed,
@@ -81,6 +84,8 @@ def run(long: bool = False) -> dict[str, Any]:
         "crash_batches": sum(int(f["crash_batches"]) for f in per_db.values()),
         "crash_revocations": sum(int(f["crash_revocations"]) for f in per_db.values()),
         "crash_revocation_kills": sum(int(f["crash_revocation_kills"]) for f in per_db.values()),
+        "crash_supersessions": sum(int(f["crash_supersessions"]) for f in per_db.values()),
+        "crash_supersession_kills": sum(int(f["crash_supersession_kills"]) for f in per_db.values()),
         "crash_campaigns": per_db,
     }
 

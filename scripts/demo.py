@@ -15,6 +15,10 @@
    is written (`registry verifier-page`);
 6. a learner hides the grade (selective disclosure) and the file still verifies;
 7. the university revokes one credential (`registry revoke`): it now verifies INVALID;
+   the school corrects a learner's name (`registry reissue`) and renews another credential
+   (`POST /v1/credentials/{id}/renew`): the worker anchors the new credentials, records on chain
+   that they replace the old ones, the LMS gets ``credential.superseded``; the old files verify
+   INVALID (superseded), the new ones VALID, saying what they replace;
 8. an auditor reconciles the chain with the service's database, checks the deployed bytecode
    and a sample of files, and writes a self-contained HTML report; the look-alike watch
    (`registry audit --look-alikes`) finds the forger's registry.
@@ -32,8 +36,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -185,7 +192,8 @@ def main() -> int:
 
     step(f"4. The technical school imports {COHORT} learners through the issuer service")
     service_dir = run_dir / "service"
-    service_db, public_id, school_file = service_story(settings, rpc, service_dir)
+    service_db, service_ids, school_file = service_story(settings, rpc, service_dir)
+    public_id = service_ids[0]
     etsi_key = dev_account(ETSI[2], chain_id)
     etsi_did = did_document(ETSI[1], signing_public_key(etsi_key), chain_id, etsi_key.address)
     (service_dir / "did.json").write_text(json.dumps(etsi_did, indent=2) + "\n")
@@ -255,6 +263,9 @@ def main() -> int:
     expect(cli("revoke", rel(revoked), "--reason", "1", "--rpc", rpc), 0, "revocation")
     expect(cli("verify", rel(revoked), "--rpc", rpc), 1, "verification of the revoked credential")
 
+    step("7b. The school corrects a learner's name (CLI) and renews a credential (API)")
+    lineage_story(settings, rpc, service_dir, service_ids[1], service_ids[2])
+
     step("8. The auditor: history, reconciliation with the service's database, bytecode, files")
     report = run_dir / "audit-report.html"
     expect(cli("audit", "--rpc", rpc, "--issuer", ETSI[1], "--db", service_db), 0, "reconciliation")
@@ -270,7 +281,8 @@ def main() -> int:
         f"Done in {time.monotonic() - started:.0f} s. Everything is under {rel(run_dir)}/:\n"
         f"  universidad/  {COHORT} credential files issued with `registry issue`\n"
         f"  service/      {COHORT} files from the service, baked badges (.png, .svg), a redacted file, a\n"
-        f"                profile file (signed without the grade), printable certificates (.pdf, en and es)\n"
+        f"                profile file (signed without the grade), printable certificates (.pdf, en and es),\n"
+        f"                a corrected and a renewed credential (*.corrected.json, *.renewed.json)\n"
         f"  */did.json    each issuer's DID document: the Ed25519 key of the files' DataIntegrityProof\n"
         f"  audit-report.html  the auditor's report (open it in a browser; it works offline)\n"
         f"  verifier.html  the verifier as one page: open it in a browser, drop a file (or a baked badge)\n"
@@ -423,8 +435,11 @@ class _Receiver:
         raise SystemExit(f"demo failed: no {event} webhook within {timeout:.0f} s")
 
 
-def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str, bytes]:
-    """Issue through the service's REST API; the in-process worker seals and anchors."""
+@contextmanager
+def school_service(settings: Settings, rpc: str) -> Iterator[tuple[str, Any]]:
+    """`registry serve` for the technical school in this process (with its worker), on the
+    database `registry serve` opens afterwards (the closing hint relies on it): its base URL and
+    an API client with a new API key; stopped on exit."""
     import httpx
     from sqlmodel import Session, select
 
@@ -438,11 +453,10 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    db_url = settings.db_url  # the database `registry serve` opens afterwards (the closing hint relies on it)
     svc = Settings(
         home=settings.home,
         rpc_url=rpc,
-        database_url=db_url,
+        database_url=settings.db_url,
         port=port,
         batch_max_age=1.0,
         batch_size=10_000,
@@ -451,7 +465,7 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
     )
     server, thread = serve_in_background(svc, port=port)
     try:
-        with Session(make_engine(db_url)) as session:
+        with Session(make_engine(settings.db_url)) as session:
             issuer = session.exec(select(Issuer).where(Issuer.did == did)).first()
             if issuer is None:
                 issuer = create_issuer(session, name=name, did=did, key_source=f"dev:{role}", key_address=key.address)
@@ -460,7 +474,16 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
             session.commit()
         base = f"http://127.0.0.1:{port}"
         console.print(f"`registry serve` running on {base}; API key created (stored hashed)")
-        api = httpx.Client(base_url=base, headers={"X-API-Key": token}, timeout=60)
+        yield base, httpx.Client(base_url=base, headers={"X-API-Key": token}, timeout=60)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+    console.print("service stopped")
+
+
+def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, list[str], bytes]:
+    """Issue through the service's REST API; the in-process worker seals and anchors."""
+    with school_service(settings, rpc) as (base, api):
         receiver = _Receiver()
         hook = api.post("/v1/webhooks", json={"url": receiver.url, "events": ["batch.anchored"]})
         hook.raise_for_status()
@@ -533,11 +556,65 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, str
         )
         school_file = api.get(f"/v1/credentials/{mine.json()['id']}/file")
         school_file.raise_for_status()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-    console.print("service stopped")
-    return db_url, ids[0], school_file.content
+    return settings.db_url, ids, school_file.content
+
+
+def lineage_story(settings: Settings, rpc: str, out_dir: Path, corrected: str, renewed: str) -> None:
+    """Issue 14's story: a correction with the CLI (on the service's database) and a renewal
+    through the API; the worker anchors the new credentials, then records on chain that they
+    replace the old ones; the LMS hears ``credential.superseded``; old files INVALID, new VALID."""
+    old_file = out_dir / f"{corrected}.json"
+    name = json.loads(old_file.read_text())["credentialSubject"].get("name", "")
+    fixed = f"{name} (corrected)" if name else "Corrected Name"
+    expect(cli("reissue", rel(old_file), "--set", f"/credentialSubject/name={fixed}"), 0, "the correction")
+    with school_service(settings, rpc) as (_, api):
+        receiver = _Receiver()
+        hook = api.post("/v1/webhooks", json={"url": receiver.url, "events": ["credential.superseded"]})
+        hook.raise_for_status()
+        renewal = api.post(f"/v1/credentials/{renewed}/renew", json={"validUntil": "2031-12-31"})
+        renewal.raise_for_status()
+        console.print(
+            f"POST /v1/credentials/{renewed}/renew → {renewal.status_code}: credential {renewal.json()['id']} "
+            f"queued, supersession {renewal.json()['supersession']['state']}"
+        )
+        api.post("/v1/batches/seal").raise_for_status()
+        news = {}
+        for old, suffix in ((corrected, "corrected"), (renewed, "renewed")):
+            new_id = _replaced(api, old)
+            data = api.get(f"/v1/credentials/{new_id}/file")
+            data.raise_for_status()
+            news[old] = out_dir / f"{old}.{suffix}.json"
+            news[old].write_bytes(data.content)
+        console.print(
+            f"worker anchored the new credentials, then sent supersedeCredential for each: "
+            f"{rel(news[corrected])}, {rel(news[renewed])}"
+        )
+        for _ in news:
+            headers, body = receiver.wait_for("credential.superseded")
+            receiver.received.remove((headers, body))
+            if not verify_signature(hook.json()["secret"], body, headers.get("x-registry-signature", "")):
+                raise SystemExit("demo failed: the webhook's signature does not verify")
+            event = json.loads(body)["data"]
+            console.print(
+                f"the LMS received credential.superseded: {event['credential_id']} → {event['new_credential_id']} "
+                f"({event['kind']})",
+                markup=False,
+            )
+    for old, new in news.items():
+        expect(cli("verify", rel(out_dir / f"{old}.json"), "--rpc", rpc), 1, "the superseded file is INVALID")
+        expect(cli("verify", rel(new), "--rpc", rpc), 0, "its replacement is VALID")
+
+
+def _replaced(api: Any, old: str, timeout: float = 120.0) -> str:
+    """The id of the credential replacing ``old``, once the chain records it (its file released)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        new_id = api.get(f"/v1/credentials/{old}").json()["superseded_by"]
+        if new_id and api.get(f"/v1/credentials/{new_id}").json()["state"] == "released":
+            return str(new_id)
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo failed: {old} not superseded within {timeout:.0f} s")
+        time.sleep(0.3)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,14 @@
 * :func:`check_invariants`: no credential lost, no root anchored twice, no file released whose
   root is not on chain with the required confirmations, and (``final``) every batch confirmed.
 * :func:`~tests.reliability_revocations.check_revocations`: no revocation request lost, every
-  chain write of the key recorded before it was sent, no revocation sent twice, no nonce shared by
-  two purposes or left as a hole, and (``final``) every revocation done once on chain.
-* :func:`crash_campaign`: issue, revoke, start, kill (at a step or at a random moment), check,
-  restart; many times; then let the worker finish and check again.
+  chain write of the key recorded before it was sent, no revocation or supersession sent twice, no
+  nonce shared by two purposes or left as a hole, and (``final``) every revocation done once on
+  chain.
+* :func:`~tests.reliability_supersessions.check_supersessions`: no correction or renewal lost, no
+  new file released before the chain records what it replaces, every one done in the database
+  recorded on chain, and (``final``) every one done by the one transaction it names.
+* :func:`crash_campaign`: issue, revoke, correct or renew, start, kill (at a step or at a random
+  moment), check, restart; many times; then let the worker finish and check again.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import select as select_mod
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -52,9 +55,13 @@ from registry.service.store import (
     Issuer,
     Revocation,
     RevocationState,
+    Supersession,
 )
+from registry.service.worker.faults import SUPERSESSION_FAULT_POINTS
 from tests.chain_fixtures import Registry, free_port
+from tests.clock import python
 from tests.reliability_revocations import check_revocations, request_revocations
+from tests.reliability_supersessions import check_supersessions, new_credentials, request_supersessions
 from tests.service_support import Database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +69,8 @@ ANCHORED_TOPIC = registry_abi().topic("BatchAnchored")
 PIPELINE_STEPS = ("sealed", "signed", "sent", "broadcast", "mined", "releasing", "confirmed")
 REVOCATION_STEPS = ("revocation_signed", "revocation_sent", "revocation_broadcast", "revocation_mined", "revoked")
 """The revocation's pause points (``registry.service.worker.faults.REVOCATION_FAULT_POINTS``)."""
+SUPERSESSION_STEPS = SUPERSESSION_FAULT_POINTS
+"""The pause points of a correction or renewal."""
 
 
 def rpc(url: str, method: str, *params: Any) -> Any:
@@ -133,7 +142,7 @@ class WorkerProcess:
         with open(self.log_file, "ab") as log:
             log.write(f"\n--- start {self.starts} pause_at={pause_at}\n".encode())
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "registry.cli", "worker"],
+                python("-m", "registry.cli", "worker"),
                 env=env,
                 cwd=str(self.workdir),
                 stdout=log,
@@ -422,7 +431,12 @@ def idle(engine: Engine) -> bool:
         revoking = session.exec(
             select(sa.func.count()).select_from(Revocation).where(sa.column("state").in_(RevocationState.open_states()))
         ).one()
-    return not open_batches and not queued and not revoking
+        superseding = session.exec(
+            select(sa.func.count())
+            .select_from(Supersession)
+            .where(sa.column("state").in_(RevocationState.open_states()))
+        ).one()
+    return not open_batches and not queued and not revoking and not superseding
 
 
 @dataclass
@@ -436,6 +450,9 @@ class CampaignResult:
     revocations: int = 0
     revocation_kills: int = 0
     """Kills while a revocation was open (at a revocation step, or at random with one open)."""
+    supersessions: int = 0
+    supersession_kills: int = 0
+    """Kills while a correction or renewal was open (at its steps, or at random with one open)."""
     elapsed_s: float = 0.0
 
     def figures(self) -> dict[str, Any]:
@@ -448,6 +465,8 @@ class CampaignResult:
             "crash_batches": self.batches,
             "crash_revocations": self.revocations,
             "crash_revocation_kills": self.revocation_kills,
+            "crash_supersessions": self.supersessions,
+            "crash_supersession_kills": self.supersession_kills,
             "crash_campaign_s": round(self.elapsed_s, 1),
         }
 
@@ -474,6 +493,10 @@ def crash_campaign(
     (every third time also a confirmed batch) is revoked, and random runs revoke one now and then,
     so kills strike the revocation's steps too (anchors and revocations interleave on one key's
     nonces); :func:`check_revocations` runs after every kill beside :func:`check_invariants`.
+    So are corrections and renewals: before a run at one of SUPERSESSION_STEPS (and now and then
+    before a random run) a released credential is corrected or renewed; its new credential is
+    anchored, then ``supersedeCredential`` sent, on the same key's nonces;
+    :func:`check_supersessions` runs after every kill too.
 
     Every random choice comes from ``random.Random(seed)``, and the seed is printed (and named in
     every violation), so a failing campaign can be run again as it was. A random kill is at a
@@ -492,6 +515,7 @@ def crash_campaign(
     proc = WorkerProcess(env, workdir)
     issued: set[str] = set()
     requested: set[int] = set()
+    replacing: set[int] = set()
     client = Chain(registry.rpc_url, registry.client.registry_address)
     start = client.reads.head() + 1  # roots anchored before belong to someone else
     with Session(db.engine) as session:
@@ -508,11 +532,19 @@ def crash_campaign(
                 .select_from(Revocation)
                 .where(sa.column("state").in_(RevocationState.open_states()))
             ).one()
+            open_supersessions = session.exec(
+                select(sa.func.count())
+                .select_from(Supersession)
+                .where(sa.column("state").in_(RevocationState.open_states()))
+            ).one()
         if open_revocations or label.removeprefix("random: ") in REVOCATION_STEPS:
             result.revocation_kills += 1
+        if open_supersessions or label.removeprefix("random: ") in SUPERSESSION_STEPS:
+            result.supersession_kills += 1
         for problem in [
             *check_invariants(db.engine, client, issued, from_block=start),
             *check_revocations(db.engine, client, requested, address, from_block=start),
+            *check_supersessions(db.engine, client, replacing, address, from_block=start),
         ]:
             result.violations.append(f"seed {seed}, after kill {result.crash_runs} ({label}): {problem}")
         if log:
@@ -545,7 +577,7 @@ def crash_campaign(
             n = batch_size if step is not None else rng.randint(1, 2 * batch_size)
             issued.update(queue_credentials(db.engine, issuer_id, achievement_id, n, f"r{seed}-{run}"))
             if step is None and random_window is None:
-                step_drawn: str | None = rng.choice([*PIPELINE_STEPS, *REVOCATION_STEPS])
+                step_drawn: str | None = rng.choice([*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS])
             else:
                 step_drawn = step
             if step_drawn in REVOCATION_STEPS or (step_drawn is None and rng.random() < 0.5):
@@ -555,6 +587,11 @@ def crash_campaign(
                 requested.update(
                     request_revocations(db.engine, issuer_id, rng, credentials=1, batch=revocation_runs % 3 == 0)
                 )
+            if step_drawn in SUPERSESSION_STEPS or (step_drawn is None and rng.random() < 0.3):
+                # Something to replace at that step: a released credential, corrected or renewed.
+                released_some()
+                replacing.update(request_supersessions(db.engine, issuer_id, rng))
+                issued.update(new_credentials(db.engine, replacing))
             if step is not None:
                 proc.start(pause_at=step)
                 try:
@@ -591,11 +628,13 @@ def crash_campaign(
     for problem in [
         *check_invariants(db.engine, client, issued, final=True, from_block=start),
         *check_revocations(db.engine, client, requested, address, final=True, from_block=start),
+        *check_supersessions(db.engine, client, replacing, address, final=True, from_block=start),
     ]:
         result.violations.append(f"seed {seed}, final: {problem}")
     with Session(db.engine) as session:
         result.batches += int(session.exec(select(sa.func.count()).select_from(Batch)).one())
     result.credentials = len(issued)
     result.revocations = len(requested)
+    result.supersessions = len(replacing)
     result.elapsed_s = time.monotonic() - t0
     return result

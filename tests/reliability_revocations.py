@@ -24,10 +24,11 @@ from registry.service.store import (
     Issuer,
     Revocation,
     RevocationState,
+    Supersession,
     TxState,
 )
 
-RECORDED_FUNCTIONS = ("anchor", "revokeCredential", "revokeCredentials", "revokeBatch")
+RECORDED_FUNCTIONS = ("anchor", "revokeCredential", "revokeCredentials", "revokeBatch", "supersedeCredential")
 """Chain writes of the worker that must go through the recorded-transaction pipeline."""
 _ZERO = b"\0" * 32
 _SELECTORS = {
@@ -37,8 +38,10 @@ _SELECTORS = {
         calls.revoke_credential(_ZERO, 0),
         calls.revoke_credentials([_ZERO], 0),
         calls.revoke_batch(_ZERO, 0),
+        calls.supersede_credential(_ZERO, _ZERO, b"\1" * 32, [], 1, "urn:x"),
     )
 }
+_FIRST_ARGUMENT = ("anchor", "revokeCredential", "revokeBatch", "supersedeCredential")
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ class KeyTx:
     function: str | None
     """The registry function it calls when it is one of RECORDED_FUNCTIONS."""
     subject: str | None
-    """Its first argument (root or digest) for anchor / revokeCredential / revokeBatch."""
+    """Its first argument (root or digest) for anchor / revokeCredential / revokeBatch /
+    supersedeCredential (the old digest)."""
     status: int
 
 
@@ -70,7 +74,7 @@ def key_transactions(client: Chain, address: str, from_block: int = 0, chunk: in
     for t in found:
         data = str(t.get("input") or t.get("data") or "0x")
         function = _SELECTORS.get(data[:10])
-        subject = "0x" + data[10:74] if function in ("anchor", "revokeCredential", "revokeBatch") else None
+        subject = "0x" + data[10:74] if function in _FIRST_ARGUMENT else None
         receipt = receipts.get(str(t["hash"]).lower())
         out.append(
             KeyTx(
@@ -89,7 +93,8 @@ def request_revocations(
     engine: Engine, issuer_id: int, rng: random.Random, *, credentials: int = 1, batch: bool = False
 ) -> list[int]:
     """Request revocations (what POST /v1/credentials/{id}/revoke and /v1/batches/{id}/revoke do)
-    of released credentials, and of a whole confirmed batch when ``batch``; their ids."""
+    of released credentials, and of a whole confirmed batch when ``batch``; their ids. Credentials
+    a correction or renewal replaces or issued (and their batches) are left to it."""
     from registry.service.revocations import request_batch_revocation, request_revocation
 
     ids: list[int] = []
@@ -100,6 +105,10 @@ def request_revocations(
         asked_batches = set(
             session.exec(select(Revocation.batch_id).where(Revocation.credential_id.is_(None)))  # type: ignore[union-attr]
         )
+        sups = session.exec(select(Supersession))
+        lineage = {cid for s in sups for cid in (s.old_credential_id, s.new_credential_id)}
+        asked |= lineage
+        asked_batches |= {c.batch_id for c in session.exec(select(CredentialRow)) if c.id in lineage}
         candidates = sorted(
             c.id
             for c in session.exec(select(CredentialRow).where(CredentialRow.state == CredentialState.RELEASED))
@@ -154,10 +163,10 @@ def check_revocations(
         if n > 1:
             problems.append(f"{function}({subject}) sent {n} times")
     # Nonces: one purpose per nonce; no hole among the recorded transactions in flight.
-    purposes: dict[int, set[tuple[int | None, int | None]]] = {}
+    purposes: dict[int, set[tuple[int | None, int | None, int | None]]] = {}
     for r in rows:
         if r.state in (TxState.SIGNED, TxState.BROADCAST, TxState.MINED, TxState.CONFIRMED):
-            purposes.setdefault(r.nonce, set()).add((r.batch_id, r.revocation_id))
+            purposes.setdefault(r.nonce, set()).add((r.batch_id, r.revocation_id, r.supersession_id))
     for nonce, owners in sorted(purposes.items()):
         if len(owners) > 1:
             problems.append(f"nonce {nonce} recorded for {len(owners)} purposes: {sorted(owners, key=str)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from registry.cli import audit, certificate, chain, issue, page, pathway, service, trust, verify
+from registry.cli import audit, certificate, chain, issue, lineage, page, pathway, service, trust, verify
 
 __all__ = ["app", "main"]
 
@@ -27,6 +27,7 @@ app.add_typer(certificate.commands)
 app.add_typer(pathway.commands)
 issue.register(app)
 service.register(app)
+lineage.register(app)
 audit.register(app)
 
 

@@ -8,12 +8,14 @@ URL`` and the service's own ``/v1/audit``), with plain SELECTs. Nothing here wri
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from registry.audit.records import ANCHORED_STATES, RecordedBatch, RecordedIssuer, RecordedRevocation
+from registry.chain.model import SUPERSEDED_REASON
 from registry.errors import ConfigError
 from registry.service.store.db import make_engine
 from registry.service.store.models import (
@@ -25,6 +27,7 @@ from registry.service.store.models import (
     PathwayRow,
     Revocation,
     RevocationState,
+    Supersession,
 )
 
 __all__ = ["ServiceDatabase", "open_issuer_records"]
@@ -123,7 +126,7 @@ class ServiceDatabase:
             .where(Revocation.state == RevocationState.DONE)
         )
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = [*conn.execute(query).all(), *self._supersessions(conn)]
         return [
             RecordedRevocation(
                 issuer_db_id=int(r[0]),
@@ -134,6 +137,26 @@ class ServiceDatabase:
             )
             for r in rows
         ]
+
+    def _supersessions(self, conn: sa.Connection) -> list[Any]:
+        """Done corrections and renewals, as the contract records them: revocations of the old
+        credential with reason 2 (none in a database from before supersessions)."""
+        if "supersession" not in sa.inspect(conn).get_table_names():
+            return []
+        query = (
+            sa.select(  # type: ignore[call-overload]
+                Supersession.issuer_id,
+                Batch.root,
+                CredentialRow.digest,
+                sa.literal(SUPERSEDED_REASON),
+                Supersession.tx_hash,
+            )
+            .select_from(Supersession)
+            .join(CredentialRow, CredentialRow.id == Supersession.old_credential_id)
+            .outerjoin(Batch, Batch.id == CredentialRow.batch_id)
+            .where(Supersession.state == RevocationState.DONE)
+        )
+        return list(conn.execute(query).all())
 
     def mentioned_hashes(self) -> set[str]:
         found: set[str] = set()

@@ -26,9 +26,10 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from registry.core.credential import Achievement, IssuerProfile, build_credential
-from registry.core.credfile import AnchorInfo, make_credential_file
+from registry.core.credfile import AnchorInfo, make_credential_file, with_supersedes
 from registry.core.csvimport import IssueRequest
 from registry.core.disclosure import digest_version
+from registry.core.filerules import SUPERSEDES_KINDS
 from registry.errors import Conflict, ImportRejected, InvalidInput, NotFound
 from registry.issue.signing import default_profiles
 from registry.service.keys import credential_signer
@@ -40,7 +41,9 @@ from registry.service.store.models import (
     CredentialRow,
     CredentialState,
     Issuer,
+    RevocationState,
     ServiceSecret,
+    Supersession,
     utcnow,
 )
 from registry.service.webhooks import enqueue_many
@@ -289,8 +292,9 @@ def get_batch(session: Session, issuer: Issuer, batch_id: int) -> Batch:
 
 
 def is_released(session: Session, row: CredentialRow) -> bool:
-    """True once the credential's batch is confirmed on chain (its file can be handed out)."""
-    if row.batch_id is None or row.digest is None:
+    """True once the credential's batch is confirmed on chain (its file can be handed out); a
+    credential that replaces another waits, ``batched``, until the chain records that too."""
+    if row.batch_id is None or row.digest is None or row.state == CredentialState.BATCHED:
         return False
     batch = session.get(Batch, row.batch_id)
     return (
@@ -332,7 +336,7 @@ def credential_file(session: Session, row: CredentialRow) -> dict[str, Any]:
     if digest_version(doc) == 2:
         named = doc["issuer"]["id"] if isinstance(doc.get("issuer"), dict) else str(doc.get("issuer"))
         signer = credential_signer(issuer, batch.chain_id, named, anchor.anchored_at)
-    return make_credential_file(
+    file = make_credential_file(
         doc,
         json.loads(row.salts),
         bytes.fromhex(row.digest[2:]),
@@ -343,6 +347,24 @@ def credential_file(session: Session, row: CredentialRow) -> dict[str, Any]:
         signer=signer,
         profiles=default_profiles(doc) if signer is not None else None,
     )
+    claim = _supersedes_claim(session, row)
+    return file if claim is None else with_supersedes(file, **claim)
+
+
+def _supersedes_claim(session: Session, row: CredentialRow) -> dict[str, str] | None:
+    """The ``supersedes`` claim of ``row``'s file when it replaces a credential
+    (:mod:`registry.service.lineage`); none when that supersession failed: the file is then a
+    plain credential, with no claim the chain would contradict."""
+    sup = session.exec(
+        select(Supersession)
+        .where(Supersession.new_credential_id == row.id)
+        .where(Supersession.state != RevocationState.FAILED)
+    ).first()
+    if sup is None:
+        return None
+    old = session.get(CredentialRow, sup.old_credential_id)
+    assert old is not None and old.digest is not None
+    return {"old_id": old.credential_uri, "old_digest": old.digest, "kind": SUPERSEDES_KINDS[sup.kind - 1]}
 
 
 def batch_counts(session: Session, issuer_id: int) -> dict[str, int]:

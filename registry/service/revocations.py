@@ -11,7 +11,15 @@ from sqlmodel import Session, col, select
 from registry.errors import Conflict, InvalidInput
 from registry.service.issuance import get_batch, get_credential
 from registry.service.store.db import log_event
-from registry.service.store.models import BatchState, CredentialState, Issuer, Revocation, RevocationState, utcnow
+from registry.service.store.models import (
+    BatchState,
+    CredentialState,
+    Issuer,
+    Revocation,
+    RevocationState,
+    Supersession,
+    utcnow,
+)
 from registry.service.webhooks import enqueue
 
 __all__ = ["request_batch_revocation", "request_revocation"]
@@ -35,6 +43,17 @@ def request_revocation(session: Session, issuer: Issuer, credential_id: str, rea
     ).first()
     if pending is not None:
         raise Conflict("already_revoked", f"credential {credential_id} is being revoked (request {pending.id})")
+    replacing = session.exec(
+        select(Supersession)
+        .where((Supersession.old_credential_id == credential_id) | (Supersession.new_credential_id == credential_id))
+        .where(col(Supersession.state).in_(RevocationState.open_states()))
+    ).first()
+    if replacing is not None:
+        raise Conflict(
+            "being_superseded",
+            f"credential {credential_id} is in supersession {replacing.id} ({replacing.old_credential_id} -> "
+            f"{replacing.new_credential_id}), which the worker is sending; revoke once it is done",
+        )
     assert issuer.id is not None
     rev = Revocation(issuer_id=issuer.id, batch_id=row.batch_id, credential_id=row.id, reason=reason, note=note)
     if row.batch_id is None:

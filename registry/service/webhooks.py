@@ -54,7 +54,7 @@ EVENTS = (
     "batch.anchored",
     "credential.revoked",
     "credential.expiring",
-    "credential.superseded",  # reserved for reissue; nothing emits it yet
+    "credential.superseded",  # a correction or renewal is on chain: old id, new id, kind
 )
 SIGNATURE_HEADER = "X-Registry-Signature"
 EVENT_ID_HEADER = "X-Registry-Event-Id"

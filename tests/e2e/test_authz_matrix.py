@@ -78,6 +78,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/v1/credentials/{credential_id}"): "issuer",
     ("GET", "/v1/credentials/{credential_id}/file"): "issuer",
     ("POST", "/v1/credentials/{credential_id}/revoke"): "issuer",
+    ("POST", "/v1/credentials/{credential_id}/reissue"): "issuer",
+    ("POST", "/v1/credentials/{credential_id}/renew"): "issuer",
     ("GET", "/v1/batches"): "issuer",
     ("POST", "/v1/batches/seal"): "issuer",
     ("GET", "/v1/batches/{batch_id}"): "issuer",
@@ -237,6 +239,18 @@ ISSUER_CASES: dict[tuple[str, str], IssuerCase] = {
         lambda s, t: Req("POST", f"/v1/credentials/{s.queued[1]}/revoke", {"json": {"reason": 1}}),
         202,
     ),
+    ("POST", "/v1/credentials/{credential_id}/reissue"): (
+        "object",
+        lambda s, t: Req(
+            "POST", f"/v1/credentials/{s.released[1]}/reissue", {"json": {"set": {"/credentialSubject/name": f"N {t}"}}}
+        ),
+        202,
+    ),
+    ("POST", "/v1/credentials/{credential_id}/renew"): (
+        "object",
+        lambda s, t: Req("POST", f"/v1/credentials/{s.released[2]}/renew", {"json": {"validUntil": "2031-01-01"}}),
+        202,
+    ),
     ("GET", "/v1/batches"): ("list", lambda s, t: Req("GET", "/v1/batches"), 200),
     ("POST", "/v1/batches/seal"): ("seal", lambda s, t: Req("POST", "/v1/batches/seal"), 201),
     ("GET", "/v1/batches/{batch_id}"): ("object", lambda s, t: Req("GET", f"/v1/batches/{s.batch_id}"), 200),
@@ -285,6 +299,8 @@ ISSUER_CASES: dict[tuple[str, str], IssuerCase] = {
 _OWNER_LAST = [
     ("POST", "/v1/batches/seal"),
     ("POST", "/v1/credentials/{credential_id}/revoke"),
+    ("POST", "/v1/credentials/{credential_id}/reissue"),
+    ("POST", "/v1/credentials/{credential_id}/renew"),
     ("POST", "/v1/batches/{batch_id}/revoke"),
     ("POST", "/v1/apikeys/{key_id}/revoke"),
     ("DELETE", "/v1/webhooks/{webhook_id}"),
@@ -773,6 +789,13 @@ CONTRACT_MATRIX: dict[str, dict[str, Revert | str]] = {
         "issuer B": Revert.NOT_BATCH_ISSUER,
         "stranger": Revert.NOT_BATCH_ISSUER,
     },
+    "supersedeCredential": {  # the successor must be in a batch of the sender's issuer (A's here)
+        "admin": Revert.UNKNOWN_KEY,
+        "accreditor": Revert.UNKNOWN_KEY,
+        "issuer A": "ok",
+        "issuer B": Revert.SUCCESSOR_NOT_ANCHORED,
+        "stranger": Revert.UNKNOWN_KEY,
+    },
     "setSigningKey": {  # only a key that may anchor sets its issuer's signing key
         "admin": Revert.UNKNOWN_KEY,
         "accreditor": Revert.UNKNOWN_KEY,
@@ -822,6 +845,7 @@ def test_contract_authorization_matrix(registry: Registry) -> None:
     root_a = bytes.fromhex(batch_a.root[2:])
     proof = json.loads(batch_a.files[0].read_text())["proof"][-1]
     digest_a, path_a = bytes.fromhex(proof["credentialDigest"][2:]), list(proof["merklePath"])
+    successor = json.loads(batch_a.files[1].read_text())["proof"][-1]  # A's own, anchored
     role = ACCREDITOR_ROLE
     fresh = Account.create().address
     now = client.history.block_timestamp(client.reads.head())
@@ -847,6 +871,9 @@ def test_contract_authorization_matrix(registry: Registry) -> None:
         "revokeCredential": lambda: registry_calls.revoke_credential(digest_a, 1),
         "revokeCredentials": lambda: registry_calls.revoke_credentials([digest_a], 1),
         "revokeBatch": lambda: registry_calls.revoke_batch(root_a, 1),
+        "supersedeCredential": lambda: registry_calls.supersede_credential(
+            digest_a, root_a, successor["credentialDigest"], successor["merklePath"], 1, "urn:uuid:successor"
+        ),
         "onboardAccreditor": lambda: registry_calls.appoint_accreditor(
             registry.stranger.address, "Agency", "did:web:agency.example"
         ),

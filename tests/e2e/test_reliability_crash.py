@@ -1,10 +1,11 @@
 """Crash safety of the anchoring worker as a real process: SIGKILL at every step of the pipeline,
-anchors' and revocations' (and at steps drawn from a printed seed), restart, and check the
-invariants after every kill: no credential lost, no root anchored twice, no file released whose
-root is not on chain with the required confirmations, no revocation lost or sent twice, every
-chain write recorded before it was sent, no nonce shared or skipped; at the end every batch
-confirmed, every revocation done once on chain, every file VALID unless revoked (then INVALID
-for that reason).
+anchors', revocations' and supersessions' (corrections and renewals; and at steps drawn from a
+printed seed), restart, and check the invariants after every kill: no credential lost, no root
+anchored twice, no file released whose root is not on chain with the required confirmations, no
+revocation or supersession lost or sent twice, no new file released before the chain records what
+it replaces, every chain write recorded before it was sent, no nonce shared or skipped; at the end
+every batch confirmed, every revocation and supersession done once on chain, every file VALID
+unless revoked or superseded (then INVALID for that reason).
 
 The long campaign (100+ kills at random moments) is ``scripts/bench.py --long``."""
 
@@ -17,10 +18,10 @@ import pytest
 from sqlmodel import Session, select
 
 from registry.service.issuance import credential_file
-from registry.service.store import CredentialRow, CredentialState, Event, Revocation, RevocationState
+from registry.service.store import CredentialRow, CredentialState, Event, Revocation, RevocationState, Supersession
 from registry.verify import CheckStatus, Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
-from tests.reliability_harness import PIPELINE_STEPS, REVOCATION_STEPS, crash_campaign
+from tests.reliability_harness import PIPELINE_STEPS, REVOCATION_STEPS, SUPERSESSION_STEPS, crash_campaign
 from tests.service_support import Database, add_issuer
 
 pytestmark = pytest.mark.e2e
@@ -40,15 +41,17 @@ def test_sigkill_at_every_step_and_at_random_loses_nothing(db: Database, registr
         issuer_id,
         ach,
         tmp_path / "workers",
-        steps=[*PIPELINE_STEPS, *REVOCATION_STEPS],
+        steps=[*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS],
         random_kills=random_kills,
         seed=SEED,  # printed by the campaign; REGISTRY_TEST_SEED=N replays another campaign exactly
         log=print,  # each kill and where it struck, shown when the test fails
     )
     assert result.violations == []
-    assert set(result.step_kills) == {*PIPELINE_STEPS, *REVOCATION_STEPS}, result.step_kills
-    assert result.crash_runs == len(PIPELINE_STEPS) + len(REVOCATION_STEPS) + random_kills
+    assert set(result.step_kills) == {*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS}, result.step_kills
+    assert result.crash_runs == len(PIPELINE_STEPS) + len(REVOCATION_STEPS) + len(SUPERSESSION_STEPS) + random_kills
     assert result.revocation_kills >= len(REVOCATION_STEPS) and result.revocations >= len(REVOCATION_STEPS)
+    assert result.supersession_kills >= len(SUPERSESSION_STEPS)
+    assert result.supersessions >= len(SUPERSESSION_STEPS)
     # Every file of every batch verifies against the chain: VALID, or INVALID as revoked.
     with Session(db.engine) as session:
         rows = list(session.exec(select(CredentialRow)))
@@ -56,17 +59,27 @@ def test_sigkill_at_every_step_and_at_random_loses_nothing(db: Database, registr
         revoked = {r.id for r in rows if r.state == CredentialState.REVOKED}
         kinds = [e.kind for e in session.exec(select(Event))]
         revocations = list(session.exec(select(Revocation)))
+        supersessions = list(session.exec(select(Supersession)))
+        uris = {r.id: r.credential_uri for r in rows}
     reports = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url).verify_many(files)
     verdicts = {cid: r for (cid, _), r in zip(files, reports, strict=True)}
     assert revoked, "the campaign revoked nothing"
+    replaced = {s.old_credential_id: s.new_credential_id for s in supersessions}
+    replacing = {s.new_credential_id: s.old_credential_id for s in supersessions}
     for cid, report in verdicts.items():
         if cid in revoked:
             assert report.verdict is Verdict.INVALID and report.check("revocation").status is CheckStatus.FAIL
+            if cid in replaced:  # superseded: the reason names the credential replacing it
+                assert f"superseded by {uris[replaced[cid]]}" in report.check("revocation").reason
         else:
             assert report.verdict is Verdict.VALID, report.summary
+            if cid in replacing:
+                assert report.check("lineage").status is CheckStatus.PASS
     assert len(files) == result.credentials
     # The kill after broadcasting, before recording it, was recovered by re-sending the same bytes:
     # one signature per batch and per revocation (no second transaction with another nonce).
     assert kinds.count("anchor.signed") == result.batches
     assert {r.state for r in revocations} == {RevocationState.DONE}
     assert kinds.count("revocation.signed") == len(revocations) == result.revocations
+    assert {s.state for s in supersessions} == {RevocationState.DONE}
+    assert kinds.count("supersession.signed") == len(supersessions) == result.supersessions

@@ -96,3 +96,48 @@ def test_event_log_is_append_only(tmp_path: Path) -> None:
                 session.commit()
     finally:
         gen.close()
+
+
+_ROWS = (
+    "INSERT INTO issuer (id, name, did, key_source, key_address, created_at) "
+    "VALUES (1, 'I', 'did:web:i.example', 'dev:issuer', '0x00', CURRENT_TIMESTAMP)",
+    "INSERT INTO batch (id, issuer_id, state, root, count, metadata_hash, sealed_at, attempts) "
+    "VALUES (1, 1, 'pending', '0x01', 1, '0x02', CURRENT_TIMESTAMP, 0)",
+    "INSERT INTO achievement (id, issuer_id, uri, name, data, created_at) "
+    "VALUES (1, 1, 'urn:a', 'A', '{}', CURRENT_TIMESTAMP)",
+    "INSERT INTO credential (id, issuer_id, achievement_id, seq, credential_uri, state, doc, created_at) "
+    "VALUES ('old', 1, 1, 1, 'urn:old', 'released', '{}', CURRENT_TIMESTAMP)",
+    "INSERT INTO credential (id, issuer_id, achievement_id, seq, credential_uri, state, doc, created_at) "
+    "VALUES ('new', 1, 1, 2, 'urn:new', 'queued', '{}', CURRENT_TIMESTAMP)",
+    "INSERT INTO supersession (id, issuer_id, old_credential_id, new_credential_id, kind, note, state, attempts, "
+    "created_at) VALUES (1, 1, 'old', 'new', 1, '', 'pending', 0, CURRENT_TIMESTAMP)",
+)
+_TX = sa.text(
+    "INSERT INTO anchor_tx (batch_id, supersession_id, sender, nonce, tx_hash, raw_tx, gas_limit, "
+    "max_fee_per_gas, max_priority_fee_per_gas, state, created_at) "
+    "VALUES (:batch, :sup, '0xabc', 0, :tx, '0x', 1, 1, 1, 'signed', CURRENT_TIMESTAMP)"
+)
+
+
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_a_recorded_transaction_has_exactly_one_subject(kind: str, tmp_path: Path) -> None:
+    """Since 0008 an ``anchor_tx`` row belongs to a batch, a revocation or a supersession: one of
+    them, never two, never none (the database refuses it, SQLite and PostgreSQL alike)."""
+    gen = database(kind, tmp_path)
+    db = next(gen)
+    try:
+        with db.engine.begin() as conn:
+            for statement in _ROWS:
+                conn.execute(sa.text(statement))
+            conn.execute(_TX, {"batch": 1, "sup": None, "tx": "0x1"})
+            conn.execute(_TX, {"batch": None, "sup": 1, "tx": "0x2"})
+        for batch, sup, tx in ((None, None, "0x3"), (1, 1, "0x4")):  # no subject; two subjects
+            with (
+                pytest.raises(sa.exc.IntegrityError, match=r"ck_anchor_tx_one_subject|CHECK constraint"),
+                db.engine.begin() as conn,
+            ):
+                conn.execute(_TX, {"batch": batch, "sup": sup, "tx": tx})
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM anchor_tx")).scalar_one() == 2
+    finally:
+        gen.close()

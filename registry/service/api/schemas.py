@@ -9,7 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from registry.core.csvimport import IssueRequest
-from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, Revocation
+from registry.service.lineage import Lineage, kind_name
+from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, Revocation, Supersession
 from registry.verify import Report
 
 __all__ = [
@@ -20,8 +21,12 @@ __all__ = [
     "BulkIssue",
     "CredentialOut",
     "IssuedOut",
+    "ReissueIn",
+    "RenewIn",
+    "ReplacementOut",
     "RevocationOut",
     "RevokeIn",
+    "SupersessionOut",
     "VerifyBatchOut",
     "VerifyBatchRow",
 ]
@@ -69,9 +74,13 @@ class CredentialOut(BaseModel):
     created_at: datetime
     share_url: str
     file_url: str
+    supersedes: str | None = Field(default=None, description="public id of the credential this one replaces")
+    superseded_by: str | None = Field(
+        default=None, description="public id of the credential replacing this one (from the request on)"
+    )
 
     @classmethod
-    def of(cls, row: CredentialRow, base_url: str) -> CredentialOut:
+    def of(cls, row: CredentialRow, base_url: str, lineage: Lineage | None = None) -> CredentialOut:
         return cls(
             id=row.id,
             credential_id=row.credential_uri,
@@ -83,6 +92,8 @@ class CredentialOut(BaseModel):
             created_at=row.created_at,
             share_url=f"{base_url.rstrip('/')}/c/{row.id}",
             file_url=f"/v1/credentials/{row.id}/file",
+            supersedes=lineage.supersedes if lineage else None,
+            superseded_by=lineage.superseded_by if lineage else None,
         )
 
 
@@ -169,6 +180,65 @@ class RevocationOut(BaseModel):
             reason=row.reason,
             tx_hash=row.tx_hash,
         )
+
+
+class ReissueIn(BaseModel):
+    """A correction: the stored credential with the values at some JSON pointers changed."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    changes: dict[str, Any] = Field(
+        alias="set",
+        min_length=1,
+        description="{RFC 6901 pointer: new JSON value}; never /id, /issuer, /proof, /@context or /type",
+        examples=[{"/credentialSubject/name": "Ana García López"}],
+    )
+    reason: Literal["correction"] = "correction"
+    note: str = Field(default="", max_length=1000, description="kept in the service, never on chain")
+
+
+class RenewIn(BaseModel):
+    """A renewal: the stored credential with a new validity period."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    validUntil: datetime = Field(description="the new end of validity (a date means its midnight, UTC)")
+    validFrom: datetime | None = Field(default=None, description="the new start (default: now)")
+    note: str = Field(default="", max_length=1000, description="kept in the service, never on chain")
+
+
+class SupersessionOut(BaseModel):
+    id: int
+    state: str = Field(
+        description="pending (waits for the new credential's batch, then the worker sends it), signed (recorded), "
+        "submitted (sent), done (confirmed: old revoked, new released) or failed"
+    )
+    kind: str = Field(description="correction or renewal")
+    credential_id: str = Field(description="public id of the credential replaced")
+    new_credential_id: str = Field(description="public id of the credential replacing it")
+    tx_hash: str | None
+    last_error: str | None
+
+    @classmethod
+    def of(cls, row: Supersession) -> SupersessionOut:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            state=row.state,
+            kind=kind_name(row.kind),
+            credential_id=row.old_credential_id,
+            new_credential_id=row.new_credential_id,
+            tx_hash=row.tx_hash,
+            last_error=row.last_error,
+        )
+
+
+class ReplacementOut(BaseModel):
+    """The answer to a reissue or a renewal: the new credential (queued) and the supersession."""
+
+    id: str = Field(description="public id of the new credential")
+    credential: CredentialOut
+    supersession: SupersessionOut
 
 
 class ApiKeyOut(BaseModel):

@@ -30,6 +30,7 @@ __all__ = [
     "Revocation",
     "RevocationState",
     "ServiceSecret",
+    "Supersession",
     "TxState",
     "WebhookDelivery",
     "WebhookEndpoint",
@@ -159,19 +160,26 @@ class Batch(SQLModel, table=True):
     revocation_reason: int | None = None
 
 
+ANCHOR_TX_ONE_SUBJECT = (
+    "(CASE WHEN batch_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN revocation_id IS NULL THEN 0 ELSE 1 END)"
+    " + (CASE WHEN supersession_id IS NULL THEN 0 ELSE 1 END) = 1"
+)
+"""``anchor_tx`` rows belong to exactly one subject (CASE: PostgreSQL does not add booleans)."""
+
+
 class AnchorTx(SQLModel, table=True):
     """A signed transaction of an issuer's key, recorded before it is broadcast: the anchor of
-    ``batch_id`` or the on-chain revocation ``revocation_id`` (exactly one of them). One table
-    for every chain write of a key, so in-flight nonces are read in one place."""
+    ``batch_id``, the on-chain revocation ``revocation_id`` or the on-chain supersession
+    ``supersession_id`` (exactly one of them). One table for every chain write of a key, so
+    in-flight nonces are read in one place."""
 
     __tablename__ = "anchor_tx"
-    __table_args__ = (
-        sa.CheckConstraint("(batch_id IS NULL) <> (revocation_id IS NULL)", name="ck_anchor_tx_one_subject"),
-    )
+    __table_args__ = (sa.CheckConstraint(ANCHOR_TX_ONE_SUBJECT, name="ck_anchor_tx_one_subject"),)
 
     id: int | None = Field(default=None, primary_key=True)
     batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
     revocation_id: int | None = Field(default=None, foreign_key="revocation.id", index=True)
+    supersession_id: int | None = Field(default=None, foreign_key="supersession.id", index=True)
     sender: str = Field(max_length=42, index=True)
     nonce: int
     tx_hash: str = Field(max_length=66, unique=True)
@@ -228,6 +236,26 @@ class Revocation(SQLModel, table=True):
     credential_id: str | None = Field(default=None, foreign_key="credential.id", index=True)
     reason: int = 0
     note: str = Field(default="", max_length=1000)
+    state: str = Field(default=RevocationState.PENDING, max_length=16, index=True)
+    tx_hash: str | None = Field(default=None, max_length=66, description="the current transaction (anchor_tx)")
+    attempts: int = Field(default=0, description="transactions mined reverted")
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    done_at: datetime | None = None
+
+
+class Supersession(SQLModel, table=True):
+    """A correction or renewal: ``new_credential_id`` (queued with a ``supersedes`` claim)
+    replaces ``old_credential_id``. The worker sends ``supersedeCredential`` once the new
+    credential's batch is confirmed, through the revocations' pipeline and states
+    (:class:`RevocationState`); done, the old credential is revoked (reason 2 on chain)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    old_credential_id: str = Field(foreign_key="credential.id", index=True)
+    new_credential_id: str = Field(foreign_key="credential.id", unique=True)
+    kind: int = Field(description="1 correction, 2 renewal (the contract's codes)")
+    note: str = Field(default="", max_length=1000, description="kept in the service, never on chain")
     state: str = Field(default=RevocationState.PENDING, max_length=16, index=True)
     tx_hash: str | None = Field(default=None, max_length=66, description="the current transaction (anchor_tx)")
     attempts: int = Field(default=0, description="transactions mined reverted")

@@ -15,7 +15,10 @@ the next pass:
   batch record agrees; a receipt that disappears (reorg) moves the batch back to ``pending``;
 * revocations go through the same pipeline (recorded before broadcast, re-sent after a crash,
   adopted when the chain already shows them, fee-bumped, sent again after a reorg), their
-  transactions in the same ``anchor_tx`` table, so anchors and revocations share one key's nonces.
+  transactions in the same ``anchor_tx`` table, so anchors and revocations share one key's nonces;
+* corrections and renewals (``supersedeCredential``) go through that pipeline too, once the new
+  credential's batch is confirmed; the new file is released when the chain records the
+  supersession.
 
 RPC failures back off exponentially; sealing (database only) keeps going while the chain is down.
 
@@ -30,7 +33,8 @@ for the same batch or race on a key's nonce.
 
 Modules, one per stage: :mod:`~registry.service.worker.anchoring` (sign, record, broadcast),
 :mod:`~registry.service.worker.confirming` (poll, confirm, reorg, fee replacement),
-:mod:`~registry.service.worker.revoking`, :mod:`~registry.service.worker.locks` (one worker per
+:mod:`~registry.service.worker.revoking`, :mod:`~registry.service.worker.superseding`,
+:mod:`~registry.service.worker.locks` (one worker per
 issuer key), :mod:`~registry.service.worker.faults` (fault injection) and
 :mod:`~registry.service.worker.runner` (the loop). Sealing is :mod:`registry.service.sealing`
 (the API's "seal now" uses it too); keys and the chain client are :mod:`registry.service.keys`.

@@ -20,6 +20,8 @@ from registry.service.store import (
     BatchState,
     CredentialRow,
     CredentialState,
+    RevocationState,
+    Supersession,
     TxState,
     log_event,
     session_scope,
@@ -123,10 +125,16 @@ class Confirming(Stage):
             batch.confirmed_at = utcnow()
             batch.last_error = None
             session.add(batch)
+            # A credential replacing another stays batched until the supersession is on chain
+            # (its file's claim would not verify before): the superseding stage releases it.
+            replacing = select(Supersession.new_credential_id).where(
+                col(Supersession.state).in_(RevocationState.open_states())
+            )
             session.execute(
                 sa.update(CredentialRow)
                 .where(col(CredentialRow.batch_id) == batch_id)
                 .where(col(CredentialRow.state) == CredentialState.BATCHED)
+                .where(col(CredentialRow.id).not_in(replacing))
                 .values(state=CredentialState.RELEASED)
                 .execution_options(synchronize_session=False)
             )

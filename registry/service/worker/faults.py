@@ -16,6 +16,7 @@ __all__ = [
     "PAUSE_AT_ENV",
     "PAUSE_FILE_ENV",
     "REVOCATION_FAULT_POINTS",
+    "SUPERSESSION_FAULT_POINTS",
     "WorkerCrash",
     "env_pause_hook",
 ]
@@ -36,6 +37,17 @@ REVOCATION_FAULT_POINTS = (
 )
 """The revocation's steps, like the anchor's: recorded (not sent), sent (not recorded as sent),
 recorded as sent, mined (confirmations pending), done. ``replaced`` is shared with anchors."""
+
+SUPERSESSION_FAULT_POINTS = (
+    "supersession_signed",
+    "supersession_sent",
+    "supersession_broadcast",
+    "supersession_mined",
+    "superseded",
+)
+"""A correction's or renewal's ``supersedeCredential``, like a revocation's steps: recorded (not
+sent), sent (not recorded as sent), recorded as sent, mined (confirmations pending), done (old
+credential revoked, new one released). ``replaced`` is shared with anchors and revocations."""
 
 EXPIRING_FAULT_POINTS = ("expiring_claimed",)
 """The ``credential.expiring`` scan: credentials claimed and their outbox rows written, not yet

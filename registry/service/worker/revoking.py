@@ -218,7 +218,7 @@ class Revoking(Stage):
             assert rev is not None
             tx, outcome = self._send_recorded(session, TxOwner(rev), "revocation_sent")
             if outcome is None:
-                self._revocation_back_to_pending(session, rev, tx, "nonce used by another transaction")
+                self._request_back_to_pending(session, rev, tx, "nonce used by another transaction")
                 return False
             rev.state = RevocationState.SUBMITTED
             session.add(rev)
@@ -242,7 +242,7 @@ class Revoking(Stage):
             receipt = self._mined(members, rev.tx_hash)
             if receipt is None:
                 if tx is not None and tx.state == TxState.MINED:
-                    self._revocation_back_to_pending(
+                    self._request_back_to_pending(
                         session, rev, tx, f"reorg: the revocation in block {tx.block_number} left the chain"
                     )
                     result.revocations_reorged.append(rev_id)
@@ -259,7 +259,7 @@ class Revoking(Stage):
                 tx.state = TxState.REVERTED
                 session.add(tx)
                 rev.attempts += 1
-                self._revocation_back_to_pending(session, rev, None, f"transaction {receipt.tx_hash} reverted")
+                self._request_back_to_pending(session, rev, None, f"transaction {receipt.tx_hash} reverted")
                 if rev.attempts >= self.settings.max_anchor_attempts:
                     rev.state = RevocationState.FAILED
                 return
@@ -293,7 +293,7 @@ class Revoking(Stage):
             batch, credential = target
             canonical = client.history.block_hash(tx.block_number)
             if canonical != tx.block_hash or not self._revoked_on_chain(session, batch, credential):
-                self._revocation_back_to_pending(session, rev, tx, "reorg: the chain no longer has this revocation")
+                self._request_back_to_pending(session, rev, tx, "reorg: the chain no longer has this revocation")
                 result.revocations_reorged.append(rev_id)
                 return
             tx.state = TxState.CONFIRMED

@@ -18,7 +18,7 @@ from registry.chain.adapter import Chain
 from registry.config import Settings
 from registry.errors import ChainUnavailable
 from registry.service.sealing import seal_due
-from registry.service.store import Batch, BatchState, Issuer, Revocation, RevocationState
+from registry.service.store import Batch, BatchState, Issuer, Revocation, RevocationState, Supersession
 from registry.service.worker.anchoring import Anchoring
 from registry.service.worker.confirming import Confirming
 from registry.service.worker.delivering import Delivering
@@ -27,6 +27,7 @@ from registry.service.worker.faults import env_pause_hook
 from registry.service.worker.locks import AnchorLocks
 from registry.service.worker.revoking import Revoking
 from registry.service.worker.stage import ContextView, PassResult, WorkerContext
+from registry.service.worker.superseding import Superseding
 
 __all__ = ["Worker", "run_until_idle"]
 
@@ -52,16 +53,19 @@ class Worker(ContextView):
         self.anchoring = Anchoring(self.ctx)
         self.confirming = Confirming(self.ctx)
         self.revoking = Revoking(self.ctx)
+        self.superseding = Superseding(self.ctx)
         self.expiring = Expiring(self.ctx)
         self.delivering = Delivering(self.ctx)
 
     # -- one pass ---------------------------------------------------------------------------
 
     def run_once(self) -> PassResult:
-        """Seal what is due, then move every open batch and revocation one or more steps.
+        """Seal what is due, then move every open batch, revocation and supersession one or more
+        steps.
 
-        Batches and revocations are handled issuer by issuer, each under the lock of the
-        issuer's key (:class:`AnchorLocks`); an issuer whose key another worker holds is skipped.
+        They are handled issuer by issuer, each under the lock of the issuer's key
+        (:class:`AnchorLocks`); an issuer whose key another worker holds is skipped. Batches go
+        first: a supersession waits for its new credential's batch to be confirmed.
         """
         result = PassResult()
         result.sealed = seal_due(self.engine, self.settings)
@@ -75,9 +79,13 @@ class Worker(ContextView):
                     .order_by(col(Batch.id))
                 )
             )
-            revoking = set(
+            requesting = set(
                 session.exec(
                     select(Revocation.issuer_id).where(col(Revocation.state).in_(RevocationState.open_states()))
+                )
+            ) | set(
+                session.exec(
+                    select(Supersession.issuer_id).where(col(Supersession.state).in_(RevocationState.open_states()))
                 )
             )
             issuers = {int(i.id or 0): i.key_address for i in session.exec(select(Issuer))}
@@ -85,8 +93,8 @@ class Worker(ContextView):
         for batch_id, issuer_id in open_batches:
             assert batch_id is not None
             by_issuer.setdefault(int(issuer_id), []).append(int(batch_id))
-        chain_id = self.client.reads.chain_id() if by_issuer or revoking else 0
-        for issuer_id in sorted(set(by_issuer) | {int(i) for i in revoking}):
+        chain_id = self.client.reads.chain_id() if by_issuer or requesting else 0
+        for issuer_id in sorted(set(by_issuer) | {int(i) for i in requesting}):
             with self.locks.hold(chain_id, issuers[issuer_id]) as mine:
                 if not mine:
                     result.skipped.append(issuer_id)
@@ -94,6 +102,7 @@ class Worker(ContextView):
                 for batch_id in by_issuer.get(issuer_id, []):
                     self._advance(batch_id, result)
                 self.revoking.run(result, issuer_id)
+                self.superseding.run(result, issuer_id)
         self.expiring.run(result)  # before delivering: a pass sends what it found
         self.delivering.run(result)
         return result
@@ -147,7 +156,8 @@ class Worker(ContextView):
 
 
 def run_until_idle(worker: Worker, *, timeout: float = 60.0, mine: Callable[[], Any] | None = None) -> None:
-    """Run passes until nothing is open (tests, the demo): every batch confirmed or failed."""
+    """Run passes until nothing is open (tests, the demo): every batch confirmed or failed,
+    every revocation and supersession done or failed."""
     deadline = time.monotonic() + timeout
     while True:
         worker.run_once()
@@ -157,11 +167,18 @@ def run_until_idle(worker: Worker, *, timeout: float = 60.0, mine: Callable[[], 
                 .select_from(Batch)
                 .where(col(Batch.state).in_([BatchState.PENDING, BatchState.SIGNED, BatchState.SUBMITTED]))
             ).one()
-            queued = session.exec(
-                select(sa.func.count())
-                .select_from(Revocation)
-                .where(col(Revocation.state).in_(RevocationState.open_states()))
-            ).one()
+            queued = (
+                session.exec(
+                    select(sa.func.count())
+                    .select_from(Revocation)
+                    .where(col(Revocation.state).in_(RevocationState.open_states()))
+                ).one()
+                + session.exec(
+                    select(sa.func.count())
+                    .select_from(Supersession)
+                    .where(col(Supersession.state).in_(RevocationState.open_states()))
+                ).one()
+            )
         if not open_count and not queued:
             return
         if time.monotonic() > deadline:

@@ -23,12 +23,23 @@ from registry.service.store import (
     Issuer,
     Revocation,
     RevocationState,
+    Supersession,
     TxState,
     log_event,
     utcnow,
 )
 
-__all__ = ["FEE_BUMP", "GWEI", "IN_FLIGHT", "ContextView", "PassResult", "Stage", "TxOwner", "WorkerContext"]
+__all__ = [
+    "FEE_BUMP",
+    "GWEI",
+    "IN_FLIGHT",
+    "ContextView",
+    "PassResult",
+    "Request",
+    "Stage",
+    "TxOwner",
+    "WorkerContext",
+]
 
 GWEI = 10**9
 
@@ -65,6 +76,11 @@ class PassResult:
     revocations_broadcast: list[int] = field(default_factory=list)
     revocations_replaced: list[int] = field(default_factory=list)
     revocations_reorged: list[int] = field(default_factory=list)
+    supersessions_signed: list[int] = field(default_factory=list)
+    supersessions_broadcast: list[int] = field(default_factory=list)
+    supersessions_replaced: list[int] = field(default_factory=list)
+    supersessions_reorged: list[int] = field(default_factory=list)
+    superseded: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -80,6 +96,10 @@ class PassResult:
             or self.revocations_broadcast
             or self.revocations_replaced
             or self.revocations_reorged
+            or self.supersessions_signed
+            or self.supersessions_broadcast
+            or self.supersessions_replaced
+            or self.supersessions_reorged
         )
 
 
@@ -87,16 +107,25 @@ IN_FLIGHT = (TxState.SIGNED, TxState.BROADCAST)
 """Recorded transactions that hold their nonce (signed or sent, not mined, not given up)."""
 
 
-class TxOwner:
-    """What a recorded transaction (``anchor_tx`` row) is for: the anchor of a batch or an
-    on-chain revocation. The stages record, send, track and replace both with the same code."""
+Request = Revocation | Supersession
+"""A chain write the service was asked for (not an anchor): the same states, the same pipeline."""
 
-    def __init__(self, row: Batch | Revocation) -> None:
+
+class TxOwner:
+    """What a recorded transaction (``anchor_tx`` row) is for: the anchor of a batch, an on-chain
+    revocation or an on-chain supersession. The stages record, send, track and replace all of
+    them with the same code."""
+
+    def __init__(self, row: Batch | Request) -> None:
         self.row = row
 
     @property
     def is_batch(self) -> bool:
         return isinstance(self.row, Batch)
+
+    @property
+    def is_supersession(self) -> bool:
+        return isinstance(self.row, Supersession)
 
     @property
     def id(self) -> int:
@@ -108,12 +137,12 @@ class TxOwner:
 
     @property
     def kind(self) -> str:
-        """The prefix of the owner's events: ``anchor.*`` or ``revocation.*``."""
-        return "anchor" if self.is_batch else "revocation"
+        """The prefix of the owner's events: ``anchor.*``, ``revocation.*`` or ``supersession.*``."""
+        return "anchor" if self.is_batch else "supersession" if self.is_supersession else "revocation"
 
     @property
     def subject(self) -> str:
-        return f"{'batch' if self.is_batch else 'revocation'}:{self.id}"
+        return f"{'batch' if self.is_batch else self.kind}:{self.id}"
 
     @property
     def current(self) -> str | None:
@@ -131,12 +160,15 @@ class TxOwner:
         """``query`` over ``anchor_tx`` narrowed to this owner's transactions."""
         if self.is_batch:
             return query.where(AnchorTx.batch_id == self.id)
+        if self.is_supersession:
+            return query.where(AnchorTx.supersession_id == self.id)
         return query.where(AnchorTx.revocation_id == self.id)
 
     def new_tx(self, signed: SignedTx) -> AnchorTx:
         return AnchorTx(
             batch_id=self.id if self.is_batch else None,
-            revocation_id=None if self.is_batch else self.id,
+            revocation_id=self.id if isinstance(self.row, Revocation) else None,
+            supersession_id=self.id if self.is_supersession else None,
             sender=signed.sender,
             nonce=signed.nonce,
             tx_hash=signed.tx_hash,
@@ -232,12 +264,12 @@ class Stage(ContextView):
             cache[account.address] = info.issuer_id
         return cache[account.address]
 
-    # -- recorded transactions, shared by anchors and revocations ----------------------------
+    # -- recorded transactions, shared by anchors, revocations and supersessions --------------
 
     def _next_nonce(self, session: Session, address: str) -> int:
         """The nonce for a new transaction of ``address``: the lowest one at or above the node's
-        pending nonce that no recorded transaction in flight holds. Anchors and revocations are
-        rows of one table, so they never collide; a hole left by a dropped transaction is
+        pending nonce that no recorded transaction in flight holds. Anchors, revocations and
+        supersessions are rows of one table, so they never collide; a hole left by a dropped transaction is
         filled, never skipped (a skipped nonce would hold back every later transaction)."""
         held = set(
             session.exec(
@@ -250,7 +282,7 @@ class Stage(ContextView):
         return nonce
 
     def _in_flight(self, session: Session, address: str) -> bool:
-        """Whether a recorded transaction of ``address`` (anchor or revocation) holds a nonce."""
+        """Whether a recorded transaction of ``address`` (of any purpose) holds a nonce."""
         row = session.exec(
             select(AnchorTx.id).where(AnchorTx.sender == address).where(col(AnchorTx.state).in_(IN_FLIGHT))
         ).first()
@@ -349,17 +381,19 @@ class Stage(ContextView):
         if isinstance(owner.row, Batch):
             self._back_to_pending(session, owner.row, tx, why)
         else:
-            self._revocation_back_to_pending(session, owner.row, tx, why)
+            self._request_back_to_pending(session, owner.row, tx, why)
 
-    def _revocation_back_to_pending(self, session: Session, rev: Revocation, tx: AnchorTx | None, why: str) -> None:
+    def _request_back_to_pending(self, session: Session, row: Request, tx: AnchorTx | None, why: str) -> None:
+        """A revocation's or supersession's transaction is gone: pending, to be signed again."""
         if tx is not None:
             tx.state = TxState.DROPPED
             session.add(tx)
-        rev.state = RevocationState.PENDING
-        rev.tx_hash = None
-        rev.last_error = why
-        session.add(rev)
-        log_event(session, "revocation.dropped", issuer_id=rev.issuer_id, subject=f"revocation:{rev.id}", reason=why)
+        row.state = RevocationState.PENDING
+        row.tx_hash = None
+        row.last_error = why
+        session.add(row)
+        owner = TxOwner(row)
+        log_event(session, f"{owner.kind}.dropped", issuer_id=row.issuer_id, subject=owner.subject, reason=why)
 
     def _unmined(
         self, session: Session, owner: TxOwner, tx: AnchorTx, members: list[AnchorTx], result: PassResult
@@ -452,7 +486,12 @@ class Stage(ContextView):
             replacement.state = TxState.BROADCAST
             replacement.broadcast_at = utcnow()
             session.add(replacement)
-        (result.replaced if owner.is_batch else result.revocations_replaced).append(owner.id)
+        if owner.is_batch:
+            result.replaced.append(owner.id)
+        elif owner.is_supersession:
+            result.supersessions_replaced.append(owner.id)
+        else:
+            result.revocations_replaced.append(owner.id)
 
     def _back_to_pending(self, session: Session, batch: Batch, tx: AnchorTx | None, why: str) -> None:
         if tx is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
@@ -13,10 +12,21 @@ from registry.core.csvimport import IssueRequest, parse_csv, remap_rows
 from registry.errors import ImportRejected, InvalidInput
 from registry.service.api.deps import CurrentIssuer, SessionDep, SettingsDep
 from registry.service.api.downloads import file_response
-from registry.service.api.schemas import BulkIssue, CredentialOut, IssuedOut, RevocationOut, RevokeIn
+from registry.service.api.schemas import (
+    BulkIssue,
+    CredentialOut,
+    IssuedOut,
+    ReissueIn,
+    RenewIn,
+    ReplacementOut,
+    RevocationOut,
+    RevokeIn,
+    SupersessionOut,
+)
 from registry.service.issuance import get_credential, issue, queue_credentials
+from registry.service.lineage import lineage_of, request_reissue, request_renewal
 from registry.service.revocations import request_revocation
-from registry.service.store import CredentialRow
+from registry.service.store import CredentialRow, Supersession
 
 router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
 
@@ -74,13 +84,16 @@ def list_(
         query = query.where(CredentialRow.state == state)
     if batch_id is not None:
         query = query.where(CredentialRow.batch_id == batch_id)
-    rows = session.exec(query.order_by(col(CredentialRow.seq)).offset(offset).limit(limit))
-    return [CredentialOut.of(r, settings.public_url) for r in rows]
+    rows = list(session.exec(query.order_by(col(CredentialRow.seq)).offset(offset).limit(limit)))
+    lineage = lineage_of(session, [r.id for r in rows])
+    return [CredentialOut.of(r, settings.public_url, lineage.get(r.id)) for r in rows]
 
 
 @router.get("/{credential_id}", response_model=CredentialOut)
 def get(credential_id: str, issuer: CurrentIssuer, session: SessionDep, settings: SettingsDep) -> CredentialOut:
-    return CredentialOut.of(get_credential(session, issuer, credential_id), settings.public_url)
+    """One credential, with its lineage (``supersedes`` / ``superseded_by``)."""
+    row = get_credential(session, issuer, credential_id)
+    return CredentialOut.of(row, settings.public_url, lineage_of(session, [row.id]).get(row.id))
 
 
 @router.get(
@@ -108,4 +121,45 @@ def revoke(credential_id: str, body: RevokeIn, issuer: CurrentIssuer, session: S
     return RevocationOut.of(rev)
 
 
-_ = json
+@router.post(
+    "/{credential_id}/reissue",
+    status_code=202,
+    response_model=ReplacementOut,
+    responses={409: {"description": "not released, revoked, being revoked or already replaced"}},
+)
+def reissue(
+    credential_id: str, body: ReissueIn, issuer: CurrentIssuer, session: SessionDep, settings: SettingsDep
+) -> ReplacementOut:
+    """Correct a released credential: a corrected copy is queued for the next batch; once it is
+    anchored the worker records on chain that it replaces this one, then releases it (its file
+    says what it replaces) and this one verifies as superseded."""
+    sup = request_reissue(session, issuer, credential_id, body.changes, note=body.note)
+    session.commit()
+    return _replacement(session, sup, settings.public_url)
+
+
+@router.post(
+    "/{credential_id}/renew",
+    status_code=202,
+    response_model=ReplacementOut,
+    responses={409: {"description": "not released, revoked, being revoked or already replaced"}},
+)
+def renew(
+    credential_id: str, body: RenewIn, issuer: CurrentIssuer, session: SessionDep, settings: SettingsDep
+) -> ReplacementOut:
+    """Renew a released credential: a copy with the new validity period replaces it, like a
+    correction (kind ``renewal``)."""
+    sup = request_renewal(
+        session, issuer, credential_id, valid_until=body.validUntil, valid_from=body.validFrom, note=body.note
+    )
+    session.commit()
+    return _replacement(session, sup, settings.public_url)
+
+
+def _replacement(session: SessionDep, sup: Supersession, base_url: str) -> ReplacementOut:
+    new = session.get(CredentialRow, sup.new_credential_id)
+    assert new is not None
+    lineage = lineage_of(session, [new.id]).get(new.id)
+    return ReplacementOut(
+        id=new.id, credential=CredentialOut.of(new, base_url, lineage), supersession=SupersessionOut.of(sup)
+    )
