@@ -1,9 +1,11 @@
 """Languages of the human-readable text: service pages, printable certificates, CLI reports.
 
-English is the source language (the msgids); each other language is a gettext catalog
-``<lang>/LC_MESSAGES/messages.po`` beside this module, read at run time with Babel
+English is the source language (the msgids); each other language has gettext catalogs
+``<lang>/LC_MESSAGES/<domain>.po`` beside this module, read at run time with Babel
 (:func:`babel.messages.pofile.read_po`) and compiled in memory once per process, so there is no
-build step and no ``.mo`` file to keep in step with its ``.po``.
+build step and no ``.mo`` file to keep in step with its ``.po``. Two domains: ``messages`` (the
+service's pages, certificates, CLI reports) and ``verifier`` (the words of the self-contained
+verifier page, handed to its script as one ``{msgid: msgstr}`` object by :func:`messages`).
 
 Also here: choosing a language (``?lang=`` switch, else ``Accept-Language``, else English) and
 picking the value of a credential's ``name``/``description`` in a language when the issuer gave
@@ -25,17 +27,20 @@ from typing import Any, Final
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _babel_format_date
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
 __all__ = [
     "DEFAULT",
+    "DOMAINS",
     "LANGUAGES",
     "choose",
     "format_date",
     "from_environment",
     "localized",
+    "messages",
     "normalise",
     "translations",
     "translator",
@@ -46,6 +51,7 @@ LANGUAGES: Final[dict[str, str]] = {"en": "English", "es": "Español"}
 """The languages offered, each named in itself (for the language switch)."""
 
 _HERE: Final = Path(__file__).resolve().parent
+DOMAINS: Final = ("messages", "verifier")
 
 
 def normalise(tag: str | None) -> str | None:
@@ -103,18 +109,42 @@ def from_environment(explicit: str | None = None) -> str:
     return DEFAULT
 
 
-@cache
-def translations(lang: str) -> _gettext.NullTranslations:
-    """The catalog of ``lang`` (English, or a language without a catalog: the msgids themselves)."""
-    path = _HERE / lang / "LC_MESSAGES" / "messages.po"
+def _catalog(lang: str, domain: str) -> Catalog | None:
+    """The parsed ``.po`` of ``lang`` in ``domain`` (None for English or a language without one)."""
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown message domain {domain!r}: expected one of {', '.join(DOMAINS)}")
+    path = _HERE / lang / "LC_MESSAGES" / f"{domain}.po"
     if lang == DEFAULT or not path.is_file():
-        return _gettext.NullTranslations()
+        return None
     with path.open("rb") as po:
-        catalog = read_po(po, locale=lang)
+        return read_po(po, locale=lang)
+
+
+@cache
+def translations(lang: str, domain: str = "messages") -> _gettext.NullTranslations:
+    """The catalog of ``lang`` (English, or a language without a catalog: the msgids themselves)."""
+    catalog = _catalog(lang, domain)
+    if catalog is None:
+        return _gettext.NullTranslations()
     buffer = io.BytesIO()
     write_mo(buffer, catalog)  # fuzzy entries are left out, as msgfmt does
     buffer.seek(0)
     return Translations(buffer)
+
+
+@cache
+def messages(lang: str, domain: str = "verifier") -> dict[str, str]:
+    """The translated messages of ``lang`` in ``domain`` as ``{msgid: msgstr}``, for a script
+    that translates in the browser (English: empty, the msgids are the text). Left out, as
+    msgfmt does: fuzzy and untranslated entries, and those with a context or plural forms."""
+    catalog = _catalog(lang, domain)
+    if catalog is None:
+        return {}
+    return {
+        m.id: m.string
+        for m in catalog
+        if m.id and isinstance(m.id, str) and isinstance(m.string, str) and m.string and not m.fuzzy and not m.context
+    }
 
 
 def translator(lang: str) -> Callable[[str], str]:

@@ -4,7 +4,10 @@ The page is built from ``web/verifier/`` by ``make setup`` into ``registry/artif
 every check of :mod:`registry.verify` runs in the browser against the JSON-RPC URL the reader
 gives, and the page loads nothing else (it works opened from disk). Whoever hands the page out
 (``registry verifier-page``, the service's ``/verify``) pre-fills its form through one JSON
-element: an RPC URL and the registries to trust, each with the source that trusts it.
+element: an RPC URL and the registries to trust, each with the source that trusts it, and the
+page's language: its ``lang``, the words of the page in it (the ``verifier`` gettext domain of
+:mod:`registry.locales`, ``{msgid: msgstr}``, translated by ``web/verifier/src/i18n.js``) and, on
+a served page, the links of the language switch.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+from registry import locales
 from registry.chain.artifacts import ARTIFACT_DIR
 from registry.errors import ConfigError
 
@@ -32,13 +36,31 @@ def _template(path: Path) -> str:
     return text
 
 
-def render_page(rpc: str | None, trusted: Mapping[int, Mapping[str, str]], *, path: Path = PAGE) -> str:
-    """The page with its form pre-filled: ``rpc`` and ``trusted`` (chain id -> {address: source}).
+def render_page(
+    rpc: str | None,
+    trusted: Mapping[int, Mapping[str, str]],
+    *,
+    path: Path = PAGE,
+    lang: str = locales.DEFAULT,
+    switch: Mapping[str, str] | None = None,
+) -> str:
+    """The page with its form pre-filled: ``rpc`` and ``trusted`` (chain id -> {address: source}),
+    in ``lang`` (an offered language, see :data:`registry.locales.LANGUAGES`), with a language
+    switch when ``switch`` (language -> link to the page in it) is given.
 
     The configuration is JSON inside a ``<script type="application/json">`` element, with ``<``,
     ``>`` and ``&`` escaped so no value can close the element.
     """
+    if lang not in locales.LANGUAGES:
+        raise ConfigError(f"no verifier page in language {lang!r}: choose one of {', '.join(locales.LANGUAGES)}")
     config = {
+        "lang": lang,
+        "messages": locales.messages(lang, "verifier"),
+        "languages": [
+            {"lang": code, "name": locales.LANGUAGES[code], "href": href}
+            for code, href in (switch or {}).items()
+            if code in locales.LANGUAGES
+        ],
         "rpc": rpc,
         "trustedRegistries": [
             {"chainId": chain_id, "address": address, "source": source}

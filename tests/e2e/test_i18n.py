@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,17 @@ from registry import locales
 from registry.cli.app import app
 from registry.service.store import CredentialRow
 from tests.chain_fixtures import Registry
-from tests.e2e import test_pages
+from tests.e2e import test_page_stack, test_pages
 from tests.e2e.test_accessibility import _axe, _published_pathway
 from tests.e2e.test_pages import Site
+from tests.e2e.test_stack import LEARNER
 
 pytestmark = pytest.mark.e2e
 
 # The pages' fixtures (a served site with anchored credentials, Chromium), for this module.
 site, browser, page = test_pages.site, test_pages.browser, test_pages.page
+# A learner's stack and its published pathway (the verifier page's stack form), for this module.
+stack, published = test_page_stack.stack, test_page_stack.published
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "registry" / "service" / "api" / "templates"
@@ -36,6 +40,7 @@ PYTHON_SOURCES = [
     ROOT / "registry" / "issue" / "certificate.py",
     ROOT / "registry" / "cli" / "verify.py",
     ROOT / "registry" / "service" / "api" / "routes" / "pages.py",
+    ROOT / "registry" / "locales" / "words.py",
 ]
 # Msgids passed as variables (not literals the extractor sees): message pages, dashboard states.
 DYNAMIC_MSGIDS = [
@@ -237,3 +242,203 @@ def test_spanish_share_page_has_no_serious_accessibility_violation(site: Site, p
     print(f"share_page_es_png={site.out / 'share-es.png'}")
     page.goto(f"{site.url}/?lang=es")
     assert not _axe(page, "index-es")
+
+
+# The verifier page (web/verifier, served at /verify and written by `registry verifier-page`): its
+# words are the `verifier` gettext domain, translated in the browser by web/verifier/src/i18n.js.
+VERIFIER = ROOT / "web" / "verifier"
+VERIFIER_SCRIPTS = [VERIFIER / "src" / "main.js", VERIFIER / "src" / "stackview.js"]
+VERIFIER_PO = ROOT / "registry" / "locales" / "es" / "LC_MESSAGES" / "verifier.po"
+JS_MSGID = re.compile(r'\bt\(\s*"((?:[^"\\]|\\.)*)"')
+CONFIG = re.compile(r'<script type="application/json" id="verifier-config">(.*?)</script>', re.S)
+
+
+class _MarkedText(HTMLParser):
+    """The text of every element marked ``data-i18n`` (whitespace collapsed, as i18n.js does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[tuple[str, bool, list[str]]] = []
+        self.msgids: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.open.append((tag, "data-i18n" in dict(attrs), []))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.open:
+            name, marked, text = self.open.pop()
+            if marked:
+                self.msgids.append(" ".join("".join(text).split()))
+            if name == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self.open:
+            self.open[-1][2].append(data)
+
+
+def _verifier_msgids() -> set[str]:
+    """Every msgid of the verifier page: marked static text, and the literal ``t("...")`` calls."""
+    parser = _MarkedText()
+    parser.feed((VERIFIER / "page.html").read_text("utf-8"))
+    ids = set(parser.msgids)
+    for path in VERIFIER_SCRIPTS:
+        source = path.read_text("utf-8")
+        # Only literals: a msgid in a variable would escape this test (and the translators).
+        assert not re.findall(r'\bt\(\s*[^"\s]', source), path
+        ids.update(json.loads(f'"{m}"') for m in JS_MSGID.findall(source))
+    return ids
+
+
+def _page_config(html: str) -> dict[str, Any]:
+    found = CONFIG.search(html)
+    assert found, html[:300]
+    config: dict[str, Any] = json.loads(found.group(1))
+    return config
+
+
+def test_every_verifier_page_msgid_has_a_spanish_translation() -> None:
+    from babel.messages.pofile import read_po
+
+    from registry.verify.report import CHECK_NAMES, CheckStatus, Verdict
+
+    ids = _verifier_msgids()
+    assert len(ids) > 100 and "Verify a credential" in ids and "Report (JSON)" in ids
+    # The words a report carries are all translatable: check names, statuses, verdicts.
+    words = {*CHECK_NAMES, *(s.value for s in CheckStatus), *(v.value for v in Verdict), "INCOMPLETE"}
+    assert words <= ids, words - ids
+    es = locales.messages("es", "verifier")
+    assert not sorted(ids - es.keys())
+    assert not sorted(es.keys() - ids)  # no stale entry
+    with VERIFIER_PO.open("rb") as po:
+        catalog = read_po(po, locale="es", domain="verifier")
+    for message in catalog:
+        if message.id:
+            assert not message.fuzzy and message.string, message.id
+            assert sorted(re.findall(r"\{\w+\}", str(message.id))) == sorted(
+                re.findall(r"\{\w+\}", str(message.string))
+            ), message.id
+    assert locales.messages("en", "verifier") == {}
+    # The two domains stay apart: the pages' catalog is unchanged by the page's.
+    assert locales.translations("es").gettext("Verify a credential") == "Verificar una credencial"
+    assert locales.translations("es", "verifier").gettext("Chain") == "Cadena"
+    with pytest.raises(ValueError, match="unknown message domain"):
+        locales.messages("es", "nope")
+
+
+def _verify_file(page: Any, site: Site, tmp_path: Path, button: str) -> None:
+    """Choose one of the site's credential files in the open verifier page and verify it."""
+    source = tmp_path / "credential.json"
+    source.write_text(json.dumps(site.file(site.ids[0])), "utf-8")
+    page.locator("#file").set_input_files(str(source))
+    page.get_by_role("button", name=button, exact=True).click()
+    page.wait_for_selector("#verdict")
+
+
+def test_verify_page_in_spanish(site: Site, page: Any, tmp_path: Path) -> None:
+    by_switch = httpx.get(f"{site.url}/verify?lang=es")
+    by_header = httpx.get(f"{site.url}/verify", headers=ES_ES)
+    for r in (by_switch, by_header):
+        assert r.status_code == 200 and r.headers["content-language"] == "es"
+        config = _page_config(r.text)
+        assert config["lang"] == "es" and config["messages"]["Verify"] == "Verificar"
+        assert [(x["lang"], x["name"]) for x in config["languages"]] == [("en", "English"), ("es", "Español")]
+    assert "lang=es" in by_switch.headers["set-cookie"]
+    page.goto(f"{site.url}/verify?lang=es")
+    assert page.locator("html").get_attribute("lang") == "es"
+    assert page.title() == "Verificar una credencial"
+    assert page.locator("h1").inner_text() == "Verificar una credencial"
+    assert page.locator("#bulk-title").inner_text() == "Verificar muchos archivos"
+    assert page.get_by_label("Archivo de la credencial (JSON) o insignia", exact=False).count() == 1
+    assert page.locator("#bulk-csv").text_content() == "Descargar CSV"  # shown with a result
+    switch = page.get_by_role("navigation", name="Idioma")
+    assert switch.get_by_role("link", name="Español").get_attribute("aria-current") == "true"
+    assert switch.get_by_role("link", name="English").get_attribute("href") == "/verify?lang=en"
+    assert not _axe(page, "verify-es-empty")
+    _verify_file(page, site, tmp_path, "Verificar")
+    verdict = page.locator("#verdict")
+    assert verdict.inner_text() == "VÁLIDA" and verdict.get_attribute("data-verdict") == "VALID"
+    assert page.locator("#result-title").inner_text() == "Resultado: VÁLIDA"
+    names = page.locator("#checks [data-check] strong").all_inner_texts()
+    assert names[:4] == ["formato", "integridad", "inclusión", "anclaje"], names
+    assert set(page.locator("#checks .status").all_inner_texts()) == {"correcto"}
+    assert page.locator("#summary").inner_text() == "todas las comprobaciones son correctas"
+    page.wait_for_function("document.getElementById('status').textContent === 'Hecho: VÁLIDA'")
+    for term in ("Credencial", "Emisor indicado", "Emisor en la cadena", "Válida"):
+        assert page.locator("dl.facts dt", has_text=term).count() >= 1, term
+    assert not _axe(page, "verify-es-valid")
+    page.screenshot(path=str(site.out / "verify-es.png"), full_page=True)
+    # The machine-readable report is never translated.
+    assert json.loads(page.locator("#report-json").text_content())["verdict"] == "VALID"
+    # Accept-Language alone, in Chromium.
+    page.set_extra_http_headers(ES_ES)
+    page.goto(f"{site.url}/verify")
+    assert page.locator("html").get_attribute("lang") == "es"
+    assert page.get_by_role("button", name="Verificar", exact=True).count() == 1
+
+
+def test_verify_page_in_english_is_unchanged(site: Site, page: Any, tmp_path: Path) -> None:
+    r = httpx.get(f"{site.url}/verify")
+    assert r.status_code == 200 and r.headers["content-language"] == "en"
+    assert _page_config(r.text)["messages"] == {}
+    page.goto(f"{site.url}/verify")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("h1").inner_text() == "Verify a credential"
+    _verify_file(page, site, tmp_path, "Verify")
+    assert page.locator("#verdict").inner_text() == "VALID"
+    assert page.locator("#result-title").inner_text() == "Result: VALID"
+    assert page.locator("#checks [data-check] strong").all_inner_texts()[:2] == ["format", "integrity"]
+    assert (
+        page.get_by_role("navigation", name="Language")
+        .get_by_role("link", name="English")
+        .get_attribute("aria-current")
+        == "true"
+    )
+
+
+def test_verifier_page_command_in_spanish(
+    page: Any, registry: Registry, published: str, stack: dict[str, Path], tmp_path: Path
+) -> None:
+    """`registry verifier-page --lang es`: the file opened from disk is Spanish, with no switch
+    (there is no server to switch languages), and so is a stack's result; an unknown language is
+    refused by render_page."""
+    from registry.errors import ConfigError
+    from registry.verify.page import render_page
+
+    out = tmp_path / "verify-es.html"
+    env = {"REGISTRY_LANG": "", "LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}
+    result = CliRunner().invoke(app, ["verifier-page", "--out", str(out), "--no-trust", "--lang", "es"], env=env)
+    assert result.exit_code == 0, result.output
+    config = _page_config(out.read_text("utf-8"))
+    assert config["lang"] == "es" and config["languages"] == []
+    page.goto(out.as_uri())
+    assert page.locator("html").get_attribute("lang") == "es"
+    assert page.locator("legend").all_inner_texts() == [
+        "Conjunto de credenciales para una cualificación (opcional)",
+        "Cadena",
+    ]
+    assert page.locator("#languages").count() == 0
+    definition = tmp_path / "pathway.json"
+    definition.write_text(published)
+    page.get_by_label("URL JSON-RPC de la cadena").fill(registry.rpc_url)
+    page.get_by_label("Registros de confianza", exact=False).fill(f"31337 {registry.client.registry_address}")
+    page.get_by_label("Archivo de la credencial (JSON) o insignia", exact=False).set_input_files(
+        [str(stack["python"]), str(stack["statistics"])]
+    )
+    page.get_by_label("Itinerario (JSON)").set_input_files(str(definition))
+    page.get_by_label("Correo electrónico del estudiante").fill(LEARNER)
+    page.get_by_role("button", name="Verificar", exact=True).click()
+    page.wait_for_selector("#verdict")
+    assert page.get_by_role("heading", name="Resultado del conjunto: INCOMPLETA").count() == 1
+    assert page.locator("#verdict").get_attribute("data-verdict") == "INCOMPLETE"
+    assert "aún no se cumplen los requisitos" in page.locator("#verdict-meaning").inner_text()
+    assert page.locator("#credits-total").inner_text().startswith("Créditos contabilizados: 3 de 5")
+    assert "Falta:" in page.locator("[data-requirement=elective]").first.inner_text()
+    assert page.locator("#stack-checks [data-check=pathway] strong").inner_text() == "itinerario"
+    assert page.locator("#status").inner_text() == "Hecho: conjunto INCOMPLETA"
+    assert not _axe(page, "verifier-page-stack-es")
+    english = tmp_path / "verify-en.html"
+    assert CliRunner().invoke(app, ["verifier-page", "--out", str(english), "--no-trust"], env=env).exit_code == 0
+    assert _page_config(english.read_text("utf-8"))["lang"] == "en"
+    with pytest.raises(ConfigError, match="no verifier page in language 'fr'"):
+        render_page(None, {}, lang="fr")

@@ -1,9 +1,10 @@
 // Entry point of the self-contained verifier page: `window.credentialRegistry` (api.js) and the UI.
 import { api, credentialDocument, csvText, isObject, learnerName, reportRow, subjectOf } from "./api.js";
 import { euElements } from "./elements.js";
+import { setCatalog, t, translatePage } from "./i18n.js";
 import { InvalidInput, loadPathway } from "./pathway.js";
 import { verifyStack } from "./stack.js";
-import { renderStack } from "./stackview.js";
+import { checkList, renderStack, reportJson, verdictWord } from "./stackview.js";
 import { trustTable, verify, verifyMany } from "./verifier.js";
 
 window.credentialRegistry = api;
@@ -16,7 +17,7 @@ function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "class") node.className = v;
-    else if (k.startsWith("data-")) node.setAttribute(k, v);
+    else if (k.startsWith("data-") || k.startsWith("aria-")) node.setAttribute(k, v);
     else node[k] = v;
   }
   for (const child of children) if (child !== null && child !== undefined) node.append(child);
@@ -38,57 +39,78 @@ function parseTrusted(text) {
     });
 }
 
-const PARTICIPATION = { online: "Online", onsite: "On site", blended: "Blended" };
+/** A form of participation (EU micro-credential element) in words. */
+function participation(form) {
+  const words = { online: t("Online"), onsite: t("On site"), blended: t("Blended") };
+  return Object.hasOwn(words, form) ? words[form] : String(form);
+}
 
 /** Facts of the achievement (EU micro-credential elements) appended to the list `dl`. */
 function achievementFacts(dl, doc) {
   const subject = subjectOf(doc);
   if (!subject) return;
   const eu = euElements(subject.achievement);
-  const add = (term, ...value) => dl.append(el("dt", {}, term), el("dd", { "data-fact": term }, ...value));
-  if (eu.ects !== null && eu.ects !== undefined) add("Workload", `${eu.ects} ECTS credits`);
-  if (eu.eqf_level !== null && eu.eqf_level !== undefined) add("EQF level", String(eu.eqf_level));
-  if (eu.participation_form) add("Participation", PARTICIPATION[eu.participation_form] || String(eu.participation_form));
-  if (eu.assessment_type) add("Assessment", String(eu.assessment_type));
-  if (eu.quality_assurance) add("Quality assurance", String(eu.quality_assurance));
+  // `key` (data-fact) stays English in every language: what scripts and tests look facts up by.
+  const add = (key, term, ...value) => dl.append(el("dt", {}, term), el("dd", { "data-fact": key }, ...value));
+  if (eu.ects !== null && eu.ects !== undefined) {
+    add("Workload", t("Workload"), t("{ects} ECTS credits", { ects: eu.ects }));
+  }
+  if (eu.eqf_level !== null && eu.eqf_level !== undefined) add("EQF level", t("EQF level"), String(eu.eqf_level));
+  if (eu.participation_form) add("Participation", t("Participation"), participation(eu.participation_form));
+  if (eu.assessment_type) add("Assessment", t("Assessment"), String(eu.assessment_type));
+  if (eu.quality_assurance) add("Quality assurance", t("Quality assurance"), String(eu.quality_assurance));
   if (eu.learning_outcomes.length) {
-    add("Learning outcomes", el("ul", { id: "learning-outcomes" }, ...eu.learning_outcomes.map((o) => el("li", {}, String(o)))));
+    add(
+      "Learning outcomes",
+      t("Learning outcomes"),
+      el("ul", { id: "learning-outcomes" }, ...eu.learning_outcomes.map((o) => el("li", {}, String(o)))),
+    );
   }
   const results = Array.isArray(subject.result) ? subject.result.filter(isObject) : [];
   const grades = results.map((r) => r.value).filter((v) => typeof v === "string" || typeof v === "number");
-  if (grades.length) add("Result", grades.join(", "));
+  if (grades.length) add("Result", t("Result"), grades.join(", "));
 }
 
 function render(report, doc = null) {
   const out = $("result");
   out.replaceChildren();
-  const marks = { pass: "✔", fail: "✘", indeterminate: "?" };
   out.append(
     el(
       "h2",
       { id: "result-title" },
-      "Result: ",
-      el("span", { id: "verdict", class: `verdict ${report.verdict.toLowerCase()}`, tabIndex: -1 }, report.verdict),
+      t("Result:"),
+      " ",
+      el(
+        "span",
+        {
+          id: "verdict",
+          class: `verdict ${report.verdict.toLowerCase()}`,
+          "data-verdict": report.verdict,
+          tabIndex: -1,
+        },
+        verdictWord(report.verdict),
+      ),
     ),
-    el("p", { id: "summary" }, report.summary),
+    // The summary is the failing checks' reasons (English for now), or that every check passed.
+    el("p", { id: "summary" }, report.summary === "all checks passed" ? t("all checks passed") : report.summary),
   );
   const cred = report.credential;
   if (cred && Object.keys(cred).length) {
     const dl = el("dl", { class: "facts" });
-    dl.append(el("dt", {}, "Credential"), el("dd", {}, String(cred.achievement || cred.name || "")));
+    dl.append(el("dt", {}, t("Credential")), el("dd", {}, String(cred.achievement || cred.name || "")));
     dl.append(
-      el("dt", {}, "Named issuer"),
+      el("dt", {}, t("Named issuer")),
       el("dd", {}, `${cred.issuerName ?? ""} `, el("code", {}, String(cred.issuerId ?? ""))),
     );
     if (report.issuer) {
       dl.append(
-        el("dt", {}, "Issuer on chain"),
+        el("dt", {}, t("Issuer on chain")),
         el(
           "dd",
           { id: "issuer-on-chain" },
           `${report.issuer.name} `,
           el("code", {}, report.issuer.did),
-          ", accredited by ",
+          t(", accredited by "),
           report.issuer.accreditor && report.issuer.accreditor.name
             ? `${report.issuer.accreditor.name} (${report.issuer.accreditor.uri}) `
             : "",
@@ -96,66 +118,75 @@ function render(report, doc = null) {
         ),
       );
     }
+    const from = cred.validFrom;
     dl.append(
-      el("dt", {}, "Valid"),
-      el("dd", {}, `from ${cred.validFrom}` + (cred.validUntil ? ` until ${cred.validUntil}` : "")),
+      el("dt", {}, t("Valid")),
+      el(
+        "dd",
+        {},
+        cred.validUntil ? t("from {from} until {until}", { from, until: cred.validUntil }) : t("from {from}", { from }),
+      ),
     );
     achievementFacts(dl, doc);
     if (report.proofs && report.proofs.length) {
-      dl.append(el("dt", {}, "Proofs checked"), el("dd", { id: "proofs" }, report.proofs.join(", ")));
+      dl.append(el("dt", {}, t("Proofs checked")), el("dd", { id: "proofs" }, report.proofs.join(", ")));
     }
     out.append(dl);
   }
-  out.append(el("h3", {}, "Checks"));
-  const list = el("ul", { class: "checks", id: "checks" });
-  for (const check of report.checks) {
-    list.append(
-      el(
-        "li",
-        { class: `check ${check.status}`, "data-check": check.name, "data-status": check.status },
-        el("span", { class: "mark", ariaHidden: "true" }, marks[check.status]),
-        " ",
-        el("strong", {}, check.name),
-        " ",
-        el("span", { class: "status" }, check.status),
-        el("p", {}, check.reason),
-      ),
-    );
-  }
-  out.append(list);
+  out.append(el("h3", {}, t("Checks")));
+  out.append(checkList("checks", report.checks));
   if (report.hidden_fields.length || report.redacted_field_count) {
     out.append(
-      el("h3", {}, "Hidden by the holder"),
-      el("p", {}, `${report.redacted_field_count} field(s) hidden`),
+      el("h3", {}, t("Hidden by the holder")),
+      el("p", {}, t("{count} field(s) hidden", { count: report.redacted_field_count })),
       el("ul", { id: "hidden" }, ...report.hidden_fields.map((p) => el("li", {}, el("code", {}, p)))),
     );
   }
-  const raw = el("details", {}, el("summary", {}, "Report (JSON)"), el("pre", { id: "report-json" }, JSON.stringify(report, null, 2)));
-  out.append(raw);
+  out.append(reportJson(report));
   out.hidden = false;
   $("verdict").focus?.();
+}
+
+/** The language switch of the service's pages (`languages`: [{lang, name, href}] from the
+ * configuration; none in a page written to a file), each link named in its own language. */
+function languageSwitch(languages) {
+  if (!Array.isArray(languages) || !languages.length) return;
+  const nav = el("nav", { class: "langs", id: "languages", "aria-label": t("Language") });
+  languages.forEach((entry, i) => {
+    if (i) nav.append(" ", el("span", { "aria-hidden": "true" }, "|"), " ");
+    const current = entry.lang === document.documentElement.lang;
+    const attrs = { href: entry.href, lang: entry.lang, hreflang: entry.lang };
+    nav.append(el("a", current ? { ...attrs, "aria-current": "true" } : attrs, entry.name));
+  });
+  $("main").prepend(nav);
 }
 
 function setup() {
   const form = $("verify-form");
   if (!form) return;
   const config = JSON.parse($("verifier-config").textContent || "{}");
+  setCatalog(config.messages);
+  translatePage(config.lang);
+  languageSwitch(config.languages);
   if (config.rpc && !$("rpc").value) $("rpc").value = config.rpc;
   if (config.trustedRegistries && !$("trusted").value) {
-    $("trusted").value = config.trustedRegistries.map((t) => `${t.chainId} ${t.address}`).join("\n");
+    $("trusted").value = config.trustedRegistries.map((r) => `${r.chainId} ${r.address}`).join("\n");
   }
   const status = $("status");
   const drop = $("drop");
   const input = $("file");
   async function runStack(files, pathwayFile) {
-    status.textContent = `Verifying ${files.length} file(s) as a stack…`;
+    status.textContent = t("Verifying {count} file(s) as a stack…", { count: files.length });
     $("result").hidden = true;
     let pathway;
     try {
       pathway = loadPathway(new Uint8Array(await pathwayFile.arrayBuffer()));
     } catch (exc) {
       if (!(exc instanceof InvalidInput)) throw exc;
-      status.textContent = `Error: the pathway ${pathwayFile.name} is not a valid pathway definition: ${exc.message}`;
+      status.textContent = t("Error: the pathway {file} is not a valid pathway definition: {error}", {
+        file: pathwayFile.name,
+        error: exc.message,
+      });
       return;
     }
     try {
@@ -170,14 +201,14 @@ function setup() {
         minConfirmations: Number($("confirmations").value || 1),
         learner: $("learner").value.trim() || null,
       });
-      status.textContent = `Done: stack ${report.verdict}`;
+      status.textContent = t("Done: stack {verdict}", { verdict: verdictWord(report.verdict) });
       renderStack($("result"), report, pathway);
     } catch (exc) {
-      status.textContent = `Error: ${exc.message}`;
+      status.textContent = t("Error: {error}", { error: exc.message });
     }
   }
   async function run(data, source) {
-    status.textContent = "Verifying…";
+    status.textContent = t("Verifying…");
     $("result").hidden = true;
     try {
       const trusted = parseTrusted($("trusted").value);
@@ -188,10 +219,10 @@ function setup() {
         source,
         minConfirmations: Number($("confirmations").value || 1),
       });
-      status.textContent = `Done: ${report.verdict}`;
+      status.textContent = t("Done: {verdict}", { verdict: verdictWord(report.verdict) });
       render(report, credentialDocument(data));
     } catch (exc) {
-      status.textContent = `Error: ${exc.message}`;
+      status.textContent = t("Error: {error}", { error: exc.message });
     }
   }
   form.addEventListener("submit", async (event) => {
@@ -200,16 +231,17 @@ function setup() {
     const pathwayFile = $("pathway").files && $("pathway").files[0];
     if (pathwayFile) {
       if (file) await runStack(input.files, pathwayFile);
-      else status.textContent = "Choose the credential files of the stack first.";
+      else status.textContent = t("Choose the credential files of the stack first.");
     } else if (input.files && input.files.length > 1) {
-      status.textContent =
-        "Several files: choose a pathway to verify them as one stack, or verify them one by one under “Verify many files”.";
+      status.textContent = t(
+        "Several files: choose a pathway to verify them as one stack, or verify them one by one under “Verify many files”.",
+      );
     } else if (file) {
       await run(new Uint8Array(await file.arrayBuffer()), file.name);
     } else if ($("credential").value.trim()) {
       await run($("credential").value, "pasted credential");
     } else {
-      status.textContent = "Choose a credential file or paste its JSON first.";
+      status.textContent = t("Choose a credential file or paste its JSON first.");
     }
   });
   dropZone(drop, (files) => {
@@ -245,7 +277,7 @@ function setupBulk() {
   let table = [];
   async function run(files) {
     if (!files.length) return;
-    status.textContent = `Verifying ${files.length} file(s)…`;
+    status.textContent = t("Verifying {count} file(s)…", { count: files.length });
     $("bulk-result").hidden = true;
     try {
       const loaded = await Promise.all(
@@ -260,9 +292,14 @@ function setupBulk() {
       table = reports.map((r, i) => reportRow(r, learnerName(loaded[i].data)));
       renderBulk(table);
       const count = (v) => table.filter((r) => r.verdict === v).length;
-      status.textContent = `Done: ${table.length} file(s): ${count("VALID")} VALID, ${count("INVALID")} INVALID, ${count("INDETERMINATE")} INDETERMINATE`;
+      status.textContent = t("Done: {count} file(s): {valid} VALID, {invalid} INVALID, {indeterminate} INDETERMINATE", {
+        count: table.length,
+        valid: count("VALID"),
+        invalid: count("INVALID"),
+        indeterminate: count("INDETERMINATE"),
+      });
     } catch (exc) {
-      status.textContent = `Error: ${exc.message}`;
+      status.textContent = t("Error: {error}", { error: exc.message });
     }
   }
   input.addEventListener("change", () => run(input.files || []));
@@ -289,7 +326,7 @@ function renderBulk(table) {
         el("td", {}, r.learner_name),
         el("td", {}, r.achievement),
         el("td", {}, r.issuer_name),
-        el("td", {}, el("span", { class: `verdict ${r.verdict.toLowerCase()}` }, r.verdict)),
+        el("td", {}, el("span", { class: `verdict ${r.verdict.toLowerCase()}` }, verdictWord(r.verdict))),
         el("td", {}, r.reason),
       ),
     );

@@ -21,12 +21,14 @@ from registry import locales
 from registry.chain.artifacts import ARTIFACT_DIR
 from registry.core.credential import eu_elements
 from registry.errors import AuthenticationError, ConfigError, Conflict, NotFound, RegistryError
+from registry.locales.words import check_labels
 from registry.service.api.deps import SESSION_COOKIE, PageIssuer, SessionDep, StateDep
 from registry.service.api.downloads import file_response
 from registry.service.api.schemas import BatchOut
 from registry.service.api.state import ServiceState
 from registry.service.auth import open_page_session
 from registry.service.issuance import batch_counts, credential_file, get_credential
+from registry.service.lineage import lineage_of
 from registry.service.pathways import pathways_for_achievement
 from registry.service.store import Batch, CredentialRow, CredentialState, Issuer, PathwayRow, WebhookDelivery
 from registry.service.webhooks import delivery_view
@@ -131,9 +133,13 @@ def _verifier_trust(state: ServiceState) -> dict[int, dict[str, str]]:
 def verify_page(request: Request, state: StateDep) -> HTMLResponse:
     """The self-contained verifier page: the checks run in the visitor's browser against the
     chain's RPC; the credential file never reaches this server. The RPC offered is
-    ``public_rpc_url`` (the service's own RPC may carry a provider key: never published)."""
+    ``public_rpc_url`` (the service's own RPC may carry a provider key: never published). In the
+    request's language, with the same language switch as the other pages."""
+    context = i18n_context(request)
+    lang = context["lang"]
+    switch = {code: context["lang_url"](code) for code in locales.LANGUAGES}
     try:
-        html = render_page(state.settings.public_rpc(), _verifier_trust(state))
+        html = render_page(state.settings.public_rpc(), _verifier_trust(state), lang=lang, switch=switch)
     except ConfigError:
         return render(
             request,
@@ -143,7 +149,9 @@ def verify_page(request: Request, state: StateDep) -> HTMLResponse:
             message="The verifier page is not built on this server (run `make setup`). "
             "The verify API (POST /v1/verify) still works.",
         )
-    return HTMLResponse(html, headers={"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"})
+    response = HTMLResponse(html, headers={"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"})
+    localize_response(request, response, lang)
+    return response
 
 
 @router.post("/verify")
@@ -211,16 +219,7 @@ def _live_labels(lang: str) -> dict[str, Any]:
             "fail": t.gettext("fail"),
             "indeterminate": t.gettext("indeterminate"),
         },
-        "checks": {
-            "format": t.pgettext("check", "format"),
-            "integrity": t.pgettext("check", "integrity"),
-            "inclusion": t.pgettext("check", "inclusion"),
-            "anchor": t.pgettext("check", "anchor"),
-            "issuer": t.pgettext("check", "issuer"),
-            "signature": t.pgettext("check", "signature"),
-            "revocation": t.pgettext("check", "revocation"),
-            "validity": t.pgettext("check", "validity"),
-        },
+        "checks": check_labels(t),
         "checkedAt": t.gettext("Checked at"),
         "unavailable": t.gettext("Live check unavailable: %(reason)s"),
         "downloadFailed": t.gettext("the credential file could not be downloaded (%(status)s)."),
@@ -391,7 +390,8 @@ def share_download(credential_id: str, fmt: str, session: SessionDep) -> Respons
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, issuer: PageIssuer, session: SessionDep, state: StateDep) -> HTMLResponse:
-    """Batches of the signed-in issuer with their states, counts and transaction links."""
+    """Batches of the signed-in issuer with their states, counts and transaction links; the
+    latest credentials with their lineage (what each replaces, what replaces it)."""
     if issuer is None:
         return render(request, "login.html")
     assert issuer.id is not None
@@ -427,6 +427,7 @@ def dashboard(request: Request, issuer: PageIssuer, session: SessionDep, state: 
         counts=counts,
         labels=STATE_LABELS,
         recent=recent,
+        lineage=lineage_of(session, [c.id for c in recent]),
         hooks=hooks,
     )
 
