@@ -40,7 +40,7 @@ from registry.service.store import (
     utcnow,
 )
 from registry.service.webhooks import enqueue_many
-from registry.service.worker.stage import GWEI, PassResult, Stage, TxOwner
+from registry.service.worker.stage import GWEI, PassResult, RequestStage, TxOwner
 
 __all__ = ["Revoking"]
 
@@ -48,37 +48,10 @@ _WAIT = "wait"
 """A revocation whose batch is not confirmed yet: nothing to do this pass."""
 
 
-class Revoking(Stage):
+class Revoking(RequestStage):
     """Revoke credentials and batches on chain (or only in the database, never anchored)."""
 
-    def run(self, result: PassResult, issuer_id: int | None = None) -> None:
-        """Move every open revocation (of ``issuer_id``) as far as it can go now."""
-        with Session(self.engine) as session:
-            query = select(Revocation.id).where(col(Revocation.state).in_(RevocationState.open_states()))
-            if issuer_id is not None:
-                query = query.where(Revocation.issuer_id == issuer_id)
-            ids = [int(i) for i in session.exec(query.order_by(col(Revocation.id))) if i is not None]
-        for rev_id in ids:
-            self._advance(rev_id, result)
-
-    def _advance(self, rev_id: int, result: PassResult) -> None:
-        """One revocation, step by step (each committed before the next)."""
-        for _ in range(4):
-            with Session(self.engine) as session:
-                rev = session.get(Revocation, rev_id)
-                assert rev is not None
-                state = rev.state
-            if state == RevocationState.PENDING:
-                if not self.sign(rev_id, result):
-                    return
-            elif state == RevocationState.SIGNED:
-                if not self.broadcast(rev_id, result):
-                    return
-            elif state == RevocationState.SUBMITTED:
-                self.poll(rev_id, result)
-                return
-            else:
-                return
+    model = Revocation
 
     # -- what is revoked ----------------------------------------------------------------------
 

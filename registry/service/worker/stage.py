@@ -36,6 +36,7 @@ __all__ = [
     "ContextView",
     "PassResult",
     "Request",
+    "RequestStage",
     "Stage",
     "TxOwner",
     "WorkerContext",
@@ -504,3 +505,53 @@ class Stage(ContextView):
         batch.last_error = why
         session.add(batch)
         log_event(session, "anchor.dropped", issuer_id=batch.issuer_id, subject=f"batch:{batch.id}", reason=why)
+
+
+class RequestStage(Stage):
+    """A stage moving requests (revocations or supersessions) along the same states: pending ->
+    signed -> submitted -> done, each step committed before the next. Subclasses name the
+    table (``model``) and give the three steps."""
+
+    model: type[Revocation] | type[Supersession]
+
+    def run(self, result: PassResult, issuer_id: int | None = None) -> None:
+        """Move every open request (of ``issuer_id``) as far as it can go now."""
+        model = self.model
+        with Session(self.engine) as session:
+            query = select(model.id).where(col(model.state).in_(RevocationState.open_states()))
+            if issuer_id is not None:
+                query = query.where(model.issuer_id == issuer_id)
+            ids = [int(i) for i in session.exec(query.order_by(col(model.id))) if i is not None]
+        for request_id in ids:
+            self._advance(request_id, result)
+
+    def _advance(self, request_id: int, result: PassResult) -> None:
+        """One request, step by step (each committed before the next)."""
+        for _ in range(4):
+            with Session(self.engine) as session:
+                row = session.get(self.model, request_id)
+                assert isinstance(row, Revocation | Supersession)
+                state = row.state
+            if state == RevocationState.PENDING:
+                if not self.sign(request_id, result):
+                    return
+            elif state == RevocationState.SIGNED:
+                if not self.broadcast(request_id, result):
+                    return
+            elif state == RevocationState.SUBMITTED:
+                self.poll(request_id, result)
+                return
+            else:
+                return
+
+    def sign(self, request_id: int, result: PassResult) -> bool:
+        """pending -> signed (recorded); False when it cannot move on now."""
+        raise NotImplementedError
+
+    def broadcast(self, request_id: int, result: PassResult) -> bool:
+        """signed -> submitted; False when it cannot move on now."""
+        raise NotImplementedError
+
+    def poll(self, request_id: int, result: PassResult) -> None:
+        """submitted -> done (or back to pending, or failed)."""
+        raise NotImplementedError

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from registry.chain import calls
 from registry.chain.abi import Revert
@@ -42,7 +42,7 @@ from registry.service.store import (
     utcnow,
 )
 from registry.service.webhooks import enqueue
-from registry.service.worker.stage import GWEI, PassResult, Stage, TxOwner
+from registry.service.worker.stage import GWEI, PassResult, RequestStage, TxOwner
 
 __all__ = ["Superseding"]
 
@@ -66,37 +66,10 @@ class _Parties:
         return self.new.digest
 
 
-class Superseding(Stage):
+class Superseding(RequestStage):
     """Send corrections and renewals on chain once their new credential is anchored."""
 
-    def run(self, result: PassResult, issuer_id: int | None = None) -> None:
-        """Move every open supersession (of ``issuer_id``) as far as it can go now."""
-        with Session(self.engine) as session:
-            query = select(Supersession.id).where(col(Supersession.state).in_(RevocationState.open_states()))
-            if issuer_id is not None:
-                query = query.where(Supersession.issuer_id == issuer_id)
-            ids = [int(i) for i in session.exec(query.order_by(col(Supersession.id))) if i is not None]
-        for sup_id in ids:
-            self._advance(sup_id, result)
-
-    def _advance(self, sup_id: int, result: PassResult) -> None:
-        """One supersession, step by step (each committed before the next)."""
-        for _ in range(4):
-            with Session(self.engine) as session:
-                sup = session.get(Supersession, sup_id)
-                assert sup is not None
-                state = sup.state
-            if state == RevocationState.PENDING:
-                if not self.sign(sup_id, result):
-                    return
-            elif state == RevocationState.SIGNED:
-                if not self.broadcast(sup_id, result):
-                    return
-            elif state == RevocationState.SUBMITTED:
-                self.poll(sup_id, result)
-                return
-            else:
-                return
+    model = Supersession
 
     # -- what is superseded -------------------------------------------------------------------
 
