@@ -77,6 +77,7 @@ def check_supersessions(
     if lost:
         problems.append(f"supersession request(s) lost: {sorted(lost)}")
     ours = client.reads.keys_by_address([address])[to_checksum_address(address)].issuer_id
+    superseded_done = {s.old_credential_id for s in sups.values() if s.state == RevocationState.DONE}
     for sid, sup in sups.items():
         old, new = creds[sup.old_credential_id], creds[sup.new_credential_id]
         if sup.state in RevocationState.open_states() and new.state == CredentialState.RELEASED:
@@ -89,7 +90,13 @@ def check_supersessions(
         record = snap.supersessions.get((ours, old.digest.lower()))
         if record is None or record.new_digest != str(new.digest).lower():
             problems.append(f"supersession {sid} is done but the chain does not record {old.id} -> {new.id}")
-        if (old.state, new.state) != (CredentialState.REVOKED, CredentialState.RELEASED):
+        # The new one stays released unless a later correction or renewal replaced it in turn
+        # (A -> B -> C: B is revoked by its own supersession, done).
+        replaced = new.id in superseded_done
+        if (old.state, new.state) != (
+            CredentialState.REVOKED,
+            CredentialState.REVOKED if replaced else CredentialState.RELEASED,
+        ):
             problems.append(f"supersession {sid} is done but old/new are {old.state}/{new.state}")
     if final:
         sent = [t for t in key_transactions(client, address, from_block) if t.function == "supersedeCredential"]
