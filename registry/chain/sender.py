@@ -150,16 +150,15 @@ class TxSender:
         Nothing is sent: the caller records the returned raw transaction before broadcasting it.
         """
         self.preflight(account.address, call)
-        gas = self.estimate_gas(account.address, call)
+        gas = _with_margin(self.estimate_gas(account.address, call))
         max_fee, tip = self.eip1559_fees(max_fee_cap, priority)
-        gas = gas * 5 // 4 + 10_000
         return _signed(account, self._transaction(call, nonce=nonce, gas=gas, max_fee=max_fee, tip=tip))
 
     def transact(self, account: LocalAccount, call: Call) -> TxResult:
         """Pre-flight (eth_call), sign with the node's suggested fees, send, wait for the receipt."""
         self.preflight(account.address, call)
         nonce = self.nonce(account.address)
-        gas = self.estimate_gas(account.address, call)
+        gas = _with_margin(self.estimate_gas(account.address, call))
         max_fee, tip = self.default_fees()
         return self.send(account, self._transaction(call, nonce=nonce, gas=gas, max_fee=max_fee, tip=tip), call.action)
 
@@ -270,3 +269,10 @@ class TxSender:
         fields["maxFeePerGas"] = max_fee
         fields["maxPriorityFeePerGas"] = min(tip, max_fee)
         return _signed(account, fields)
+
+
+def _with_margin(estimate: int) -> int:
+    """The gas limit for an estimate: the state a transaction is mined on may cost more than the
+    one it was estimated on (a write of ``block.timestamp`` into a slot that holds the estimate's
+    second costs a no-op SSTORE then, a full one a second later)."""
+    return estimate * 5 // 4 + 10_000
