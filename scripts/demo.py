@@ -566,11 +566,12 @@ def lineage_story(settings: Settings, rpc: str, out_dir: Path, corrected: str, r
     old_file = out_dir / f"{corrected}.json"
     name = json.loads(old_file.read_text())["credentialSubject"].get("name", "")
     fixed = f"{name} (corrected)" if name else "Corrected Name"
-    expect(cli("reissue", rel(old_file), "--set", f"/credentialSubject/name={fixed}"), 0, "the correction")
     with school_service(settings, rpc) as (_, api):
+        # The LMS subscribes first: an event is only delivered to endpoints registered before it.
         receiver = _Receiver()
         hook = api.post("/v1/webhooks", json={"url": receiver.url, "events": ["credential.superseded"]})
         hook.raise_for_status()
+        expect(cli("reissue", rel(old_file), "--set", f"/credentialSubject/name={fixed}"), 0, "the correction")
         renewal = api.post(f"/v1/credentials/{renewed}/renew", json={"validUntil": "2031-12-31"})
         renewal.raise_for_status()
         console.print(
