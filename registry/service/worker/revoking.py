@@ -52,6 +52,7 @@ class Revoking(RequestStage):
     """Revoke credentials and batches on chain (or only in the database, never anchored)."""
 
     model = Revocation
+    noun = "revocation"
 
     # -- what is revoked ----------------------------------------------------------------------
 
@@ -184,20 +185,8 @@ class Revoking(RequestStage):
 
     # -- signed -> submitted ------------------------------------------------------------------
 
-    def broadcast(self, rev_id: int, result: PassResult) -> bool:
-        """signed -> submitted: send the recorded raw transaction (idempotent)."""
-        with session_scope(self.engine) as session:
-            rev = session.get(Revocation, rev_id)
-            assert rev is not None
-            tx, outcome = self._send_recorded(session, TxOwner(rev), "revocation_sent")
-            if outcome is None:
-                self._request_back_to_pending(session, rev, tx, "nonce used by another transaction")
-                return False
-            rev.state = RevocationState.SUBMITTED
-            session.add(rev)
-        result.revocations_broadcast.append(rev_id)
-        self._fault("revocation_broadcast")
-        return True
+    def _broadcasts(self, result: PassResult) -> list[int]:
+        return result.revocations_broadcast
 
     # -- submitted -> done ----------------------------------------------------------------------
 

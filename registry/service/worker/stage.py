@@ -26,6 +26,7 @@ from registry.service.store import (
     Supersession,
     TxState,
     log_event,
+    session_scope,
     utcnow,
 )
 
@@ -513,6 +514,8 @@ class RequestStage(Stage):
     table (``model``) and give the three steps."""
 
     model: type[Revocation] | type[Supersession]
+    #: The request's name in fault points and events: "revocation" or "supersession".
+    noun: str
 
     def run(self, result: PassResult, issuer_id: int | None = None) -> None:
         """Move every open request (of ``issuer_id``) as far as it can go now."""
@@ -549,7 +552,23 @@ class RequestStage(Stage):
         raise NotImplementedError
 
     def broadcast(self, request_id: int, result: PassResult) -> bool:
-        """signed -> submitted; False when it cannot move on now."""
+        """signed -> submitted: send the recorded raw transaction (idempotent); False when its
+        nonce went to another transaction (back to pending)."""
+        with session_scope(self.engine) as session:
+            row = session.get(self.model, request_id)
+            assert isinstance(row, Revocation | Supersession)
+            tx, outcome = self._send_recorded(session, TxOwner(row), f"{self.noun}_sent")
+            if outcome is None:
+                self._request_back_to_pending(session, row, tx, "nonce used by another transaction")
+                return False
+            row.state = RevocationState.SUBMITTED
+            session.add(row)
+        self._broadcasts(result).append(request_id)
+        self._fault(f"{self.noun}_broadcast")
+        return True
+
+    def _broadcasts(self, result: PassResult) -> list[int]:
+        """The pass's list of requests of this kind broadcast."""
         raise NotImplementedError
 
     def poll(self, request_id: int, result: PassResult) -> None:

@@ -70,6 +70,7 @@ class Superseding(RequestStage):
     """Send corrections and renewals on chain once their new credential is anchored."""
 
     model = Supersession
+    noun = "supersession"
 
     # -- what is superseded -------------------------------------------------------------------
 
@@ -191,20 +192,8 @@ class Superseding(RequestStage):
 
     # -- signed -> submitted ------------------------------------------------------------------
 
-    def broadcast(self, sup_id: int, result: PassResult) -> bool:
-        """signed -> submitted: send the recorded raw transaction (idempotent)."""
-        with session_scope(self.engine) as session:
-            sup = session.get(Supersession, sup_id)
-            assert sup is not None
-            tx, outcome = self._send_recorded(session, TxOwner(sup), "supersession_sent")
-            if outcome is None:
-                self._request_back_to_pending(session, sup, tx, "nonce used by another transaction")
-                return False
-            sup.state = RevocationState.SUBMITTED
-            session.add(sup)
-        result.supersessions_broadcast.append(sup_id)
-        self._fault("supersession_broadcast")
-        return True
+    def _broadcasts(self, result: PassResult) -> list[int]:
+        return result.supersessions_broadcast
 
     # -- submitted -> done ----------------------------------------------------------------------
 
