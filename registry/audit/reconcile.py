@@ -249,18 +249,14 @@ def _revocations(
     return findings, len(db_cred) + len(db_batch)
 
 
-def _chain_supersession_unknown(h: History, step: SupersessionRecord) -> Finding:
+def _supersession_finding(step: SupersessionRecord, code: str, title: str, message: str) -> Finding:
+    """A database finding about one on-chain supersession (a warning, located at its transaction)."""
     return Finding(
-        code="chain-supersession-unknown-to-db",
+        code=code,
         severity=Severity.WARNING,
         check="database",
-        title="supersession on chain unknown to the database",
-        message=(
-            f"credential {step.digest} of {h.issuer_name(step.issuer_id)} was superseded on chain on {step.at} by "
-            f"{step.new_id} ({step.kind_name}), but the database records no such supersession (nor a revocation "
-            "of it): the service still presents the old credential as valid, and the key was used outside "
-            "the service."
-        ),
+        title=title,
+        message=message,
         issuer_id=step.issuer_id,
         root=step.new_root,
         tx=step.tx,
@@ -270,33 +266,33 @@ def _chain_supersession_unknown(h: History, step: SupersessionRecord) -> Finding
     )
 
 
+def _chain_supersession_unknown(h: History, step: SupersessionRecord) -> Finding:
+    return _supersession_finding(
+        step,
+        "chain-supersession-unknown-to-db",
+        "supersession on chain unknown to the database",
+        f"credential {step.digest} of {h.issuer_name(step.issuer_id)} was superseded on chain on {step.at} by "
+        f"{step.new_id} ({step.kind_name}), but the database records no such supersession (nor a revocation "
+        "of it): the service still presents the old credential as valid, and the key was used outside "
+        "the service.",
+    )
+
+
 def _unrecorded_successors(h: History, audited: set[int], db_roots: set[str]) -> list[Finding]:
     """Supersessions of the audited issuers naming a successor in a batch their records do not hold."""
-    findings: list[Finding] = []
-    for step in h.supersessions.values():
-        if step.issuer_id not in audited or step.new_root in db_roots:
-            continue
-        findings.append(
-            Finding(
-                code="supersession-successor-unrecorded",
-                severity=Severity.WARNING,
-                check="database",
-                title="a supersession names a successor the database does not hold",
-                message=(
-                    f"credential {step.digest} of {h.issuer_name(step.issuer_id)} was superseded on {step.at} by "
-                    f"{step.new_id} ({step.new_digest}) in batch {step.new_root}, which the database does not "
-                    "record as anchored: holders are pointed at a credential the service cannot serve. Find "
-                    "who anchored that batch (see the batch's own finding)."
-                ),
-                issuer_id=step.issuer_id,
-                root=step.new_root,
-                tx=step.tx,
-                block=step.block,
-                at=step.at,
-                details={"digest": step.digest, "new_digest": step.new_digest, "new_id": step.new_id},
-            )
+    return [
+        _supersession_finding(
+            step,
+            "supersession-successor-unrecorded",
+            "a supersession names a successor the database does not hold",
+            f"credential {step.digest} of {h.issuer_name(step.issuer_id)} was superseded on {step.at} by "
+            f"{step.new_id} ({step.new_digest}) in batch {step.new_root}, which the database does not "
+            "record as anchored: holders are pointed at a credential the service cannot serve. Find "
+            "who anchored that batch (see the batch's own finding).",
         )
-    return findings
+        for step in h.supersessions.values()
+        if step.issuer_id in audited and step.new_root not in db_roots
+    ]
 
 
 def _db_revocation_missing(h: History, issuer_id: int | None, root: str, digest: str | None) -> Finding:
