@@ -825,7 +825,9 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
 
     /// @dev Reverts with SuccessorNotAnchored unless `newRoot` is a batch anchored by issuer
     /// `issuerId` (an unknown root reads issuer 0), not revoked, and `proof` proves `newDigest` in
-    /// it with the StandardMerkleTree leaf {checkCredential} uses. One SLOAD: the batch record.
+    /// it with the StandardMerkleTree leaf {checkCredential} uses; then with SuccessorRevoked if the
+    /// issuer has revoked (or superseded) `newDigest`. Two SLOADs: the batch record and the
+    /// successor's revocation slot.
     function _requireSuccessor(uint32 issuerId, bytes32 newRoot, bytes32 newDigest, bytes32[] calldata proof)
         private
         view
@@ -840,6 +842,7 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl {
             uint32(b) != issuerId || uint40(b >> _BATCH_REVOKED_AT) != 0
                 || !MerkleProof.verifyCalldata(proof, newRoot, leaf)
         ) revert SuccessorNotAnchored(newRoot, newDigest);
+        if (_revocations[issuerId][newDigest].revokedAt != 0) revert SuccessorRevoked(issuerId, newDigest);
     }
 
     /// @dev Revokes `digest` in the namespace of key record `k` (the caller's) with reason 2, the

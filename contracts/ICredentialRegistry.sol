@@ -142,6 +142,9 @@ interface ICredentialRegistry {
     /// `newRoot` is not anchored, was anchored by another issuer or is revoked, or the proof does
     /// not prove `newDigest` in it.
     error SuccessorNotAnchored(bytes32 newRoot, bytes32 newDigest);
+    /// @notice {supersedeCredential}'s successor `newDigest` is already revoked (or superseded) by
+    /// the caller's issuer: a lineage may not end in a dead credential.
+    error SuccessorRevoked(uint32 issuerId, bytes32 newDigest);
 
     // ------------------------------------------------------------------------------------------
     // Accreditation bodies
@@ -401,10 +404,12 @@ interface ICredentialRegistry {
      *   bytes long;
      * - `newRoot` was anchored by the caller's issuer, its batch is not revoked, and `proof`
      *   proves `newDigest` in it;
+     * - `newDigest` is not revoked (nor superseded) by the caller's issuer;
      * - `digest` is not already revoked by the caller's issuer.
      *
      * Emits {CredentialRevoked}, then {CredentialSuperseded}. Errors, in order: `UnknownKey`,
-     * `CompromisedKey`, `InvalidSupersession`, `SuccessorNotAnchored`, `CredentialAlreadyRevoked`.
+     * `CompromisedKey`, `InvalidSupersession`, `SuccessorNotAnchored`, `SuccessorRevoked`,
+     * `CredentialAlreadyRevoked`.
      */
     function supersedeCredential(
         bytes32 digest,

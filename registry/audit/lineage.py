@@ -178,8 +178,8 @@ def _already_revoked(h: History, step: SupersessionRecord, what: str) -> Finding
         "credential superseded by one that was already revoked",
         f"{h.issuer_name(step.issuer_id)} superseded credential {step.digest} ({step.kind_name}) on {step.at} "
         f"with {step.new_id} ({step.new_digest}), which had been {what}: the holder lost a valid credential "
-        "for one that was not valid either (the contract does not refuse this). Issue the holder a valid "
-        "credential and find out why the service named this successor.",
+        "for one that was not valid either (registries deployed before SuccessorRevoked allowed this). Issue "
+        "the holder a valid credential and find out why the service named this successor.",
     )
 
 

@@ -53,6 +53,7 @@ class Revert(enum.Enum):
     SIGNING_KEY_ALREADY_COMPROMISED = "SigningKeyAlreadyCompromised"
     SIGNING_KEY_ALREADY_REGISTERED = "SigningKeyAlreadyRegistered"
     SUCCESSOR_NOT_ANCHORED = "SuccessorNotAnchored"
+    SUCCESSOR_REVOKED = "SuccessorRevoked"
     SUSPENDED_ISSUER = "SuspendedIssuer"
     UNAUTHORIZED_COMPROMISE_DECLARATION = "UnauthorizedCompromiseDeclaration"
     UNAUTHORIZED_SIGNING_KEY_COMPROMISE = "UnauthorizedSigningKeyCompromise"

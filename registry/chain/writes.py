@@ -61,6 +61,7 @@ _SUPERSESSION_HINTS: dict[Revert, str] = {
         "the new credential must be in a batch the same issuer anchored and did not revoke, with its Merkle "
         "proof (anchor the new credential's batch first)"
     ),
+    Revert.SUCCESSOR_REVOKED: "the new credential is itself revoked (or superseded): issue a fresh one",
     Revert.CREDENTIAL_ALREADY_REVOKED: "the old credential is already revoked (or superseded) by this issuer",
 }
 """What each revert of :meth:`ChainWriter.supersede_credential` means, appended to the error."""

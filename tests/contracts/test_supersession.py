@@ -173,6 +173,36 @@ def test_successor_proof_must_hold(registry, issuer, anchored, successors):
     assert tuple(registry.supersession(1, old)) == (ZERO, 0, 0, 0)
 
 
+def test_successor_revoked_refused(registry, issuer, anchored, successors):
+    """A lineage may not end in a dead credential: a successor the issuer revoked is refused, and
+    nothing is written."""
+    old = anchored[1][0]
+    new = successors[1][0]
+    registry.revokeCredential(new, 1, sender=issuer)
+    with expect_error(registry.SuccessorRevoked, issuerId=1, newDigest=new):
+        supersede(registry, old, successors, sender=issuer)
+    assert tuple(registry.credentialRevocation(1, old)) == (0, 0, 0)
+    assert tuple(registry.supersession(1, old)) == (ZERO, 0, 0, 0)
+
+
+def test_superseded_successor_refused(registry, issuer, anchored, successors, make_tree):
+    """A → B, then B → C: naming B again as a successor (of A's sibling) is refused, since B is
+    superseded; C, the live end of the lineage, is accepted."""
+    old, sibling = anchored[1][0], anchored[1][1]
+    new_root, new_values, new_proofs = successors
+    supersede(registry, old, successors, sender=issuer)
+    third = digest("third")
+    tree = make_tree([third, digest("third-2")])
+    registry.anchor(tree["root"], 2, META, sender=issuer)
+    registry.supersedeCredential(
+        new_values[0], tree["root"], third, tree["proofs"][0], CORRECTION, NEW_ID, sender=issuer
+    )
+    with expect_error(registry.SuccessorRevoked, issuerId=1, newDigest=new_values[0]):
+        registry.supersedeCredential(sibling, new_root, new_values[0], new_proofs[0], CORRECTION, NEW_ID, sender=issuer)
+    registry.supersedeCredential(sibling, tree["root"], third, tree["proofs"][0], CORRECTION, NEW_ID, sender=issuer)
+    assert registry.supersession(1, sibling)[0] == third
+
+
 @pytest.mark.parametrize("who", ["stranger", "admin", "accreditor"])
 def test_only_issuer_keys_supersede(request, registry, anchored, successors, who):
     caller = request.getfixturevalue(who)
@@ -218,7 +248,7 @@ def test_already_revoked_refused(registry, issuer, anchored, successors):
 
 
 def test_error_precedence(registry, issuer, stranger, anchored, successors):
-    """UnknownKey / CompromisedKey, then InvalidSupersession, SuccessorNotAnchored,
+    """UnknownKey / CompromisedKey, then InvalidSupersession, SuccessorNotAnchored, SuccessorRevoked,
     CredentialAlreadyRevoked: each case breaks every later rule too."""
     old = anchored[1][0]
     registry.revokeCredential(old, 1, sender=issuer)
@@ -230,6 +260,9 @@ def test_error_precedence(registry, issuer, stranger, anchored, successors):
     new = successors[1][0]
     with expect_error(registry.SuccessorNotAnchored, newRoot=unknown, newDigest=new):
         registry.supersedeCredential(old, unknown, new, [], CORRECTION, NEW_ID, sender=issuer)
+    registry.revokeCredential(new, 1, sender=issuer)
+    with expect_error(registry.SuccessorRevoked, issuerId=1, newDigest=new):
+        supersede(registry, old, successors, sender=issuer)
 
 
 def test_supersession_lands_in_the_callers_namespace(registry, issuer, other_issuer, anchored, make_tree):

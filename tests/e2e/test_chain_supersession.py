@@ -208,12 +208,15 @@ def test_errors_are_revert_members(registry: Registry) -> None:
     unknown = Issued(new.id, "0x" + "ab" * 32, new.digest, new.path)
     same = Issued(new.id, new.root, old.digest, new.path)
     long_id = Issued("x" * 257, new.root, new.digest, new.path)
+    dead = issued(registry)[0]
+    registry.client.writes.revoke_credentials(registry.issuer_key, [dead.digest], 1)
     cases: list[tuple[Revert, str, Any]] = [
         (Revert.INVALID_SUPERSESSION, "correction", lambda: supersede(registry, old, new, 3)),
         (Revert.INVALID_SUPERSESSION, "different", lambda: supersede(registry, old, same)),
         (Revert.INVALID_SUPERSESSION, "256 bytes", lambda: supersede(registry, old, long_id)),
         (Revert.SUCCESSOR_NOT_ANCHORED, "anchor the new", lambda: supersede(registry, old, unknown)),
         (Revert.SUCCESSOR_NOT_ANCHORED, "same issuer", lambda: supersede(registry, old, theirs)),
+        (Revert.SUCCESSOR_REVOKED, "itself revoked", lambda: supersede(registry, old, dead)),
         (Revert.UNKNOWN_KEY, "anchoring key", lambda: supersede(registry, old, new, key=registry.stranger)),
     ]
     for revert, hint, write in cases:
