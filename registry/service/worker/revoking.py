@@ -27,20 +27,18 @@ from registry.chain.abi import Revert
 from registry.chain.model import Call
 from registry.errors import TransactionFailed
 from registry.service.store import (
-    AnchorTx,
     Batch,
     BatchState,
     CredentialRow,
     CredentialState,
     Revocation,
     RevocationState,
-    TxState,
     log_event,
     session_scope,
     utcnow,
 )
 from registry.service.webhooks import enqueue_many
-from registry.service.worker.stage import GWEI, PassResult, RequestStage, TxOwner
+from registry.service.worker.stage import GWEI, PassResult, Request, RequestStage, TxOwner
 
 __all__ = ["Revoking"]
 
@@ -53,6 +51,7 @@ class Revoking(RequestStage):
 
     model = Revocation
     noun = "revocation"
+    done_fault = "revoked"
 
     # -- what is revoked ----------------------------------------------------------------------
 
@@ -130,7 +129,8 @@ class Revoking(RequestStage):
                 )
             except TransactionFailed as exc:
                 if exc.revert is already:
-                    self._adopt(session, rev, batch, credential, result)
+                    note = "already revoked on chain by this issuer; adopted"
+                    self._adopt(session, rev, note, lambda: self._done(session, rev, batch, credential, None, result))
                     return False
                 rev.state = RevocationState.FAILED
                 rev.last_error = str(exc)
@@ -152,116 +152,29 @@ class Revoking(RequestStage):
         self._fault("revocation_signed")
         return True
 
-    def _adopt(
-        self,
-        session: Session,
-        rev: Revocation,
-        batch: Batch,
-        credential: CredentialRow | None,
-        result: PassResult,
-    ) -> None:
-        """The chain already shows it revoked by this issuer. When one of our own recorded
-        transactions did it (e.g. mined again after a reorg had dropped it), follow that one to
-        its confirmations; otherwise it is done as it stands."""
-        mine = list(session.exec(select(AnchorTx).where(AnchorTx.revocation_id == rev.id)))
-        found = self.client.sender.receipts([t.tx_hash for t in mine]) if mine else {}
-        ok = next((r for r in found.values() if r is not None and r.status == 1), None)
-        if ok is not None:
-            tx = self._tx(session, ok.tx_hash)
-            assert tx is not None
-            tx.state = TxState.BROADCAST
-            tx.block_number = tx.block_hash = tx.gas_used = None
-            session.add(tx)
-            rev.state = RevocationState.SUBMITTED
-            rev.tx_hash = ok.tx_hash
-            session.add(rev)
-            log_event(
-                session, "revocation.adopted", issuer_id=rev.issuer_id, subject=f"revocation:{rev.id}", tx=ok.tx_hash
-            )
-            return
-        rev.last_error = "already revoked on chain by this issuer; adopted"
-        log_event(session, "revocation.adopted", issuer_id=rev.issuer_id, subject=f"revocation:{rev.id}", tx=None)
-        self._done(session, rev, batch, credential, None, result)
-
     # -- signed -> submitted ------------------------------------------------------------------
 
     def _broadcasts(self, result: PassResult) -> list[int]:
         return result.revocations_broadcast
 
+    def _reorgs(self, result: PassResult) -> list[int]:
+        return result.revocations_reorged
+
+    def _give_up(self, session: Session, row: Request, result: PassResult) -> None:
+        row.state = RevocationState.FAILED
+        session.add(row)
+
     # -- submitted -> done ----------------------------------------------------------------------
 
-    def poll(self, rev_id: int, result: PassResult) -> None:
-        """submitted -> done once mined with the required confirmations and still on chain; back
-        to pending after a reorg or a drop; replaced when stuck or underpriced."""
-        client = self.client
-        mined_now = False
-        with session_scope(self.engine) as session:
-            rev = session.get(Revocation, rev_id)
-            assert rev is not None and rev.tx_hash is not None
-            owner = TxOwner(rev)
-            tx = self._tx(session, rev.tx_hash)
-            members = self._replacement_set(session, owner, tx)
-            receipt = self._mined(members, rev.tx_hash)
-            if receipt is None:
-                if tx is not None and tx.state == TxState.MINED:
-                    self._request_back_to_pending(
-                        session, rev, tx, f"reorg: the revocation in block {tx.block_number} left the chain"
-                    )
-                    result.revocations_reorged.append(rev_id)
-                elif tx is not None:
-                    self._unmined(session, owner, tx, members, result)
-                return
-            if receipt.tx_hash != rev.tx_hash:
-                tx = self._follow_mined(session, owner, receipt, members)
-            assert tx is not None
-            if receipt.status != 1:
-                # Refused when mined (e.g. the key was declared compromised meanwhile, or the
-                # credential was revoked by another transaction): the next pre-flight says which;
-                # "already revoked" is adopted, anything else fails the request.
-                tx.state = TxState.REVERTED
-                session.add(tx)
-                rev.attempts += 1
-                self._request_back_to_pending(session, rev, None, f"transaction {receipt.tx_hash} reverted")
-                if rev.attempts >= self.settings.max_anchor_attempts:
-                    rev.state = RevocationState.FAILED
-                return
-            if tx.block_number != receipt.block_number or tx.state != TxState.MINED:
-                mined_now = True
-                tx.state = TxState.MINED
-                tx.block_number = receipt.block_number
-                tx.block_hash = receipt.block_hash
-                tx.gas_used = receipt.gas_used
-                session.add(tx)
-                log_event(
-                    session,
-                    "revocation.mined",
-                    issuer_id=rev.issuer_id,
-                    subject=f"revocation:{rev.id}",
-                    tx=receipt.tx_hash,
-                    block=receipt.block_number,
-                    gas_used=receipt.gas_used,
-                )
-        if mined_now:
-            self._fault("revocation_mined")
-        with session_scope(self.engine) as session:
-            rev = session.get(Revocation, rev_id)
-            assert rev is not None
-            tx = self._tx(session, rev.tx_hash)
-            assert tx is not None and tx.block_number is not None
-            if client.reads.head() - tx.block_number + 1 < self.confirmations:
-                return
-            target = self._target(session, rev)
-            assert not isinstance(target, str), "a revocation is sent only for a confirmed batch"
-            batch, credential = target
-            canonical = client.history.block_hash(tx.block_number)
-            if canonical != tx.block_hash or not self._revoked_on_chain(session, batch, credential):
-                self._request_back_to_pending(session, rev, tx, "reorg: the chain no longer has this revocation")
-                result.revocations_reorged.append(rev_id)
-                return
-            tx.state = TxState.CONFIRMED
-            session.add(tx)
-            self._done(session, rev, batch, credential, tx.tx_hash, result)
-        self._fault("revoked")
+    def _confirm(self, session: Session, row: Request, tx_hash: str, result: PassResult) -> bool:
+        assert isinstance(row, Revocation)
+        target = self._target(session, row)
+        assert not isinstance(target, str), "a revocation is sent only for a confirmed batch"
+        batch, credential = target
+        if not self._revoked_on_chain(session, batch, credential):
+            return False
+        self._done(session, row, batch, credential, tx_hash, result)
+        return True
 
     # -- done ---------------------------------------------------------------------------------
 

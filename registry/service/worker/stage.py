@@ -571,6 +571,126 @@ class RequestStage(Stage):
         """The pass's list of requests of this kind broadcast."""
         raise NotImplementedError
 
-    def poll(self, request_id: int, result: PassResult) -> None:
-        """submitted -> done (or back to pending, or failed)."""
+    def _reorgs(self, result: PassResult) -> list[int]:
+        """The pass's list of requests of this kind sent back to pending by a reorg."""
         raise NotImplementedError
+
+    def _give_up(self, session: Session, row: Request, result: PassResult) -> None:
+        """``max_anchor_attempts`` transactions of ``row`` reverted: fail it (in the caller's
+        transaction)."""
+        raise NotImplementedError
+
+    def _confirm(self, session: Session, row: Request, tx_hash: str, result: PassResult) -> bool:
+        """``row``'s transaction is mined with its confirmations on a canonical block: when the
+        chain (latest block) shows its effect, mark it done (in the caller's transaction) and
+        return True; False sends it back to pending."""
+        raise NotImplementedError
+
+    #: Fault point once a request is done ("revoked" / "superseded").
+    done_fault: str
+
+    # -- submitted -> done ----------------------------------------------------------------------
+
+    def poll(self, request_id: int, result: PassResult) -> None:
+        """submitted -> done once mined with the required confirmations and still on chain; back
+        to pending after a reorg or a drop; replaced when stuck or underpriced."""
+        if not self._track(request_id, result):
+            return
+        with session_scope(self.engine) as session:
+            row = session.get(self.model, request_id)
+            assert isinstance(row, Revocation | Supersession)
+            tx = self._tx(session, row.tx_hash)
+            assert tx is not None and tx.block_number is not None
+            if self.client.reads.head() - tx.block_number + 1 < self.confirmations:
+                return
+            canonical = self.client.history.block_hash(tx.block_number) == tx.block_hash
+            if not canonical or not self._confirm(session, row, tx.tx_hash, result):
+                self._request_back_to_pending(session, row, tx, f"reorg: the chain no longer has this {self.noun}")
+                self._reorgs(result).append(request_id)
+                return
+            tx.state = TxState.CONFIRMED
+            session.add(tx)
+        self._fault(self.done_fault)
+
+    def _track(self, request_id: int, result: PassResult) -> bool:
+        """Follow the submitted transaction (receipt, replacement set, reverts, fee bumps); True
+        when it is mined and the confirmations are worth checking."""
+        mined_now = False
+        with session_scope(self.engine) as session:
+            row = session.get(self.model, request_id)
+            assert isinstance(row, Revocation | Supersession) and row.tx_hash is not None
+            owner = TxOwner(row)
+            tx = self._tx(session, row.tx_hash)
+            members = self._replacement_set(session, owner, tx)
+            receipt = self._mined(members, row.tx_hash)
+            if receipt is None:
+                if tx is not None and tx.state == TxState.MINED:
+                    why = f"reorg: the {self.noun} in block {tx.block_number} left the chain"
+                    self._request_back_to_pending(session, row, tx, why)
+                    self._reorgs(result).append(request_id)
+                elif tx is not None:
+                    self._unmined(session, owner, tx, members, result)
+                return False
+            if receipt.tx_hash != row.tx_hash:
+                tx = self._follow_mined(session, owner, receipt, members)
+            assert tx is not None
+            if receipt.status != 1:
+                # Refused when mined (e.g. the key was declared compromised meanwhile, or the
+                # credential was revoked by another transaction): the next pre-flight says why
+                # (adopted, or failed).
+                tx.state = TxState.REVERTED
+                session.add(tx)
+                row.attempts += 1
+                self._request_back_to_pending(session, row, None, f"transaction {receipt.tx_hash} reverted")
+                if row.attempts >= self.settings.max_anchor_attempts:
+                    self._give_up(session, row, result)
+                return False
+            if tx.block_number != receipt.block_number or tx.state != TxState.MINED:
+                mined_now = True
+                tx.state = TxState.MINED
+                tx.block_number = receipt.block_number
+                tx.block_hash = receipt.block_hash
+                tx.gas_used = receipt.gas_used
+                session.add(tx)
+                log_event(
+                    session,
+                    f"{self.noun}.mined",
+                    issuer_id=row.issuer_id,
+                    subject=owner.subject,
+                    tx=receipt.tx_hash,
+                    block=receipt.block_number,
+                    gas_used=receipt.gas_used,
+                )
+        if mined_now:
+            self._fault(f"{self.noun}_mined")
+        return True
+
+    # -- adoption -------------------------------------------------------------------------------
+
+    def _adopt(self, session: Session, row: Request, note: str, done: Callable[[], None]) -> None:
+        """The chain already shows the request's effect by this issuer. When one of our own
+        recorded transactions did it (e.g. mined again after a reorg had dropped it), follow that
+        one to its confirmations; otherwise it is ``done()`` as it stands, with ``note``."""
+        owner = TxOwner(row)
+        mine = list(session.exec(owner.owns(select(AnchorTx))))
+        found = self.client.sender.receipts([t.tx_hash for t in mine]) if mine else {}
+        ok = next((r for r in found.values() if r is not None and r.status == 1), None)
+        log_event(
+            session,
+            f"{self.noun}.adopted",
+            issuer_id=row.issuer_id,
+            subject=owner.subject,
+            tx=ok.tx_hash if ok is not None else None,
+        )
+        if ok is None:
+            row.last_error = note
+            done()
+            return
+        tx = self._tx(session, ok.tx_hash)
+        assert tx is not None
+        tx.state = TxState.BROADCAST
+        tx.block_number = tx.block_hash = tx.gas_used = None
+        session.add(tx)
+        row.state = RevocationState.SUBMITTED
+        row.tx_hash = ok.tx_hash
+        session.add(row)

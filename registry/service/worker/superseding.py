@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from registry.chain import calls
 from registry.chain.abi import Revert
@@ -29,20 +29,18 @@ from registry.chain.model import Call
 from registry.errors import TransactionFailed
 from registry.service.lineage import kind_name
 from registry.service.store import (
-    AnchorTx,
     Batch,
     BatchState,
     CredentialRow,
     CredentialState,
     RevocationState,
     Supersession,
-    TxState,
     log_event,
     session_scope,
     utcnow,
 )
 from registry.service.webhooks import enqueue
-from registry.service.worker.stage import GWEI, PassResult, RequestStage, TxOwner
+from registry.service.worker.stage import GWEI, PassResult, Request, RequestStage, TxOwner
 
 __all__ = ["Superseding"]
 
@@ -71,6 +69,7 @@ class Superseding(RequestStage):
 
     model = Supersession
     noun = "supersession"
+    done_fault = "superseded"
 
     # -- what is superseded -------------------------------------------------------------------
 
@@ -136,7 +135,8 @@ class Superseding(RequestStage):
                 )
             except TransactionFailed as exc:
                 if exc.revert is Revert.CREDENTIAL_ALREADY_REVOKED and self._recorded_on_chain(session, sup, parties):
-                    self._adopt(session, sup, parties, result)
+                    note = "already recorded on chain by this issuer; adopted"
+                    self._adopt(session, sup, note, lambda: self._done(session, sup, parties, None, result))
                 else:
                     self._fail(session, sup, str(exc), result)
                 return False
@@ -147,33 +147,6 @@ class Superseding(RequestStage):
         result.supersessions_signed.append(sup_id)
         self._fault("supersession_signed")
         return True
-
-    def _adopt(self, session: Session, sup: Supersession, parties: _Parties, result: PassResult) -> None:
-        """The chain already records this supersession: follow our own transaction that did it
-        (mined again after a reorg had dropped it) to its confirmations, else done as it stands."""
-        mine = list(session.exec(select(AnchorTx).where(AnchorTx.supersession_id == sup.id)))
-        found = self.client.sender.receipts([t.tx_hash for t in mine]) if mine else {}
-        ok = next((r for r in found.values() if r is not None and r.status == 1), None)
-        owner = TxOwner(sup)
-        log_event(
-            session,
-            "supersession.adopted",
-            issuer_id=sup.issuer_id,
-            subject=owner.subject,
-            tx=ok.tx_hash if ok is not None else None,
-        )
-        if ok is not None:
-            tx = self._tx(session, ok.tx_hash)
-            assert tx is not None
-            tx.state = TxState.BROADCAST
-            tx.block_number = tx.block_hash = tx.gas_used = None
-            session.add(tx)
-            sup.state = RevocationState.SUBMITTED
-            sup.tx_hash = ok.tx_hash
-            session.add(sup)
-            return
-        sup.last_error = "already recorded on chain by this issuer; adopted"
-        self._done(session, sup, parties, None, result)
 
     def _fail(self, session: Session, sup: Supersession, why: str, result: PassResult) -> None:
         """Refused (not retried behind the issuer's back): the new credential is released as a
@@ -195,81 +168,22 @@ class Superseding(RequestStage):
     def _broadcasts(self, result: PassResult) -> list[int]:
         return result.supersessions_broadcast
 
+    def _reorgs(self, result: PassResult) -> list[int]:
+        return result.supersessions_reorged
+
+    def _give_up(self, session: Session, row: Request, result: PassResult) -> None:
+        assert isinstance(row, Supersession)
+        self._fail(session, row, f"{row.attempts} transactions reverted", result)
+
     # -- submitted -> done ----------------------------------------------------------------------
 
-    def poll(self, sup_id: int, result: PassResult) -> None:
-        """submitted -> done once mined with the required confirmations and still on chain; back
-        to pending after a reorg or a drop; replaced when stuck or underpriced."""
-        if not self._track(sup_id, result):
-            return
-        with session_scope(self.engine) as session:
-            sup = session.get(Supersession, sup_id)
-            assert sup is not None
-            tx = self._tx(session, sup.tx_hash)
-            assert tx is not None and tx.block_number is not None
-            if self.client.reads.head() - tx.block_number + 1 < self.confirmations:
-                return
-            parties = self._parties(session, sup)
-            assert isinstance(parties, _Parties), "a supersession is sent only for a confirmed new batch"
-            canonical = self.client.history.block_hash(tx.block_number)
-            if canonical != tx.block_hash or not self._recorded_on_chain(session, sup, parties):
-                self._request_back_to_pending(session, sup, tx, "reorg: the chain no longer has this supersession")
-                result.supersessions_reorged.append(sup_id)
-                return
-            tx.state = TxState.CONFIRMED
-            session.add(tx)
-            self._done(session, sup, parties, tx.tx_hash, result)
-        self._fault("superseded")
-
-    def _track(self, sup_id: int, result: PassResult) -> bool:
-        """Follow the submitted transaction (receipt, replacement set, reverts, fee bumps); True
-        when it is mined and the confirmations are worth checking."""
-        mined_now = False
-        with session_scope(self.engine) as session:
-            sup = session.get(Supersession, sup_id)
-            assert sup is not None and sup.tx_hash is not None
-            owner = TxOwner(sup)
-            tx = self._tx(session, sup.tx_hash)
-            members = self._replacement_set(session, owner, tx)
-            receipt = self._mined(members, sup.tx_hash)
-            if receipt is None:
-                if tx is not None and tx.state == TxState.MINED:
-                    why = f"reorg: the supersession in block {tx.block_number} left the chain"
-                    self._request_back_to_pending(session, sup, tx, why)
-                    result.supersessions_reorged.append(sup_id)
-                elif tx is not None:
-                    self._unmined(session, owner, tx, members, result)
-                return False
-            if receipt.tx_hash != sup.tx_hash:
-                tx = self._follow_mined(session, owner, receipt, members)
-            assert tx is not None
-            if receipt.status != 1:
-                # Refused when mined: the next pre-flight says why (adopted, or failed).
-                tx.state = TxState.REVERTED
-                session.add(tx)
-                sup.attempts += 1
-                self._request_back_to_pending(session, sup, None, f"transaction {receipt.tx_hash} reverted")
-                if sup.attempts >= self.settings.max_anchor_attempts:
-                    self._fail(session, sup, f"{sup.attempts} transactions reverted", result)
-                return False
-            if tx.block_number != receipt.block_number or tx.state != TxState.MINED:
-                mined_now = True
-                tx.state = TxState.MINED
-                tx.block_number = receipt.block_number
-                tx.block_hash = receipt.block_hash
-                tx.gas_used = receipt.gas_used
-                session.add(tx)
-                log_event(
-                    session,
-                    "supersession.mined",
-                    issuer_id=sup.issuer_id,
-                    subject=owner.subject,
-                    tx=receipt.tx_hash,
-                    block=receipt.block_number,
-                    gas_used=receipt.gas_used,
-                )
-        if mined_now:
-            self._fault("supersession_mined")
+    def _confirm(self, session: Session, row: Request, tx_hash: str, result: PassResult) -> bool:
+        assert isinstance(row, Supersession)
+        parties = self._parties(session, row)
+        assert isinstance(parties, _Parties), "a supersession is sent only for a confirmed new batch"
+        if not self._recorded_on_chain(session, row, parties):
+            return False
+        self._done(session, row, parties, tx_hash, result)
         return True
 
     # -- done ---------------------------------------------------------------------------------
