@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session, col, or_, select
 
@@ -271,7 +272,16 @@ def _supersede(
         issuer_id=issuer.id, old_credential_id=old.id, new_credential_id=new.id, kind=KIND_CODES[kind], note=note
     )
     session.add(sup)
-    session.flush()
+    old_id = old.id  # read before the flush: a failed flush expires every row of the session
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        # uq_supersession_live_old: a concurrent request queued its replacement after our check;
+        # the caller's transaction rolls back, so nothing of this one is stored.
+        raise Conflict(
+            "already_superseded",
+            f"credential {old_id} is already being replaced by a concurrent request; correct or renew that one",
+        ) from None
     log_event(
         session,
         "supersession.requested",

@@ -22,8 +22,10 @@ from typer.testing import CliRunner
 from registry.chain.adapter import Chain
 from registry.cli.app import app as cli
 from registry.config import Settings
+from registry.errors import Conflict
 from registry.service.audit_records import ServiceDatabase
 from registry.service.issuance import credential_file
+from registry.service.lineage import _supersede
 from registry.service.runtime import create_app
 from registry.service.store import (
     AnchorTx,
@@ -32,6 +34,7 @@ from registry.service.store import (
     CredentialRow,
     CredentialState,
     Event,
+    Issuer,
     RevocationState,
     Supersession,
     TxState,
@@ -302,6 +305,46 @@ def test_bad_requests_are_refused_and_change_nothing(service: Service) -> None:
     refused(f"/v1/credentials/{old_id}/revoke", {"reason": 1}, 409, "being_superseded")
     refused(f"/v1/credentials/{ok.json()['id']}/revoke", {"reason": 1}, 409, "being_superseded")
     assert table_counts(service.db) == after
+
+
+def test_a_racing_second_replacement_is_refused_by_the_database(service: Service) -> None:
+    """Two reissues of one credential that both passed the "already replaced?" check (a race):
+    the database's partial unique index keeps one live supersession, the loser gets a clear 409
+    and stores nothing; once the first one failed, the credential can be replaced again."""
+    [old_id] = released(service, 1)
+    ok = service.http.post(
+        f"/v1/credentials/{old_id}/reissue", json={"set": {"/credentialSubject/name": "Fixed"}}, headers=service.h()
+    )
+    assert ok.status_code == 202, ok.text
+    before = table_counts(service.db)
+
+    def racing_reissue() -> str:
+        """The loser's write, after its check ran before the winner's commit."""
+        with Session(service.db.engine) as session:
+            issuer = session.get(Issuer, service.issuer_id)
+            old = session.get(CredentialRow, old_id)
+            assert issuer is not None and old is not None
+            doc = json.loads(old.doc)
+            doc["credentialSubject"]["name"] = "Fixed too"
+            try:
+                sup = _supersede(session, issuer, old, doc, "correction", "")
+                session.commit()
+                return sup.old_credential_id
+            finally:
+                session.rollback()
+
+    with pytest.raises(Conflict, match="concurrent request") as refused:
+        racing_reissue()
+    assert refused.value.code == "already_superseded"
+    assert table_counts(service.db) == before
+    with Session(service.db.engine) as session:  # the first one fails: a new one may be queued
+        session.execute(
+            sa.update(Supersession)
+            .where(col(Supersession.id) == ok.json()["supersession"]["id"])
+            .values(state="failed")
+        )
+        session.commit()
+    assert racing_reissue() == old_id
 
 
 def test_reissue_and_renew_from_the_cli(service: Service, tmp_path: Path) -> None:

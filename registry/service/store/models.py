@@ -248,7 +248,19 @@ class Supersession(SQLModel, table=True):
     """A correction or renewal: ``new_credential_id`` (queued with a ``supersedes`` claim)
     replaces ``old_credential_id``. The worker sends ``supersedeCredential`` once the new
     credential's batch is confirmed, through the revocations' pipeline and states
-    (:class:`RevocationState`); done, the old credential is revoked (reason 2 on chain)."""
+    (:class:`RevocationState`); done, the old credential is revoked (reason 2 on chain).
+    A credential has at most one live (not failed) supersession: the database refuses a second
+    one, so two concurrent reissues cannot both be queued."""
+
+    __table_args__ = (
+        sa.Index(
+            "uq_supersession_live_old",
+            "old_credential_id",
+            unique=True,
+            sqlite_where=sa.text("state <> 'failed'"),
+            postgresql_where=sa.text("state <> 'failed'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     issuer_id: int = Field(foreign_key="issuer.id", index=True)
