@@ -15,8 +15,7 @@ import copy
 import gc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, islice
-from operator import itemgetter
+from itertools import chain, islice, repeat
 from typing import Any, Final, NamedTuple, overload
 
 import numpy as np
@@ -170,27 +169,30 @@ def digest_chunk(
     layouts: dict[tuple[str, ...], int] = {}
     ids: list[int] = []
     raws: list[bytes] = []
-    digests: list[bytes] = []
+    digests: list[bytes] = []  # concatenated digests, one buffer per block
     gc_was_enabled = gc.isenabled()
     gc.disable()  # digesting creates no reference cycles; skip collections of short-lived garbage
     try:
         it = iter(docs)
         while block := list(islice(it, _BLOCK)):
             pointers, block_raws, block_digests = _digest_block(block, rng, caches)
-            for ptrs in pointers:
-                lid = layouts.get(ptrs)
-                if lid is None:
-                    lid = layouts[ptrs] = len(layouts)
-                ids.append(lid)
+            if pointers.count(pointers[0]) == len(pointers):  # one layout (the usual block)
+                ids += repeat(layouts.setdefault(pointers[0], len(layouts)), len(pointers))
+            else:
+                for ptrs in pointers:
+                    lid = layouts.get(ptrs)
+                    if lid is None:
+                        lid = layouts[ptrs] = len(layouts)
+                    ids.append(lid)
             raws += block_raws
-            digests += block_digests
+            digests.append(block_digests)
     finally:
         if gc_was_enabled:
             gc.enable()
-    if len(digests) != expected:
-        raise ValueError(f"the document source returned {len(digests)} documents, expected {expected}")
-    id_blob = np.array(ids, dtype=np.int32).tobytes()
     digest_blob = b"".join(digests)
+    if len(digest_blob) != 32 * expected:
+        raise ValueError(f"the document source returned {len(digest_blob) // 32} documents, expected {expected}")
+    id_blob = np.array(ids, dtype=np.int32).tobytes()
     return DigestChunk(list(layouts), id_blob, b"".join(raws), digest_blob, hash_leaves(digest_blob))
 
 
@@ -217,7 +219,7 @@ _kd = keccak_256.digest
 class _Shape:
     """A compiled document shape: its pointers, one tail cache per pointer and its extractor."""
 
-    __slots__ = ("extract", "leaves", "order", "pointers", "v2")
+    __slots__ = ("extract", "leaves", "order", "pointer_table", "pointers", "v2")
 
     def __init__(
         self, pointers: tuple[str, ...], leaves: list[_Leaf], extract: Callable[[Any], Any], v2: bool = False
@@ -230,6 +232,8 @@ class _Shape:
         ranked = sorted(range(len(pointers)), key=pointers.__getitem__)
         self.order = (ranked, [pointer_hash(pointers[i]) for i in ranked])
         """Version 2: field positions in pointer order, and the pointer hashes in that order."""
+        self.pointer_table = np.frombuffer(b"".join(self.order[1]), dtype=np.uint8).reshape(len(ranked), 32)
+        """The same pointer hashes as an ``(n, 32)`` array."""
 
 
 def _compile_shape(doc: dict[str, Any], tails: FieldTails) -> _Shape | None:
@@ -305,9 +309,12 @@ def _no_shape(doc: Any) -> None:
     return None
 
 
-def _column_tails(shape: _Shape, rows: list[tuple[Any, ...]], positions: list[int], demote: set[int]) -> list[bytes]:
-    """Preimage tails of ``rows`` (one shape), document-major; adds to ``demote`` the positions
-    whose leaves are not JSON scalars or empty containers (their shape was a coincidence)."""
+def _column_tails(
+    shape: _Shape, rows: list[tuple[Any, ...]], positions: list[int], demote: set[int]
+) -> list[list[bytes]]:
+    """Preimage tails of ``rows`` (one shape), one list per column (pointer of the shape); adds to
+    ``demote`` the positions whose leaves are not JSON scalars or empty containers (their shape
+    was a coincidence)."""
     columns: list[list[bytes]] = []
     for leaf, column in zip(shape.leaves, zip(*rows, strict=True), strict=True):
         types = set(map(type, column))
@@ -320,13 +327,11 @@ def _column_tails(shape: _Shape, rows: list[tuple[Any, ...]], positions: list[in
                 if t not in _SCALARS and not ((t is dict or t is list) and not value):
                     demote.add(pos)
         columns.append([b"" if pos in demote else leaf.tail(v) for pos, v in zip(positions, column, strict=True)])
-    return list(chain.from_iterable(zip(*columns, strict=True)))
+    return columns
 
 
-def _digest_block(
-    block: list[Any], rng: Rng, caches: BatchCaches
-) -> tuple[list[tuple[str, ...]], list[bytes], list[bytes]]:
-    """Pointers, raw salts and digests of the documents of ``block``, in order."""
+def _digest_block(block: list[Any], rng: Rng, caches: BatchCaches) -> tuple[list[tuple[str, ...]], list[bytes], bytes]:
+    """Pointers, raw salts and concatenated digests of the documents of ``block``, in order."""
     n = len(block)
     groups: dict[_Shape, tuple[list[int], list[tuple[Any, ...]]]] = {}
     shape = caches.last
@@ -351,35 +356,34 @@ def _digest_block(
         positions.append(pos)
         rows.append(row)
     caches.last = shape
-    tails_of: dict[_Shape, list[bytes]] = {}
+    columns_of: dict[_Shape, list[list[bytes]]] = {}
     shape_of: list[_Shape | None] = [None] * n
     for shape, (positions, rows) in groups.items():
         if not positions:
             continue
         demote: set[int] = set()
         try:
-            tails = _column_tails(shape, rows, positions, demote)
+            columns = _column_tails(shape, rows, positions, demote)
         except (CredentialFormatError, ValueError, TypeError):
             continue  # the per-document path reports the error at its document
         if demote:
-            nf = len(shape.pointers)
             keep = [j for j, pos in enumerate(positions) if pos not in demote]
-            tails = [t for j in keep for t in tails[j * nf : (j + 1) * nf]]
+            columns = [[column[j] for j in keep] for column in columns]
             positions = [positions[j] for j in keep]
         for pos in positions:
             shape_of[pos] = shape
-        tails_of[shape] = tails
-    if len(tails_of) == 1 and None not in shape_of:  # the usual block: one shape, nothing else
-        ((shape, tails),) = tails_of.items()
+        columns_of[shape] = columns
+    if len(columns_of) == 1 and None not in shape_of:  # the usual block: one shape, nothing else
+        ((shape, columns),) = columns_of.items()
         size = SALT_BYTES * len(shape.pointers)
-        raws = [rng(size) for _ in range(n)]
+        raws = list(map(rng, repeat(size, n)))  # one call per document, as fresh_digest
         if sum(map(len, raws)) != size * n:
             raise ValueError("rng returned the wrong number of bytes")
-        return [shape.pointers] * n, raws, _shape_digests(shape, b"".join(raws), tails)
+        return [shape.pointers] * n, raws, b"".join(_shape_digests(shape, b"".join(raws), columns))
     pointers: list[tuple[str, ...]] = []
     raws = []
     digests: list[bytes] = []
-    salts_of: dict[_Shape, list[bytes]] = {s: [] for s in tails_of}
+    salts_of: dict[_Shape, list[bytes]] = {s: [] for s in columns_of}
     for pos in range(n):  # salts in document order, one rng call per document as fresh_digest
         found_shape = shape_of[pos]
         if found_shape is None:
@@ -396,25 +400,47 @@ def _digest_block(
         raws.append(raw)
         digests.append(b"")
         salts_of[found_shape].append(raw)
-    for shape, tails in tails_of.items():
-        shape_digests = iter(_shape_digests(shape, b"".join(salts_of[shape]), tails))
+    for shape, columns in columns_of.items():
+        shape_digests = iter(_shape_digests(shape, b"".join(salts_of[shape]), columns))
         for pos in range(n):
             if shape_of[pos] is shape:
                 digests[pos] = next(shape_digests)
-    return pointers, raws, digests
+    return pointers, raws, b"".join(digests)
 
 
-def _shape_digests(shape: _Shape, salts: bytes, tails: list[bytes]) -> list[bytes]:
-    """Digests of documents of one shape from their salts (concatenated) and preimage tails
-    (document-major): field hashes, sorted per document, keccak of their concatenation."""
-    heads = (_HEAD + salts.hex(":", SALT_BYTES).encode("ascii").replace(b":", _SEP)).split(b":")
-    hashes = map(_kd, map(_k, map(bytes.__add__, heads, tails)))
+def _shape_digests(shape: _Shape, salts: bytes, columns: list[list[bytes]]) -> list[bytes]:
+    """Digests of ``m`` documents of one shape from their salts (concatenated, document-major) and
+    preimage tails (one list per column).
+
+    Column-major, so no per-document Python objects: the salts are transposed to column order,
+    every field hash of the block comes out of one ``map`` chain into one buffer, and the buffer is
+    rearranged (numpy) into each document's step 4 preimage (v1: its field hashes sorted; v2:
+    ``p_i ‖ h_i`` in pointer order), which is hashed slice by slice.
+    """
+    nf = len(shape.pointers)
+    m = len(salts) // (SALT_BYTES * nf)
+    if m == 0:
+        return []
+    ranked, _ = shape.order
+    order = ranked if shape.v2 else list(range(nf))  # v2 hashes the columns in pointer order
+    by_column = np.frombuffer(salts, dtype=np.uint8).reshape(m, nf, SALT_BYTES)[:, order].transpose(1, 0, 2)
+    heads = (_HEAD + by_column.tobytes().hex(":", SALT_BYTES).encode("ascii").replace(b":", _SEP)).split(b":")
+    tails = chain.from_iterable([columns[j] for j in order])
+    hashes = b"".join(map(_kd, map(_k, map(bytes.__add__, heads, tails))))
+    del heads
+    table = np.frombuffer(hashes, dtype=np.uint8).reshape(nf, m, 32).transpose(1, 0, 2)  # (m, nf, 32)
     if shape.v2:
-        ranked, phashes = shape.order
-        pick = itemgetter(*ranked) if len(ranked) > 1 else (lambda row: (row[ranked[0]],))
-        rows = zip(*[hashes] * len(shape.pointers), strict=True)
-        return [_kd(_k(b"".join(map(bytes.__add__, phashes, pick(row))))) for row in rows]
-    return list(map(_kd, map(_k, map(b"".join, map(sorted, zip(*[hashes] * len(shape.pointers), strict=True))))))
+        preimages = np.empty((m, nf, 64), dtype=np.uint8)
+        preimages[:, :, :32] = shape.pointer_table
+        preimages[:, :, 32:] = table
+    else:
+        words = np.ascontiguousarray(table).view(">u8")  # (m, nf, 4): bytewise order = word order
+        rank = np.lexsort((words[:, :, 3], words[:, :, 2], words[:, :, 1], words[:, :, 0]), axis=-1)
+        preimages = np.take_along_axis(table, rank[:, :, None], axis=1)
+    blob = memoryview(preimages.tobytes())
+    step = len(blob) // m
+    cuts = map(slice, range(0, len(blob), step), range(step, len(blob) + step, step))
+    return list(map(_kd, map(_k, map(blob.__getitem__, cuts))))
 
 
 def assemble(chunks: Sequence[DigestChunk], chunk: int) -> tuple[SaltTable, bytes, bytes]:

@@ -45,6 +45,7 @@ MAX_PROOF_LENGTH: Final = 64
 
 _GATHER_ROWS: Final = 16_384
 _k = keccak_256
+_kd = keccak_256.digest
 _U8 = npt.NDArray[np.uint8]
 _I64 = npt.NDArray[np.int64]
 
@@ -61,16 +62,20 @@ def node_hash(a: bytes, b: bytes) -> bytes:
     return _k(a + b if a < b else b + a).digest()  # type: ignore[no-any-return]
 
 
+def _pieces(buf: bytes, size: int) -> Iterator[memoryview]:
+    """Consecutive ``size``-byte views of ``buf``, cut in C (``map`` over slices)."""
+    view = memoryview(buf)
+    return map(view.__getitem__, map(slice, range(0, len(buf), size), range(size, len(buf) + size, size)))
+
+
 def hash_leaves(blob: bytes) -> bytes:
     """Leaf hashes of a buffer of concatenated 32-byte values."""
-    k = _k
-    return b"".join([k(k(blob[i : i + 32]).digest()).digest() for i in range(0, len(blob), 32)])
+    return b"".join(map(_kd, map(_k, map(_kd, map(_k, _pieces(blob, 32))))))
 
 
 def hash_pairs(buf: bytes) -> bytes:
     """Hash consecutive 64-byte (already ordered) pairs."""
-    k = _k
-    return b"".join([k(buf[j : j + 64]).digest() for j in range(0, len(buf), 64)])
+    return b"".join(map(_kd, map(_k, _pieces(buf, 64))))
 
 
 ChunkMap = Callable[[Callable[[bytes], bytes], bytes, int], bytes]
