@@ -108,7 +108,7 @@ def verify(
     unbaked gets its own INVALID row. With --pathway the files are one stack: VALID (complete),
     INCOMPLETE (exit 6: every file VALID, the rule not met yet), INVALID or INDETERMINATE."""
     from registry.verify import Verdict, VerificationPolicy, Verifier
-    from registry.verify.tabular import rows, verify_batch
+    from registry.verify.tabular import rows
 
     if as_json:
         output_format = OutputFormat.json
@@ -130,7 +130,7 @@ def verify(
             _verify_stack(verifier, pathway, paths, learner, output_format, words)
         batch = _expand_transcripts([_read(p, strict=not bulk) for p in paths])
         bulk = bulk or len(batch) != len(paths)  # a transcript is several credentials
-        results = verify_batch(verifier, batch)
+        results = _verify_batch(verifier, batch)
     except RegistryError as exc:
         _fail(exc)
     reports = [r for r, _ in results]
@@ -222,6 +222,19 @@ def _verify_stack(
     raise typer.Exit(report.verdict.exit_code)
 
 
+def _verify_batch(verifier: Any, batch: list[BatchFile]) -> list[Any]:
+    """:func:`verify_batch`, a large batch's offline checks spread over the cores (forked workers,
+    made for this command and gone with it)."""
+    from registry.verify.parallel import MIN_PARALLEL_FILES, process_pool
+    from registry.verify.tabular import verify_batch
+
+    pool = process_pool() if len(batch) >= MIN_PARALLEL_FILES and not verifier.policy.offline else None
+    if pool is None:
+        return verify_batch(verifier, batch)
+    with pool:
+        return verify_batch(verifier, batch, pool=pool)
+
+
 def _expand_transcripts(batch: list[BatchFile]) -> list[BatchFile]:
     """A CLR 2.0 transcript (ClrCredential) is verified component by component: each embedded
     credential becomes a file of its own, named ``TRANSCRIPT#N`` (N from 1)."""
@@ -231,7 +244,9 @@ def _expand_transcripts(batch: list[BatchFile]) -> list[BatchFile]:
     out_: list[BatchFile] = []
     for item in batch:
         doc: Any = None
-        if item.data is not None and item.data.lstrip()[:1] == b"{":
+        # Only a file that could name ClrCredential (plainly, or in \u escapes) is parsed here.
+        maybe = item.data is not None and (b"ClrCredential" in item.data or b"\\u" in item.data)
+        if maybe and item.data is not None and item.data.lstrip()[:1] == b"{":
             try:
                 doc = json.loads(item.data)
             except ValueError:

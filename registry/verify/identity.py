@@ -10,6 +10,7 @@ scanned for every entry claiming the identity.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any, Protocol
 
 from registry.chain.model import IssuerInfo
@@ -27,11 +28,16 @@ class DirectoryReads(Protocol):
     def all_issuers(self) -> list[IssuerInfo]: ...
 
 
+_canonical = lru_cache(maxsize=4096)(issuer_did)
+""":func:`issuer_did`, memoised: a batch names the same few issuers in every file, and the
+canonical form (IDNA, URL parsing) costs more than the rest of the issuer check."""
+
+
 def named_identity(credential: Mapping[str, Any]) -> str:
     """The canonical form of the issuer a credential names (its string when it has none)."""
     named = credential.get("issuer", {})
     value = named.get("id") if isinstance(named, dict) else named
-    return issuer_did(value) if isinstance(value, str) else ""
+    return _canonical(value) if isinstance(value, str) else ""
 
 
 class Directory:

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -184,14 +185,17 @@ class BatchFile:
     document: Any = None
 
 
-def verify_batch(verifier: Verifier, files: Sequence[BatchFile]) -> list[tuple[Report, str | None]]:
+def verify_batch(
+    verifier: Verifier, files: Sequence[BatchFile], *, pool: Executor | None = None
+) -> list[tuple[Report, str | None]]:
     """Verify many files with one :meth:`Verifier.verify_many` (chain reads shared across the
     batch): per file, in order, its report and disclosed learner name. A file that cannot be read
-    or unbaked gets a ``format`` failure of its own; it never fails the others."""
+    or unbaked gets a ``format`` failure of its own; it never fails the others. With ``pool`` (a
+    process pool) a large batch's offline checks use its workers too."""
     checked_at = verifier.policy.clock()
     out: list[tuple[Report, str | None] | None] = [None] * len(files)
     todo: list[tuple[str, bytes | str | dict[str, Any]]] = []
-    learners: list[str | None] = []
+    documents: list[Any] = []
     where: list[int] = []
     for i, file in enumerate(files):
         if file.data is None:
@@ -203,8 +207,10 @@ def verify_batch(verifier: Verifier, files: Sequence[BatchFile]) -> list[tuple[R
             out[i] = (format_failure(file.source, str(exc) or type(exc).__name__, checked_at), None)
             continue
         todo.append((file.source, payload))
-        learners.append(learner_name(file.document if file.document is not None else payload))
+        documents.append(file.document if file.document is not None else payload)
         where.append(i)
-    for i, report, learner in zip(where, verifier.verify_many(todo), learners, strict=True):
-        out[i] = (report, learner)
+    checked = verifier.verify_with_items(todo, pool=pool)
+    for i, (report, item), document in zip(where, checked, documents, strict=True):
+        # A credential file's name is in the credential already parsed; anything else is parsed here.
+        out[i] = (report, learner_name(item.cf.credential if item.cf is not None else document))
     return [r for r in out if r is not None]

@@ -14,6 +14,7 @@ This module imports neither the database, the service nor the anchoring worker.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from registry.verify.checks import (
     signature_check,
 )
 from registry.verify.identity import Directory, identity_conflict
+from registry.verify.parallel import offline_items
 from registry.verify.policy import VerificationPolicy
 from registry.verify.report import CheckStatus, Report
 
@@ -87,8 +89,22 @@ class Verifier:
     def verify(self, data: bytes | str | dict[str, Any], source: str = "<credential>") -> Report:
         return self.verify_many([(source, data)])[0]
 
-    def verify_many(self, files: Sequence[tuple[str, bytes | str | dict[str, Any]]]) -> list[Report]:
-        items = [offline_checks(source, data, self.policy, self._canonicalizer) for source, data in files]
+    def verify_many(
+        self, files: Sequence[tuple[str, bytes | str | dict[str, Any]]], *, pool: Executor | None = None
+    ) -> list[Report]:
+        """The report of each file, in order (chain reads shared by the batch); with ``pool`` (a
+        process pool), a large batch's offline checks are spread over its workers."""
+        return [report for report, _ in self.verify_with_items(files, pool=pool)]
+
+    def verify_with_items(
+        self, files: Sequence[tuple[str, bytes | str | dict[str, Any]]], *, pool: Executor | None = None
+    ) -> list[tuple[Report, Item]]:
+        """:meth:`verify_many`, each report with the :class:`Item` it was made from (the parsed
+        file, for callers that show more of it, such as the learner's name)."""
+        if pool is None:
+            items = [offline_checks(source, data, self.policy, self._canonicalizer) for source, data in files]
+        else:
+            items = offline_items(files, self.policy, self._canonicalizer, pool)
         if self.policy.offline:
             for item in items:
                 for name in ("anchor", "issuer", "revocation", "lineage"):
@@ -112,7 +128,7 @@ class Verifier:
                     groups.setdefault((item.chain_id, item.registry), []).append(item)
             for (chain_id, registry), group in groups.items():
                 self._chain_checks(chain_id, registry, group)
-        return [report_of(item, self.policy) for item in items]
+        return [(report_of(item, self.policy), item) for item in items]
 
     def chain_snapshot(self, chain_id: int, registry: str, roots: Sequence[str]) -> Snapshot:
         """The registry's records of ``roots`` (batches, their issuers and keys), read as for

@@ -32,6 +32,7 @@ from registry.service.api.deps import StateDep
 from registry.service.api.schemas import VerifyBatchOut
 from registry.service.api.state import ServiceState
 from registry.verify import Report
+from registry.verify.parallel import MIN_PARALLEL_FILES, shared_pool
 from registry.verify.tabular import BatchFile, csv_text, rows, verify_batch
 
 __all__ = ["read_zip", "router", "split_json_array"]
@@ -202,7 +203,8 @@ def _verify(state: ServiceState, files: list[BatchFile], confirmations: int) -> 
     verifier = state.verifier()
     if confirmations != verifier.policy.min_confirmations:
         verifier = verifier.with_policy(replace(verifier.policy, min_confirmations=confirmations))
-    return verify_batch(verifier, files)
+    pool = shared_pool() if len(files) >= MIN_PARALLEL_FILES and not verifier.policy.offline else None
+    return verify_batch(verifier, files, pool=pool)
 
 
 @router.post(
