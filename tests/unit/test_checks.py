@@ -9,6 +9,7 @@ import copy
 import dataclasses
 import json
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -733,6 +734,22 @@ def test_a_superseded_credential_fails_naming_its_successor(kind: int, words: st
     revocation_check(item, batch(revoked_at=T_ANCHOR + 9, revocation_reason=1), CredentialRevocation(1, 2, 4), s)
     assert item.checks["revocation"].details["scope"] == "batch"
     assert revoked(batch(), CredentialRevocation(T_ANCHOR, 2, 4))[1].endswith(": superseded by a new credential")
+
+
+def test_supersession_dates_are_utc_whatever_the_machine_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The date in "superseded by ... on DATE" and "replaces ... on DATE" is the UTC date: a
+    verifier east of UTC+12 (12:00:05Z is already the next day there) must say the same."""
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14
+    time.tzset()
+    try:
+        assert datetime.fromtimestamp(T_ANCHOR + 86_400 + 5).date().isoformat() == "2025-03-03"  # the zone applies
+        item = item_of(V2_FULL)
+        s = supersession("0x" + "ef" * 32)
+        revocation_check(item, batch(), CredentialRevocation(s.superseded_at, 2, 4), s)
+        assert item.checks["revocation"].reason == f"superseded by {s.new_id} on 2025-03-02: correction"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def claimed(kind: str = "correction") -> Item:
