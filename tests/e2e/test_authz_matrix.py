@@ -24,6 +24,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -46,6 +47,12 @@ from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow,
 from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry
 from tests.service_support import Database, add_issuer, database, service_settings
+
+
+def later() -> str:
+    """A date five years after the test clock's now (never expires by itself)."""
+    return f"{datetime.now(UTC).year + 5}-01-01"
+
 
 pytestmark = pytest.mark.e2e
 
@@ -248,7 +255,7 @@ ISSUER_CASES: dict[tuple[str, str], IssuerCase] = {
     ),
     ("POST", "/v1/credentials/{credential_id}/renew"): (
         "object",
-        lambda s, t: Req("POST", f"/v1/credentials/{s.released[2]}/renew", {"json": {"validUntil": "2031-01-01"}}),
+        lambda s, t: Req("POST", f"/v1/credentials/{s.released[2]}/renew", {"json": {"validUntil": later()}}),
         202,
     ),
     ("GET", "/v1/batches"): ("list", lambda s, t: Req("GET", "/v1/batches"), 200),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,12 @@ from tests.reliability_revocations import check_revocations, key_transactions
 from tests.service_support import Database, add_issuer, service_settings
 from tests.waits import wait_until
 from tests.webhook_support import Receiver
+
+
+def year(ahead: int) -> int:
+    """The year ``ahead`` years from the test clock's now (fixtures never expire by themselves)."""
+    return datetime.now(UTC).year + ahead
+
 
 pytestmark = pytest.mark.e2e
 
@@ -242,9 +249,10 @@ def test_a_correction_through_the_api_is_anchored_then_superseded_on_chain(servi
 def test_a_renewal_through_the_api_gets_the_new_validity(service: Service) -> None:
     [old_id] = released(service, 1)
     old_file = service.file(old_id)
+    until = f"{year(5)}-06-30"
     r = service.http.post(
         f"/v1/credentials/{old_id}/renew",
-        json={"validFrom": "2026-01-01T00:00:00Z", "validUntil": "2031-06-30"},
+        json={"validFrom": "2026-01-01T00:00:00Z", "validUntil": until},
         headers=service.h(),
     )
     assert r.status_code == 202, r.text
@@ -252,7 +260,7 @@ def test_a_renewal_through_the_api_gets_the_new_validity(service: Service) -> No
     assert r.json()["supersession"]["kind"] == "renewal"
     service.run()
     new_file = service.file(new_id)
-    assert (new_file["validFrom"], new_file["validUntil"]) == ("2026-01-01T00:00:00Z", "2031-06-30T00:00:00Z")
+    assert (new_file["validFrom"], new_file["validUntil"]) == ("2026-01-01T00:00:00Z", f"{until}T00:00:00Z")
     assert new_file["credentialSubject"] == old_file["credentialSubject"]
     assert_superseded(service.verify(old_file), new_file["id"], "renewal")
     assert_replaces(service.verify(new_file), old_file["id"], "renewal")
@@ -290,7 +298,8 @@ def test_bad_requests_are_refused_and_change_nothing(service: Service) -> None:
     refused(f"/v1/credentials/{queued_id}/reissue", {"set": {"/name": "x"}}, 409, "not_released")
     refused(f"/v1/credentials/{revoked_id}/reissue", {"set": {"/name": "x"}}, 409, "already_revoked")
     renew = f"/v1/credentials/{old_id}/renew"
-    refused(renew, {"validUntil": "2030-01-01", "validFrom": "2031-01-01"}, 422, "invalid_input", "later than")
+    backwards = {"validUntil": f"{year(4)}-01-01", "validFrom": f"{year(5)}-01-01"}
+    refused(renew, backwards, 422, "invalid_input", "later than")
     refused(renew, {"validUntil": "2001-01-01"}, 422, "invalid_input", "in the future")
     refused(renew, {"validUntil": "soon"}, 422, "invalid_request")
     refused(renew, {}, 422, "invalid_request")
@@ -301,7 +310,7 @@ def test_bad_requests_are_refused_and_change_nothing(service: Service) -> None:
     assert ok.status_code == 202, ok.text
     after = table_counts(service.db)
     refused(reissue, {"set": {"/credentialSubject/name": "Again"}}, 409, "already_superseded", ok.json()["id"])
-    refused(renew, {"validUntil": "2031-01-01"}, 409, "already_superseded")
+    refused(renew, {"validUntil": f"{year(5)}-01-01"}, 409, "already_superseded")
     refused(f"/v1/credentials/{old_id}/revoke", {"reason": 1}, 409, "being_superseded")
     refused(f"/v1/credentials/{ok.json()['id']}/revoke", {"reason": 1}, 409, "being_superseded")
     assert table_counts(service.db) == after
@@ -371,7 +380,7 @@ def test_reissue_and_renew_from_the_cli(service: Service, tmp_path: Path) -> Non
     assert r.exit_code == 2 and "--valid-until" in r.output, r.output  # a usage error (Click)
     stranger = tmp_path / "stranger.json"
     stranger.write_text(json.dumps({**service.file(first), "id": "urn:uuid:00000000-0000-4000-8000-000000000000"}))
-    r = runner.invoke(cli, ["renew", str(stranger), "--valid-until", "2030-12-31"], env=env)
+    r = runner.invoke(cli, ["renew", str(stranger), "--valid-until", f"{year(5)}-12-31"], env=env)
     assert r.exit_code == 3 and "not found" in r.output.lower(), r.output
     assert table_counts(service.db) == before
 
@@ -381,9 +390,9 @@ def test_reissue_and_renew_from_the_cli(service: Service, tmp_path: Path) -> Non
         env=env,
     )
     assert r.exit_code == 0 and f"replaces {first}" in r.output, r.output
-    r = runner.invoke(cli, ["renew", str(files[second]), "--valid-until", "2030-12-31"], env=env)
+    r = runner.invoke(cli, ["renew", str(files[second]), "--valid-until", f"{year(5)}-12-31"], env=env)
     assert r.exit_code == 0 and f"replaces {second}" in r.output and r.output.startswith("renewal"), r.output
-    r = runner.invoke(cli, ["renew", str(files[first]), "--valid-until", "2030-12-31"], env=env)
+    r = runner.invoke(cli, ["renew", str(files[first]), "--valid-until", f"{year(5)}-12-31"], env=env)
     assert r.exit_code == 5 and "already replaced" in r.output, r.output
     service.run()
     with Session(service.db.engine) as session:
@@ -393,7 +402,7 @@ def test_reissue_and_renew_from_the_cli(service: Service, tmp_path: Path) -> Non
         }  # type: ignore[arg-type]
     assert {s.state for s in sups.values()} == {RevocationState.DONE} and sups[first].note == "ticket 7"
     assert new[first]["credentialSubject"]["name"] == "Ana García"
-    assert new[second]["validUntil"] == "2030-12-31T00:00:00Z"
+    assert new[second]["validUntil"] == f"{year(5)}-12-31T00:00:00Z"
     old = {cid: json.loads(path.read_text()) for cid, path in files.items()}
     assert_superseded(service.verify(old[first]), new[first]["id"], "correction")
     assert_superseded(service.verify(old[second]), new[second]["id"], "renewal")
