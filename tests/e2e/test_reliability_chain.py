@@ -86,7 +86,8 @@ def events(db: Database) -> list[str]:
 
 def txs(db: Database) -> list[AnchorTx]:
     with Session(db.engine) as session:
-        return list(session.exec(select(AnchorTx).order_by(col(AnchorTx.id))))
+        query = select(AnchorTx).where(col(AnchorTx.batch_id).is_not(None))  # not the key change
+        return list(session.exec(query.order_by(col(AnchorTx.id))))
 
 
 def states(db: Database) -> set[str]:

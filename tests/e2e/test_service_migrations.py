@@ -111,33 +111,38 @@ _ROWS = (
     "VALUES ('new', 1, 1, 2, 'urn:new', 'queued', '{}', CURRENT_TIMESTAMP)",
     "INSERT INTO supersession (id, issuer_id, old_credential_id, new_credential_id, kind, note, state, attempts, "
     "created_at) VALUES (1, 1, 'old', 'new', 1, '', 'pending', 0, CURRENT_TIMESTAMP)",
+    "INSERT INTO key_change (id, issuer_id, public_key, state, attempts, created_at) "
+    "VALUES (1, 1, '0x03', 'pending', 0, CURRENT_TIMESTAMP)",
 )
 _TX = sa.text(
-    "INSERT INTO anchor_tx (batch_id, supersession_id, sender, nonce, tx_hash, raw_tx, gas_limit, "
+    "INSERT INTO anchor_tx (batch_id, supersession_id, key_change_id, sender, nonce, tx_hash, raw_tx, gas_limit, "
     "max_fee_per_gas, max_priority_fee_per_gas, state, created_at) "
-    "VALUES (:batch, :sup, '0xabc', 0, :tx, '0x', 1, 1, 1, 'signed', CURRENT_TIMESTAMP)"
+    "VALUES (:batch, :sup, :key, '0xabc', 0, :tx, '0x', 1, 1, 1, 'signed', CURRENT_TIMESTAMP)"
 )
 
 
 @pytest.mark.parametrize("kind", DB_KINDS)
 def test_a_recorded_transaction_has_exactly_one_subject(kind: str, tmp_path: Path) -> None:
-    """Since 0008 an ``anchor_tx`` row belongs to a batch, a revocation or a supersession: one of
-    them, never two, never none (the database refuses it, SQLite and PostgreSQL alike)."""
+    """Since 0008 an ``anchor_tx`` row belongs to a batch, a revocation or a supersession, and
+    since 0010 it may belong to a key change: one of them, never two, never none (the database
+    refuses it, SQLite and PostgreSQL alike)."""
     gen = database(kind, tmp_path)
     db = next(gen)
     try:
         with db.engine.begin() as conn:
             for statement in _ROWS:
                 conn.execute(sa.text(statement))
-            conn.execute(_TX, {"batch": 1, "sup": None, "tx": "0x1"})
-            conn.execute(_TX, {"batch": None, "sup": 1, "tx": "0x2"})
-        for batch, sup, tx in ((None, None, "0x3"), (1, 1, "0x4")):  # no subject; two subjects
+            conn.execute(_TX, {"batch": 1, "sup": None, "key": None, "tx": "0x1"})
+            conn.execute(_TX, {"batch": None, "sup": 1, "key": None, "tx": "0x2"})
+            conn.execute(_TX, {"batch": None, "sup": None, "key": 1, "tx": "0x5"})
+        # no subject; two subjects; a key change and another subject
+        for batch, sup, key, tx in ((None, None, None, "0x3"), (1, 1, None, "0x4"), (None, 1, 1, "0x6")):
             with (
                 pytest.raises(sa.exc.IntegrityError, match=r"ck_anchor_tx_one_subject|CHECK constraint"),
                 db.engine.begin() as conn,
             ):
-                conn.execute(_TX, {"batch": batch, "sup": sup, "tx": tx})
+                conn.execute(_TX, {"batch": batch, "sup": sup, "key": key, "tx": tx})
         with db.engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT count(*) FROM anchor_tx")).scalar_one() == 2
+            assert conn.execute(sa.text("SELECT count(*) FROM anchor_tx")).scalar_one() == 3
     finally:
         gen.close()

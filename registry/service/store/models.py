@@ -162,16 +162,17 @@ class Batch(SQLModel, table=True):
 
 ANCHOR_TX_ONE_SUBJECT = (
     "(CASE WHEN batch_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN revocation_id IS NULL THEN 0 ELSE 1 END)"
-    " + (CASE WHEN supersession_id IS NULL THEN 0 ELSE 1 END) = 1"
+    " + (CASE WHEN supersession_id IS NULL THEN 0 ELSE 1 END)"
+    " + (CASE WHEN key_change_id IS NULL THEN 0 ELSE 1 END) = 1"
 )
 """``anchor_tx`` rows belong to exactly one subject (CASE: PostgreSQL does not add booleans)."""
 
 
 class AnchorTx(SQLModel, table=True):
     """A signed transaction of an issuer's key, recorded before it is broadcast: the anchor of
-    ``batch_id``, the on-chain revocation ``revocation_id`` or the on-chain supersession
-    ``supersession_id`` (exactly one of them). One table for every chain write of a key, so
-    in-flight nonces are read in one place."""
+    ``batch_id``, the on-chain revocation ``revocation_id``, the on-chain supersession
+    ``supersession_id`` or the signing-key registration ``key_change_id`` (exactly one of them).
+    One table for every chain write of a key, so in-flight nonces are read in one place."""
 
     __tablename__ = "anchor_tx"
     __table_args__ = (sa.CheckConstraint(ANCHOR_TX_ONE_SUBJECT, name="ck_anchor_tx_one_subject"),)
@@ -180,6 +181,7 @@ class AnchorTx(SQLModel, table=True):
     batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
     revocation_id: int | None = Field(default=None, foreign_key="revocation.id", index=True)
     supersession_id: int | None = Field(default=None, foreign_key="supersession.id", index=True)
+    key_change_id: int | None = Field(default=None, foreign_key="key_change.id", index=True)
     sender: str = Field(max_length=42, index=True)
     nonce: int
     tx_hash: str = Field(max_length=66, unique=True)
@@ -268,6 +270,25 @@ class Supersession(SQLModel, table=True):
     new_credential_id: str = Field(foreign_key="credential.id", unique=True)
     kind: int = Field(description="1 correction, 2 renewal (the contract's codes)")
     note: str = Field(default="", max_length=1000, description="kept in the service, never on chain")
+    state: str = Field(default=RevocationState.PENDING, max_length=16, index=True)
+    tx_hash: str | None = Field(default=None, max_length=66, description="the current transaction (anchor_tx)")
+    attempts: int = Field(default=0, description="transactions mined reverted")
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    done_at: datetime | None = None
+
+
+class KeyChange(SQLModel, table=True):
+    """The registration of an issuer's Ed25519 signing key (``setSigningKey``, credential format
+    v2) as its current one: queued by the worker when a batch is about to be anchored while the
+    chain records another key (or none), sent through the revocations' pipeline and states
+    (:class:`RevocationState`). The batch's anchor waits until it is done."""
+
+    __tablename__ = "key_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    public_key: str = Field(max_length=66, description="0x-hex raw 32-byte Ed25519 public key")
     state: str = Field(default=RevocationState.PENDING, max_length=16, index=True)
     tx_hash: str | None = Field(default=None, max_length=66, description="the current transaction (anchor_tx)")
     attempts: int = Field(default=0, description="transactions mined reverted")

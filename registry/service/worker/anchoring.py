@@ -16,7 +16,6 @@ from registry.chain import calls
 from registry.chain.abi import Revert
 from registry.chain.model import BatchInfo
 from registry.errors import ChainUnavailable, TransactionFailed
-from registry.issue.signing import ensure_signing_key
 from registry.service.store import (
     AnchorTx,
     Batch,
@@ -27,6 +26,7 @@ from registry.service.store import (
     log_event,
     session_scope,
 )
+from registry.service.worker.keying import KeyChanging
 from registry.service.worker.stage import GWEI, PassResult, Stage, TxOwner, WorkerContext
 
 __all__ = ["Anchoring"]
@@ -35,9 +35,9 @@ __all__ = ["Anchoring"]
 class Anchoring(Stage):
     """Sign, record and broadcast the anchoring transaction of a batch."""
 
-    def __init__(self, ctx: WorkerContext) -> None:
+    def __init__(self, ctx: WorkerContext, keys: KeyChanging) -> None:
         super().__init__(ctx)
-        self._signing_key_of_record: set[str] = set()
+        self.keys = keys
 
     def sign(self, batch_id: int, result: PassResult) -> bool:
         """pending -> signed: adopt an anchor already on chain, or sign and record a new tx."""
@@ -49,12 +49,11 @@ class Anchoring(Stage):
             if on_chain is not None:
                 return self._adopt(session, batch, on_chain, result)
             account = self._signer(session, batch.issuer_id)
-            if account.address not in self._signing_key_of_record and not self._in_flight(session, account.address):
-                # Format v2 files are signed with the key derived from this anchoring key: the chain
-                # must hold it before the anchor (never between in-flight transactions' nonces,
-                # anchors' or revocations').
-                ensure_signing_key(client, account)
-                self._signing_key_of_record.add(account.address)
+            if not self.keys.key_ready(session, batch.issuer_id, result):
+                # Format v2 files are signed with the key derived from this anchoring key: the
+                # chain must record it before the anchor, through a recorded key change whose
+                # nonce comes first. The batch stays pending until that is done.
+                return False
             nonce = self._next_nonce(session, account.address)
             profile = self.settings.profile
             call = calls.anchor(batch.root, batch.count, batch.metadata_hash)

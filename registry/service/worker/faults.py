@@ -13,6 +13,7 @@ from registry.chain.networks import DEV_CHAIN_IDS
 __all__ = [
     "EXPIRING_FAULT_POINTS",
     "FAULT_POINTS",
+    "KEY_CHANGE_FAULT_POINTS",
     "PAUSE_AT_ENV",
     "PAUSE_FILE_ENV",
     "REVOCATION_FAULT_POINTS",
@@ -48,6 +49,17 @@ SUPERSESSION_FAULT_POINTS = (
 """A correction's or renewal's ``supersedeCredential``, like a revocation's steps: recorded (not
 sent), sent (not recorded as sent), recorded as sent, mined (confirmations pending), done (old
 credential revoked, new one released). ``replaced`` is shared with anchors and revocations."""
+
+KEY_CHANGE_FAULT_POINTS = (
+    "key_change_signed",
+    "key_change_sent",
+    "key_change_broadcast",
+    "key_change_mined",
+    "key_changed",
+)
+"""The issuer's ``setSigningKey`` before its first anchor with a new key, like a revocation's
+steps: recorded (not sent), sent (not recorded as sent), recorded as sent, mined (confirmations
+pending), done (the anchor may be signed). ``replaced`` is shared with anchors."""
 
 EXPIRING_FAULT_POINTS = ("expiring_claimed",)
 """The ``credential.expiring`` scan: credentials claimed and their outbox rows written, not yet

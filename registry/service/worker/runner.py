@@ -18,12 +18,13 @@ from registry.chain.adapter import Chain
 from registry.config import Settings
 from registry.errors import ChainUnavailable
 from registry.service.sealing import seal_due
-from registry.service.store import Batch, BatchState, Issuer, Revocation, RevocationState, Supersession
+from registry.service.store import Batch, BatchState, Issuer, KeyChange, Revocation, RevocationState, Supersession
 from registry.service.worker.anchoring import Anchoring
 from registry.service.worker.confirming import Confirming
 from registry.service.worker.delivering import Delivering
 from registry.service.worker.expiring import Expiring
 from registry.service.worker.faults import env_pause_hook
+from registry.service.worker.keying import KeyChanging
 from registry.service.worker.locks import AnchorLocks
 from registry.service.worker.revoking import Revoking
 from registry.service.worker.stage import ContextView, PassResult, WorkerContext
@@ -50,7 +51,8 @@ class Worker(ContextView):
         )
         self.locks = AnchorLocks(engine)
         self.wake = threading.Event()
-        self.anchoring = Anchoring(self.ctx)
+        self.keying = KeyChanging(self.ctx)
+        self.anchoring = Anchoring(self.ctx, self.keying)
         self.confirming = Confirming(self.ctx)
         self.revoking = Revoking(self.ctx)
         self.superseding = Superseding(self.ctx)
@@ -60,12 +62,14 @@ class Worker(ContextView):
     # -- one pass ---------------------------------------------------------------------------
 
     def run_once(self) -> PassResult:
-        """Seal what is due, then move every open batch, revocation and supersession one or more
-        steps.
+        """Seal what is due, then move every open key change, batch, revocation and supersession
+        one or more steps.
 
         They are handled issuer by issuer, each under the lock of the issuer's key
-        (:class:`AnchorLocks`); an issuer whose key another worker holds is skipped. Batches go
-        first: a supersession waits for its new credential's batch to be confirmed.
+        (:class:`AnchorLocks`); an issuer whose key another worker holds is skipped. Key changes go
+        first and again after the batches (one a batch queued): an anchor waits for its issuer's
+        signing key to be of record. Then batches: a supersession waits for its new credential's
+        batch to be confirmed.
         """
         result = PassResult()
         result.sealed = seal_due(self.engine, self.settings)
@@ -79,13 +83,21 @@ class Worker(ContextView):
                     .order_by(col(Batch.id))
                 )
             )
-            requesting = set(
-                session.exec(
-                    select(Revocation.issuer_id).where(col(Revocation.state).in_(RevocationState.open_states()))
+            requesting = (
+                set(
+                    session.exec(
+                        select(Revocation.issuer_id).where(col(Revocation.state).in_(RevocationState.open_states()))
+                    )
                 )
-            ) | set(
-                session.exec(
-                    select(Supersession.issuer_id).where(col(Supersession.state).in_(RevocationState.open_states()))
+                | set(
+                    session.exec(
+                        select(Supersession.issuer_id).where(col(Supersession.state).in_(RevocationState.open_states()))
+                    )
+                )
+                | set(
+                    session.exec(
+                        select(KeyChange.issuer_id).where(col(KeyChange.state).in_(RevocationState.open_states()))
+                    )
                 )
             )
             issuers = {int(i.id or 0): i.key_address for i in session.exec(select(Issuer))}
@@ -99,13 +111,26 @@ class Worker(ContextView):
                 if not mine:
                     result.skipped.append(issuer_id)
                     continue
-                for batch_id in by_issuer.get(issuer_id, []):
+                self.keying.run(result, issuer_id)
+                batches = by_issuer.get(issuer_id, [])
+                for batch_id in batches:
                     self._advance(batch_id, result)
+                queued = len(result.key_changes_signed)
+                self.keying.run(result, issuer_id)  # one a batch just queued
+                if len(result.key_changes_signed) > queued:
+                    for batch_id in self._pending(batches):  # the key may be of record already
+                        self._advance(batch_id, result)
                 self.revoking.run(result, issuer_id)
                 self.superseding.run(result, issuer_id)
         self.expiring.run(result)  # before delivering: a pass sends what it found
         self.delivering.run(result)
         return result
+
+    def _pending(self, batch_ids: list[int]) -> list[int]:
+        """Those of ``batch_ids`` still pending (waiting for their issuer's key change)."""
+        with Session(self.engine) as session:
+            query = select(Batch.id).where(col(Batch.id).in_(batch_ids)).where(Batch.state == BatchState.PENDING)
+            return sorted(int(i) for i in session.exec(query) if i is not None)
 
     def _advance(self, batch_id: int, result: PassResult) -> None:
         """Move one batch as far as it can go now (each step committed before the next)."""
@@ -177,6 +202,11 @@ def run_until_idle(worker: Worker, *, timeout: float = 60.0, mine: Callable[[], 
                     select(sa.func.count())
                     .select_from(Supersession)
                     .where(col(Supersession.state).in_(RevocationState.open_states()))
+                ).one()
+                + session.exec(
+                    select(sa.func.count())
+                    .select_from(KeyChange)
+                    .where(col(KeyChange.state).in_(RevocationState.open_states()))
                 ).one()
             )
         if not open_count and not queued:

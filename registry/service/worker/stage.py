@@ -21,6 +21,7 @@ from registry.service.store import (
     Batch,
     BatchState,
     Issuer,
+    KeyChange,
     Revocation,
     RevocationState,
     Supersession,
@@ -83,6 +84,10 @@ class PassResult:
     supersessions_replaced: list[int] = field(default_factory=list)
     supersessions_reorged: list[int] = field(default_factory=list)
     superseded: list[int] = field(default_factory=list)
+    key_changes_signed: list[int] = field(default_factory=list)
+    key_changes_broadcast: list[int] = field(default_factory=list)
+    key_changes_replaced: list[int] = field(default_factory=list)
+    key_changes_reorged: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -102,6 +107,10 @@ class PassResult:
             or self.supersessions_broadcast
             or self.supersessions_replaced
             or self.supersessions_reorged
+            or self.key_changes_signed
+            or self.key_changes_broadcast
+            or self.key_changes_replaced
+            or self.key_changes_reorged
         )
 
 
@@ -109,14 +118,15 @@ IN_FLIGHT = (TxState.SIGNED, TxState.BROADCAST)
 """Recorded transactions that hold their nonce (signed or sent, not mined, not given up)."""
 
 
-Request = Revocation | Supersession
-"""A chain write the service was asked for (not an anchor): the same states, the same pipeline."""
+Request = Revocation | Supersession | KeyChange
+"""A chain write that is not an anchor (asked for by the service, or a signing-key registration
+an anchor needs): the same states, the same pipeline."""
 
 
 class TxOwner:
     """What a recorded transaction (``anchor_tx`` row) is for: the anchor of a batch, an on-chain
-    revocation or an on-chain supersession. The stages record, send, track and replace all of
-    them with the same code."""
+    revocation, an on-chain supersession or a signing-key registration. The stages record, send,
+    track and replace all of them with the same code."""
 
     def __init__(self, row: Batch | Request) -> None:
         self.row = row
@@ -130,6 +140,10 @@ class TxOwner:
         return isinstance(self.row, Supersession)
 
     @property
+    def is_key_change(self) -> bool:
+        return isinstance(self.row, KeyChange)
+
+    @property
     def id(self) -> int:
         return int(self.row.id or 0)
 
@@ -139,8 +153,13 @@ class TxOwner:
 
     @property
     def kind(self) -> str:
-        """The prefix of the owner's events: ``anchor.*``, ``revocation.*`` or ``supersession.*``."""
-        return "anchor" if self.is_batch else "supersession" if self.is_supersession else "revocation"
+        """The prefix of the owner's events: ``anchor.*``, ``revocation.*``, ``supersession.*`` or
+        ``key_change.*``."""
+        if self.is_batch:
+            return "anchor"
+        if self.is_key_change:
+            return "key_change"
+        return "supersession" if self.is_supersession else "revocation"
 
     @property
     def subject(self) -> str:
@@ -164,6 +183,8 @@ class TxOwner:
             return query.where(AnchorTx.batch_id == self.id)
         if self.is_supersession:
             return query.where(AnchorTx.supersession_id == self.id)
+        if self.is_key_change:
+            return query.where(AnchorTx.key_change_id == self.id)
         return query.where(AnchorTx.revocation_id == self.id)
 
     def new_tx(self, signed: SignedTx) -> AnchorTx:
@@ -171,6 +192,7 @@ class TxOwner:
             batch_id=self.id if self.is_batch else None,
             revocation_id=self.id if isinstance(self.row, Revocation) else None,
             supersession_id=self.id if self.is_supersession else None,
+            key_change_id=self.id if self.is_key_change else None,
             sender=signed.sender,
             nonce=signed.nonce,
             tx_hash=signed.tx_hash,
@@ -386,7 +408,7 @@ class Stage(ContextView):
             self._request_back_to_pending(session, owner.row, tx, why)
 
     def _request_back_to_pending(self, session: Session, row: Request, tx: AnchorTx | None, why: str) -> None:
-        """A revocation's or supersession's transaction is gone: pending, to be signed again."""
+        """A request's transaction is gone: pending, to be signed again."""
         if tx is not None:
             tx.state = TxState.DROPPED
             session.add(tx)
@@ -490,6 +512,8 @@ class Stage(ContextView):
             session.add(replacement)
         if owner.is_batch:
             result.replaced.append(owner.id)
+        elif owner.is_key_change:
+            result.key_changes_replaced.append(owner.id)
         elif owner.is_supersession:
             result.supersessions_replaced.append(owner.id)
         else:
@@ -509,12 +533,12 @@ class Stage(ContextView):
 
 
 class RequestStage(Stage):
-    """A stage moving requests (revocations or supersessions) along the same states: pending ->
+    """A stage moving requests (revocations, supersessions, key changes) along the same states: pending ->
     signed -> submitted -> done, each step committed before the next. Subclasses name the
     table (``model``) and give the three steps."""
 
-    model: type[Revocation] | type[Supersession]
-    #: The request's name in fault points and events: "revocation" or "supersession".
+    model: type[Revocation] | type[Supersession] | type[KeyChange]
+    #: The request's name in fault points and events: "revocation", "supersession", "key_change".
     noun: str
 
     def run(self, result: PassResult, issuer_id: int | None = None) -> None:
@@ -533,7 +557,7 @@ class RequestStage(Stage):
         for _ in range(4):
             with Session(self.engine) as session:
                 row = session.get(self.model, request_id)
-                assert isinstance(row, Revocation | Supersession)
+                assert isinstance(row, Request)
                 state = row.state
             if state == RevocationState.PENDING:
                 if not self.sign(request_id, result):
@@ -556,7 +580,7 @@ class RequestStage(Stage):
         nonce went to another transaction (back to pending)."""
         with session_scope(self.engine) as session:
             row = session.get(self.model, request_id)
-            assert isinstance(row, Revocation | Supersession)
+            assert isinstance(row, Request)
             tx, outcome = self._send_recorded(session, TxOwner(row), f"{self.noun}_sent")
             if outcome is None:
                 self._request_back_to_pending(session, row, tx, "nonce used by another transaction")
@@ -598,7 +622,7 @@ class RequestStage(Stage):
             return
         with session_scope(self.engine) as session:
             row = session.get(self.model, request_id)
-            assert isinstance(row, Revocation | Supersession)
+            assert isinstance(row, Request)
             tx = self._tx(session, row.tx_hash)
             assert tx is not None and tx.block_number is not None
             if self.client.reads.head() - tx.block_number + 1 < self.confirmations:
@@ -618,7 +642,7 @@ class RequestStage(Stage):
         mined_now = False
         with session_scope(self.engine) as session:
             row = session.get(self.model, request_id)
-            assert isinstance(row, Revocation | Supersession) and row.tx_hash is not None
+            assert isinstance(row, Request) and row.tx_hash is not None
             owner = TxOwner(row)
             tx = self._tx(session, row.tx_hash)
             members = self._replacement_set(session, owner, tx)
