@@ -39,9 +39,10 @@ _SELECTORS = {
         calls.revoke_credentials([_ZERO], 0),
         calls.revoke_batch(_ZERO, 0),
         calls.supersede_credential(_ZERO, _ZERO, b"\1" * 32, [], 1, "urn:x"),
+        calls.set_signing_key(b"\1" * 32),
     )
 }
-_FIRST_ARGUMENT = ("anchor", "revokeCredential", "revokeBatch", "supersedeCredential")
+_FIRST_ARGUMENT = ("anchor", "revokeCredential", "revokeBatch", "supersedeCredential", "setSigningKey")
 
 
 @dataclass(frozen=True)
@@ -163,10 +164,10 @@ def check_revocations(
         if n > 1:
             problems.append(f"{function}({subject}) sent {n} times")
     # Nonces: one purpose per nonce; no hole among the recorded transactions in flight.
-    purposes: dict[int, set[tuple[int | None, int | None, int | None]]] = {}
+    purposes: dict[int, set[tuple[int | None, int | None, int | None, int | None]]] = {}
     for r in rows:
         if r.state in (TxState.SIGNED, TxState.BROADCAST, TxState.MINED, TxState.CONFIRMED):
-            purposes.setdefault(r.nonce, set()).add((r.batch_id, r.revocation_id, r.supersession_id))
+            purposes.setdefault(r.nonce, set()).add((r.batch_id, r.revocation_id, r.supersession_id, r.key_change_id))
     for nonce, owners in sorted(purposes.items()):
         if len(owners) > 1:
             problems.append(f"nonce {nonce} recorded for {len(owners)} purposes: {sorted(owners, key=str)}")
