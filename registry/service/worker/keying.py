@@ -92,9 +92,6 @@ class KeyChanging(RequestStage):
             row = session.get(KeyChange, change_id)
             assert row is not None
             public = bytes.fromhex(row.public_key[2:])
-            if self._key_current(session, row.issuer_id, public):
-                self._adopt(session, row, "already current on chain; adopted", lambda: self._done(session, row, None))
-                return False
             account = self._signer(session, row.issuer_id)
             nonce = self._next_nonce(session, account.address)
             profile = self.settings.profile
