@@ -35,7 +35,13 @@ def _campaign(kind: str, tmp: Path, *, rounds: int, random_kills: int, seed: int
     from sqlmodel import Session
 
     from tests.chain_fixtures import Registry, deploy_fixture
-    from tests.reliability_harness import PIPELINE_STEPS, REVOCATION_STEPS, SUPERSESSION_STEPS, crash_campaign
+    from tests.reliability_harness import (
+        KEY_CHANGE_STEPS,
+        PIPELINE_STEPS,
+        REVOCATION_STEPS,
+        SUPERSESSION_STEPS,
+        crash_campaign,
+    )
     from tests.service_support import Database, add_issuer, database
 
     fixture: Generator[Registry] = deploy_fixture(tmp / "chain")  # type: ignore[assignment]
@@ -53,7 +59,7 @@ def _campaign(kind: str, tmp: Path, *, rounds: int, random_kills: int, seed: int
             issuer_id,
             ach,
             tmp / "workers",
-            steps=[*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS] * rounds,
+            steps=[*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS, *KEY_CHANGE_STEPS] * rounds,
             random_kills=random_kills,
             random_window=(0.5, 4.0),
             seed=seed,
@@ -86,6 +92,8 @@ def run(long: bool = False) -> dict[str, Any]:
         "crash_revocation_kills": sum(int(f["crash_revocation_kills"]) for f in per_db.values()),
         "crash_supersessions": sum(int(f["crash_supersessions"]) for f in per_db.values()),
         "crash_supersession_kills": sum(int(f["crash_supersession_kills"]) for f in per_db.values()),
+        "crash_key_changes": sum(int(f["crash_key_changes"]) for f in per_db.values()),
+        "crash_key_change_kills": sum(int(f["crash_key_change_kills"]) for f in per_db.values()),
         "crash_campaigns": per_db,
     }
 

@@ -53,13 +53,15 @@ from registry.service.store import (
     CredentialRow,
     CredentialState,
     Issuer,
+    KeyChange,
     Revocation,
     RevocationState,
     Supersession,
 )
-from registry.service.worker.faults import SUPERSESSION_FAULT_POINTS
+from registry.service.worker.faults import KEY_CHANGE_FAULT_POINTS, SUPERSESSION_FAULT_POINTS
 from tests.chain_fixtures import Registry, free_port
 from tests.clock import python
+from tests.reliability_keys import KEYSTORE_PASSPHRASE, check_key_changes, fresh_issuer
 from tests.reliability_revocations import check_revocations, request_revocations
 from tests.reliability_supersessions import check_supersessions, new_credentials, request_supersessions
 from tests.service_support import Database
@@ -70,6 +72,9 @@ PIPELINE_STEPS = ("sealed", "signed", "sent", "broadcast", "mined", "releasing",
 REVOCATION_STEPS = ("revocation_signed", "revocation_sent", "revocation_broadcast", "revocation_mined", "revoked")
 """The revocation's pause points (``registry.service.worker.faults.REVOCATION_FAULT_POINTS``)."""
 SUPERSESSION_STEPS = SUPERSESSION_FAULT_POINTS
+KEY_CHANGE_STEPS = KEY_CHANGE_FAULT_POINTS
+"""A key change happens once per signing key: each run at one of these steps admits a fresh
+issuer (its own anchoring key in a keystore) whose first batch needs one."""
 """The pause points of a correction or renewal."""
 
 
@@ -109,6 +114,7 @@ def worker_env(registry: Registry, db: Database, rpc_url: str | None = None, **s
         "confirmations": 2,
         "rebroadcast_after": 3600,
         "worker_in_process": "false",
+        "key_passphrase": KEYSTORE_PASSPHRASE,  # the fresh issuers' keystores (key change steps)
     }
     values.update(settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") and k != "DATABASE_URL"}
@@ -436,7 +442,10 @@ def idle(engine: Engine) -> bool:
             .select_from(Supersession)
             .where(sa.column("state").in_(RevocationState.open_states()))
         ).one()
-    return not open_batches and not queued and not revoking and not superseding
+        keying = session.exec(
+            select(sa.func.count()).select_from(KeyChange).where(sa.column("state").in_(RevocationState.open_states()))
+        ).one()
+    return not open_batches and not queued and not revoking and not superseding and not keying
 
 
 @dataclass
@@ -453,6 +462,9 @@ class CampaignResult:
     supersessions: int = 0
     supersession_kills: int = 0
     """Kills while a correction or renewal was open (at its steps, or at random with one open)."""
+    key_changes: int = 0
+    key_change_kills: int = 0
+    """Kills while a signing-key registration was open."""
     elapsed_s: float = 0.0
 
     def figures(self) -> dict[str, Any]:
@@ -467,6 +479,8 @@ class CampaignResult:
             "crash_revocation_kills": self.revocation_kills,
             "crash_supersessions": self.supersessions,
             "crash_supersession_kills": self.supersession_kills,
+            "crash_key_changes": self.key_changes,
+            "crash_key_change_kills": self.key_change_kills,
             "crash_campaign_s": round(self.elapsed_s, 1),
         }
 
@@ -496,7 +510,10 @@ def crash_campaign(
     So are corrections and renewals: before a run at one of SUPERSESSION_STEPS (and now and then
     before a random run) a released credential is corrected or renewed; its new credential is
     anchored, then ``supersedeCredential`` sent, on the same key's nonces;
-    :func:`check_supersessions` runs after every kill too.
+    :func:`check_supersessions` runs after every kill too. Before a run at one of
+    KEY_CHANGE_STEPS a fresh issuer is admitted and a batch of its queued, so the worker registers
+    its signing key (``setSigningKey``, on that key's nonces) before anchoring;
+    :func:`check_key_changes` runs after every kill too (random runs draw no key change step).
 
     Every random choice comes from ``random.Random(seed)``, and the seed is printed (and named in
     every violation), so a failing campaign can be run again as it was. A random kill is at a
@@ -537,14 +554,22 @@ def crash_campaign(
                 .select_from(Supersession)
                 .where(sa.column("state").in_(RevocationState.open_states()))
             ).one()
+            open_key_changes = session.exec(
+                select(sa.func.count())
+                .select_from(KeyChange)
+                .where(sa.column("state").in_(RevocationState.open_states()))
+            ).one()
         if open_revocations or label.removeprefix("random: ") in REVOCATION_STEPS:
             result.revocation_kills += 1
         if open_supersessions or label.removeprefix("random: ") in SUPERSESSION_STEPS:
             result.supersession_kills += 1
+        if open_key_changes or label in KEY_CHANGE_STEPS:
+            result.key_change_kills += 1
         for problem in [
             *check_invariants(db.engine, client, issued, from_block=start),
             *check_revocations(db.engine, client, requested, address, from_block=start),
             *check_supersessions(db.engine, client, replacing, address, from_block=start),
+            *check_key_changes(db.engine, client, from_block=start),
         ]:
             result.violations.append(f"seed {seed}, after kill {result.crash_runs} ({label}): {problem}")
         if log:
@@ -592,6 +617,10 @@ def crash_campaign(
                 released_some()
                 replacing.update(request_supersessions(db.engine, issuer_id, rng))
                 issued.update(new_credentials(db.engine, replacing))
+            if step in KEY_CHANGE_STEPS:
+                # A signing key of record is never registered again: a fresh issuer needs one.
+                fresh, fresh_achievement = fresh_issuer(registry, db, workdir, f"r{seed}-{run}")
+                issued.update(queue_credentials(db.engine, fresh, fresh_achievement, batch_size, f"k{seed}-{run}"))
             if step is not None:
                 proc.start(pause_at=step)
                 try:
@@ -629,6 +658,7 @@ def crash_campaign(
         *check_invariants(db.engine, client, issued, final=True, from_block=start),
         *check_revocations(db.engine, client, requested, address, final=True, from_block=start),
         *check_supersessions(db.engine, client, replacing, address, final=True, from_block=start),
+        *check_key_changes(db.engine, client, final=True, from_block=start),
     ]:
         result.violations.append(f"seed {seed}, final: {problem}")
     with Session(db.engine) as session:
@@ -636,5 +666,7 @@ def crash_campaign(
     result.credentials = len(issued)
     result.revocations = len(requested)
     result.supersessions = len(replacing)
+    with Session(db.engine) as session:
+        result.key_changes = int(session.exec(select(sa.func.count()).select_from(KeyChange)).one())
     result.elapsed_s = time.monotonic() - t0
     return result

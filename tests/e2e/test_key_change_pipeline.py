@@ -42,6 +42,7 @@ from registry.service.worker.faults import KEY_CHANGE_FAULT_POINTS
 from registry.verify import Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
 from tests.chain_fixtures import anvil_rpc as rpc
+from tests.reliability_keys import check_key_changes
 from tests.reliability_revocations import check_revocations, key_transactions
 from tests.service_support import Database, add_issuer, service_settings
 from tests.waits import wait_until
@@ -137,6 +138,7 @@ def assert_key_then_anchor(db: Database, registry: Registry, start: int, batch_i
     assert key_current(registry)
     address = registry.issuer_key.address
     assert check_revocations(db.engine, registry.client, set(), address, final=True, from_block=start) == []
+    assert check_key_changes(db.engine, registry.client, final=True, from_block=start) == []
     return change
 
 

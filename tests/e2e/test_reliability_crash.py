@@ -18,10 +18,25 @@ import pytest
 from sqlmodel import Session, select
 
 from registry.service.issuance import credential_file
-from registry.service.store import CredentialRow, CredentialState, Event, Revocation, RevocationState, Supersession
+from registry.service.store import (
+    CredentialRow,
+    CredentialState,
+    Event,
+    KeyChange,
+    Revocation,
+    RevocationState,
+    Supersession,
+)
 from registry.verify import CheckStatus, Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
-from tests.reliability_harness import PIPELINE_STEPS, REVOCATION_STEPS, SUPERSESSION_STEPS, crash_campaign
+from tests.reliability_harness import (
+    KEY_CHANGE_STEPS,
+    PIPELINE_STEPS,
+    REVOCATION_STEPS,
+    SUPERSESSION_STEPS,
+    crash_campaign,
+)
+from tests.reliability_keys import KEYSTORE_PASSPHRASE
 from tests.service_support import Database, add_issuer
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +44,10 @@ pytestmark = pytest.mark.e2e
 SEED = int(os.environ.get("REGISTRY_TEST_SEED", "7"))
 
 
-def test_sigkill_at_every_step_and_at_random_loses_nothing(db: Database, registry: Registry, tmp_path: Path) -> None:
+def test_sigkill_at_every_step_and_at_random_loses_nothing(
+    db: Database, registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_KEY_PASSPHRASE", KEYSTORE_PASSPHRASE)  # the fresh issuers' files
     with Session(db.engine) as session:
         issuer, _, ach = add_issuer(session, registry)
         assert issuer.id is not None
@@ -41,17 +59,19 @@ def test_sigkill_at_every_step_and_at_random_loses_nothing(db: Database, registr
         issuer_id,
         ach,
         tmp_path / "workers",
-        steps=[*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS],
+        steps=[*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS, *KEY_CHANGE_STEPS],
         random_kills=random_kills,
         seed=SEED,  # printed by the campaign; REGISTRY_TEST_SEED=N replays another campaign exactly
         log=print,  # each kill and where it struck, shown when the test fails
     )
     assert result.violations == []
-    assert set(result.step_kills) == {*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS}, result.step_kills
-    assert result.crash_runs == len(PIPELINE_STEPS) + len(REVOCATION_STEPS) + len(SUPERSESSION_STEPS) + random_kills
+    steps = {*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS, *KEY_CHANGE_STEPS}
+    assert set(result.step_kills) == steps, result.step_kills
+    assert result.crash_runs == len(steps) + random_kills
     assert result.revocation_kills >= len(REVOCATION_STEPS) and result.revocations >= len(REVOCATION_STEPS)
     assert result.supersession_kills >= len(SUPERSESSION_STEPS)
     assert result.supersessions >= len(SUPERSESSION_STEPS)
+    assert result.key_change_kills >= len(KEY_CHANGE_STEPS) and result.key_changes >= len(KEY_CHANGE_STEPS)
     # Every file of every batch verifies against the chain: VALID, or INVALID as revoked.
     with Session(db.engine) as session:
         rows = list(session.exec(select(CredentialRow)))
@@ -60,6 +80,7 @@ def test_sigkill_at_every_step_and_at_random_loses_nothing(db: Database, registr
         kinds = [e.kind for e in session.exec(select(Event))]
         revocations = list(session.exec(select(Revocation)))
         supersessions = list(session.exec(select(Supersession)))
+        key_changes = list(session.exec(select(KeyChange)))
         uris = {r.id: r.credential_uri for r in rows}
     reports = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url).verify_many(files)
     verdicts = {cid: r for (cid, _), r in zip(files, reports, strict=True)}
@@ -83,3 +104,5 @@ def test_sigkill_at_every_step_and_at_random_loses_nothing(db: Database, registr
     assert kinds.count("revocation.signed") == len(revocations) == result.revocations
     assert {s.state for s in supersessions} == {RevocationState.DONE}
     assert kinds.count("supersession.signed") == len(supersessions) == result.supersessions
+    assert {k.state for k in key_changes} == {RevocationState.DONE}
+    assert kinds.count("key_change.signed") == len(key_changes) == result.key_changes
