@@ -292,9 +292,10 @@ class Stage(ContextView):
 
     def _next_nonce(self, session: Session, address: str) -> int:
         """The nonce for a new transaction of ``address``: the lowest one at or above the node's
-        pending nonce that no recorded transaction in flight holds. Anchors, revocations and
-        supersessions are rows of one table, so they never collide; a hole left by a dropped transaction is
-        filled, never skipped (a skipped nonce would hold back every later transaction)."""
+        pending nonce that no recorded transaction in flight holds. Anchors, revocations,
+        supersessions and key changes are rows of one table, so they never collide; a hole left
+        by a dropped transaction is filled, never skipped (a skipped nonce would hold back every
+        later transaction)."""
         held = set(
             session.exec(
                 select(AnchorTx.nonce).where(AnchorTx.sender == address).where(col(AnchorTx.state).in_(IN_FLIGHT))
@@ -304,13 +305,6 @@ class Stage(ContextView):
         while nonce in held:
             nonce += 1
         return nonce
-
-    def _in_flight(self, session: Session, address: str) -> bool:
-        """Whether a recorded transaction of ``address`` (of any purpose) holds a nonce."""
-        row = session.exec(
-            select(AnchorTx.id).where(AnchorTx.sender == address).where(col(AnchorTx.state).in_(IN_FLIGHT))
-        ).first()
-        return row is not None
 
     def _send_recorded(self, session: Session, owner: TxOwner, sent_fault: str) -> tuple[AnchorTx, str | None]:
         """Send the owner's recorded raw transaction again or for the first time (idempotent) and
