@@ -308,3 +308,27 @@ def test_a_reorg_that_drops_the_mined_key_change_sends_it_again(db: Database, re
     assert "key_change.dropped" in kinds(db)
     run_until_idle(worker, timeout=120, mine=lambda: rpc(registry, "evm_mine"))
     assert_key_then_anchor(db, registry, start, batch_id)
+
+
+def test_a_key_change_queued_for_a_former_anchoring_key_fails_and_a_new_one_goes(
+    db: Database, registry: Registry, start: int
+) -> None:
+    """A key change still open for the signing key of the issuer's former anchoring key (the key
+    source changed meanwhile) would register a key that signs nothing the issuer anchors now: it
+    fails naming why, sends nothing, and the batch gets a key change for the current key."""
+    worker, batch_id, _ = sealed(db, registry, 2)
+    with Session(db.engine) as session:
+        issuer = session.exec(select(Issuer)).one()
+        stale = KeyChange(issuer_id=int(issuer.id or 0), public_key="0x" + secrets.token_bytes(32).hex())
+        session.add(stale)
+        session.commit()
+        stale_id = stale.id
+    result = worker.run_once()
+    assert any(f"key_change:{stale_id}" in e and "anchoring key is now" in e for e in result.errors)
+    run_until_idle(worker, timeout=120)
+    first, current = key_changes(db)
+    assert first.id == stale_id and first.state == RevocationState.FAILED and change_txs(db, int(stale_id or 0)) == []
+    assert current.state == RevocationState.DONE
+    txs = sent(registry, start)
+    assert [t.function for t in txs] == ["setSigningKey", "anchor"]
+    assert txs[0].subject == current.public_key and batch_of(db, batch_id).state == BatchState.CONFIRMED

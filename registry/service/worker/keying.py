@@ -93,6 +93,12 @@ class KeyChanging(RequestStage):
             assert row is not None
             public = bytes.fromhex(row.public_key[2:])
             account = self._signer(session, row.issuer_id)
+            if signing_public_key(account) != public:
+                # The issuer's anchoring key changed since: this key would sign nothing it anchors.
+                why = f"the issuer's anchoring key is now {account.address}; its signing key is another one"
+                self._fail(session, row, why)
+                result.errors.append(f"key_change:{row.id}: {why}")
+                return False
             nonce = self._next_nonce(session, account.address)
             profile = self.settings.profile
             try:
