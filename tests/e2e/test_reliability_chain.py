@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
+from registry.issue.signing import ensure_signing_key
 from registry.service.issuance import credential_file
 from registry.service.runtime import create_app
 from registry.service.sealing import seal_due
@@ -52,6 +53,10 @@ def start(registry: Registry) -> int:
 
 @pytest.fixture
 def issuer(db: Database, registry: Registry) -> tuple[int, str, int]:
+    """Issuer 1 in the service, its signing key already of record (the CLI's direct path): these
+    tests count blocks and transactions of anchors only, with no key change before the first
+    (tests/e2e/test_key_change_pipeline.py covers that one)."""
+    ensure_signing_key(registry.client, registry.issuer_key)
     with Session(db.engine) as session:
         row, token, ach = add_issuer(session, registry)
         assert row.id is not None
