@@ -16,7 +16,9 @@ SOLCX_DIR ?= $(if $(SOLCX_BINARY_PATH),$(SOLCX_BINARY_PATH),$(HOME)/.solcx)
 SOLCX_SOLC := $(SOLCX_DIR)/solc-v$(SOLC_VERSION)
 CONTRACTS := $(wildcard contracts/*.sol contracts/*/*.sol)
 
-.PHONY: help setup demo test lint typecheck unit contract-tests e2e bench clean distclean browser mutation
+FORCE:
+
+.PHONY: FORCE help setup demo test lint typecheck unit contract-tests e2e bench clean distclean browser mutation
 
 help:
 	@echo "make demo   - set up everything, then run the end-to-end demo on a local chain"
@@ -40,7 +42,10 @@ node_modules/.installed: package.json package-lock.json
 
 # The compiler shim: a `solc` command on the venv's PATH running the pinned WASM compiler,
 # registered with py-solc-x so neither it nor ape-solidity ever tries to download a compiler.
-$(SOLCX_SOLC): scripts/solc_shim.js node_modules/.installed $(BIN)/.installed
+# py-solc-x keeps it in HOME, shared by every checkout: one registered by another (maybe deleted)
+# checkout is registered again from this one.
+SOLC_SHIM_STALE := $(shell grep -qsF '$(abspath scripts/solc_shim.js)' '$(SOLCX_SOLC)' || echo FORCE)
+$(SOLCX_SOLC): scripts/solc_shim.js node_modules/.installed $(BIN)/.installed $(SOLC_SHIM_STALE)
 	printf '#!/bin/sh\nexec node "%s" "$$@"\n' "$(abspath scripts/solc_shim.js)" > $(BIN)/solc
 	chmod +x $(BIN)/solc
 	ln -sf "$(abspath node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil)" $(BIN)/anvil
