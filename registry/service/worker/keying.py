@@ -26,7 +26,7 @@ from registry.chain.abi import Revert
 from registry.errors import TransactionFailed
 from registry.issue.signing import signing_public_key
 from registry.service.store import KeyChange, RevocationState, log_event, session_scope, utcnow
-from registry.service.worker.stage import GWEI, PassResult, Request, RequestStage, TxOwner
+from registry.service.worker.stage import GWEI, PassResult, Request, RequestStage, TxOwner, WorkerContext
 
 __all__ = ["KeyChanging", "public_key_hex"]
 
@@ -43,6 +43,11 @@ class KeyChanging(RequestStage):
     noun = "key_change"
     done_fault = "key_changed"
 
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx)
+        self._of_record: set[tuple[int, bytes]] = set()
+        """(issuer, signing key) pairs seen current on chain: later batches ask no chain read."""
+
     # -- what the anchoring stage asks ----------------------------------------------------------
 
     def key_ready(self, session: Session, issuer_id: int, result: PassResult) -> bool:
@@ -52,6 +57,8 @@ class KeyChanging(RequestStage):
         behind the issuer's back."""
         account = self._signer(session, issuer_id)
         public = signing_public_key(account)
+        if (issuer_id, public) in self._of_record:
+            return True
         wanted = public_key_hex(public)
         rows = list(
             session.exec(
@@ -64,6 +71,7 @@ class KeyChanging(RequestStage):
         if any(r.state in RevocationState.open_states() for r in rows):
             return False
         if self._key_current(session, issuer_id, public):
+            self._of_record.add((issuer_id, public))
             return True
         failed = [r for r in rows if r.state == RevocationState.FAILED]
         if failed:

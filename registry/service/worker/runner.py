@@ -32,6 +32,9 @@ from registry.service.worker.superseding import Superseding
 
 __all__ = ["Worker", "run_until_idle"]
 
+REQUEST_MODELS = (Revocation, Supersession, KeyChange)
+"""The tables of chain writes other than anchors (the same states, the same pipeline)."""
+
 log = logging.getLogger("registry.service.worker")
 
 
@@ -83,23 +86,13 @@ class Worker(ContextView):
                     .order_by(col(Batch.id))
                 )
             )
-            requesting = (
-                set(
-                    session.exec(
-                        select(Revocation.issuer_id).where(col(Revocation.state).in_(RevocationState.open_states()))
-                    )
+            requesting = {
+                issuer_id
+                for model in REQUEST_MODELS
+                for issuer_id in session.exec(
+                    select(model.issuer_id).where(col(model.state).in_(RevocationState.open_states()))
                 )
-                | set(
-                    session.exec(
-                        select(Supersession.issuer_id).where(col(Supersession.state).in_(RevocationState.open_states()))
-                    )
-                )
-                | set(
-                    session.exec(
-                        select(KeyChange.issuer_id).where(col(KeyChange.state).in_(RevocationState.open_states()))
-                    )
-                )
-            )
+            }
             issuers = {int(i.id or 0): i.key_address for i in session.exec(select(Issuer))}
         by_issuer: dict[int, list[int]] = {}
         for batch_id, issuer_id in open_batches:
@@ -192,22 +185,13 @@ def run_until_idle(worker: Worker, *, timeout: float = 60.0, mine: Callable[[], 
                 .select_from(Batch)
                 .where(col(Batch.state).in_([BatchState.PENDING, BatchState.SIGNED, BatchState.SUBMITTED]))
             ).one()
-            queued = (
+            queued = sum(
                 session.exec(
                     select(sa.func.count())
-                    .select_from(Revocation)
-                    .where(col(Revocation.state).in_(RevocationState.open_states()))
+                    .select_from(model)
+                    .where(col(model.state).in_(RevocationState.open_states()))
                 ).one()
-                + session.exec(
-                    select(sa.func.count())
-                    .select_from(Supersession)
-                    .where(col(Supersession.state).in_(RevocationState.open_states()))
-                ).one()
-                + session.exec(
-                    select(sa.func.count())
-                    .select_from(KeyChange)
-                    .where(col(KeyChange.state).in_(RevocationState.open_states()))
-                ).one()
+                for model in REQUEST_MODELS
             )
         if not open_count and not queued:
             return
