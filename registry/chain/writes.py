@@ -99,10 +99,16 @@ class ChainWriter:
         """Give ``accreditor`` the accreditation-body role without a directory entry (no-op when
         it already has it): reports show such a body by its address. Prefer
         :meth:`appoint_accreditor`."""
+        call = self.grant_accreditor_call(accreditor)
+        return None if call is None else self.transact(admin, call)
+
+    def grant_accreditor_call(self, accreditor: str) -> Call | None:
+        """The call of :meth:`grant_accreditor` (None: nothing to do)."""
         if self.reader.has_role(ACCREDITOR_ROLE, accreditor):
             return None
-        call = replace(calls.grant_role(ACCREDITOR_ROLE, accreditor), action="grant accreditor role")
-        return self.transact(admin, call)
+        return replace(
+            calls.grant_role(ACCREDITOR_ROLE, to_checksum_address(accreditor)), action="grant accreditor role"
+        )
 
     def appoint_accreditor(self, admin: LocalAccount, accreditor: str, name: str, uri: str) -> TxResult | None:
         """Appoint ``accreditor`` as a named accreditation body: grant the role if needed and
@@ -111,6 +117,11 @@ class ChainWriter:
         ``uri`` must be a canonical DID, like an issuer's (refused before any transaction,
         naming the canonical form); appointing again with another name or URI renames the body.
         """
+        call = self.appoint_accreditor_call(accreditor, name, uri)
+        return None if call is None else self.transact(admin, call)
+
+    def appoint_accreditor_call(self, accreditor: str, name: str, uri: str) -> Call | None:
+        """The call of :meth:`appoint_accreditor`, after its checks (None: nothing to do)."""
         canonical = canonical_issuer_id(uri)
         if canonical != uri:
             raise InvalidInput("uri", f"{uri!r} is not in canonical form; appoint it as {canonical!r}")
@@ -127,7 +138,7 @@ class ChainWriter:
             )
         if entry.name == name and entry.uri == uri and self.reader.has_role(ACCREDITOR_ROLE, account):
             return None
-        return self.transact(admin, calls.appoint_accreditor(account, name, uri))
+        return calls.appoint_accreditor(account, name, uri)
 
     def admit_issuer(self, accreditor: LocalAccount, name: str, uri: str, key: str) -> int:
         """Admit an issuer (or return its id when this URI is already admitted with this key).
@@ -135,6 +146,15 @@ class ChainWriter:
         ``uri`` must be a canonical issuer identifier (:func:`registry.core.identity.canonical_issuer_id`);
         another spelling is refused naming the canonical form, before any transaction.
         """
+        call = self.admit_issuer_call(name, uri, key)
+        if isinstance(call, int):
+            return call
+        result = self.transact(accreditor, call)
+        return int(result.events("IssuerAdmitted")[0]["issuerId"])
+
+    def admit_issuer_call(self, name: str, uri: str, key: str) -> Call | int:
+        """The call of :meth:`admit_issuer`, after its checks, or the issuer's id when this URI is
+        already admitted with this key (nothing to do)."""
         canonical = canonical_issuer_id(uri)
         if canonical != uri:
             raise InvalidInput("uri", f"{uri!r} is not in canonical form; admit it as {canonical!r}")
@@ -144,8 +164,7 @@ class ChainWriter:
             if info.issuer_id == existing:
                 return existing
             raise TransactionFailed("admit issuer", f"URI {uri} already belongs to issuer {existing}")
-        result = self.transact(accreditor, calls.admit_issuer(name, uri, key))
-        return int(result.events("IssuerAdmitted")[0]["issuerId"])
+        return calls.admit_issuer(name, uri, key)
 
     def anchor(self, issuer_key: LocalAccount, root: bytes | str, count: int, metadata: bytes) -> TxResult:
         """Anchor one batch root with the hash of its metadata (one transaction whatever the

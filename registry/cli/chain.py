@@ -1,8 +1,10 @@
-"""`registry chain`, `registry deploy`, `registry accreditor` and `registry issuer`: the local
-chain, the registry deployment and the issuer directory on chain."""
+"""`registry chain`, `registry deploy`, `registry accreditor`, `registry issuer` and `registry
+directory`: the local chain, the registry deployment and the issuer directory on chain (its
+changes recorded before they are sent, :mod:`registry.service.directory`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -148,13 +150,19 @@ def accreditor_appoint(
     ] = None,
     rpc: RpcOption = None,
     keystore: Annotated[Path | None, typer.Option(help="registry admin's keystore")] = None,
+    wait: WaitOption = 600.0,
 ) -> None:
     """Appoint an accreditation body (as the registry admin).
 
     With --name and --uri the body gets a directory entry on chain, and verify and audit reports
     name it ("accredited by NAME (DID)"); run again with another name or URI to rename it. Without
     them the bare role is granted, and reports can only show the body's address.
+
+    The transaction is recorded in the service's database before it is sent (`registry directory
+    list` shows it); interrupted, the same command carries on and never sends it twice.
     """
+    from eth_utils import to_checksum_address
+
     from registry.chain.admin import connect
     from registry.cli.output import err
     from registry.core.identity import canonical_issuer_id
@@ -173,15 +181,47 @@ def accreditor_appoint(
                 "will show it as a bare address. Give --name and --uri to name it.",
                 highlight=False,
             )
-            result = chain.writes.grant_accreditor(admin, address)
+            call = chain.writes.grant_accreditor_call(address)
+            action, args = "grant_accreditor", {"account": str(to_checksum_address(address))}
             what = f"{address} is an accreditation body (unnamed)"
         else:
-            result = chain.writes.appoint_accreditor(admin, address, name, canonical)
+            call = chain.writes.appoint_accreditor_call(address, name, canonical)
+            action = "appoint_accreditor"
+            args = {"account": str(to_checksum_address(address)), "name": name, "uri": canonical}
             spelled = f" (given as {uri!r})" if canonical != uri else ""
             what = f"{address} is accreditation body {name} ({canonical}){spelled}"
+        row = _recorded(settings, chain, admin, action, call, args, wait) if call is not None else None
     except RegistryError as exc:
         _fail(exc)
-    out.print(what + (f" (tx {result.tx_hash})" if result else " already"), highlight=False)
+    out.print(what + (f" ({_how(row)})" if row is not None else " already"), highlight=False)
+
+
+def _recorded(
+    settings: Settings, chain: Any, account: Any, action: str, call: Any, args: dict[str, Any], wait: float
+) -> Any:
+    """Send a directory change through the recorded pipeline; a failed one raises its error."""
+    from registry.errors import TransactionFailed
+    from registry.service.directory import change_directory
+
+    row = change_directory(settings, chain, account, action, call, args, timeout=wait)
+    if row.state != "done":
+        raise TransactionFailed(f"directory change {row.id}", row.last_error or row.state)
+    return row
+
+
+def _how(row: Any) -> str:
+    """How a done directory change got there: its transaction, or adopted from the chain."""
+    return f"tx {row.tx_hash}" if row.tx_hash else "already on chain"
+
+
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        help="seconds to wait for the transaction's confirmations; the change stays recorded after that "
+        "(run the command again, or `registry directory resume`)",
+    ),
+]
 
 
 def _check_lookalikes(existing: list[Any], name: str, uri: str, *, allow: bool) -> None:
@@ -220,12 +260,16 @@ def issuer_admit(
     allow_lookalike: Annotated[
         bool, typer.Option("--allow-lookalike", help="admit even if it looks like an existing entry")
     ] = False,
+    wait: WaitOption = 600.0,
 ) -> None:
     """Admit an issuer (as an accreditation body).
 
     Refused (exit 3) when the entry would look like an existing one or mixes scripts (UTS #39),
-    unless ``--allow-lookalike`` is given; the warning names the entries and the reason.
+    unless ``--allow-lookalike`` is given; the warning names the entries and the reason. The
+    transaction is recorded before it is sent, like `registry accreditor`'s.
     """
+    from eth_utils import to_checksum_address
+
     from registry.chain.admin import connect
     from registry.core.identity import canonical_issuer_id
 
@@ -235,8 +279,94 @@ def issuer_admit(
         chain = connect(settings, rpc)
         _check_lookalikes(chain.reads.all_issuers(), name, canonical, allow=allow_lookalike)
         accreditor = _signer(settings, chain.reads.chain_id(), "accreditor", keystore)
-        issuer_id = chain.writes.admit_issuer(accreditor, name, canonical, key)
+        call = chain.writes.admit_issuer_call(name, canonical, key)
+        how = "already"
+        if isinstance(call, int):
+            issuer_id = call
+        else:
+            args = {"name": name, "uri": canonical, "key": to_checksum_address(key)}
+            row = _recorded(settings, chain, accreditor, "admit_issuer", call, args, wait)
+            issuer_id, how = int(json.loads(row.outcome or "{}").get("issuerId", 0)), _how(row)
     except RegistryError as exc:
         _fail(exc)
     spelled = f" (given as {uri!r})" if canonical != uri else ""
-    out.print(f"issuer {issuer_id} admitted: {name} ({canonical}){spelled} key {key}")
+    out.print(f"issuer {issuer_id} admitted: {name} ({canonical}){spelled} key {key} ({how})")
+
+
+# -- recorded directory changes ------------------------------------------------------------
+
+directory_app = typer.Typer(
+    help="The operators' directory changes, recorded before they are sent.", no_args_is_help=True
+)
+commands.add_typer(directory_app, name="directory")
+
+
+@directory_app.command("list")
+def directory_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="how many, newest first")] = 50,
+) -> None:
+    """The recorded directory changes (appointments, admissions), newest first, with their state."""
+    from registry.service.directory import all_changes, store_engine
+
+    try:
+        rows = all_changes(store_engine(Settings()), limit=limit)
+    except RegistryError as exc:
+        _fail(exc)
+    data = [
+        {
+            "id": r.id,
+            "action": r.action,
+            "sender": r.sender,
+            "chainId": r.chain_id,
+            "registry": r.registry_address,
+            "args": json.loads(r.args),
+            "state": r.state,
+            "tx": r.tx_hash,
+            "outcome": json.loads(r.outcome) if r.outcome else None,
+            "error": r.last_error,
+            "created": r.created_at.isoformat(),
+        }
+        for r in rows
+    ]
+    if as_json:
+        out.print_json(data=data)
+        return
+    table = Table("id", "action", "sender", "state", "tx", "error")
+    for d in data:
+        table.add_row(
+            str(d["id"]), str(d["action"]), str(d["sender"]), str(d["state"]), str(d["tx"] or ""), str(d["error"] or "")
+        )
+    out.print(table)
+
+
+@directory_app.command("resume")
+def directory_resume(
+    role: Annotated[str, typer.Option(help="whose open changes: admin or accreditor")] = "accreditor",
+    rpc: RpcOption = None,
+    keystore: Annotated[Path | None, typer.Option(help="the operator's keystore")] = None,
+    wait: WaitOption = 600.0,
+) -> None:
+    """Finish this operator's open directory changes (after a crash or an interrupted command)."""
+    from registry.chain.admin import connect
+    from registry.errors import InvalidInput
+    from registry.service.directory import resume
+
+    settings = Settings()
+    try:
+        if role not in ("admin", "accreditor"):
+            raise InvalidInput("role", "admin or accreditor")
+        chain = connect(settings, rpc)
+        account = _signer(settings, chain.reads.chain_id(), role, keystore)
+        rows = resume(settings, chain, account, timeout=wait)
+    except RegistryError as exc:
+        _fail(exc)
+    if not rows:
+        out.print(f"no open directory change of {account.address}")
+    for r in rows:
+        out.print(
+            f"directory change {r.id} ({r.action}): {r.state}" + (f": {r.last_error}" if r.last_error else ""),
+            highlight=False,
+        )
+    if any(r.state != "done" for r in rows):
+        raise typer.Exit(5)

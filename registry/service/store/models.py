@@ -163,7 +163,8 @@ class Batch(SQLModel, table=True):
 ANCHOR_TX_ONE_SUBJECT = (
     "(CASE WHEN batch_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN revocation_id IS NULL THEN 0 ELSE 1 END)"
     " + (CASE WHEN supersession_id IS NULL THEN 0 ELSE 1 END)"
-    " + (CASE WHEN key_change_id IS NULL THEN 0 ELSE 1 END) = 1"
+    " + (CASE WHEN key_change_id IS NULL THEN 0 ELSE 1 END)"
+    " + (CASE WHEN directory_change_id IS NULL THEN 0 ELSE 1 END) = 1"
 )
 """``anchor_tx`` rows belong to exactly one subject (CASE: PostgreSQL does not add booleans)."""
 
@@ -171,8 +172,9 @@ ANCHOR_TX_ONE_SUBJECT = (
 class AnchorTx(SQLModel, table=True):
     """A signed transaction of an issuer's key, recorded before it is broadcast: the anchor of
     ``batch_id``, the on-chain revocation ``revocation_id``, the on-chain supersession
-    ``supersession_id`` or the signing-key registration ``key_change_id`` (exactly one of them).
-    One table for every chain write of a key, so in-flight nonces are read in one place."""
+    ``supersession_id``, the signing-key registration ``key_change_id`` or the operator's
+    directory change ``directory_change_id`` (exactly one of them). One table for every chain
+    write of a key, so in-flight nonces are read in one place."""
 
     __tablename__ = "anchor_tx"
     __table_args__ = (sa.CheckConstraint(ANCHOR_TX_ONE_SUBJECT, name="ck_anchor_tx_one_subject"),)
@@ -182,6 +184,7 @@ class AnchorTx(SQLModel, table=True):
     revocation_id: int | None = Field(default=None, foreign_key="revocation.id", index=True)
     supersession_id: int | None = Field(default=None, foreign_key="supersession.id", index=True)
     key_change_id: int | None = Field(default=None, foreign_key="key_change.id", index=True)
+    directory_change_id: int | None = Field(default=None, foreign_key="directory_change.id", index=True)
     sender: str = Field(max_length=42, index=True)
     nonce: int
     tx_hash: str = Field(max_length=66, unique=True)
@@ -295,6 +298,41 @@ class KeyChange(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow)
     done_at: datetime | None = None
+
+
+class DirectoryChange(SQLModel, table=True):
+    """A change of the directory on chain by the registry's operators (appoint an accreditation
+    body, grant its role, admit an issuer), asked for with the CLI and signed with the operator's
+    own key in that process (the service never holds it). Recorded before it is sent and moved
+    through the revocations' pipeline and states (:class:`RevocationState`), so a crash or a
+    second run of the same command never sends it twice.
+
+    ``call_data`` is the encoded call: with ``sender``, ``chain_id`` and ``registry_address`` it names the
+    request (an open one with the same four is resumed, not asked again); ``args`` is what the
+    command was given (JSON), to check the chain shows the change; ``outcome`` what it made
+    (JSON: the admitted issuer's id)."""
+
+    __tablename__ = "directory_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    action: str = Field(max_length=64, description="admit_issuer, appoint_accreditor, grant_accreditor")
+    sender: str = Field(max_length=42, index=True, description="the operator's address (checksummed)")
+    chain_id: int = Field(sa_type=sa.BigInteger)
+    registry_address: str = Field(max_length=42)
+    call_data: str = Field(sa_type=sa.Text, description="0x-hex encoded call")
+    args: str = Field(default="{}", sa_type=sa.Text)
+    outcome: str | None = Field(default=None, sa_type=sa.Text)
+    state: str = Field(default=RevocationState.PENDING, max_length=16, index=True)
+    tx_hash: str | None = Field(default=None, max_length=66, description="the current transaction (anchor_tx)")
+    attempts: int = Field(default=0, description="transactions mined reverted")
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    done_at: datetime | None = None
+
+    @property
+    def issuer_id(self) -> None:
+        """No service issuer: the operator's changes concern the whole directory."""
+        return None
 
 
 class Event(SQLModel, table=True):

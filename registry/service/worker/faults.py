@@ -11,6 +11,7 @@ from registry.chain.adapter import Chain
 from registry.chain.networks import DEV_CHAIN_IDS
 
 __all__ = [
+    "DIRECTORY_CHANGE_FAULT_POINTS",
     "EXPIRING_FAULT_POINTS",
     "FAULT_POINTS",
     "KEY_CHANGE_FAULT_POINTS",
@@ -60,6 +61,17 @@ KEY_CHANGE_FAULT_POINTS = (
 """The issuer's ``setSigningKey`` before its first anchor with a new key, like a revocation's
 steps: recorded (not sent), sent (not recorded as sent), recorded as sent, mined (confirmations
 pending), done (the anchor may be signed). ``replaced`` is shared with anchors."""
+
+DIRECTORY_CHANGE_FAULT_POINTS = (
+    "directory_change_signed",
+    "directory_change_sent",
+    "directory_change_broadcast",
+    "directory_change_mined",
+    "directory_changed",
+)
+"""An operator's directory change (``registry accreditor``, ``registry issuer admit``), driven by
+the CLI process that holds the operator's key, like a revocation's steps: recorded (not sent),
+sent (not recorded as sent), recorded as sent, mined (confirmations pending), done."""
 
 EXPIRING_FAULT_POINTS = ("expiring_claimed",)
 """The ``credential.expiring`` scan: credentials claimed and their outbox rows written, not yet

@@ -20,6 +20,7 @@ from registry.service.store import (
     AnchorTx,
     Batch,
     BatchState,
+    DirectoryChange,
     Issuer,
     KeyChange,
     Revocation,
@@ -88,6 +89,10 @@ class PassResult:
     key_changes_broadcast: list[int] = field(default_factory=list)
     key_changes_replaced: list[int] = field(default_factory=list)
     key_changes_reorged: list[int] = field(default_factory=list)
+    directory_changes_signed: list[int] = field(default_factory=list)
+    directory_changes_broadcast: list[int] = field(default_factory=list)
+    directory_changes_replaced: list[int] = field(default_factory=list)
+    directory_changes_reorged: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -111,6 +116,10 @@ class PassResult:
             or self.key_changes_broadcast
             or self.key_changes_replaced
             or self.key_changes_reorged
+            or self.directory_changes_signed
+            or self.directory_changes_broadcast
+            or self.directory_changes_replaced
+            or self.directory_changes_reorged
         )
 
 
@@ -118,15 +127,16 @@ IN_FLIGHT = (TxState.SIGNED, TxState.BROADCAST)
 """Recorded transactions that hold their nonce (signed or sent, not mined, not given up)."""
 
 
-Request = Revocation | Supersession | KeyChange
-"""A chain write that is not an anchor (asked for by the service, or a signing-key registration
-an anchor needs): the same states, the same pipeline."""
+Request = Revocation | Supersession | KeyChange | DirectoryChange
+"""A chain write that is not an anchor (asked for by the service, a signing-key registration an
+anchor needs, or an operator's directory change asked for with the CLI): the same states, the
+same pipeline."""
 
 
 class TxOwner:
     """What a recorded transaction (``anchor_tx`` row) is for: the anchor of a batch, an on-chain
     revocation, an on-chain supersession or a signing-key registration. The stages record, send,
-    track and replace all of them with the same code."""
+    track and replace all of them with the same code (and the operators' directory changes)."""
 
     def __init__(self, row: Batch | Request) -> None:
         self.row = row
@@ -144,21 +154,28 @@ class TxOwner:
         return isinstance(self.row, KeyChange)
 
     @property
+    def is_directory_change(self) -> bool:
+        return isinstance(self.row, DirectoryChange)
+
+    @property
     def id(self) -> int:
         return int(self.row.id or 0)
 
     @property
-    def issuer_id(self) -> int:
+    def issuer_id(self) -> int | None:
+        """The service issuer (None for an operator's directory change)."""
         return self.row.issuer_id
 
     @property
     def kind(self) -> str:
         """The prefix of the owner's events: ``anchor.*``, ``revocation.*``, ``supersession.*`` or
-        ``key_change.*``."""
+        ``key_change.*`` or ``directory_change.*``."""
         if self.is_batch:
             return "anchor"
         if self.is_key_change:
             return "key_change"
+        if self.is_directory_change:
+            return "directory_change"
         return "supersession" if self.is_supersession else "revocation"
 
     @property
@@ -185,6 +202,8 @@ class TxOwner:
             return query.where(AnchorTx.supersession_id == self.id)
         if self.is_key_change:
             return query.where(AnchorTx.key_change_id == self.id)
+        if self.is_directory_change:
+            return query.where(AnchorTx.directory_change_id == self.id)
         return query.where(AnchorTx.revocation_id == self.id)
 
     def new_tx(self, signed: SignedTx) -> AnchorTx:
@@ -193,6 +212,7 @@ class TxOwner:
             revocation_id=self.id if isinstance(self.row, Revocation) else None,
             supersession_id=self.id if self.is_supersession else None,
             key_change_id=self.id if self.is_key_change else None,
+            directory_change_id=self.id if self.is_directory_change else None,
             sender=signed.sender,
             nonce=signed.nonce,
             tx_hash=signed.tx_hash,
@@ -475,7 +495,7 @@ class Stage(ContextView):
                     cap=cap,
                 )
             return
-        account = self._signer(session, owner.issuer_id)
+        account = self._account_for(session, owner)
         signed = self.client.sender.replace_fees(account, bytes.fromhex(tx.raw_tx[2:]), max_fee=max_fee, tip=tip)
         tx.state = TxState.REPLACED
         session.add(tx)
@@ -506,12 +526,19 @@ class Stage(ContextView):
             session.add(replacement)
         if owner.is_batch:
             result.replaced.append(owner.id)
+        elif owner.is_directory_change:
+            result.directory_changes_replaced.append(owner.id)
         elif owner.is_key_change:
             result.key_changes_replaced.append(owner.id)
         elif owner.is_supersession:
             result.supersessions_replaced.append(owner.id)
         else:
             result.revocations_replaced.append(owner.id)
+
+    def _account_for(self, session: Session, owner: TxOwner) -> LocalAccount:
+        """The key that signs the owner's transactions: its issuer's anchoring key."""
+        assert owner.issuer_id is not None
+        return self._signer(session, owner.issuer_id)
 
     def _back_to_pending(self, session: Session, batch: Batch, tx: AnchorTx | None, why: str) -> None:
         if tx is not None:
@@ -531,8 +558,9 @@ class RequestStage(Stage):
     signed -> submitted -> done, each step committed before the next. Subclasses name the
     table (``model``) and give the three steps."""
 
-    model: type[Revocation] | type[Supersession] | type[KeyChange]
-    #: The request's name in fault points and events: "revocation", "supersession", "key_change".
+    model: type[Revocation] | type[Supersession] | type[KeyChange] | type[DirectoryChange]
+    #: The request's name in fault points and events: "revocation", "supersession", "key_change",
+    #: "directory_change".
     noun: str
 
     def run(self, result: PassResult, issuer_id: int | None = None) -> None:
