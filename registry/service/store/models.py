@@ -232,15 +232,11 @@ class CredentialRow(SQLModel, table=True):
     )
 
 
-class Revocation(SQLModel, table=True):
-    """A revocation request (one credential, or a whole batch when ``credential_id`` is null)."""
+class RequestColumns(SQLModel):
+    """The columns of every chain write other than an anchor (revocation, supersession, key
+    change, directory change): its place in the pipeline (:class:`RevocationState`), its current
+    transaction (``anchor_tx``), mined reverts, the last error, when it was asked and done."""
 
-    id: int | None = Field(default=None, primary_key=True)
-    issuer_id: int = Field(foreign_key="issuer.id", index=True)
-    batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
-    credential_id: str | None = Field(default=None, foreign_key="credential.id", index=True)
-    reason: int = 0
-    note: str = Field(default="", max_length=1000)
     state: str = Field(default=RevocationState.PENDING, max_length=16, index=True)
     tx_hash: str | None = Field(default=None, max_length=66, description="the current transaction (anchor_tx)")
     attempts: int = Field(default=0, description="transactions mined reverted")
@@ -249,7 +245,18 @@ class Revocation(SQLModel, table=True):
     done_at: datetime | None = None
 
 
-class Supersession(SQLModel, table=True):
+class Revocation(RequestColumns, table=True):
+    """A revocation request (one credential, or a whole batch when ``credential_id`` is null)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+    credential_id: str | None = Field(default=None, foreign_key="credential.id", index=True)
+    reason: int = 0
+    note: str = Field(default="", max_length=1000)
+
+
+class Supersession(RequestColumns, table=True):
     """A correction or renewal: ``new_credential_id`` (queued with a ``supersedes`` claim)
     replaces ``old_credential_id``. The worker sends ``supersedeCredential`` once the new
     credential's batch is confirmed, through the revocations' pipeline and states
@@ -273,15 +280,9 @@ class Supersession(SQLModel, table=True):
     new_credential_id: str = Field(foreign_key="credential.id", unique=True)
     kind: int = Field(description="1 correction, 2 renewal (the contract's codes)")
     note: str = Field(default="", max_length=1000, description="kept in the service, never on chain")
-    state: str = Field(default=RevocationState.PENDING, max_length=16, index=True)
-    tx_hash: str | None = Field(default=None, max_length=66, description="the current transaction (anchor_tx)")
-    attempts: int = Field(default=0, description="transactions mined reverted")
-    last_error: str | None = Field(default=None, sa_type=sa.Text)
-    created_at: datetime = Field(default_factory=utcnow)
-    done_at: datetime | None = None
 
 
-class KeyChange(SQLModel, table=True):
+class KeyChange(RequestColumns, table=True):
     """The registration of an issuer's Ed25519 signing key (``setSigningKey``, credential format
     v2) as its current one: queued by the worker when a batch is about to be anchored while the
     chain records another key (or none), sent through the revocations' pipeline and states
@@ -292,15 +293,9 @@ class KeyChange(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     issuer_id: int = Field(foreign_key="issuer.id", index=True)
     public_key: str = Field(max_length=66, description="0x-hex raw 32-byte Ed25519 public key")
-    state: str = Field(default=RevocationState.PENDING, max_length=16, index=True)
-    tx_hash: str | None = Field(default=None, max_length=66, description="the current transaction (anchor_tx)")
-    attempts: int = Field(default=0, description="transactions mined reverted")
-    last_error: str | None = Field(default=None, sa_type=sa.Text)
-    created_at: datetime = Field(default_factory=utcnow)
-    done_at: datetime | None = None
 
 
-class DirectoryChange(SQLModel, table=True):
+class DirectoryChange(RequestColumns, table=True):
     """A change of the directory on chain by the registry's operators (appoint an accreditation
     body, grant its role, admit an issuer), asked for with the CLI and signed with the operator's
     own key in that process (the service never holds it). Recorded before it is sent and moved
@@ -322,12 +317,6 @@ class DirectoryChange(SQLModel, table=True):
     call_data: str = Field(sa_type=sa.Text, description="0x-hex encoded call")
     args: str = Field(default="{}", sa_type=sa.Text)
     outcome: str | None = Field(default=None, sa_type=sa.Text)
-    state: str = Field(default=RevocationState.PENDING, max_length=16, index=True)
-    tx_hash: str | None = Field(default=None, max_length=66, description="the current transaction (anchor_tx)")
-    attempts: int = Field(default=0, description="transactions mined reverted")
-    last_error: str | None = Field(default=None, sa_type=sa.Text)
-    created_at: datetime = Field(default_factory=utcnow)
-    done_at: datetime | None = None
 
     @property
     def issuer_id(self) -> None:

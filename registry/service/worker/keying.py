@@ -41,6 +41,7 @@ class KeyChanging(RequestStage):
 
     model = KeyChange
     noun = "key_change"
+    results = "key_changes"
     done_fault = "key_changed"
 
     def __init__(self, ctx: WorkerContext) -> None:
@@ -136,12 +137,6 @@ class KeyChanging(RequestStage):
         return True
 
     # -- hooks of the shared pipeline -----------------------------------------------------------
-
-    def _broadcasts(self, result: PassResult) -> list[int]:
-        return result.key_changes_broadcast
-
-    def _reorgs(self, result: PassResult) -> list[int]:
-        return result.key_changes_reorged
 
     def _give_up(self, session: Session, row: Request, result: PassResult) -> None:
         assert isinstance(row, KeyChange)

@@ -51,6 +51,7 @@ class Revoking(RequestStage):
 
     model = Revocation
     noun = "revocation"
+    results = "revocations"
     done_fault = "revoked"
 
     # -- what is revoked ----------------------------------------------------------------------
@@ -153,12 +154,6 @@ class Revoking(RequestStage):
         return True
 
     # -- signed -> submitted ------------------------------------------------------------------
-
-    def _broadcasts(self, result: PassResult) -> list[int]:
-        return result.revocations_broadcast
-
-    def _reorgs(self, result: PassResult) -> list[int]:
-        return result.revocations_reorged
 
     def _give_up(self, session: Session, row: Request, result: PassResult) -> None:
         row.state = RevocationState.FAILED

@@ -123,6 +123,12 @@ class PassResult:
         )
 
 
+def list_of(result: PassResult, name: str) -> list[int]:
+    """The pass's list ``name`` (e.g. ``revocations_broadcast``)."""
+    found: list[int] = getattr(result, name)
+    return found
+
+
 IN_FLIGHT = (TxState.SIGNED, TxState.BROADCAST)
 """Recorded transactions that hold their nonce (signed or sent, not mined, not given up)."""
 
@@ -524,16 +530,7 @@ class Stage(ContextView):
             replacement.state = TxState.BROADCAST
             replacement.broadcast_at = utcnow()
             session.add(replacement)
-        if owner.is_batch:
-            result.replaced.append(owner.id)
-        elif owner.is_directory_change:
-            result.directory_changes_replaced.append(owner.id)
-        elif owner.is_key_change:
-            result.key_changes_replaced.append(owner.id)
-        elif owner.is_supersession:
-            result.supersessions_replaced.append(owner.id)
-        else:
-            result.revocations_replaced.append(owner.id)
+        list_of(result, "replaced" if owner.is_batch else f"{owner.kind}s_replaced").append(owner.id)
 
     def _account_for(self, session: Session, owner: TxOwner) -> LocalAccount:
         """The key that signs the owner's transactions: its issuer's anchoring key."""
@@ -562,6 +559,8 @@ class RequestStage(Stage):
     #: The request's name in fault points and events: "revocation", "supersession", "key_change",
     #: "directory_change".
     noun: str
+    #: The prefix of its lists in :class:`PassResult`: "revocations", "supersessions", ...
+    results: str
 
     def run(self, result: PassResult, issuer_id: int | None = None) -> None:
         """Move every open request (of ``issuer_id``) as far as it can go now."""
@@ -615,11 +614,11 @@ class RequestStage(Stage):
 
     def _broadcasts(self, result: PassResult) -> list[int]:
         """The pass's list of requests of this kind broadcast."""
-        raise NotImplementedError
+        return list_of(result, f"{self.results}_broadcast")
 
     def _reorgs(self, result: PassResult) -> list[int]:
         """The pass's list of requests of this kind sent back to pending by a reorg."""
-        raise NotImplementedError
+        return list_of(result, f"{self.results}_reorged")
 
     def _give_up(self, session: Session, row: Request, result: PassResult) -> None:
         """``max_anchor_attempts`` transactions of ``row`` reverted: fail it (in the caller's

@@ -69,6 +69,7 @@ class Superseding(RequestStage):
 
     model = Supersession
     noun = "supersession"
+    results = "supersessions"
     done_fault = "superseded"
 
     # -- what is superseded -------------------------------------------------------------------
@@ -164,12 +165,6 @@ class Superseding(RequestStage):
         result.errors.append(f"supersession {sup.id}: {why}")
 
     # -- signed -> submitted ------------------------------------------------------------------
-
-    def _broadcasts(self, result: PassResult) -> list[int]:
-        return result.supersessions_broadcast
-
-    def _reorgs(self, result: PassResult) -> list[int]:
-        return result.supersessions_reorged
 
     def _give_up(self, session: Session, row: Request, result: PassResult) -> None:
         assert isinstance(row, Supersession)
