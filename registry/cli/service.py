@@ -125,25 +125,20 @@ def issuer_add(
     ] = None,
 ) -> None:
     """Register an issuer in the service (the chain's directory entry must already exist)."""
-    import re
-
     from sqlmodel import Session
 
     from registry.core.identity import canonical_issuer_id
     from registry.service.issuance import create_issuer
+    from registry.service.issuers import check_linkedin_org
     from registry.service.keys import signer_for
 
     settings = Settings()
     if (keystore is None) == (dev_key is None):
         _fail(InvalidInput("key", "give exactly one of --keystore or --dev-key"))
-    if linkedin_org is not None and not re.fullmatch(r"[0-9]{1,32}", linkedin_org):
-        _fail(
-            InvalidInput(
-                "linkedin_org",
-                f"{linkedin_org!r} is not a LinkedIn organisation id: digits only "
-                "(the number in https://www.linkedin.com/company/<id>/admin)",
-            )
-        )
+    try:
+        check_linkedin_org(linkedin_org)
+    except RegistryError as exc:
+        _fail(exc)
     source = f"keystore:{keystore.resolve()}" if keystore else f"dev:{dev_key}"
     kind, _, value = source.partition(":")
     try:
@@ -164,26 +159,52 @@ def issuer_add(
     out.print(f"issuer {issuer.id}: {name} ({issuer.did}), anchoring key {key.address}")
 
 
+def _issuer_row(session: Any, issuer: str) -> Any:
+    """The service's issuer by id or DID, or InvalidInput."""
+    from sqlmodel import select
+
+    from registry.service.store import Issuer
+
+    row = session.get(Issuer, int(issuer)) if issuer.isdigit() else None
+    if row is None and not issuer.isdigit():
+        row = session.exec(select(Issuer).where(Issuer.did == issuer)).first()
+    if row is None or row.id is None:
+        raise InvalidInput("issuer", f"no issuer {issuer} in the service (see `registry issuer add`)")
+    return row
+
+
+def issuer_retry_key_change(issuer: Annotated[str, typer.Argument(help="issuer id or DID")]) -> None:
+    """Try the issuer's failed signing-key registration again, once its cause is dealt with (the
+    worker sends it; the issuer's waiting batches follow)."""
+    from sqlmodel import Session
+
+    from registry.service.issuers import retry_key_change
+
+    try:
+        with Session(_engine(Settings())) as session:
+            row = retry_key_change(session, _issuer_row(session, issuer))
+            session.commit()
+            out.print(
+                f"key change {row.id} queued for signing key {row.public_key}: the worker sends it", highlight=False
+            )
+    except RegistryError as exc:
+        _fail(exc)
+
+
 def apikey_create(
     issuer: Annotated[str, typer.Argument(help="issuer id or DID")],
     label: Annotated[str, typer.Option(help="what the key is for")] = "",
 ) -> None:
     """Create an API key for an issuer; it is printed once and stored only hashed."""
-    from sqlmodel import Session, select
+    from sqlmodel import Session
 
     from registry.service.auth import create_api_key
-    from registry.service.store import Issuer
 
     settings = Settings()
     try:
         engine = _engine(settings)
         with Session(engine) as session:
-            if issuer.isdigit():
-                row = session.get(Issuer, int(issuer))
-            else:
-                row = session.exec(select(Issuer).where(Issuer.did == issuer)).first()
-            if row is None or row.id is None:
-                raise InvalidInput("issuer", f"no issuer {issuer} in the service (see `registry issuer add`)")
+            row = _issuer_row(session, issuer)
             _, token = create_api_key(session, row.id, label)
             session.commit()
     except RegistryError as exc:
@@ -282,3 +303,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(apikey_app, name="apikey")
     app.command("issuer-key-new")(issuer_key_new)
     issuer_app.command("add")(issuer_add)  # `registry issuer add` joins the chain's `issuer` group
+    issuer_app.command("retry-key-change")(issuer_retry_key_change)

@@ -43,7 +43,16 @@ from registry.config import Settings
 from registry.errors import AuthenticationError, TransactionFailed
 from registry.service.auth import authenticate, create_api_key, revoke_api_key
 from registry.service.runtime import create_app
-from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, PathwayRow, Revocation
+from registry.service.store import (
+    AchievementRow,
+    ApiKey,
+    Batch,
+    CredentialRow,
+    Issuer,
+    KeyChange,
+    PathwayRow,
+    Revocation,
+)
 from registry.service.worker import Worker, run_until_idle
 from tests.chain_fixtures import Registry
 from tests.service_support import Database, add_issuer, database, service_settings
@@ -75,6 +84,9 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/v1/verify/stack"): "public",
     ("GET", "/issuers/{issuer_id}/did.json"): "public",
     ("GET", "/v1/revocation-reasons"): "public",
+    ("GET", "/v1/issuer"): "issuer",
+    ("PATCH", "/v1/issuer"): "issuer",
+    ("POST", "/v1/issuer/key-changes/retry"): "issuer",
     ("POST", "/v1/achievements"): "issuer",
     ("GET", "/v1/achievements"): "issuer",
     ("GET", "/v1/achievements/{achievement_id}"): "issuer",
@@ -205,6 +217,14 @@ def _pathway(side: Side | SimpleNamespace, tag: str, version: int = 1) -> dict[s
 IssuerCase = tuple[str, Callable[[Side, str], Req], int]
 
 ISSUER_CASES: dict[tuple[str, str], IssuerCase] = {
+    # "self": about the caller only; another issuer gets its own answer (the same status).
+    ("GET", "/v1/issuer"): ("self", lambda s, t: Req("GET", "/v1/issuer"), 200),
+    ("PATCH", "/v1/issuer"): (
+        "self",
+        lambda s, t: Req("PATCH", "/v1/issuer", {"json": {"linkedin_organization_id": "4242"}}),
+        200,
+    ),
+    ("POST", "/v1/issuer/key-changes/retry"): ("self", lambda s, t: Req("POST", "/v1/issuer/key-changes/retry"), 409),
     ("POST", "/v1/achievements"): ("create", lambda s, t: Req("POST", "/v1/achievements", {"json": _ACH_BODY}), 201),
     ("GET", "/v1/achievements"): ("list", lambda s, t: Req("GET", "/v1/achievements"), 200),
     ("GET", "/v1/achievements/{achievement_id}"): ("object", lambda s, t: Req("GET", f"/v1/achievements/{s.ach}"), 200),
@@ -386,7 +406,12 @@ class Service:
             keys = session.exec(select(ApiKey).where(ApiKey.issuer_id == issuer_id)).all()
             achs = session.exec(select(AchievementRow).where(AchievementRow.issuer_id == issuer_id)).all()
             paths = session.exec(select(PathwayRow).where(PathwayRow.issuer_id == issuer_id)).all()
+            issuer = session.get(Issuer, issuer_id)
+            assert issuer is not None
+            changes = session.exec(select(KeyChange).where(KeyChange.issuer_id == issuer_id)).all()
             return {
+                "profile": (issuer.name, issuer.url, issuer.linkedin_organization_id),
+                "key_changes": sorted((k.id or 0, k.state) for k in changes),
                 "credentials": sorted((c.id, c.state, c.batch_id) for c in creds),
                 "batches": sorted((b.id, b.state, b.count) for b in batches),
                 "revocations": sorted((r.id, r.state) for r in revs),
@@ -467,6 +492,8 @@ def test_issuer_api_matrix(matrix_service: tuple[Service, Side, Side]) -> None:
             assert r.status_code == 201, (route, r.text)
         elif kind == "owner":  # B cannot store a pathway that names A as its owner
             assert r.status_code == 422 and r.json()["error"]["field"] == "owner", (route, r.text)
+        elif kind == "self":
+            assert r.status_code == ISSUER_CASES[route][2], (route, r.text)
         elif kind == "seal":
             assert r.status_code == 201 and all(batch["root"] != a.root for batch in r.json())
         elif route == ("POST", "/v1/achievements"):

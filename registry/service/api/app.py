@@ -25,6 +25,7 @@ from registry.service.api.routes import (
     did,
     events,
     health,
+    issuer,
     pages,
     pathways,
     public,
@@ -50,6 +51,7 @@ def create_api(
         summary="Issue Open Badges 3.0 credentials anchored on an EVM chain; verify them trustlessly.",
         lifespan=lifespan,
         openapi_tags=[
+            {"name": "issuer", "description": "Issuer API (X-API-Key): the issuer's profile and signing key"},
             {"name": "achievements", "description": "Issuer API (X-API-Key): achievement definitions"},
             {"name": "credentials", "description": "Issuer API (X-API-Key): issue, import, download, revoke"},
             {"name": "batches", "description": "Issuer API (X-API-Key): anchoring batches"},
@@ -68,6 +70,7 @@ def create_api(
         did,
         verify_batch,
         verify_stack,
+        issuer,
         achievements,
         credentials,
         batches,

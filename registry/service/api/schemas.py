@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from registry.core.csvimport import IssueRequest
 from registry.service.lineage import Lineage, kind_name
-from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, Revocation, Supersession
+from registry.service.store import AchievementRow, ApiKey, Batch, CredentialRow, KeyChange, Revocation, Supersession
 from registry.verify import Report
 
 __all__ = [
@@ -157,6 +157,56 @@ class RevokeIn(BaseModel):
 
     reason: int = Field(default=0, ge=0, le=255, description="reason code, see /v1/revocation-reasons")
     note: str = Field(default="", max_length=1000, description="kept in the service, never on chain")
+
+
+class KeyChangeOut(BaseModel):
+    """A registration of the issuer's Ed25519 signing key on chain (``setSigningKey``)."""
+
+    id: int
+    public_key: str = Field(description="0x-hex raw 32-byte Ed25519 public key")
+    state: str = Field(
+        description="pending (the worker sends it), signed (recorded), submitted (sent), done (of record) or failed"
+    )
+    tx_hash: str | None
+    error: str | None = Field(description="why it failed (or the last setback of an open one)")
+    created_at: datetime
+    done_at: datetime | None
+
+    @classmethod
+    def of(cls, row: KeyChange) -> KeyChangeOut:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            public_key=row.public_key,
+            state=row.state,
+            tx_hash=row.tx_hash,
+            error=row.last_error,
+            created_at=row.created_at,
+            done_at=row.done_at,
+        )
+
+
+class IssuerOut(BaseModel):
+    """The calling issuer as the service knows it."""
+
+    id: int
+    name: str
+    did: str
+    url: str | None
+    anchoring_key: str
+    linkedin_organization_id: str | None
+    key_changes: list[KeyChangeOut] = Field(description="signing-key registrations, newest first")
+
+
+class IssuerPatch(BaseModel):
+    """Fields of the calling issuer it may change; an absent field is left as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    linkedin_organization_id: str | None = Field(
+        default=None,
+        description="LinkedIn organisation id (digits; null clears it): share pages' add-to-profile links name it",
+    )
 
 
 class RevocationOut(BaseModel):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +27,7 @@ from registry.service.api.schemas import BatchOut
 from registry.service.api.state import ServiceState
 from registry.service.auth import open_page_session
 from registry.service.issuance import batch_counts, credential_file, get_credential
+from registry.service.issuers import LINKEDIN_ORG
 from registry.service.lineage import lineage_of
 from registry.service.pathways import pathways_for_achievement
 from registry.service.store import Batch, CredentialRow, CredentialState, Issuer, PathwayRow, WebhookDelivery
@@ -260,15 +260,12 @@ def _live_check(state: ServiceState, lang: str, credential_id: str) -> dict[str,
     }
 
 
-_LINKEDIN_ORG = re.compile(r"[0-9]{1,32}")
-
-
 def _linkedin(cred: dict[str, Any], url: str, cert_id: str, organization_id: str | None = None) -> str:
     """LinkedIn's add-to-profile address: the issuer's LinkedIn page (``organizationId``) when
     its profile names one, else its name (``organizationName``)."""
     issued = str(cred.get("validFrom", ""))
     params: dict[str, str] = {"startTask": "CERTIFICATION_NAME", "name": str(cred.get("name", ""))}
-    if organization_id and _LINKEDIN_ORG.fullmatch(organization_id):
+    if organization_id and LINKEDIN_ORG.fullmatch(organization_id):
         params["organizationId"] = organization_id
     else:
         params["organizationName"] = str((cred.get("issuer") or {}).get("name", ""))
