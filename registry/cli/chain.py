@@ -293,6 +293,135 @@ def issuer_admit(
     out.print(f"issuer {issuer_id} admitted: {name} ({canonical}){spelled} key {key} ({how})")
 
 
+def _issuer_change(
+    issuer_id: int, action: str, call: Any, args: dict[str, Any], rpc: str | None, keystore: Path | None, wait: float
+) -> tuple[Any, Any]:
+    """An accreditation body's recorded change of issuer ``issuer_id``: (issuer entry before, row)."""
+    from registry.chain.admin import connect
+    from registry.errors import InvalidInput
+
+    settings = Settings()
+    chain = connect(settings, rpc)
+    entry = chain.reads.issuers([issuer_id])[issuer_id]
+    if not entry.uri:
+        raise InvalidInput("issuer", f"no issuer {issuer_id} in the directory (see `registry issuer list`)")
+    accreditor = _signer(settings, chain.reads.chain_id(), "accreditor", keystore)
+    return entry, _recorded(settings, chain, accreditor, action, call, {"issuerId": issuer_id, **args}, wait)
+
+
+IssuerIdArg = Annotated[int, typer.Argument(min=1, help="the issuer's id in the directory (`registry issuer list`)")]
+AccreditorKeystore = Annotated[Path | None, typer.Option(help="accreditation body's keystore")]
+
+
+@issuer_app.command("suspend")
+def issuer_suspend(
+    issuer_id: IssuerIdArg, rpc: RpcOption = None, keystore: AccreditorKeystore = None, wait: WaitOption = 600.0
+) -> None:
+    """Suspend an issuer (as an accreditation body): its keys can no longer anchor, and verifiers
+    report its batches anchored from now on as anchored while suspended. Recorded before it is sent."""
+    from registry.chain import calls
+
+    try:
+        entry, row = _issuer_change(
+            issuer_id, "suspend_issuer", calls.suspend_issuer(issuer_id), {}, rpc, keystore, wait
+        )
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(f"issuer {issuer_id} ({entry.name}) suspended ({_how(row)})", highlight=False)
+
+
+@issuer_app.command("reinstate")
+def issuer_reinstate(
+    issuer_id: IssuerIdArg, rpc: RpcOption = None, keystore: AccreditorKeystore = None, wait: WaitOption = 600.0
+) -> None:
+    """Reinstate a suspended issuer (as an accreditation body). Recorded before it is sent."""
+    from registry.chain import calls
+
+    try:
+        entry, row = _issuer_change(
+            issuer_id, "reinstate_issuer", calls.reinstate_issuer(issuer_id), {}, rpc, keystore, wait
+        )
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(f"issuer {issuer_id} ({entry.name}) reinstated ({_how(row)})", highlight=False)
+
+
+@issuer_app.command("assign-key")
+def issuer_assign_key(
+    issuer_id: IssuerIdArg,
+    key: Annotated[str, typer.Argument(help="the issuer's new anchoring key address")],
+    rpc: RpcOption = None,
+    keystore: AccreditorKeystore = None,
+    wait: WaitOption = 600.0,
+) -> None:
+    """Give an issuer a new anchoring key (as an accreditation body, e.g. after the old one was
+    lost): the old one is retired. Recorded before it is sent."""
+    from eth_utils import to_checksum_address
+
+    from registry.chain import calls
+    from registry.errors import InvalidInput
+
+    try:
+        try:
+            new = str(to_checksum_address(key))
+        except ValueError as exc:
+            raise InvalidInput("key", f"{key!r} is not an address") from exc
+        call = calls.assign_key(issuer_id, new)
+        entry, row = _issuer_change(issuer_id, "assign_key", call, {"key": new}, rpc, keystore, wait)
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(f"issuer {issuer_id} ({entry.name}) anchors with {new} from now on ({_how(row)})", highlight=False)
+
+
+@issuer_app.command("declare-compromise")
+def issuer_declare_compromise(
+    key: Annotated[str, typer.Argument(help="the compromised anchoring key address")],
+    since: Annotated[
+        str,
+        typer.Option(help="from when: ISO 8601 date or time (UTC if no offset), or unix seconds; not in the future"),
+    ],
+    rpc: RpcOption = None,
+    keystore: AccreditorKeystore = None,
+    wait: WaitOption = 600.0,
+) -> None:
+    """Declare an anchoring key compromised from SINCE (as an accreditation body): verifiers
+    report batches it anchored from then on as INVALID. A declared time can only move earlier.
+    Recorded before it is sent."""
+    from datetime import UTC, datetime
+
+    from eth_utils import to_checksum_address
+
+    from registry.chain import calls
+    from registry.chain.admin import connect
+    from registry.errors import InvalidInput
+
+    settings = Settings()
+    try:
+        try:
+            address = str(to_checksum_address(key))
+        except ValueError as exc:
+            raise InvalidInput("key", f"{key!r} is not an address") from exc
+        try:
+            moment = datetime.fromtimestamp(int(since), UTC) if since.isdigit() else datetime.fromisoformat(since)
+        except (ValueError, OverflowError) as exc:
+            raise InvalidInput("since", f"{since!r} is neither an ISO 8601 date or time nor unix seconds") from exc
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if moment > datetime.now(UTC):
+            raise InvalidInput("since", f"{moment.isoformat()} is in the future")
+        at = int(moment.timestamp())
+        chain = connect(settings, rpc)
+        if not chain.reads.keys_by_address([address])[address].issuer_id:
+            raise InvalidInput("key", f"{address} is no issuer's anchoring key")
+        accreditor = _signer(settings, chain.reads.chain_id(), "accreditor", keystore)
+        call = calls.declare_key_compromised(address, at)
+        row = _recorded(
+            settings, chain, accreditor, "declare_key_compromised", call, {"key": address, "since": at}, wait
+        )
+    except RegistryError as exc:
+        _fail(exc)
+    out.print(f"{address} is compromised since {moment.isoformat()} ({_how(row)})", highlight=False)
+
+
 # -- recorded directory changes ------------------------------------------------------------
 
 directory_app = typer.Typer(

@@ -334,3 +334,56 @@ def test_the_cli_appointment_goes_through_the_pipeline(
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     assert second.returncode == 0 and second.stdout.rstrip().endswith("already"), second.stdout
     assert len(changes(db)) == 1
+
+
+def test_the_cli_suspends_reinstates_reassigns_and_declares_compromise_through_the_pipeline(
+    db: Database, registry: Registry, snapshot: None, tmp_path: Path
+) -> None:
+    env = _cli_env(registry, db, tmp_path)
+    reads = registry.client.reads
+    issuer = str(registry.issuer2_id)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "registry.cli", "issuer", *args, "--rpc", registry.rpc_url]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+
+    suspended = cli("suspend", issuer)
+    assert suspended.returncode == 0, suspended.stdout + suspended.stderr
+    assert f"issuer {issuer} (Other College) suspended (tx 0x" in suspended.stdout
+    assert reads.issuers([registry.issuer2_id])[registry.issuer2_id].suspended
+    again = cli("suspend", issuer)  # the chain already shows it: adopted, nothing sent
+    assert again.returncode == 0 and "suspended (already on chain)" in again.stdout, again.stdout + again.stderr
+    reinstated = cli("reinstate", issuer)
+    assert reinstated.returncode == 0 and "reinstated (tx 0x" in reinstated.stdout, reinstated.stderr
+    assert not reads.issuers([registry.issuer2_id])[registry.issuer2_id].suspended
+
+    new_key = Account.create().address
+    assigned = cli("assign-key", issuer, new_key)
+    assert assigned.returncode == 0, assigned.stdout + assigned.stderr
+    assert reads.issuers([registry.issuer2_id])[registry.issuer2_id].active_key.lower() == new_key.lower()
+
+    old = registry.issuer2_key.address
+    declared = cli("declare-compromise", old, "--since", "2026-01-02T03:04:05Z")
+    assert declared.returncode == 0, declared.stdout + declared.stderr
+    assert reads.keys_by_address([old])[old].compromised_at == int(
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
+    )
+
+    before = len(changes(db))
+    for bad, field in (
+        (cli("declare-compromise", old, "--since", "2999-01-01"), "in the future"),
+        (cli("declare-compromise", old, "--since", "yesterday"), "neither an ISO 8601"),
+        (cli("declare-compromise", Account.create().address, "--since", "2026-01-01"), "no issuer's anchoring key"),
+        (cli("suspend", "999"), "no issuer 999"),
+        (cli("assign-key", issuer, "0x123"), "is not an address"),
+    ):
+        assert bad.returncode == 3 and field in bad.stderr, bad.stdout + bad.stderr
+    assert len(changes(db)) == before  # refused before anything was recorded
+    actions = [(c.action, c.state) for c in changes(db)]
+    assert actions == [
+        ("suspend_issuer", "done"),
+        ("suspend_issuer", "done"),
+        ("reinstate_issuer", "done"),
+        ("assign_key", "done"),
+        ("declare_key_compromised", "done"),
+    ]

@@ -1,5 +1,6 @@
 """Directory-change stage: the operators' changes of the directory on chain (appoint an
-accreditation body, grant its bare role, admit an issuer) through the anchors' recorded
+accreditation body, grant its bare role, admit, suspend or reinstate an issuer, assign it a new
+anchoring key, declare an anchoring key compromised) through the anchors' recorded
 pipeline (DESIGN.md, anchoring pipeline):
 
 pending -> signed (pre-flight, nonce from the same allocator as anchors; the raw transaction
@@ -34,6 +35,10 @@ ACTIONS = {
     "admit_issuer": ("admitIssuer", "admit issuer"),
     "appoint_accreditor": ("onboardAccreditor", "appoint accreditation body"),
     "grant_accreditor": ("grantRole", "grant accreditor role"),
+    "suspend_issuer": ("suspendIssuer", "suspend issuer"),
+    "reinstate_issuer": ("reinstateIssuer", "reinstate issuer"),
+    "assign_key": ("assignKey", "assign key"),
+    "declare_key_compromised": ("declareKeyCompromised", "declare key compromised"),
 }
 """The directory changes an operator can ask for: action -> (contract function, words in errors)."""
 
@@ -43,6 +48,7 @@ class DirectoryChanging(RequestStage):
 
     model = DirectoryChange
     noun = "directory_change"
+    results = "directory_changes"
     done_fault = "directory_changed"
 
     def __init__(self, ctx: WorkerContext, account: LocalAccount | None) -> None:
@@ -55,6 +61,17 @@ class DirectoryChanging(RequestStage):
         """What the change made when the chain (latest block) already shows it, else None."""
         reads = self.client.reads
         args = json.loads(row.args)
+        if row.action in ("suspend_issuer", "reinstate_issuer", "assign_key"):
+            issuer = reads.issuers([args["issuerId"]])[args["issuerId"]]
+            if row.action == "assign_key":
+                shown = issuer.active_key.lower() == str(args["key"]).lower()
+            else:
+                shown = issuer.suspended == (row.action == "suspend_issuer")
+            return {"issuerId": issuer.issuer_id} if shown else None
+        if row.action == "declare_key_compromised":
+            key = to_checksum_address(args["key"])
+            since = reads.keys_by_address([key])[key].compromised_at
+            return {"compromisedAt": since} if since and since <= int(args["since"]) else None
         if row.action == "admit_issuer":
             issuer_id = reads.issuer_id_by_uri(args["uri"])
             key = to_checksum_address(args["key"])
@@ -112,12 +129,6 @@ class DirectoryChanging(RequestStage):
     def _account_for(self, session: Session, owner: TxOwner) -> LocalAccount:
         assert self.account is not None and self.account.address == owner.row.sender  # type: ignore[union-attr]
         return self.account
-
-    def _broadcasts(self, result: PassResult) -> list[int]:
-        return result.directory_changes_broadcast
-
-    def _reorgs(self, result: PassResult) -> list[int]:
-        return result.directory_changes_reorged
 
     def _give_up(self, session: Session, row: Request, result: PassResult) -> None:
         assert isinstance(row, DirectoryChange)
