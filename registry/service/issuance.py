@@ -44,6 +44,7 @@ from registry.service.store.models import (
     RevocationState,
     ServiceSecret,
     Supersession,
+    doc_valid_until,
     utcnow,
 )
 from registry.service.webhooks import enqueue_many
@@ -253,6 +254,7 @@ def queue_credentials(
             "learner_ref": learner_ref(ref_key, req.recipient_email),
             "state": CredentialState.QUEUED.value,
             "doc": _DOC_ENCODER.encode(doc),
+            "valid_until": doc_valid_until(doc),
             "created_at": created,
         }
         for i, (req, doc) in enumerate(built)

@@ -43,6 +43,7 @@ from registry.service.store.models import (
     Revocation,
     RevocationState,
     Supersession,
+    doc_valid_until,
 )
 from registry.service.webhooks import enqueue
 
@@ -265,6 +266,7 @@ def _supersede(
         learner_ref=old.learner_ref,
         state=CredentialState.QUEUED,
         doc=_DOC_ENCODER.encode(doc),
+        valid_until=doc_valid_until(doc),
     )
     session.add(new)
     session.flush()

@@ -3,6 +3,8 @@ same schema, and that schema is exactly what the models declare (no missing migr
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel, select
 
-from registry.service.store import current_revision, head_revision, upgrade
+from registry.service.store import CredentialRow, current_revision, head_revision, upgrade
 from tests.service_support import DB_KINDS, database
 
 pytestmark = pytest.mark.e2e
@@ -144,5 +146,57 @@ def test_a_recorded_transaction_has_exactly_one_subject(kind: str, tmp_path: Pat
                 conn.execute(_TX, {"batch": batch, "sup": sup, "key": key, "tx": tx})
         with db.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM anchor_tx")).scalar_one() == 3
+    finally:
+        gen.close()
+
+
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_the_valid_until_column_is_filled_in_from_the_stored_documents(kind: str, tmp_path: Path) -> None:
+    """Migration 0012 reads each stored document's validUntil into ``credential.valid_until``
+    (UTC; a value without offset is UTC; absent or unreadable: NULL), in chunks."""
+    gen = database(kind, tmp_path, migrate=False)
+    db = next(gen)
+    docs = {
+        "zulu": {"validUntil": "2030-01-01T00:00:00Z"},
+        "offset": {"validUntil": "2031-05-06T07:08:09+02:00"},
+        "naive": {"validUntil": "2032-02-03T04:05:06"},
+        "none": {},
+        "bad": {"validUntil": "next year"},
+        "number": {"validUntil": 2030},
+    }
+    try:
+        assert upgrade(db.engine, "0011") == "0011"
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO issuer (id, name, did, key_source, key_address, created_at) "
+                    "VALUES (1, 'Old', 'did:web:old.example', 'dev:issuer', '0x00', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO achievement (id, issuer_id, uri, name, data, created_at) "
+                    "VALUES (1, 1, 'urn:a', 'A', '{}', CURRENT_TIMESTAMP)"
+                )
+            )
+            for seq, (cid, doc) in enumerate(docs.items()):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO credential (id, issuer_id, achievement_id, seq, credential_uri, state, doc, "
+                        "created_at) VALUES (:id, 1, 1, :seq, :uri, 'released', :doc, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": cid, "seq": seq, "uri": f"urn:c:{cid}", "doc": json.dumps({"id": f"urn:c:{cid}", **doc})},
+                )
+        assert upgrade(db.engine) == head_revision()
+        with Session(db.engine) as session:
+            got = {r.id: r.valid_until for r in session.exec(select(CredentialRow))}
+        assert got == {
+            "zulu": datetime(2030, 1, 1, tzinfo=UTC),
+            "offset": datetime(2031, 5, 6, 5, 8, 9, tzinfo=UTC),
+            "naive": datetime(2032, 2, 3, 4, 5, 6, tzinfo=UTC),
+            "none": None,
+            "bad": None,
+            "number": None,
+        }
     finally:
         gen.close()

@@ -263,3 +263,36 @@ def test_crash_before_commit_and_concurrent_workers_emit_once(db: Database, regi
         assert set(_expiring(hooks)) == set(notified)
         assert hooks.counts() == {d.event_id: 1 for d in deliveries}
         assert hooks.bad_signatures == 0
+
+
+def test_the_scan_pages_through_the_window_by_valid_until_and_id(
+    db: Database, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan reads only the window, ``CHUNK`` rows at a time on (valid_until, id): many
+    credentials sharing one validUntil across page boundaries are each claimed exactly once;
+    those outside the window are never read as due."""
+    import registry.service.worker.expiring as expiring
+
+    monkeypatch.setattr(expiring, "CHUNK", 4)
+    settings = service_settings(registry, db, expiring_days=30)
+    with Session(db.engine) as session:
+        issuer, _, ach = add_issuer(session, registry)
+        assert issuer.id is not None
+        issuer_id = issuer.id
+    t0 = utcnow().replace(microsecond=0)
+    with Receiver() as hooks:
+        _hook(db, issuer_id, hooks, [EXPIRING])
+        worker = _quiet_worker(settings, db, registry)
+        ties = [t0 + 5 * DAY] * 7 + [t0 + 6 * DAY] * 3 + [t0 + 29 * DAY] * 5  # 15 due, ties across pages
+        outside = [t0 + 45 * DAY] * 6 + [None] * 2
+        due = _issue(db, issuer_id, ach, ties)
+        _issue(db, issuer_id, ach, outside)
+        _release(db, settings, worker)
+        rows = _credentials(db)
+        assert all(rows[c].valid_until == until for c, until in zip(due, ties, strict=True))
+        assert worker.expiring.scan() == len(due)
+        assert worker.expiring.scan() == 0  # claimed once
+        claimed = {c for c, r in _credentials(db).items() if r.expiring_notified_at is not None}
+        assert claimed == set(due)
+        delivered = [json.loads(d.payload)["data"]["credential_id"] for d in _deliveries(db)]
+        assert sorted(delivered) == sorted(due)  # one delivery each

@@ -29,6 +29,7 @@ from registry.service.store.models import (
     WebhookDelivery,
     WebhookEndpoint,
     WebhookState,
+    doc_valid_until,
     utcnow,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookState",
     "current_revision",
+    "doc_valid_until",
     "head_revision",
     "log_event",
     "make_engine",

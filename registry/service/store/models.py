@@ -8,8 +8,10 @@ deletes of its rows. Schema changes go through Alembic (``registry/service/migra
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -206,8 +208,8 @@ class CredentialRow(SQLModel, table=True):
     __tablename__ = "credential"
     __table_args__ = (
         sa.Index("ix_credential_issuer_state", "issuer_id", "state"),
-        # the credential.expiring scan: an issuer's released, not yet notified rows in id order
-        sa.Index("ix_credential_expiring_scan", "issuer_id", "state", "expiring_notified_at", "id"),
+        # the credential.expiring scan: an issuer's released, not yet notified rows by validUntil
+        sa.Index("ix_credential_expiring_scan", "issuer_id", "state", "expiring_notified_at", "valid_until"),
     )
 
     id: str = Field(primary_key=True, max_length=32, description="public share id")
@@ -230,6 +232,22 @@ class CredentialRow(SQLModel, table=True):
     expiring_notified_at: datetime | None = Field(
         default=None, description="when credential.expiring went to the outbox (once per credential)"
     )
+    valid_until: datetime | None = Field(
+        default=None, description="the document's validUntil (UTC), for the credential.expiring scan"
+    )
+
+
+def doc_valid_until(doc: Mapping[str, Any]) -> datetime | None:
+    """A credential document's ``validUntil`` as an aware datetime (UTC when it names no offset);
+    None when absent or unreadable (such a credential never expires, as the verifier sees it)."""
+    value = doc.get("validUntil")
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class RequestColumns(SQLModel):

@@ -5,9 +5,11 @@ Exactly once per credential, across restarts, several workers and crashes: the c
 claimed by a conditional UPDATE of ``credential.expiring_notified_at`` (still NULL, still
 released, no revocation requested) and its deliveries are written in the same transaction, so a
 crash before the commit leaves both undone and a second worker's UPDATE finds the row taken.
-The scan walks an issuer's released, not yet notified credentials in id order, 1,000 at a time,
-on the ``ix_credential_expiring_scan`` index, and only for issuers with an endpoint subscribed to
-the event; ``validUntil`` lives in the stored document and is read from it.
+The scan asks, issuer by issuer (only those with an endpoint subscribed to the event), for the
+released, not yet notified credentials whose ``valid_until`` column (the document's
+``validUntil``, migration 0012) falls in the window: a range of the ``ix_credential_expiring_scan``
+index, 1,000 at a time, so its cost follows the credentials due, not all those stored. The
+delivery quotes ``validUntil`` as the document writes it.
 """
 
 from __future__ import annotations
@@ -102,22 +104,29 @@ class Expiring(Stage):
         horizon = now + timedelta(days=self.settings.expiring_days)
         claimed = 0
         for issuer_id in self._subscribed():
-            after = ""
+            after: tuple[datetime, str] | None = None
             while True:
-                with Session(self.engine) as session:
-                    rows = list(
-                        session.exec(
-                            select(CredentialRow.id, CredentialRow.doc)
-                            .where(CredentialRow.issuer_id == issuer_id)
-                            .where(CredentialRow.state == CredentialState.RELEASED)
-                            .where(col(CredentialRow.expiring_notified_at).is_(None))
-                            .where(col(CredentialRow.id) > after)
-                            .order_by(col(CredentialRow.id))
-                            .limit(CHUNK)
+                query = (
+                    select(CredentialRow.id, CredentialRow.doc, CredentialRow.valid_until)
+                    .where(CredentialRow.issuer_id == issuer_id)
+                    .where(CredentialRow.state == CredentialState.RELEASED)
+                    .where(col(CredentialRow.expiring_notified_at).is_(None))
+                    .where(col(CredentialRow.valid_until) > now)
+                    .where(col(CredentialRow.valid_until) <= horizon)
+                )
+                if after is not None:  # keyset paging: (valid_until, id) after the last row read
+                    last, last_id = after
+                    query = query.where(
+                        sa.or_(
+                            col(CredentialRow.valid_until) > last,
+                            sa.and_(col(CredentialRow.valid_until) == last, col(CredentialRow.id) > last_id),
                         )
                     )
+                with Session(self.engine) as session:
+                    order = (col(CredentialRow.valid_until), col(CredentialRow.id))
+                    rows = list(session.exec(query.order_by(*order).limit(CHUNK)))
                 due: dict[str, tuple[str, datetime]] = {}
-                for credential_id, doc in rows:
+                for credential_id, doc, _ in rows:
                     until = valid_until(doc)
                     if until is not None and now < until[1] <= horizon:
                         due[credential_id] = until
@@ -125,7 +134,9 @@ class Expiring(Stage):
                     claimed += self._claim(issuer_id, due, now)
                 if len(rows) < CHUNK:
                     break
-                after = rows[-1][0]
+                read_until = rows[-1][2]
+                assert read_until is not None  # the query asked for a window
+                after = (read_until, rows[-1][0])
         return claimed
 
     def _subscribed(self) -> list[int]:
