@@ -174,7 +174,7 @@ def accreditor_appoint(
             raise InvalidInput("name" if name is None else "uri", "give --name and --uri together")
         canonical = canonical_issuer_id(uri) if uri is not None else None
         chain = connect(settings, rpc)
-        admin = _signer(settings, chain.reads.chain_id(), "admin", keystore)
+        admin = _operator(settings, chain, "admin", keystore, wait)
         if name is None or canonical is None:
             err.print(
                 f"warning: {address} gets the accreditation-body role without a name: verify and audit reports "
@@ -194,6 +194,19 @@ def accreditor_appoint(
     except RegistryError as exc:
         _fail(exc)
     out.print(what + (f" ({_how(row)})" if row is not None else " already"), highlight=False)
+
+
+def _operator(settings: Settings, chain: Any, role: str, keystore: Path | None, wait: float) -> Any:
+    """The operator's key, once its interrupted directory changes on this registry are finished
+    (a command killed after sending its transaction is completed by running it again)."""
+    from registry.cli.output import err
+    from registry.service.directory import resume
+
+    account = _signer(settings, chain.reads.chain_id(), role, keystore)
+    for row in resume(settings, chain, account, timeout=wait):
+        done = f"{row.state}" + (f": {row.last_error}" if row.state != "done" and row.last_error else "")
+        err.print(f"finished the interrupted directory change {row.id} ({row.action}): {done}", highlight=False)
+    return account
 
 
 def _recorded(
@@ -278,7 +291,7 @@ def issuer_admit(
         canonical = canonical_issuer_id(uri)
         chain = connect(settings, rpc)
         _check_lookalikes(chain.reads.all_issuers(), name, canonical, allow=allow_lookalike)
-        accreditor = _signer(settings, chain.reads.chain_id(), "accreditor", keystore)
+        accreditor = _operator(settings, chain, "accreditor", keystore, wait)
         call = chain.writes.admit_issuer_call(name, canonical, key)
         how = "already"
         if isinstance(call, int):
@@ -305,7 +318,7 @@ def _issuer_change(
     entry = chain.reads.issuers([issuer_id])[issuer_id]
     if not entry.uri:
         raise InvalidInput("issuer", f"no issuer {issuer_id} in the directory (see `registry issuer list`)")
-    accreditor = _signer(settings, chain.reads.chain_id(), "accreditor", keystore)
+    accreditor = _operator(settings, chain, "accreditor", keystore, wait)
     return entry, _recorded(settings, chain, accreditor, action, call, {"issuerId": issuer_id, **args}, wait)
 
 
@@ -412,7 +425,7 @@ def issuer_declare_compromise(
         chain = connect(settings, rpc)
         if not chain.reads.keys_by_address([address])[address].issuer_id:
             raise InvalidInput("key", f"{address} is no issuer's anchoring key")
-        accreditor = _signer(settings, chain.reads.chain_id(), "accreditor", keystore)
+        accreditor = _operator(settings, chain, "accreditor", keystore, wait)
         call = calls.declare_key_compromised(address, at)
         row = _recorded(
             settings, chain, accreditor, "declare_key_compromised", call, {"key": address, "since": at}, wait

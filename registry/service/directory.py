@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -50,8 +51,14 @@ class DirectoryChangePending(RegistryError):
 
 
 def store_engine(settings: Settings) -> Engine:
-    """The service's database, migrated to the current schema."""
-    engine = make_engine(settings.db_url, schema=settings.db_schema)
+    """The service's database, migrated to the current schema (one engine per database and
+    schema in a process)."""
+    return _engine(settings.db_url, settings.db_schema)
+
+
+@cache
+def _engine(url: str, schema: str | None) -> Engine:
+    engine = make_engine(url, schema=schema)
     upgrade(engine)
     return engine
 
