@@ -326,21 +326,29 @@ IssuerIdArg = Annotated[int, typer.Argument(min=1, help="the issuer's id in the 
 AccreditorKeystore = Annotated[Path | None, typer.Option(help="accreditation body's keystore")]
 
 
+def _suspension(issuer_id: int, suspend: bool, rpc: str | None, keystore: Path | None, wait: float) -> None:
+    from registry.chain import calls
+
+    action, call = (
+        ("suspend_issuer", calls.suspend_issuer(issuer_id))
+        if suspend
+        else ("reinstate_issuer", calls.reinstate_issuer(issuer_id))
+    )
+    try:
+        entry, row = _issuer_change(issuer_id, action, call, {}, rpc, keystore, wait)
+    except RegistryError as exc:
+        _fail(exc)
+    done = "suspended" if suspend else "reinstated"
+    out.print(f"issuer {issuer_id} ({entry.name}) {done} ({_how(row)})", highlight=False)
+
+
 @issuer_app.command("suspend")
 def issuer_suspend(
     issuer_id: IssuerIdArg, rpc: RpcOption = None, keystore: AccreditorKeystore = None, wait: WaitOption = 600.0
 ) -> None:
-    """Suspend an issuer (as an accreditation body): its keys can no longer anchor, and verifiers
-    report its batches anchored from now on as anchored while suspended. Recorded before it is sent."""
-    from registry.chain import calls
-
-    try:
-        entry, row = _issuer_change(
-            issuer_id, "suspend_issuer", calls.suspend_issuer(issuer_id), {}, rpc, keystore, wait
-        )
-    except RegistryError as exc:
-        _fail(exc)
-    out.print(f"issuer {issuer_id} ({entry.name}) suspended ({_how(row)})", highlight=False)
+    """Suspend an issuer (as an accreditation body): its keys can no longer anchor until it is
+    reinstated. Recorded before it is sent."""
+    _suspension(issuer_id, True, rpc, keystore, wait)
 
 
 @issuer_app.command("reinstate")
@@ -348,15 +356,7 @@ def issuer_reinstate(
     issuer_id: IssuerIdArg, rpc: RpcOption = None, keystore: AccreditorKeystore = None, wait: WaitOption = 600.0
 ) -> None:
     """Reinstate a suspended issuer (as an accreditation body). Recorded before it is sent."""
-    from registry.chain import calls
-
-    try:
-        entry, row = _issuer_change(
-            issuer_id, "reinstate_issuer", calls.reinstate_issuer(issuer_id), {}, rpc, keystore, wait
-        )
-    except RegistryError as exc:
-        _fail(exc)
-    out.print(f"issuer {issuer_id} ({entry.name}) reinstated ({_how(row)})", highlight=False)
+    _suspension(issuer_id, False, rpc, keystore, wait)
 
 
 @issuer_app.command("assign-key")

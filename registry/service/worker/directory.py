@@ -116,13 +116,8 @@ class DirectoryChanging(RequestStage):
                 self._fail(session, row, str(exc))
                 result.errors.append(str(exc))
                 return False
-            self._record(session, TxOwner(row), signed)
-            row.state = RevocationState.SIGNED
-            row.tx_hash = signed.tx_hash
-            session.add(row)
-        result.directory_changes_signed.append(change_id)
-        self._fault("directory_change_signed")
-        return True
+            self._record_signed(session, row, signed)
+        return self._signed(change_id, result)
 
     # -- hooks of the shared pipeline -----------------------------------------------------------
 

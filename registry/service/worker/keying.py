@@ -26,7 +26,7 @@ from registry.chain.abi import Revert
 from registry.errors import TransactionFailed
 from registry.issue.signing import signing_public_key
 from registry.service.store import KeyChange, RevocationState, log_event, session_scope, utcnow
-from registry.service.worker.stage import GWEI, PassResult, Request, RequestStage, TxOwner, WorkerContext
+from registry.service.worker.stage import GWEI, PassResult, Request, RequestStage, WorkerContext
 
 __all__ = ["KeyChanging", "public_key_hex"]
 
@@ -128,13 +128,8 @@ class KeyChanging(RequestStage):
                 self._fail(session, row, str(exc))
                 result.errors.append(str(exc))
                 return False
-            self._record(session, TxOwner(row), signed)
-            row.state = RevocationState.SIGNED
-            row.tx_hash = signed.tx_hash
-            session.add(row)
-        result.key_changes_signed.append(change_id)
-        self._fault("key_change_signed")
-        return True
+            self._record_signed(session, row, signed)
+        return self._signed(change_id, result)
 
     # -- hooks of the shared pipeline -----------------------------------------------------------
 

@@ -38,7 +38,7 @@ from registry.service.store import (
     utcnow,
 )
 from registry.service.webhooks import enqueue_many
-from registry.service.worker.stage import GWEI, PassResult, Request, RequestStage, TxOwner
+from registry.service.worker.stage import GWEI, PassResult, Request, RequestStage
 
 __all__ = ["Revoking"]
 
@@ -145,13 +145,8 @@ class Revoking(RequestStage):
                 )
                 result.errors.append(str(exc))
                 return False
-            self._record(session, TxOwner(rev), signed)
-            rev.state = RevocationState.SIGNED
-            rev.tx_hash = signed.tx_hash
-            session.add(rev)
-        result.revocations_signed.append(rev_id)
-        self._fault("revocation_signed")
-        return True
+            self._record_signed(session, rev, signed)
+        return self._signed(rev_id, result)
 
     # -- signed -> submitted ------------------------------------------------------------------
 

@@ -596,6 +596,20 @@ class RequestStage(Stage):
         """pending -> signed (recorded); False when it cannot move on now."""
         raise NotImplementedError
 
+    def _record_signed(self, session: Session, row: Request, signed: SignedTx) -> None:
+        """pending -> signed: the transaction recorded, the request pointing at it (in the
+        caller's transaction, committed before it is sent)."""
+        self._record(session, TxOwner(row), signed)
+        row.state = RevocationState.SIGNED
+        row.tx_hash = signed.tx_hash
+        session.add(row)
+
+    def _signed(self, request_id: int, result: PassResult) -> bool:
+        """After the commit of :meth:`_record_signed`: counted, fault point ``<noun>_signed``."""
+        list_of(result, f"{self.results}_signed").append(request_id)
+        self._fault(f"{self.noun}_signed")
+        return True
+
     def broadcast(self, request_id: int, result: PassResult) -> bool:
         """signed -> submitted: send the recorded raw transaction (idempotent); False when its
         nonce went to another transaction (back to pending)."""

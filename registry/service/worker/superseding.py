@@ -40,7 +40,7 @@ from registry.service.store import (
     utcnow,
 )
 from registry.service.webhooks import enqueue
-from registry.service.worker.stage import GWEI, PassResult, Request, RequestStage, TxOwner
+from registry.service.worker.stage import GWEI, PassResult, Request, RequestStage
 
 __all__ = ["Superseding"]
 
@@ -141,13 +141,8 @@ class Superseding(RequestStage):
                 else:
                     self._fail(session, sup, str(exc), result)
                 return False
-            self._record(session, TxOwner(sup), signed)
-            sup.state = RevocationState.SIGNED
-            sup.tx_hash = signed.tx_hash
-            session.add(sup)
-        result.supersessions_signed.append(sup_id)
-        self._fault("supersession_signed")
-        return True
+            self._record_signed(session, sup, signed)
+        return self._signed(sup_id, result)
 
     def _fail(self, session: Session, sup: Supersession, why: str, result: PassResult) -> None:
         """Refused (not retried behind the issuer's back): the new credential is released as a
