@@ -30,6 +30,7 @@ from registry.core.credential import recipient_matches
 from registry.core.pathway import Pathway, pathway_digest
 from registry.core.stacking import Component, component_digest_multibase, component_of, evaluate
 from registry.errors import InvalidInput, RegistryError
+from registry.locales.reasons import Reason, phrase
 from registry.verify.report import Check, CheckStatus, Report, Verdict
 from registry.verify.verifier import Verifier
 
@@ -80,61 +81,92 @@ def _pathway_check(verifier: Verifier, pathway: Pathway, digest: str, reports: S
         {(int(r.credential["chainId"]), str(r.credential["registry"])) for r in reports if r.credential.get("registry")}
     )
     if not places:
-        return _check("pathway", CheckStatus.INDETERMINATE, "no readable component names a registry to look in")
+        return _check("pathway", CheckStatus.INDETERMINATE, Reason("no readable component names a registry to look in"))
     if len(places) > 1:
         where = ", ".join(f"{r} on chain {c}" for c, r in places)
         return _check(
             "pathway",
             CheckStatus.INDETERMINATE,
-            f"the components come from several registries ({where}): a stack is checked in one",
+            Reason("the components come from several registries ({where}): a stack is checked in one", where=where),
         )
     chain_id, registry = places[0]
     if verifier.policy.offline:
-        return _check("pathway", CheckStatus.INDETERMINATE, "not checked: offline mode, the chain was not consulted")
+        return _check(
+            "pathway", CheckStatus.INDETERMINATE, Reason("not checked: offline mode, the chain was not consulted")
+        )
     trust = verifier.policy.trust_source(chain_id, registry)
     try:
         snap = verifier.chain_snapshot(chain_id, registry, [digest])
     except RegistryError as exc:
-        return _check("pathway", CheckStatus.INDETERMINATE, f"could not read the chain: {exc}")
+        return _check(
+            "pathway", CheckStatus.INDETERMINATE, Reason("could not read the chain: {problem}", problem=str(exc))
+        )
     batch = snap.batches.get(digest.lower()) or snap.batches.get(digest)
     if batch is None:
         return _check(
             "pathway",
             CheckStatus.FAIL,
-            f"pathway {pathway.id} version {pathway.version} (digest {digest}) is not anchored in registry "
-            f"{registry} on chain {chain_id}: its rule is nobody's word (`registry pathway publish` anchors it)",
+            Reason(
+                "pathway {id} version {version} (digest {digest}) is not anchored in registry {registry} on chain "
+                "{chain_id}: its rule is nobody's word (`registry pathway publish` anchors it)",
+                id=pathway.id,
+                version=pathway.version,
+                digest=digest,
+                registry=registry,
+                chain_id=chain_id,
+            ),
         )
     issuer = snap.issuers.get(batch.issuer_id)
     key = snap.keys.get(batch.key_id)
     details = {"chainId": chain_id, "registry": registry, "block": batch.block_number, "anchoredAt": batch.anchored_at}
     if issuer is None or issuer.did != pathway.owner:
-        named = f"{issuer.name} ({issuer.uri})" if issuer is not None else f"issuer #{batch.issuer_id}"
+        named = (
+            f"{issuer.name} ({issuer.uri})"
+            if issuer is not None
+            else Reason("issuer #{issuer_id}", issuer_id=batch.issuer_id)
+        )
         return _check(
             "pathway",
             CheckStatus.FAIL,
-            f"the pathway's digest was anchored by {named}, not by its owner {pathway.owner}",
+            Reason(
+                "the pathway's digest was anchored by {named}, not by its owner {owner}",
+                named=named,
+                owner=pathway.owner,
+            ),
             **details,
         )
     if key is not None and key.compromised_for(batch.anchored_at):
         return _check(
             "pathway",
             CheckStatus.FAIL,
-            f"the pathway was anchored with key {key.address}, declared compromised from before that time",
+            Reason(
+                "the pathway was anchored with key {key}, declared compromised from before that time", key=key.address
+            ),
             **details,
         )
     if trust is None:
         return _check(
             "pathway",
             CheckStatus.INDETERMINATE,
-            f"registry {registry} on chain {chain_id} is not one you trust "
-            f"(`registry trust add {chain_id} {registry}`)",
+            Reason(
+                "registry {registry} on chain {chain_id} is not one you trust "
+                "(`registry trust add {chain_id} {registry}`)",
+                registry=registry,
+                chain_id=chain_id,
+            ),
             **details,
         )
     return _check(
         "pathway",
         CheckStatus.PASS,
-        f"pathway {pathway.id} version {pathway.version} anchored by its owner {issuer.name} ({pathway.owner}) "
-        f"in block {batch.block_number}",
+        Reason(
+            "pathway {id} version {version} anchored by its owner {name} ({owner}) in block {block}",
+            id=pathway.id,
+            version=pathway.version,
+            name=issuer.name,
+            owner=pathway.owner,
+            block=batch.block_number,
+        ),
         **details,
     )
 
@@ -175,7 +207,9 @@ def verify_stack(
             _check(
                 "learner",
                 CheckStatus.INDETERMINATE,
-                "no learner given: disclose the learner's e-mail once (--learner) to bind the files to one person",
+                Reason(
+                    "no learner given: disclose the learner's e-mail once (--learner) to bind the files to one person"
+                ),
             )
         )
     else:
@@ -185,12 +219,18 @@ def verify_stack(
                 _check(
                     "learner",
                     CheckStatus.FAIL,
-                    f"{', '.join(others)} name(s) another learner: a stack is one person's",
+                    Reason("{files} name(s) another learner: a stack is one person's", files=", ".join(others)),
                     files=others,
                 )
             )
         else:
-            checks.append(_check("learner", CheckStatus.PASS, f"every readable component names the learner {learner}"))
+            checks.append(
+                _check(
+                    "learner",
+                    CheckStatus.PASS,
+                    Reason("every readable component names the learner {learner}", learner=learner),
+                )
+            )
 
     components: list[Component] = []
     result = None
@@ -210,7 +250,11 @@ def verify_stack(
                 _check(
                     "rule",
                     CheckStatus.PASS,
-                    f"the requirements of {pathway.name} are met ({evaluation.total_credits:g} credits)",
+                    Reason(
+                        "the requirements of {name} are met ({credits:g} credits)",
+                        name=pathway.name,
+                        credits=evaluation.total_credits,
+                    ),
                 )
             )
         else:
@@ -218,7 +262,10 @@ def verify_stack(
                 _check(
                     "rule",
                     CheckStatus.INDETERMINATE,
-                    "not complete yet: " + ("; ".join(missing[:5]) or "the qualification's credits are not reached"),
+                    Reason(
+                        "not complete yet: {missing}",
+                        missing="; ".join(missing[:5]) or phrase("the qualification's credits are not reached"),
+                    ),
                     missing=missing,
                 )
             )
