@@ -188,7 +188,7 @@ class _Words:
             return summary
         names = "|".join(re.escape(name) for name in self.checks)
         head, *pairs = re.split(rf"(?:^|; )({names}): ", summary)
-        parts = [head] if head else []
+        parts = [self.reason(head)] if head else []
         parts += [f"{self.check(n)}: {self.reason(r)}" for n, r in zip(pairs[::2], pairs[1::2], strict=True)]
         return "; ".join(parts)
 
@@ -291,7 +291,7 @@ def _read(path: Path, *, strict: bool) -> BatchFile:
     except OSError as exc:
         if strict:
             _fail(ConfigError(f"cannot read {path}: {exc.strerror or exc}"))
-        return BatchFile(str(path), problem=f"cannot read the file: {exc.strerror or exc}")
+        return BatchFile(str(path), problem=Reason("cannot read the file: {problem}", problem=str(exc.strerror or exc)))
     except RegistryError as exc:
         _fail(exc)
     return BatchFile(str(path), data)

@@ -31,6 +31,7 @@ CONTEXT: Final = "reason"
 
 _FORMATTER: Final = string.Formatter()
 _MAX_DEPTH: Final = 3
+_SEPARATOR: Final = "; "
 
 
 class Reason(str):
@@ -125,6 +126,8 @@ def _from_text(text: str, lang: str, depth: int) -> str:
                 return translated.format(**values)
             except (KeyError, IndexError, ValueError):  # a translation naming another placeholder
                 return text
+    if _SEPARATOR in text:  # several reasons in one ("a; b"): each part on its own
+        return _SEPARATOR.join(_from_text(part, lang, depth + 1) for part in text.split(_SEPARATOR))
     return text
 
 

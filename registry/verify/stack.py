@@ -311,20 +311,34 @@ def verify_umbrella(
     stack = verify_stack(verifier, pathway, files, learner=learner)
     name, data = umbrella
     report = verifier.verify(data, source=name)
-    problems: list[str] = []
+    problems: list[Reason] = []
     status = CheckStatus.PASS
     if report.verdict is not Verdict.VALID:
         status = CheckStatus.FAIL if report.verdict is Verdict.INVALID else CheckStatus.INDETERMINATE
-        problems.append(f"the qualification credential is {report.verdict.value} ({report.summary})")
+        problems.append(
+            Reason(
+                "the qualification credential is {verdict} ({summary})",
+                verdict=report.verdict.value,
+                summary=report.summary,
+            )
+        )
     else:
         doc = credfile.parse_credential_file(data).credential
         if report.credential.get("issuerId") != pathway.owner:
-            problems.append(f"it was issued by {report.credential.get('issuerId')}, not the owner {pathway.owner}")
+            problems.append(
+                Reason(
+                    "it was issued by {issuer}, not the owner {owner}",
+                    issuer=report.credential.get("issuerId"),
+                    owner=pathway.owner,
+                )
+            )
         achievement = doc.get("credentialSubject", {}).get("achievement", {})
         if achievement.get("id") != f"{pathway.id}#qualification":
-            problems.append(f"it awards {achievement.get('id')}, not this pathway's qualification")
+            problems.append(
+                Reason("it awards {achievement}, not this pathway's qualification", achievement=achievement.get("id"))
+            )
         if learner is not None and not recipient_matches(doc, learner):
-            problems.append("it names another learner")
+            problems.append(Reason("it names another learner"))
         named = {(r.get("id"), r.get("digestMultibase")) for r in doc.get("relatedResource", []) if isinstance(r, dict)}
         used = {key for node in (stack.result or {}).get("nodes", []) for key in node["satisfied_by"]}
         presented = {
@@ -333,15 +347,25 @@ def verify_umbrella(
             if c.source in used
         }
         if presented - named:
-            problems.append(f"{len(presented - named)} presented component(s) are not among those it names")
+            problems.append(
+                Reason("{count} presented component(s) are not among those it names", count=len(presented - named))
+            )
         if named - presented:
-            problems.append(f"{len(named - presented)} component(s) it names were not presented (or do not count)")
+            problems.append(
+                Reason(
+                    "{count} component(s) it names were not presented (or do not count)", count=len(named - presented)
+                )
+            )
         status = CheckStatus.FAIL if problems else CheckStatus.PASS
     check = _check(
         "umbrella",
         status,
         "; ".join(problems)
-        or f"the qualification {achievement.get('name')} names exactly the {len(named)} components presented",
+        or Reason(
+            "the qualification {name} names exactly the {count} components presented",
+            name=achievement.get("name"),
+            count=len(named),
+        ),
     )
     checks = [*stack.checks, check]
     verdict, summary = _verdict(stack.components, checks)

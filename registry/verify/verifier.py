@@ -151,7 +151,10 @@ class Verifier:
                 urls = self.rpc_urls or known_rpcs().get(chain_id, [])
                 if not urls:
                     raise ConfigError(
-                        f"no RPC URL known for chain {chain_id}: pass --rpc URL or add it to networks.json"
+                        Reason(
+                            "no RPC URL known for chain {chain_id}: pass --rpc URL or add it to networks.json",
+                            chain_id=chain_id,
+                        )
                     )
                 readers = [ChainReader(url, registry, timeout=self.timeout) for url in urls]
                 self._clients[key] = readers[0] if len(readers) == 1 else Quorum(readers)

@@ -17,14 +17,17 @@ from typer.testing import CliRunner
 from registry.cli.app import app
 from registry.locales.reasons import localize
 from tests.chain_fixtures import Registry
-from tests.e2e import test_pages
+from tests.e2e import test_page_stack, test_pages
 from tests.e2e.test_pages import Site
+from tests.e2e.test_stack import LEARNER
 from tests.page_differential import supersede
 
 pytestmark = pytest.mark.e2e
 
 # The pages' fixtures (a served site with anchored credentials, Chromium), for this module.
 site, browser, page = test_pages.site, test_pages.browser, test_pages.page
+# A learner's stack and its published pathway, for this module.
+stack, published = test_page_stack.stack, test_page_stack.published
 
 ENGLISH_PASSES = (
     "well-formed credential file",
@@ -106,6 +109,30 @@ def test_cli_reports_a_revoked_a_superseded_and_a_tampered_file_in_spanish(regis
     report = json.loads(as_json.stdout)
     reason = next(c["reason"] for c in report["checks"] if c["name"] == "revocation")
     assert reason.startswith("revoked by the issuer on ") and reason.endswith(": academic or professional misconduct")
+
+
+def test_cli_stack_report_in_spanish(
+    registry: Registry, published: str, stack: dict[str, Path], tmp_path: Path
+) -> None:
+    definition = tmp_path / "pathway.json"
+    definition.write_text(published, "utf-8")
+    env = {**ENV, "REGISTRY_HOME": str(registry.settings.home)}
+    base = ["verify", "--rpc", registry.rpc_url, "--pathway", str(definition), "--lang", "es"]
+    files = [str(stack["python"]), str(stack["statistics"]), str(stack["ml"])]
+    complete = CliRunner().invoke(app, [*base, "--learner", LEARNER, *files], env=env)
+    assert complete.exit_code == 0, complete.output
+    text = " ".join(complete.output.split())
+    assert "anclado por su propietario" in text and "en el bloque" in text, complete.output
+    assert f"todos los componentes legibles indican al estudiante {LEARNER}" in text, complete.output
+    assert "se cumplen los requisitos de " in text and " créditos)" in text, complete.output
+    partial = CliRunner().invoke(app, [*base, "--learner", LEARNER, *files[:2]], env=env)
+    assert partial.exit_code == 6, partial.output
+    assert partial.output.splitlines()[-1].startswith("aún no está completo: "), partial.output
+    unbound = CliRunner().invoke(app, [*base, *files], env=env)
+    assert unbound.exit_code == 2, unbound.output
+    text = " ".join(unbound.output.split())
+    # the summary too: the check's label and its reason in Spanish
+    assert "estudiante: no se indicó el estudiante: revele una vez su correo electrónico (--learner)" in text, text
 
 
 def _verify_on_page(page: Any, path: Path, button: str) -> None:

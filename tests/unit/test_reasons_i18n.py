@@ -230,3 +230,24 @@ def test_every_template_round_trips_from_its_text(text: str) -> None:
     values: dict[str, object] = {n: 7.5 + i if n in numeric else f"<{n.upper()}{i}>" for i, n in enumerate(names)}
     english = Reason(text, **values)
     assert localize(str(english), "es") == localize(english, "es"), text
+
+
+def test_several_reasons_in_one_text_are_translated_part_by_part() -> None:
+    one = Reason("it names another learner")
+    two = Reason("{count} presented component(s) are not among those it names", count=2)
+    assert (
+        localize(f"{one}; {two}", "es")
+        == "indica otro estudiante; 2 componente(s) presentado(s) no están entre los que indica"
+    )
+    # a reason whose own text holds "; " is matched whole first
+    passed = Reason(
+        "issued by {name} ({did}), admitted {admitted} by accreditation body {body}; anchoring key valid "
+        "at anchoring time; registry trusted via {trusted}",
+        name="U",
+        did="did:web:u.example",
+        admitted="2026-01-01T00:00:00Z",
+        body="B",
+        trusted=phrase("the caller's policy"),
+    )
+    assert localize(str(passed), "es").endswith("registro de confianza según la política de quien verifica")
+    assert localize("unknown; it names another learner", "es") == "unknown; indica otro estudiante"

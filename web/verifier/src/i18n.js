@@ -91,6 +91,8 @@ export function reason(text, depth = 0) {
       Object.hasOwn(groups, name) ? reason(groups[name], depth + 1) : whole,
     );
   }
+  // Several reasons in one ("a; b"): each part on its own.
+  if (value.includes("; ")) return value.split("; ").map((part) => reason(part, depth + 1)).join("; ");
   return value;
 }
 
