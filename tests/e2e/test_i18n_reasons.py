@@ -169,6 +169,22 @@ def test_pages_show_a_revoked_credentials_reason_in_spanish(
     assert issuer.endswith("registro de confianza según los registros de confianza indicados en esta página"), issuer
     page.screenshot(path=str(site.out / "verify-es-revoked.png"), full_page=True)
 
+    # A tampered file: the integrity and signature reasons the browser computed, in Spanish.
+    tampered = copy.deepcopy(site.file(site.ids[2]))
+    tampered["credentialSubject"]["name"] = "Eve Mallory"
+    page.goto(f"{site.url}/verify?lang=es")
+    _verify_on_page(page, _write(tmp_path, "tampered.json", tampered), "Verificar")
+    report = json.loads(page.locator("#report-json").text_content())
+    failed = {c["name"]: c["reason"] for c in report["checks"] if c["status"] == "fail"}
+    assert {"integrity", "signature"} <= failed.keys(), failed
+    for name, reason in failed.items():
+        shown = page.locator(f'#checks [data-check="{name}"] p').inner_text()
+        assert shown == localize(reason, "es") != reason, (shown, reason)
+    assert (
+        "El archivo se modificó después de su emisión."
+        in page.locator('#checks [data-check="integrity"] p').inner_text()
+    )
+
     # In English the page is as before.
     page.goto(f"{site.url}/verify?lang=en")
     _verify_on_page(page, path, "Verify")
