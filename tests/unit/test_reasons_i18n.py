@@ -73,6 +73,7 @@ def test_a_reason_survives_pickling_and_the_report_model() -> None:
 def test_english_is_unchanged_and_an_unknown_reason_stays_as_it_is() -> None:
     r = Reason("revoked by the issuer on {at}: {why}", at="2026-01-01T00:00:00Z", why=phrase("issued in error"))
     assert localize(r, "en") == r
+    assert r.in_language("es") == "revocada por el emisor el 2026-01-01T00:00:00Z: emitida por error"
     assert localize("something no template knows", "es") == "something no template knows"
     assert localize("", "es") == ""
     assert reason_table("en") == {}
