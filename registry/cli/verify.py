@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
@@ -16,6 +17,7 @@ from registry.cli.output import fail as _fail
 from registry.config import Settings
 from registry.errors import ConfigError, InvalidInput, RegistryError
 from registry.locales import from_environment, translations
+from registry.locales.reasons import Reason, localize
 from registry.locales.words import check_labels
 
 if TYPE_CHECKING:
@@ -34,7 +36,8 @@ def _local_trust(settings: Settings) -> dict[int, dict[str, str]]:
     path = settings.deployments_file
     if path.exists():
         for chain_id, record in json.loads(path.read_text()).items():
-            trusted.setdefault(int(chain_id), {}).setdefault(record["address"].lower(), f"the deployments file {path}")
+            source = Reason("the deployments file {path}", path=path)
+            trusted.setdefault(int(chain_id), {}).setdefault(record["address"].lower(), source)
     return trusted
 
 
@@ -154,8 +157,8 @@ def verify(
 
 
 class _Words:
-    """The fixed words of the reports for a person, in one language (registry.locales); the
-    checks' reasons and the JSON/CSV output stay English."""
+    """The words of the reports for a person, in one language (registry.locales): the fixed
+    words and the checks' reasons (registry.locales.reasons); the JSON/CSV output stays English."""
 
     def __init__(self, lang: str) -> None:
         t = translations(lang)
@@ -173,6 +176,21 @@ class _Words:
 
     def check(self, name: str) -> str:
         return self.checks.get(name, name)
+
+    def reason(self, reason: str) -> str:
+        """A check's reason in this language (English: as the verifier gave it)."""
+        return localize(reason, self.lang)
+
+    def summary(self, summary: str) -> str:
+        """A summary (``check: reason; ...``, after any component's own, as the verifier makes it)
+        in this language: each part that names a check gets its label and translated reason."""
+        if self.lang == "en":
+            return summary
+        names = "|".join(re.escape(name) for name in self.checks)
+        head, *pairs = re.split(rf"(?:^|; )({names}): ", summary)
+        parts = [self.reason(head)] if head else []
+        parts += [f"{self.check(n)}: {self.reason(r)}" for n, r in zip(pairs[::2], pairs[1::2], strict=True)]
+        return "; ".join(parts)
 
 
 def _verify_stack(
@@ -206,7 +224,7 @@ def _verify_stack(
         out.print(f"[bold]{words.verdict(report.verdict.value)}[/bold]  {heading}", highlight=False)
         for check in report.checks:
             status = _status_word(check.status.value, words)
-            out.print(f"  {words.check(check.name):<9} {status:<14} {check.reason}", highlight=False)
+            out.print(f"  {words.check(check.name):<9} {status:<14} {words.reason(check.reason)}", highlight=False)
         for node in (report.result or {}).get("nodes", []):
             mark = _("done") if node["satisfied"] else _("open")
             by = (
@@ -218,7 +236,7 @@ def _verify_stack(
         for component in report.components:
             out.print(f"  {words.verdict(component.verdict.value):<14} {component.source}", highlight=False)
         if report.verdict.value != "VALID":
-            out.print(report.summary, highlight=False)
+            out.print(words.summary(report.summary), highlight=False)
     raise typer.Exit(report.verdict.exit_code)
 
 
@@ -273,7 +291,7 @@ def _read(path: Path, *, strict: bool) -> BatchFile:
     except OSError as exc:
         if strict:
             _fail(ConfigError(f"cannot read {path}: {exc.strerror or exc}"))
-        return BatchFile(str(path), problem=f"cannot read the file: {exc.strerror or exc}")
+        return BatchFile(str(path), problem=Reason("cannot read the file: {problem}", problem=str(exc.strerror or exc)))
     except RegistryError as exc:
         _fail(exc)
     return BatchFile(str(path), data)
@@ -324,7 +342,8 @@ def _print_report(report: Any, words: _Words) -> None:
         out.print(f"  {what} — {issued_by}", highlight=False)
     marks = {"pass": "[green]✔[/]", "fail": "[red]✘[/]", "indeterminate": "[yellow]?[/]"}
     for check in report.checks:
-        out.print(f"  {marks[check.status.value]} {words.check(check.name):<10} {check.reason}", highlight=False)
+        reason = words.reason(check.reason)
+        out.print(f"  {marks[check.status.value]} {words.check(check.name):<10} {reason}", highlight=False)
     agreed = report.check("anchor").details if cred else {}
     if "rpcs" in agreed:
         opinion = _("second opinion: %(count)d RPCs agree at block %(block)s (%(rpcs)s)") % {

@@ -33,6 +33,7 @@ from registry.core import credfile
 from registry.core.identity import issuer_did
 from registry.core.signing import Canonicalizer, SignatureCheck, check_signature
 from registry.errors import RegistryError
+from registry.locales.reasons import Reason, phrase
 from registry.verify.identity import named_identity
 from registry.verify.policy import VerificationPolicy
 from registry.verify.report import CHECK_NAMES, OPTIONAL_CHECKS, Check, CheckStatus, Report, Verdict
@@ -104,6 +105,11 @@ def _date(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).date().isoformat()
 
 
+def _revocation_reason(code: int) -> Reason:
+    """The name of a revocation reason code (``code N`` for one this code does not know)."""
+    return phrase(REVOCATION_REASONS[code]) if code in REVOCATION_REASONS else Reason("code {code}", code=code)
+
+
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -128,7 +134,7 @@ def offline_checks(
             item.set(
                 name,
                 CheckStatus.INDETERMINATE,
-                "not checked: the file is not a valid credential file",
+                Reason("not checked: the file is not a valid credential file"),
             )
         return item
     item.cf = cf
@@ -141,7 +147,7 @@ def offline_checks(
     item.set(
         "format",
         CheckStatus.PASS,
-        f"well-formed credential file (credreg-proof-v{cf.version}, Open Badges 3.0 schema)",
+        Reason("well-formed credential file (credreg-proof-v{version}, Open Badges 3.0 schema)", version=cf.version),
         version=cf.version,
         disclosure=cf.disclosure,
     )
@@ -150,7 +156,7 @@ def offline_checks(
         item.set(
             "integrity",
             CheckStatus.PASS,
-            "credential digest recomputed from the disclosed fields and salts",
+            Reason("credential digest recomputed from the disclosed fields and salts"),
             digest=item.digest,
             hidden=len(cf.redacted),
         )
@@ -158,14 +164,17 @@ def offline_checks(
         item.set(
             "integrity",
             CheckStatus.FAIL,
-            f"the content does not match the anchored digest: {exc}. The file was altered after issuance.",
+            Reason(
+                "the content does not match the anchored digest: {problem}. The file was altered after issuance.",
+                problem=str(exc),
+            ),
         )
     try:
         credfile.check_inclusion(cf)
         item.set(
             "inclusion",
             CheckStatus.PASS,
-            "the Merkle path leads from the credential digest to the batch root",
+            Reason("the Merkle path leads from the credential digest to the batch root"),
             root=item.root,
             depth=len(proof["merklePath"]),
         )
@@ -173,7 +182,7 @@ def offline_checks(
         item.set(
             "inclusion",
             CheckStatus.FAIL,
-            f"{exc}: this credential is not part of the batch it names",
+            Reason("{problem}: this credential is not part of the batch it names", problem=str(exc)),
         )
     if cf.signature is not None:
         item.signature = check_signature(cf.credential, cf.signature, canonicalizer)
@@ -195,12 +204,12 @@ def _validity_check(item: Item, policy: VerificationPolicy) -> None:
     valid_from = _parse_time(doc.get("validFrom"))
     valid_until = _parse_time(doc.get("validUntil"))
     if valid_from is None:
-        item.set("validity", CheckStatus.FAIL, "validFrom is missing or not a date-time")
+        item.set("validity", CheckStatus.FAIL, Reason("validFrom is missing or not a date-time"))
     elif now < valid_from:
         item.set(
             "validity",
             CheckStatus.FAIL,
-            f"not yet valid: valid from {doc['validFrom']}",
+            Reason("not yet valid: valid from {validFrom}", validFrom=doc["validFrom"]),
             validFrom=doc["validFrom"],
         )
     elif valid_until is None and item.cf.hides("/validUntil") is not False:
@@ -208,12 +217,16 @@ def _validity_check(item: Item, policy: VerificationPolicy) -> None:
             "validity",
             CheckStatus.INDETERMINATE,
             (
-                "the file hides its validUntil: the expiry date cannot be checked; ask the holder for a copy "
-                "that shows it"
+                Reason(
+                    "the file hides its validUntil: the expiry date cannot be checked; ask the holder for a copy "
+                    "that shows it"
+                )
                 if item.cf.version >= 2
-                else f"the file shows no validUntil but hides {len(item.cf.redacted)} field(s): an expiry date may "
-                "be among them (a correct redaction never hides validUntil); ask the holder for a copy that hides "
-                "less"
+                else Reason(
+                    "the file shows no validUntil but hides {count} field(s): an expiry date may be among them (a "
+                    "correct redaction never hides validUntil); ask the holder for a copy that hides less",
+                    count=len(item.cf.redacted),
+                )
             ),
             validFrom=doc["validFrom"],
         )
@@ -221,15 +234,18 @@ def _validity_check(item: Item, policy: VerificationPolicy) -> None:
         item.set(
             "validity",
             CheckStatus.FAIL,
-            f"expired on {doc['validUntil']}",
+            Reason("expired on {validUntil}", validUntil=doc["validUntil"]),
             validUntil=doc["validUntil"],
         )
     else:
-        until = f" until {doc['validUntil']}" if valid_until else " with no expiry"
         item.set(
             "validity",
             CheckStatus.PASS,
-            f"valid from {doc['validFrom']}{until}",
+            Reason(
+                "valid from {validFrom} until {validUntil}", validFrom=doc["validFrom"], validUntil=doc["validUntil"]
+            )
+            if valid_until
+            else Reason("valid from {validFrom} with no expiry", validFrom=doc["validFrom"]),
             validFrom=doc.get("validFrom"),
             validUntil=doc.get("validUntil"),
         )
@@ -254,23 +270,37 @@ def anchor_check(
         item.set(
             "anchor",
             CheckStatus.FAIL,
-            f"the file says the batch was anchored in block {claimed_block}, the chain says block {batch.block_number}",
+            Reason(
+                "the file says the batch was anchored in block {claimed}, the chain says block {block}",
+                claimed=claimed_block,
+                block=batch.block_number,
+            ),
             **details,
         )
     elif confirmations < policy.min_confirmations:
         item.set(
             "anchor",
             CheckStatus.INDETERMINATE,
-            f"anchored in block {batch.block_number} but only {confirmations} of "
-            f"{policy.min_confirmations} confirmations yet; check again shortly",
+            Reason(
+                "anchored in block {block} but only {confirmations} of {required} confirmations yet; check again "
+                "shortly",
+                block=batch.block_number,
+                confirmations=confirmations,
+                required=policy.min_confirmations,
+            ),
             **details,
         )
     else:
         item.set(
             "anchor",
             CheckStatus.PASS,
-            f"batch root anchored on chain {chain_id} in block {batch.block_number} at "
-            f"{_ts(batch.anchored_at)} ({confirmations} confirmations)",
+            Reason(
+                "batch root anchored on chain {chain_id} in block {block} at {at} ({confirmations} confirmations)",
+                chain_id=chain_id,
+                block=batch.block_number,
+                at=_ts(batch.anchored_at),
+                confirmations=confirmations,
+            ),
             **details,
         )
 
@@ -319,25 +349,39 @@ def issuer_check(
         item.set(
             "issuer",
             CheckStatus.INDETERMINATE,
-            f"registry {registry} on chain {item.chain_id} is not one you trust, so its directory cannot "
-            f"vouch for {issuer.name!r}: anyone can deploy a registry and admit any name. If it is the "
-            f"registry you expect, trust it with `registry trust add {item.chain_id} {registry}` "
-            '(or list it under "registries" in networks.json)',
+            Reason(
+                "registry {registry} on chain {chain_id} is not one you trust, so its directory cannot vouch for "
+                "{name!r}: anyone can deploy a registry and admit any name. If it is the registry you expect, "
+                'trust it with `registry trust add {chain_id} {registry}` (or list it under "registries" in '
+                "networks.json)",
+                registry=registry,
+                chain_id=item.chain_id,
+                name=issuer.name,
+            ),
             **info,
         )
     elif claimed_key != key.address:
         item.set(
             "issuer",
             CheckStatus.FAIL,
-            f"the file names anchoring key {claimed_key}, but the batch was anchored by {key.address}",
+            Reason(
+                "the file names anchoring key {claimed}, but the batch was anchored by {key}",
+                claimed=claimed_key,
+                key=key.address,
+            ),
             **info,
         )
     elif identity != did:
         item.set(
             "issuer",
             CheckStatus.FAIL,
-            f"the credential names issuer {named_id!r}, but the batch was anchored by the key of "
-            f"directory entry {did!r} ({issuer.name}): an issuer cannot issue in another's name",
+            Reason(
+                "the credential names issuer {named!r}, but the batch was anchored by the key of directory entry "
+                "{did!r} ({name}): an issuer cannot issue in another's name",
+                named=named_id,
+                did=did,
+                name=issuer.name,
+            ),
             **info,
         )
     elif conflict is not None:
@@ -346,25 +390,42 @@ def issuer_check(
         item.set(
             "issuer",
             CheckStatus.FAIL,
-            f"the anchoring key {key.address} was declared compromised from {_ts(key.compromised_at)}; "
-            f"this batch was anchored after that, at {_ts(batch.anchored_at)}",
+            Reason(
+                "the anchoring key {key} was declared compromised from {since}; this batch was anchored after "
+                "that, at {at}",
+                key=key.address,
+                since=_ts(key.compromised_at),
+                at=_ts(batch.anchored_at),
+            ),
             **info,
         )
     elif batch.anchored_at < issuer.admitted_at:
-        item.set("issuer", CheckStatus.FAIL, "the batch predates the issuer's admission", **info)
+        item.set("issuer", CheckStatus.FAIL, Reason("the batch predates the issuer's admission"), **info)
     elif issuer.suspended:
         item.set(
             "issuer",
             CheckStatus.FAIL,
-            f"{issuer.name} ({did}) has been suspended by its accreditation body since {_ts(issuer.suspended_at)}",
+            Reason(
+                "{name} ({did}) has been suspended by its accreditation body since {since}",
+                name=issuer.name,
+                did=did,
+                since=_ts(issuer.suspended_at),
+            ),
             **info,
         )
     else:
         item.set(
             "issuer",
             CheckStatus.PASS,
-            f"issued by {issuer.name} ({did}), admitted {_ts(issuer.admitted_at)} by accreditation "
-            f"body {body.label}; anchoring key valid at anchoring time; registry trusted via {trusted}",
+            Reason(
+                "issued by {name} ({did}), admitted {admitted} by accreditation body {body}; anchoring key valid "
+                "at anchoring time; registry trusted via {trusted}",
+                name=issuer.name,
+                did=did,
+                admitted=_ts(issuer.admitted_at),
+                body=body.label,
+                trusted=trusted,
+            ),
             **info,
         )
 
@@ -378,8 +439,11 @@ def signature_check(item: Item, batch: BatchInfo, key: SigningKeyInfo | None) ->
         item.set(
             "signature",
             CheckStatus.FAIL,
-            f"the signature verifies, but its key {method} is not a signing key of any issuer in the registry: "
-            "anyone can make such a key",
+            Reason(
+                "the signature verifies, but its key {method} is not a signing key of any issuer in the registry: "
+                "anyone can make such a key",
+                method=method,
+            ),
             verificationMethod=method,
         )
         return
@@ -387,8 +451,13 @@ def signature_check(item: Item, batch: BatchInfo, key: SigningKeyInfo | None) ->
         item.set(
             "signature",
             CheckStatus.FAIL,
-            f"the signing key {method} belongs to issuer #{key.issuer_id}, not to issuer #{batch.issuer_id} "
-            "that anchored the batch",
+            Reason(
+                "the signing key {method} belongs to issuer #{owner}, not to issuer #{anchoring} that anchored the "
+                "batch",
+                method=method,
+                owner=key.issuer_id,
+                anchoring=batch.issuer_id,
+            ),
             verificationMethod=method,
         )
         return
@@ -399,8 +468,10 @@ def signature_check(item: Item, batch: BatchInfo, key: SigningKeyInfo | None) ->
     item.set(
         "signature",
         CheckStatus.PASS,
-        f"the issuer's Ed25519 signature (eddsa-rdfc-2022) verifies with its signing key of record since "
-        f"{_ts(key.since)}",
+        Reason(
+            "the issuer's Ed25519 signature (eddsa-rdfc-2022) verifies with its signing key of record since {since}",
+            since=_ts(key.since),
+        ),
         verificationMethod=method,
         keySince=_ts(key.since),
     )
@@ -415,11 +486,14 @@ def revocation_check(
     """``revocation``: neither the batch nor the credential (in the batch issuer's namespace) is
     revoked; a credential revoked by a supersession names its successor, the date and the kind."""
     if batch.revoked:
-        reason = REVOCATION_REASONS.get(batch.revocation_reason, f"code {batch.revocation_reason}")
         item.set(
             "revocation",
             CheckStatus.FAIL,
-            f"the whole batch was revoked by the issuer on {_ts(batch.revoked_at)}: {reason}",
+            Reason(
+                "the whole batch was revoked by the issuer on {at}: {why}",
+                at=_ts(batch.revoked_at),
+                why=_revocation_reason(batch.revocation_reason),
+            ),
             revokedAt=_ts(batch.revoked_at),
             reasonCode=batch.revocation_reason,
             scope="batch",
@@ -428,7 +502,12 @@ def revocation_check(
         item.set(
             "revocation",
             CheckStatus.FAIL,
-            f"superseded by {supersession.new_id} on {_date(supersession.superseded_at)}: {supersession.kind_name}",
+            Reason(
+                "superseded by {successor} on {on}: {kind}",
+                successor=supersession.new_id,
+                on=_date(supersession.superseded_at),
+                kind=phrase(supersession.kind_name),
+            ),
             revokedAt=_ts(revocation.revoked_at),
             reasonCode=revocation.reason,
             scope="credential",
@@ -438,17 +517,20 @@ def revocation_check(
             kind=supersession.kind_name,
         )
     elif revocation is not None:
-        reason = REVOCATION_REASONS.get(revocation.reason, f"code {revocation.reason}")
         item.set(
             "revocation",
             CheckStatus.FAIL,
-            f"revoked by the issuer on {_ts(revocation.revoked_at)}: {reason}",
+            Reason(
+                "revoked by the issuer on {at}: {why}",
+                at=_ts(revocation.revoked_at),
+                why=_revocation_reason(revocation.reason),
+            ),
             revokedAt=_ts(revocation.revoked_at),
             reasonCode=revocation.reason,
             scope="credential",
         )
     else:
-        item.set("revocation", CheckStatus.PASS, "neither the credential nor its batch is revoked")
+        item.set("revocation", CheckStatus.PASS, Reason("neither the credential nor its batch is revoked"))
 
 
 def lineage_check(item: Item, supersession: Supersession | None) -> None:
@@ -465,22 +547,31 @@ def lineage_check(item: Item, supersession: Supersession | None) -> None:
         item.set(
             "lineage",
             CheckStatus.FAIL,
-            f"claims to replace {claim['id']} but the registry records no such supersession",
+            Reason("claims to replace {replaces} but the registry records no such supersession", replaces=claim["id"]),
             **details,
         )
     elif supersession.kind_name != claim["kind"]:
         item.set(
             "lineage",
             CheckStatus.FAIL,
-            f"claims to replace {claim['id']} by a {claim['kind']}, but the registry records a "
-            f"{supersession.kind_name}",
+            Reason(
+                "claims to replace {replaces} by a {claimed}, but the registry records a {recorded}",
+                replaces=claim["id"],
+                claimed=phrase(str(claim.get("kind"))),
+                recorded=phrase(supersession.kind_name),
+            ),
             **details,
         )
     else:
         item.set(
             "lineage",
             CheckStatus.PASS,
-            f"replaces {claim['id']} ({supersession.kind_name}, on {_date(supersession.superseded_at)})",
+            Reason(
+                "replaces {replaces} ({kind}, on {on})",
+                replaces=claim["id"],
+                kind=phrase(supersession.kind_name),
+                on=_date(supersession.superseded_at),
+            ),
             **details,
             supersededAt=_ts(supersession.superseded_at),
         )

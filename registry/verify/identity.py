@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from registry.chain.model import IssuerInfo
 from registry.core.identity import issuer_did
+from registry.locales.reasons import Reason
 
 __all__ = ["Directory", "DirectoryReads", "identity_conflict", "named_identity"]
 
@@ -70,13 +71,20 @@ def identity_conflict(identity: str, anchoring: IssuerInfo, owner: int, director
     ``owner``: the entry admitted with exactly ``identity`` (0: none, a legacy spelling).
     """
     if owner not in (0, anchoring.issuer_id):
-        return (
-            f"the identity {identity} belongs to directory entry {_label(directory.entry(owner))}, not to entry "
-            f"{_label(anchoring)} whose key anchored this batch: one identity, one entry"
+        return Reason(
+            "the identity {identity} belongs to directory entry {owner}, not to entry {anchoring} whose key anchored "
+            "this batch: one identity, one entry",
+            identity=identity,
+            owner=_label(directory.entry(owner)),
+            anchoring=_label(anchoring),
         )
     if owner == 0:
         claimants = directory.claimants(identity)
         if len(claimants) > 1:
             names = ", ".join(_label(e) for e in claimants)
-            return f"several directory entries claim {identity}: {names}; the registry cannot tell which one issued it"
+            return Reason(
+                "several directory entries claim {identity}: {names}; the registry cannot tell which one issued it",
+                identity=identity,
+                names=names,
+            )
     return None

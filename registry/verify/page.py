@@ -6,8 +6,9 @@ gives, and the page loads nothing else (it works opened from disk). Whoever hand
 (``registry verifier-page``, the service's ``/verify``) pre-fills its form through one JSON
 element: an RPC URL and the registries to trust, each with the source that trusts it, and the
 page's language: its ``lang``, the words of the page in it (the ``verifier`` gettext domain of
-:mod:`registry.locales`, ``{msgid: msgstr}``, translated by ``web/verifier/src/i18n.js``) and, on
-a served page, the links of the language switch.
+:mod:`registry.locales`, ``{msgid: msgstr}``, translated by ``web/verifier/src/i18n.js``), the
+table of the checks' reasons in it (:func:`registry.locales.reasons.reason_table`, the same
+Spanish the CLI prints) and, on a served page, the links of the language switch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Final
 from registry import locales
 from registry.chain.artifacts import ARTIFACT_DIR
 from registry.errors import ConfigError
+from registry.locales.reasons import reason_table
 
 __all__ = ["PAGE", "render_page"]
 
@@ -56,6 +58,7 @@ def render_page(
     config = {
         "lang": lang,
         "messages": locales.messages(lang, "verifier"),
+        "reasons": reason_table(lang),
         "languages": [
             {"lang": code, "name": locales.LANGUAGES[code], "href": href}
             for code, href in (switch or {}).items()

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from eth_utils import to_checksum_address
 
 from registry.chain.networks import trust_anchors
+from registry.locales.reasons import phrase
 
 __all__ = ["TrustedRegistries", "VerificationPolicy"]
 
@@ -47,7 +48,7 @@ class VerificationPolicy:
         table = self.trusted if self.trusted is not None else trust_anchors()
         entries = table.get(chain_id) or {}
         return {
-            to_checksum_address(a): entries[a] if isinstance(entries, Mapping) else "the caller's policy"
+            to_checksum_address(a): entries[a] if isinstance(entries, Mapping) else phrase("the caller's policy")
             for a in entries
         }
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidatorFunctionWrapHandler, WrapValidator
+
+from registry.locales.reasons import Reason
 
 __all__ = ["CHECK_NAMES", "OPTIONAL_CHECKS", "Check", "CheckStatus", "Report", "Verdict"]
 
@@ -42,10 +44,17 @@ class Verdict(StrEnum):
         return {"VALID": 0, "INVALID": 1, "INDETERMINATE": 2}[self.value]
 
 
+def _keep_reason(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A :class:`Reason` stays one (its template, for a report shown in another language)."""
+    return value if isinstance(value, Reason) else handler(value)
+
+
 class Check(BaseModel):
     name: str
     status: CheckStatus
-    reason: str
+    reason: Annotated[str, WrapValidator(_keep_reason)]
+    """Why, in English (the JSON report's words); a :class:`~registry.locales.reasons.Reason`
+    when the verifier made it, so a report for a person can show it in another language."""
     details: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -30,6 +30,7 @@ from registry.core.credential import recipient_matches
 from registry.core.pathway import Pathway, pathway_digest
 from registry.core.stacking import Component, component_digest_multibase, component_of, evaluate
 from registry.errors import InvalidInput, RegistryError
+from registry.locales.reasons import Reason, phrase
 from registry.verify.report import Check, CheckStatus, Report, Verdict
 from registry.verify.verifier import Verifier
 
@@ -80,61 +81,92 @@ def _pathway_check(verifier: Verifier, pathway: Pathway, digest: str, reports: S
         {(int(r.credential["chainId"]), str(r.credential["registry"])) for r in reports if r.credential.get("registry")}
     )
     if not places:
-        return _check("pathway", CheckStatus.INDETERMINATE, "no readable component names a registry to look in")
+        return _check("pathway", CheckStatus.INDETERMINATE, Reason("no readable component names a registry to look in"))
     if len(places) > 1:
         where = ", ".join(f"{r} on chain {c}" for c, r in places)
         return _check(
             "pathway",
             CheckStatus.INDETERMINATE,
-            f"the components come from several registries ({where}): a stack is checked in one",
+            Reason("the components come from several registries ({where}): a stack is checked in one", where=where),
         )
     chain_id, registry = places[0]
     if verifier.policy.offline:
-        return _check("pathway", CheckStatus.INDETERMINATE, "not checked: offline mode, the chain was not consulted")
+        return _check(
+            "pathway", CheckStatus.INDETERMINATE, Reason("not checked: offline mode, the chain was not consulted")
+        )
     trust = verifier.policy.trust_source(chain_id, registry)
     try:
         snap = verifier.chain_snapshot(chain_id, registry, [digest])
     except RegistryError as exc:
-        return _check("pathway", CheckStatus.INDETERMINATE, f"could not read the chain: {exc}")
+        return _check(
+            "pathway", CheckStatus.INDETERMINATE, Reason("could not read the chain: {problem}", problem=str(exc))
+        )
     batch = snap.batches.get(digest.lower()) or snap.batches.get(digest)
     if batch is None:
         return _check(
             "pathway",
             CheckStatus.FAIL,
-            f"pathway {pathway.id} version {pathway.version} (digest {digest}) is not anchored in registry "
-            f"{registry} on chain {chain_id}: its rule is nobody's word (`registry pathway publish` anchors it)",
+            Reason(
+                "pathway {id} version {version} (digest {digest}) is not anchored in registry {registry} on chain "
+                "{chain_id}: its rule is nobody's word (`registry pathway publish` anchors it)",
+                id=pathway.id,
+                version=pathway.version,
+                digest=digest,
+                registry=registry,
+                chain_id=chain_id,
+            ),
         )
     issuer = snap.issuers.get(batch.issuer_id)
     key = snap.keys.get(batch.key_id)
     details = {"chainId": chain_id, "registry": registry, "block": batch.block_number, "anchoredAt": batch.anchored_at}
     if issuer is None or issuer.did != pathway.owner:
-        named = f"{issuer.name} ({issuer.uri})" if issuer is not None else f"issuer #{batch.issuer_id}"
+        named = (
+            f"{issuer.name} ({issuer.uri})"
+            if issuer is not None
+            else Reason("issuer #{issuer_id}", issuer_id=batch.issuer_id)
+        )
         return _check(
             "pathway",
             CheckStatus.FAIL,
-            f"the pathway's digest was anchored by {named}, not by its owner {pathway.owner}",
+            Reason(
+                "the pathway's digest was anchored by {named}, not by its owner {owner}",
+                named=named,
+                owner=pathway.owner,
+            ),
             **details,
         )
     if key is not None and key.compromised_for(batch.anchored_at):
         return _check(
             "pathway",
             CheckStatus.FAIL,
-            f"the pathway was anchored with key {key.address}, declared compromised from before that time",
+            Reason(
+                "the pathway was anchored with key {key}, declared compromised from before that time", key=key.address
+            ),
             **details,
         )
     if trust is None:
         return _check(
             "pathway",
             CheckStatus.INDETERMINATE,
-            f"registry {registry} on chain {chain_id} is not one you trust "
-            f"(`registry trust add {chain_id} {registry}`)",
+            Reason(
+                "registry {registry} on chain {chain_id} is not one you trust "
+                "(`registry trust add {chain_id} {registry}`)",
+                registry=registry,
+                chain_id=chain_id,
+            ),
             **details,
         )
     return _check(
         "pathway",
         CheckStatus.PASS,
-        f"pathway {pathway.id} version {pathway.version} anchored by its owner {issuer.name} ({pathway.owner}) "
-        f"in block {batch.block_number}",
+        Reason(
+            "pathway {id} version {version} anchored by its owner {name} ({owner}) in block {block}",
+            id=pathway.id,
+            version=pathway.version,
+            name=issuer.name,
+            owner=pathway.owner,
+            block=batch.block_number,
+        ),
         **details,
     )
 
@@ -175,7 +207,9 @@ def verify_stack(
             _check(
                 "learner",
                 CheckStatus.INDETERMINATE,
-                "no learner given: disclose the learner's e-mail once (--learner) to bind the files to one person",
+                Reason(
+                    "no learner given: disclose the learner's e-mail once (--learner) to bind the files to one person"
+                ),
             )
         )
     else:
@@ -185,12 +219,18 @@ def verify_stack(
                 _check(
                     "learner",
                     CheckStatus.FAIL,
-                    f"{', '.join(others)} name(s) another learner: a stack is one person's",
+                    Reason("{files} name(s) another learner: a stack is one person's", files=", ".join(others)),
                     files=others,
                 )
             )
         else:
-            checks.append(_check("learner", CheckStatus.PASS, f"every readable component names the learner {learner}"))
+            checks.append(
+                _check(
+                    "learner",
+                    CheckStatus.PASS,
+                    Reason("every readable component names the learner {learner}", learner=learner),
+                )
+            )
 
     components: list[Component] = []
     result = None
@@ -210,7 +250,11 @@ def verify_stack(
                 _check(
                     "rule",
                     CheckStatus.PASS,
-                    f"the requirements of {pathway.name} are met ({evaluation.total_credits:g} credits)",
+                    Reason(
+                        "the requirements of {name} are met ({credits:g} credits)",
+                        name=pathway.name,
+                        credits=evaluation.total_credits,
+                    ),
                 )
             )
         else:
@@ -218,7 +262,10 @@ def verify_stack(
                 _check(
                     "rule",
                     CheckStatus.INDETERMINATE,
-                    "not complete yet: " + ("; ".join(missing[:5]) or "the qualification's credits are not reached"),
+                    Reason(
+                        "not complete yet: {missing}",
+                        missing="; ".join(missing[:5]) or phrase("the qualification's credits are not reached"),
+                    ),
                     missing=missing,
                 )
             )
@@ -264,20 +311,34 @@ def verify_umbrella(
     stack = verify_stack(verifier, pathway, files, learner=learner)
     name, data = umbrella
     report = verifier.verify(data, source=name)
-    problems: list[str] = []
+    problems: list[Reason] = []
     status = CheckStatus.PASS
     if report.verdict is not Verdict.VALID:
         status = CheckStatus.FAIL if report.verdict is Verdict.INVALID else CheckStatus.INDETERMINATE
-        problems.append(f"the qualification credential is {report.verdict.value} ({report.summary})")
+        problems.append(
+            Reason(
+                "the qualification credential is {verdict} ({summary})",
+                verdict=report.verdict.value,
+                summary=report.summary,
+            )
+        )
     else:
         doc = credfile.parse_credential_file(data).credential
         if report.credential.get("issuerId") != pathway.owner:
-            problems.append(f"it was issued by {report.credential.get('issuerId')}, not the owner {pathway.owner}")
+            problems.append(
+                Reason(
+                    "it was issued by {issuer}, not the owner {owner}",
+                    issuer=report.credential.get("issuerId"),
+                    owner=pathway.owner,
+                )
+            )
         achievement = doc.get("credentialSubject", {}).get("achievement", {})
         if achievement.get("id") != f"{pathway.id}#qualification":
-            problems.append(f"it awards {achievement.get('id')}, not this pathway's qualification")
+            problems.append(
+                Reason("it awards {achievement}, not this pathway's qualification", achievement=achievement.get("id"))
+            )
         if learner is not None and not recipient_matches(doc, learner):
-            problems.append("it names another learner")
+            problems.append(Reason("it names another learner"))
         named = {(r.get("id"), r.get("digestMultibase")) for r in doc.get("relatedResource", []) if isinstance(r, dict)}
         used = {key for node in (stack.result or {}).get("nodes", []) for key in node["satisfied_by"]}
         presented = {
@@ -286,15 +347,25 @@ def verify_umbrella(
             if c.source in used
         }
         if presented - named:
-            problems.append(f"{len(presented - named)} presented component(s) are not among those it names")
+            problems.append(
+                Reason("{count} presented component(s) are not among those it names", count=len(presented - named))
+            )
         if named - presented:
-            problems.append(f"{len(named - presented)} component(s) it names were not presented (or do not count)")
+            problems.append(
+                Reason(
+                    "{count} component(s) it names were not presented (or do not count)", count=len(named - presented)
+                )
+            )
         status = CheckStatus.FAIL if problems else CheckStatus.PASS
     check = _check(
         "umbrella",
         status,
         "; ".join(problems)
-        or f"the qualification {achievement.get('name')} names exactly the {len(named)} components presented",
+        or Reason(
+            "the qualification {name} names exactly the {count} components presented",
+            name=achievement.get("name"),
+            count=len(named),
+        ),
     )
     checks = [*stack.checks, check]
     verdict, summary = _verdict(stack.components, checks)

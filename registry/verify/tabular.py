@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from registry.core.baking import extract_if_baked
+from registry.locales.reasons import Reason
 from registry.verify.report import CHECK_NAMES, OPTIONAL_CHECKS, Check, CheckStatus, Report, Verdict
 from registry.verify.verifier import Verifier
 
@@ -87,7 +88,7 @@ def format_failure(source: str, reason: str, checked_at: datetime) -> Report:
         Check(
             name=name,
             status=CheckStatus.INDETERMINATE,
-            reason="not checked: the file is not a valid credential file",
+            reason=Reason("not checked: the file is not a valid credential file"),
         )
         for name in CHECK_NAMES[1:]
         if name not in OPTIONAL_CHECKS
@@ -199,7 +200,10 @@ def verify_batch(
     where: list[int] = []
     for i, file in enumerate(files):
         if file.data is None:
-            out[i] = (format_failure(file.source, file.problem or "the file could not be read", checked_at), None)
+            out[i] = (
+                format_failure(file.source, file.problem or Reason("the file could not be read"), checked_at),
+                None,
+            )
             continue
         try:
             payload = extract_if_baked(file.data)

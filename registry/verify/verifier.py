@@ -24,6 +24,7 @@ from registry.chain.quorum import Quorum, RpcDisagreement
 from registry.chain.reads import ChainReader
 from registry.core.signing import Canonicalizer
 from registry.errors import ChainUnavailable, ConfigError, NotARegistry, RegistryError
+from registry.locales.reasons import Reason
 from registry.verify.checks import (
     CHAIN_CHECKS,
     Item,
@@ -112,14 +113,16 @@ class Verifier:
                         item.set(
                             name,
                             CheckStatus.INDETERMINATE,
-                            "not checked: offline mode, the chain was not consulted",
+                            Reason("not checked: offline mode, the chain was not consulted"),
                         )
                 if item.signature is not None and item.pending("signature"):
                     item.set(
                         "signature",
                         CheckStatus.INDETERMINATE,
-                        "the signature verifies, but whether its key is the issuer's is on the chain: offline mode, "
-                        "the chain was not consulted",
+                        Reason(
+                            "the signature verifies, but whether its key is the issuer's is on the chain: offline "
+                            "mode, the chain was not consulted"
+                        ),
                     )
         else:
             groups: dict[tuple[int, str], list[Item]] = {}
@@ -148,7 +151,10 @@ class Verifier:
                 urls = self.rpc_urls or known_rpcs().get(chain_id, [])
                 if not urls:
                     raise ConfigError(
-                        f"no RPC URL known for chain {chain_id}: pass --rpc URL or add it to networks.json"
+                        Reason(
+                            "no RPC URL known for chain {chain_id}: pass --rpc URL or add it to networks.json",
+                            chain_id=chain_id,
+                        )
                     )
                 readers = [ChainReader(url, registry, timeout=self.timeout) for url in urls]
                 self._clients[key] = readers[0] if len(readers) == 1 else Quorum(readers)
@@ -174,22 +180,34 @@ class Verifier:
         except RpcDisagreement as exc:
             self._indeterminate(
                 group,
-                f"the RPCs given do not confirm each other: {exc}; verify again, or with RPC endpoints you trust",
+                Reason(
+                    "the RPCs given do not confirm each other: {problem}; verify again, or with RPC endpoints you "
+                    "trust",
+                    problem=str(exc),
+                ),
             )
         except NotARegistry as exc:
             for item in group:
                 item.set("anchor", CheckStatus.FAIL, str(exc))
-            self._indeterminate(group, "not checked: the address is not a credential registry")
+            self._indeterminate(group, Reason("not checked: the address is not a credential registry"))
         except ChainUnavailable as exc:
             if isinstance(client, Quorum):
                 self._indeterminate(
                     group,
-                    f"no second opinion: the RPC {exc.url} could not answer ({exc.reason}), and with "
-                    f"{len(client.readers)} RPCs given every one must answer alike; try again, or leave that RPC out "
-                    "knowing that one RPC alone is trusted blindly",
+                    Reason(
+                        "no second opinion: the RPC {url} could not answer ({problem}), and with {count} RPCs given "
+                        "every one must answer alike; try again, or leave that RPC out knowing that one RPC alone "
+                        "is trusted blindly",
+                        url=exc.url,
+                        problem=exc.reason,
+                        count=len(client.readers),
+                    ),
                 )
             else:
-                self._indeterminate(group, f"could not read the chain ({exc.reason}); try again or use another RPC")
+                self._indeterminate(
+                    group,
+                    Reason("could not read the chain ({problem}); try again or use another RPC", problem=exc.reason),
+                )
 
     def _trust_source(self, chain_id: int, registry: str) -> str | None:
         """:meth:`VerificationPolicy.trust_source`, remembered per registry when the policy names
@@ -214,8 +232,13 @@ class Verifier:
         if snap.chain_id != chain_id:
             self._indeterminate(
                 group,
-                f"the RPC {client.rpc_url} serves chain {snap.chain_id}, but the credential was anchored on chain "
-                f"{chain_id}: give an RPC endpoint of chain {chain_id}",
+                Reason(
+                    "the RPC {url} serves chain {served}, but the credential was anchored on chain {chain_id}: give "
+                    "an RPC endpoint of chain {chain_id}",
+                    url=client.rpc_url,
+                    served=snap.chain_id,
+                    chain_id=chain_id,
+                ),
             )
             return
         if isinstance(client, Quorum):  # read at the lowest head of the RPCs: a later anchor is not there yet
@@ -223,9 +246,12 @@ class Verifier:
             for item in [i for i in group if claimed.get(id(i), 0) > snap.head]:
                 self._indeterminate(
                     [item],
-                    f"the RPCs were read at block {snap.head}, the lowest of their heads, but the file says its "
-                    f"batch was anchored in block {claimed[id(item)]}: an RPC is behind (or claims to be); verify "
-                    "again shortly",
+                    Reason(
+                        "the RPCs were read at block {head}, the lowest of their heads, but the file says its batch "
+                        "was anchored in block {block}: an RPC is behind (or claims to be); verify again shortly",
+                        head=snap.head,
+                        block=claimed[id(item)],
+                    ),
                 )
             group = [i for i in group if claimed.get(id(i), 0) <= snap.head]
         if not snap.has_code:
@@ -233,9 +259,11 @@ class Verifier:
                 item.set(
                     "anchor",
                     CheckStatus.FAIL,
-                    f"there is no contract at {registry} on chain {chain_id}",
+                    Reason(
+                        "there is no contract at {registry} on chain {chain_id}", registry=registry, chain_id=chain_id
+                    ),
                 )
-            self._indeterminate(group, "not checked: the registry contract does not exist")
+            self._indeterminate(group, Reason("not checked: the registry contract does not exist"))
             return
         trusted = self._trust_source(chain_id, registry)
         directory = Directory(client)
@@ -245,9 +273,14 @@ class Verifier:
                 item.set(
                     "anchor",
                     CheckStatus.FAIL,
-                    f"the root {item.root} is not anchored in registry {registry} on chain {chain_id}",
+                    Reason(
+                        "the root {root} is not anchored in registry {registry} on chain {chain_id}",
+                        root=item.root,
+                        registry=registry,
+                        chain_id=chain_id,
+                    ),
                 )
-                self._indeterminate([item], "not checked: the batch root is not on chain")
+                self._indeterminate([item], Reason("not checked: the batch root is not on chain"))
                 continue
             anchor_check(item, batch, snap.head, chain_id, registry, self.policy)
             entry = snap.issuers[batch.issuer_id]
@@ -291,12 +324,17 @@ class Verifier:
                 except RegistryError:
                     continue
                 if owner:
-                    self._elsewhere[key] = (
-                        f"registry {registry} on chain {chain_id} is not one you trust, and the issuer this "
-                        f"file names, {identity}, is admitted as entry #{owner} of registry {address}, which "
-                        f"you do trust ({source}): a file in its name anchored in another registry is most "
-                        "likely a look-alike's forgery. Do not trust this registry unless the issuer itself "
-                        "confirms it uses it"
+                    self._elsewhere[key] = Reason(
+                        "registry {registry} on chain {chain_id} is not one you trust, and the issuer this file "
+                        "names, {identity}, is admitted as entry #{owner} of registry {address}, which you do trust "
+                        "({source}): a file in its name anchored in another registry is most likely a look-alike's "
+                        "forgery. Do not trust this registry unless the issuer itself confirms it uses it",
+                        registry=registry,
+                        chain_id=chain_id,
+                        identity=identity,
+                        owner=owner,
+                        address=address,
+                        source=source,
                     )
                     break
         return self._elsewhere[key]

@@ -2,6 +2,7 @@
 // library bundle without the page UI (lib.js, registry/artifacts/verifier-lib.js).
 import { extractIfBaked } from "./baking.js";
 import { euElements } from "./elements.js";
+import { reason, setReasons } from "./i18n.js";
 import { canonicalIssuerId } from "./identity.js";
 import { evaluate, loadPathway, pathwayDigest } from "./pathway.js";
 import { checkSignature, PROOF_TYPE_DI } from "./signature.js";
@@ -137,5 +138,11 @@ export const api = {
   optionalChecks: OPTIONAL_CHECKS,
   euElements,
   canonicalIssuerId,
+  /** A check's reason (English) in a language: `table` is {English template: translation}
+   * (registry.locales.reasons.reason_table), as the page's own report uses it. */
+  translateReason: (text, table) => {
+    setReasons(table);
+    return reason(text);
+  },
   version: "credreg-verifier-page-2",
 };

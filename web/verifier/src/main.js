@@ -1,10 +1,10 @@
 // Entry point of the self-contained verifier page: `window.credentialRegistry` (api.js) and the UI.
 import { api, credentialDocument, csvText, isObject, learnerName, reportRow, subjectOf } from "./api.js";
 import { euElements } from "./elements.js";
-import { setCatalog, t, translatePage } from "./i18n.js";
+import { setCatalog, setReasons, t, translatePage } from "./i18n.js";
 import { InvalidInput, loadPathway } from "./pathway.js";
 import { verifyStack } from "./stack.js";
-import { checkList, renderStack, reportJson, verdictWord } from "./stackview.js";
+import { checkList, renderStack, reportJson, summaryText, verdictWord } from "./stackview.js";
 import { trustTable, verify, verifyMany } from "./verifier.js";
 
 window.credentialRegistry = api;
@@ -91,8 +91,12 @@ function render(report, doc = null) {
         verdictWord(report.verdict),
       ),
     ),
-    // The summary is the failing checks' reasons (English for now), or that every check passed.
-    el("p", { id: "summary" }, report.summary === "all checks passed" ? t("all checks passed") : report.summary),
+    // The summary is the failing checks' reasons (in the page's language), or that every check passed.
+    el(
+      "p",
+      { id: "summary" },
+      report.summary === "all checks passed" ? t("all checks passed") : summaryText(report.summary),
+    ),
   );
   const cred = report.credential;
   if (cred && Object.keys(cred).length) {
@@ -166,6 +170,7 @@ function setup() {
   if (!form) return;
   const config = JSON.parse($("verifier-config").textContent || "{}");
   setCatalog(config.messages);
+  setReasons(config.reasons);
   translatePage(config.lang);
   languageSwitch(config.languages);
   if (config.rpc && !$("rpc").value) $("rpc").value = config.rpc;
@@ -327,7 +332,7 @@ function renderBulk(table) {
         el("td", {}, r.achievement),
         el("td", {}, r.issuer_name),
         el("td", {}, el("span", { class: `verdict ${r.verdict.toLowerCase()}` }, verdictWord(r.verdict))),
-        el("td", {}, r.reason),
+        el("td", {}, summaryText(r.reason)),
       ),
     );
   }

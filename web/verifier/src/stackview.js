@@ -2,8 +2,9 @@
 // words and colour), the stack checks, each requirement with the files that satisfy it or what is
 // missing, the credits, the files that count for nothing, then each file's own checks. Also the
 // parts the page's one-file result shares (check list, verdict words, the report as JSON). Every
-// word through i18n.js `t`; the reasons of the checks stay as the verification modules give them.
-import { t } from "./i18n.js";
+// word through i18n.js `t`; the reasons of the checks (English, as the verification modules give
+// them) through i18n.js `reason`, matched against the page's table of reason templates.
+import { reason, summary, t } from "./i18n.js";
 import { nodesOf } from "./pathway.js";
 
 function el(tag, attrs = {}, ...children) {
@@ -70,6 +71,17 @@ function checkName(name) {
   return wordOf(words, name);
 }
 
+/** The checks a summary can name (checkName knows their words). */
+const CHECKS = [
+  ...["format", "integrity", "inclusion", "anchor", "issuer", "signature", "revocation", "lineage", "validity"],
+  ...["pathway", "rule", "learner", "did", "umbrella"],
+];
+
+/** A report's summary ("check: reason; ...") in the page's language. */
+export function summaryText(text) {
+  return summary(text, CHECKS, checkName);
+}
+
 /** The status of a check in words. */
 function statusWord(status) {
   return wordOf({ pass: t("pass"), fail: t("fail"), indeterminate: t("indeterminate") }, status);
@@ -89,7 +101,7 @@ export function checkList(id, checks) {
         el("strong", {}, checkName(c.name)),
         " ",
         el("span", { class: "status" }, statusWord(c.status)),
-        el("p", {}, c.reason),
+        el("p", {}, reason(c.reason)),
       ),
     ),
   );
@@ -172,7 +184,7 @@ export function renderStack(out, report, pathway = null) {
       ),
     ),
     el("p", { id: "verdict-meaning", class: `meaning ${verdict.toLowerCase()}` }, meaning(verdict)),
-    el("p", { id: "summary" }, report.summary),
+    el("p", { id: "summary" }, summaryText(report.summary)),
   );
   const p = report.pathway;
   const dl = el("dl", { class: "facts", id: "pathway-facts" });
@@ -240,7 +252,7 @@ export function renderStack(out, report, pathway = null) {
           `${r.source}: `,
           el("span", { class: `verdict ${r.verdict.toLowerCase()}` }, verdictWord(r.verdict)),
         ),
-        el("p", {}, r.summary),
+        el("p", {}, summaryText(r.summary)),
         checkList(`file-checks-${i + 1}`, r.checks),
       ),
     );

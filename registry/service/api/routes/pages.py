@@ -20,6 +20,7 @@ from registry import locales
 from registry.chain.artifacts import ARTIFACT_DIR
 from registry.core.credential import eu_elements
 from registry.errors import AuthenticationError, ConfigError, Conflict, NotFound, RegistryError
+from registry.locales.reasons import reason_table
 from registry.locales.words import check_labels
 from registry.service.api.deps import SESSION_COOKIE, PageIssuer, SessionDep, StateDep
 from registry.service.api.downloads import file_response
@@ -225,6 +226,7 @@ def _live_labels(lang: str) -> dict[str, Any]:
         "downloadFailed": t.gettext("the credential file could not be downloaded (%(status)s)."),
         "failed": t.gettext("the verifier stopped: %(error)s"),
         "noLibrary": t.gettext("the verifier script did not load."),
+        "reasons": reason_table(lang),
     }
 
 

@@ -28,11 +28,21 @@
     }
   }
 
+  function reasonElement(text, config) {
+    const lib = window.credentialRegistry;
+    const table = config.labels.reasons || {};
+    const shown =
+      lib && typeof lib.translateReason === "function" && Object.keys(table).length
+        ? lib.translateReason(text, table)
+        : text;
+    const english = config.lang && config.lang !== "en" && shown === text;
+    return el("p", english ? { lang: "en" } : {}, [shown]);
+  }
+
   function render(out, report, config) {
     const L = config.labels;
     const verdict = String(report.verdict);
     const marks = { pass: "✔", fail: "✘", indeterminate: "?" };
-    const foreign = config.lang && config.lang !== "en" ? { lang: "en" } : {};
     const list = el("ul", { class: "checks", id: "live-checks" });
     for (const check of report.checks) {
       list.append(
@@ -42,8 +52,9 @@
           el("strong", {}, [L.checks[check.name] || check.name]),
           " ",
           el("span", { class: "status" }, [L.statuses[check.status] || check.status]),
-          // The reasons are the verifier's (English) words, as on the verify page.
-          el("p", foreign, [check.reason]),
+          // The reasons in the page's language (the verifier library matches them against the
+          // table of reason templates); one left untranslated keeps its English (lang="en").
+          reasonElement(check.reason, config),
         ]),
       );
     }
