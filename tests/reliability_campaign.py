@@ -225,13 +225,16 @@ def crash_campaign(
             log(f"kill {result.crash_runs} at {label}: {len(result.violations)} violation(s) so far")
 
     def released_some() -> None:
-        """Something to revoke: run the worker (no kill) until a credential is released."""
+        """Something to revoke: run the worker (no kill) until a credential of the issuer is
+        released (the fresh issuers' credentials are not its to revoke or replace)."""
 
         def any_released() -> bool:
             with Session(db.engine) as session:
                 return (
                     session.exec(
-                        select(CredentialRow.id).where(CredentialRow.state == CredentialState.RELEASED)
+                        select(CredentialRow.id)
+                        .where(CredentialRow.state == CredentialState.RELEASED)
+                        .where(CredentialRow.issuer_id == issuer_id)
                     ).first()
                     is not None
                 )

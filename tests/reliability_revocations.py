@@ -121,7 +121,11 @@ def request_revocations(
         asked_batches |= {c.batch_id for c in session.exec(select(CredentialRow)) if c.id in lineage}
         candidates = sorted(
             c.id
-            for c in session.exec(select(CredentialRow).where(CredentialRow.state == CredentialState.RELEASED))
+            for c in session.exec(
+                select(CredentialRow)
+                .where(CredentialRow.state == CredentialState.RELEASED)
+                .where(CredentialRow.issuer_id == issuer_id)  # another issuer's is not ours to revoke
+            )
             if c.id not in asked
         )
         for cid in rng.sample(candidates, min(credentials, len(candidates))):
@@ -129,7 +133,9 @@ def request_revocations(
         if batch:
             confirmed = sorted(
                 int(b.id or 0)
-                for b in session.exec(select(Batch).where(Batch.state == BatchState.CONFIRMED))
+                for b in session.exec(
+                    select(Batch).where(Batch.state == BatchState.CONFIRMED).where(Batch.issuer_id == issuer_id)
+                )
                 if b.id not in asked_batches
             )
             if confirmed:
