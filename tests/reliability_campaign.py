@@ -174,9 +174,9 @@ def crash_campaign(
     A random run draws its pause point from every one of ALL_STEPS (key changes included) and
     queues what that point needs. Without ``random_window`` it is killed at that point. With it
     (the long bench campaign) a share ``point_share`` of random runs is killed at the drawn point,
-    the others at a seeded delay in that window, reaching the moments between the named steps;
-    such a worker writes every step it passes (``REGISTRY_WORKER_TRACE_FILE``), so each kill is
-    counted at the last point it passed.
+    the others at a seeded delay in that window after the worker passed the drawn point, reaching
+    the moments between it and the next steps; such a worker writes every step it passes
+    (``REGISTRY_WORKER_TRACE_FILE``), so each kill is counted at the last point it passed.
 
     Every random choice comes from ``random.Random(seed)``, and the seed is printed (and named in
     every violation), so a failing campaign can be run again as it was: kills at a point replay
@@ -295,6 +295,10 @@ def crash_campaign(
             else:
                 assert random_window is not None
                 proc.start(trace=True)
+                # The moment counts from the worker passing the drawn point: from its start, a
+                # kill mostly lands in the import (a second or two on a loaded machine, nothing
+                # written) or after the work is done (a batch is confirmed within a second).
+                proc.wait_passed(point, 60)
                 time.sleep(rng.uniform(*random_window))
                 proc.kill()
                 passed = proc.last_step() or NO_STEP

@@ -86,7 +86,8 @@ STEP_KINDS = {
 }
 """The kind of request a pause point belongs to."""
 NO_STEP = "start"
-"""Where a kill at a random moment struck when the worker had passed no pause point yet."""
+"""Where a kill at a random moment struck when the worker had passed no pause point yet (a
+traced worker writes it once built)."""
 
 
 def rpc(url: str, method: str, *params: Any) -> Any:
@@ -187,13 +188,28 @@ class WorkerProcess:
             return None
         return text.split()[0] if text.strip() else None
 
-    def last_step(self) -> str | None:
-        """The last pause point this run passed (started with ``trace``), ``None`` before any."""
+    def passed(self) -> list[str]:
+        """The pause points this run passed so far (started with ``trace``), ``start`` first."""
         try:
-            steps = self.trace_file.read_text().split()
+            return self.trace_file.read_text().split()
         except FileNotFoundError:
-            return None
+            return []
+
+    def last_step(self) -> str | None:
+        """The last pause point this run passed (started with ``trace``): ``start`` when built
+        and none passed yet, ``None`` before it is built."""
+        steps = self.passed()
         return steps[-1] if steps else None
+
+    def wait_passed(self, step: str, timeout: float = 60.0) -> None:
+        """Wait until this run (started with ``trace``) passed ``step``."""
+
+        def check() -> bool:
+            if not self.alive:
+                raise RuntimeError(f"{self.name} exited with {self.returncode}: {self.tail()}")
+            return step in self.passed()
+
+        wait_for(check, timeout, f"{self.name} to pass {step}", interval=0.01)
 
     def wait_paused(self, timeout: float = 60.0) -> str:
         def check() -> str | None:

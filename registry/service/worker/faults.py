@@ -78,15 +78,21 @@ def env_pause_hook(client: Chain) -> Callable[[str], None] | None:
     a worker reaching one of those steps appends ``"<step> <pid>"`` to the file and then sleeps
     until it is killed, so the harness can SIGKILL it exactly there. With
     ``REGISTRY_WORKER_TRACE_FILE`` it appends every step it passes to that file (and goes on), so a
-    kill at a random moment is known to have struck after the last step written. Honoured on
-    development chains only (31337, 1337): a production worker never pauses or traces.
+    kill at a random moment is known to have struck after the last step written; it writes
+    ``start`` first, once the worker is built (so a harness can time a kill from then). Honoured
+    on development chains only (31337, 1337): a production worker never pauses or traces.
     """
     steps = {s.strip() for s in os.environ.get(PAUSE_AT_ENV, "").split(",") if s.strip()}
     report = os.environ.get(PAUSE_FILE_ENV)
     trace = os.environ.get(TRACE_FILE_ENV)
     pausing = bool(steps and report)
+    if trace and client.reads.chain_id() not in DEV_CHAIN_IDS:
+        trace = None
     if not pausing and not trace:
         return None
+    if trace:
+        with open(trace, "a", encoding="utf-8") as fh:
+            fh.write("start\n")
 
     def hook(step: str) -> None:
         if client.reads.chain_id() not in DEV_CHAIN_IDS:
