@@ -10,8 +10,9 @@ kill (no credential, revocation or supersession lost, nothing anchored, revoked,
 key-registered twice, no new file released before the chain records what it replaces, every
 chain write recorded before it was sent, no nonce shared or skipped, a done key change the key of
 record, every batch anchored after its issuer's key change). A random kill draws a pause point
-from all of them, key changes included; in the long campaign half the random kills strike at the
-drawn point, the others at a random moment (counted at the last point the worker passed).
+from all of them, key changes included; half the random kills strike at the drawn point, the
+others at a random moment 0-0.5 s after the worker passed it (counted at the last point it
+passed then).
 
 Quick mode: one kill per step plus two random ones (SQLite). ``--long``: each step four times
 plus 80 random kills on SQLite, and each step twice plus 40 random kills on PostgreSQL
