@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from sqlmodel import Session, select
@@ -31,6 +33,7 @@ from registry.service.store import (
     RevocationState,
     Supersession,
 )
+from registry.service.worker.faults import PAUSE_AT_ENV, PAUSE_FILE_ENV, TRACE_FILE_ENV, env_pause_hook
 from registry.verify import CheckStatus, Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
 from tests.reliability_campaign import crash_campaign, draw_random_run
@@ -129,3 +132,26 @@ def test_random_runs_draw_every_pause_point_key_changes_included() -> None:
     windowed = [draw_random_run(rng, (0.5, 4.0), 0.5) for _ in range(2000)]
     assert 800 < sum(at for _, at in windowed) < 1200
     assert {p for p, at in windowed if at} >= set(KEY_CHANGE_STEPS)
+
+
+def _fake_client(chain_id: int) -> Any:
+    return SimpleNamespace(reads=SimpleNamespace(chain_id=lambda: chain_id))
+
+
+def test_a_traced_worker_writes_start_then_every_point_it_passes_on_dev_chains_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a random-moment kill is counted by: ``start`` once the worker is built, then every
+    pause point, without pausing; a production chain gets no hook at all."""
+    trace = tmp_path / "worker.trace"
+    monkeypatch.setenv(TRACE_FILE_ENV, str(trace))
+    monkeypatch.delenv(PAUSE_AT_ENV, raising=False)
+    monkeypatch.delenv(PAUSE_FILE_ENV, raising=False)
+    hook = env_pause_hook(cast(Any, _fake_client(31337)))
+    assert hook is not None
+    for step in ("sealed", "key_change_signed", "key_changed"):
+        hook(step)  # returns: nothing pauses
+    assert trace.read_text().split() == ["start", "sealed", "key_change_signed", "key_changed"]
+    trace.unlink()
+    assert env_pause_hook(cast(Any, _fake_client(1))) is None
+    assert not trace.exists()
