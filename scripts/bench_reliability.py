@@ -123,7 +123,9 @@ def run(
         plans = [p for p in plans if p[0] != "postgresql"]
     per_db: dict[str, Any] = {}
     for i, (kind, kind_rounds, kind_random) in enumerate(plans):
-        with tempfile.TemporaryDirectory() as tmp:
+        # stdout is the JSON document alone (here and in scripts/bench.py): the campaign's seed
+        # line goes to stderr with its log.
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):
             per_db[kind] = _campaign(
                 kind, Path(tmp), rounds=kind_rounds, random_kills=kind_random, seed=seed + i, point_share=point_share
             )
@@ -147,11 +149,6 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=100, help="seed of the first campaign (the next: +1)")
     parser.add_argument("--point-share", type=float, default=0.5, help="share of random kills at a drawn point")
     args = parser.parse_args(argv)
-    with contextlib.redirect_stdout(sys.stderr):  # stdout is the JSON document alone
-        return _run_args(args)
-
-
-def _run_args(args: argparse.Namespace) -> dict[str, Any]:
     kinds = None if args.db is None else (["sqlite", "postgresql"] if args.db == "both" else [args.db])
     return run(
         args.long,
