@@ -16,15 +16,18 @@
 * :func:`~tests.reliability_supersessions.check_supersessions`: no correction or renewal lost, no
   new file released before the chain records what it replaces, every one done in the database
   recorded on chain, and (``final``) every one done by the one transaction it names.
-* :func:`crash_campaign`: issue, revoke, correct or renew, start, kill (at a step or at a random
-  moment), check, restart; many times; then let the worker finish and check again.
+* :func:`~tests.reliability_keys.check_key_changes`: every ``setSigningKey`` recorded and sent
+  once, a done key change the key of record, every batch on chain anchored after its issuer's
+  key change.
+
+The campaign itself (issue, revoke, correct or renew, admit issuers, start, kill at a step or at
+a random moment, check, restart; many times) is :func:`tests.reliability_campaign.crash_campaign`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import random
 import select as select_mod
 import signal
 import socket
@@ -33,7 +36,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +60,10 @@ from registry.service.store import (
     RevocationState,
     Supersession,
 )
-from registry.service.worker.faults import KEY_CHANGE_FAULT_POINTS, SUPERSESSION_FAULT_POINTS
+from registry.service.worker.faults import KEY_CHANGE_FAULT_POINTS, SUPERSESSION_FAULT_POINTS, TRACE_FILE_ENV
 from tests.chain_fixtures import Registry, free_port
 from tests.clock import python
-from tests.reliability_keys import KEYSTORE_PASSPHRASE, check_key_changes, fresh_issuer
-from tests.reliability_revocations import check_revocations, request_revocations
-from tests.reliability_supersessions import check_supersessions, new_credentials, request_supersessions
+from tests.reliability_keys import KEYSTORE_PASSPHRASE
 from tests.service_support import Database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,10 +72,22 @@ PIPELINE_STEPS = ("sealed", "signed", "sent", "broadcast", "mined", "releasing",
 REVOCATION_STEPS = ("revocation_signed", "revocation_sent", "revocation_broadcast", "revocation_mined", "revoked")
 """The revocation's pause points (``registry.service.worker.faults.REVOCATION_FAULT_POINTS``)."""
 SUPERSESSION_STEPS = SUPERSESSION_FAULT_POINTS
+"""The pause points of a correction or renewal."""
 KEY_CHANGE_STEPS = KEY_CHANGE_FAULT_POINTS
 """A key change happens once per signing key: each run at one of these steps admits a fresh
 issuer (its own anchoring key in a keystore) whose first batch needs one."""
-"""The pause points of a correction or renewal."""
+ALL_STEPS = (*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS, *KEY_CHANGE_STEPS)
+"""Every pause point of the campaign: what a step run and a random run draw from."""
+STEP_KINDS = {
+    **dict.fromkeys(PIPELINE_STEPS, "anchor"),
+    **dict.fromkeys(REVOCATION_STEPS, "revocation"),
+    **dict.fromkeys(SUPERSESSION_STEPS, "supersession"),
+    **dict.fromkeys(KEY_CHANGE_STEPS, "key_change"),
+}
+"""The kind of request a pause point belongs to."""
+NO_STEP = "start"
+"""Where a kill at a random moment struck when the worker had passed no pause point yet (a
+traced worker writes it once built)."""
 
 
 def rpc(url: str, method: str, *params: Any) -> Any:
@@ -135,15 +147,21 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.pause_file = workdir / f"{name}.pause"
         self.log_file = workdir / f"{name}.log"
+        self.trace_file = workdir / f"{name}.trace"
         self.starts = 0
 
-    def start(self, pause_at: str | None = None) -> WorkerProcess:
+    def start(self, pause_at: str | None = None, *, trace: bool = False) -> WorkerProcess:
+        """Start it; ``pause_at``: pause at those steps; ``trace``: write every step passed
+        (:meth:`last_step`)."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         env = dict(self.env)
         self.pause_file.unlink(missing_ok=True)
+        self.trace_file.unlink(missing_ok=True)
         if pause_at:
             env["REGISTRY_WORKER_PAUSE_AT"] = pause_at
             env["REGISTRY_WORKER_PAUSE_FILE"] = str(self.pause_file)
+        if trace:
+            env[TRACE_FILE_ENV] = str(self.trace_file)
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
             log.write(f"\n--- start {self.starts} pause_at={pause_at}\n".encode())
@@ -169,6 +187,29 @@ class WorkerProcess:
         except FileNotFoundError:
             return None
         return text.split()[0] if text.strip() else None
+
+    def passed(self) -> list[str]:
+        """The pause points this run passed so far (started with ``trace``), ``start`` first."""
+        try:
+            return self.trace_file.read_text().split()
+        except FileNotFoundError:
+            return []
+
+    def last_step(self) -> str | None:
+        """The last pause point this run passed (started with ``trace``): ``start`` when built
+        and none passed yet, ``None`` before it is built."""
+        steps = self.passed()
+        return steps[-1] if steps else None
+
+    def wait_passed(self, step: str, timeout: float = 60.0) -> None:
+        """Wait until this run (started with ``trace``) passed ``step``."""
+
+        def check() -> bool:
+            if not self.alive:
+                raise RuntimeError(f"{self.name} exited with {self.returncode}: {self.tail()}")
+            return step in self.passed()
+
+        wait_for(check, timeout, f"{self.name} to pass {step}", interval=0.01)
 
     def wait_paused(self, timeout: float = 60.0) -> str:
         def check() -> str | None:
@@ -446,227 +487,3 @@ def idle(engine: Engine) -> bool:
             select(sa.func.count()).select_from(KeyChange).where(sa.column("state").in_(RevocationState.open_states()))
         ).one()
     return not open_batches and not queued and not revoking and not superseding and not keying
-
-
-@dataclass
-class CampaignResult:
-    crash_runs: int = 0
-    step_kills: Counter[str] = field(default_factory=Counter)
-    random_kills: int = 0
-    violations: list[str] = field(default_factory=list)
-    credentials: int = 0
-    batches: int = 0
-    revocations: int = 0
-    revocation_kills: int = 0
-    """Kills while a revocation was open (at a revocation step, or at random with one open)."""
-    supersessions: int = 0
-    supersession_kills: int = 0
-    """Kills while a correction or renewal was open (at its steps, or at random with one open)."""
-    key_changes: int = 0
-    key_change_kills: int = 0
-    """Kills while a signing-key registration was open."""
-    elapsed_s: float = 0.0
-
-    def figures(self) -> dict[str, Any]:
-        return {
-            "crash_runs": self.crash_runs,
-            "crash_violations": len(self.violations),
-            "crash_step_kills": dict(sorted(self.step_kills.items())),
-            "crash_random_kills": self.random_kills,
-            "crash_credentials": self.credentials,
-            "crash_batches": self.batches,
-            "crash_revocations": self.revocations,
-            "crash_revocation_kills": self.revocation_kills,
-            "crash_supersessions": self.supersessions,
-            "crash_supersession_kills": self.supersession_kills,
-            "crash_key_changes": self.key_changes,
-            "crash_key_change_kills": self.key_change_kills,
-            "crash_campaign_s": round(self.elapsed_s, 1),
-        }
-
-
-def crash_campaign(
-    registry: Registry,
-    db: Database,
-    issuer_id: int,
-    achievement_id: int,
-    workdir: Path,
-    *,
-    steps: list[str],
-    random_kills: int = 0,
-    random_window: tuple[float, float] | None = None,
-    seed: int = 1,
-    batch_size: int = 3,
-    confirmations: int = 2,
-    log: Callable[[str], None] | None = None,
-) -> CampaignResult:
-    """Kill the worker at each of ``steps`` (in order), then ``random_kills`` times at random;
-    restart after every kill and check the invariants; finally run it until idle.
-
-    Revocations are part of it: before a run at one of REVOCATION_STEPS a released credential
-    (every third time also a confirmed batch) is revoked, and random runs revoke one now and then,
-    so kills strike the revocation's steps too (anchors and revocations interleave on one key's
-    nonces); :func:`check_revocations` runs after every kill beside :func:`check_invariants`.
-    So are corrections and renewals: before a run at one of SUPERSESSION_STEPS (and now and then
-    before a random run) a released credential is corrected or renewed; its new credential is
-    anchored, then ``supersedeCredential`` sent, on the same key's nonces;
-    :func:`check_supersessions` runs after every kill too. Before a run at one of
-    KEY_CHANGE_STEPS a fresh issuer is admitted and a batch of its queued, so the worker registers
-    its signing key (``setSigningKey``, on that key's nonces) before anchoring;
-    :func:`check_key_changes` runs after every kill too (random runs draw no key change step).
-
-    Every random choice comes from ``random.Random(seed)``, and the seed is printed (and named in
-    every violation), so a failing campaign can be run again as it was. A random kill is at a
-    pipeline step drawn from the seed, which replays exactly; with ``random_window`` (the long
-    bench campaign) it is instead a seeded delay in that window, reaching the moments between the
-    named steps, but where the worker then is depends on timing and does not replay.
-    """
-    rng = random.Random(seed)
-    print(f"crash campaign: seed={seed} steps={len(steps)} random_kills={random_kills}", flush=True)
-    if log:
-        log(f"seed {seed} (every random choice derives from it)")
-    result = CampaignResult()
-    t0 = time.monotonic()
-    # Partial batches seal after 1 s, so leftovers of random runs are anchored too.
-    env = worker_env(registry, db, batch_size=batch_size, confirmations=confirmations, batch_max_age=1.0)
-    proc = WorkerProcess(env, workdir)
-    issued: set[str] = set()
-    requested: set[int] = set()
-    replacing: set[int] = set()
-    client = Chain(registry.rpc_url, registry.client.registry_address)
-    start = client.reads.head() + 1  # roots anchored before belong to someone else
-    with Session(db.engine) as session:
-        result.batches -= int(session.exec(select(sa.func.count()).select_from(Batch)).one())
-        issuer_row = session.get(Issuer, issuer_id)
-        assert issuer_row is not None
-        address = issuer_row.key_address
-
-    def after_kill(label: str) -> None:
-        result.crash_runs += 1
-        with Session(db.engine) as session:
-            open_revocations = session.exec(
-                select(sa.func.count())
-                .select_from(Revocation)
-                .where(sa.column("state").in_(RevocationState.open_states()))
-            ).one()
-            open_supersessions = session.exec(
-                select(sa.func.count())
-                .select_from(Supersession)
-                .where(sa.column("state").in_(RevocationState.open_states()))
-            ).one()
-            open_key_changes = session.exec(
-                select(sa.func.count())
-                .select_from(KeyChange)
-                .where(sa.column("state").in_(RevocationState.open_states()))
-            ).one()
-        if open_revocations or label.removeprefix("random: ") in REVOCATION_STEPS:
-            result.revocation_kills += 1
-        if open_supersessions or label.removeprefix("random: ") in SUPERSESSION_STEPS:
-            result.supersession_kills += 1
-        if open_key_changes or label in KEY_CHANGE_STEPS:
-            result.key_change_kills += 1
-        for problem in [
-            *check_invariants(db.engine, client, issued, from_block=start),
-            *check_revocations(db.engine, client, requested, address, from_block=start),
-            *check_supersessions(db.engine, client, replacing, address, from_block=start),
-            *check_key_changes(db.engine, client, from_block=start),
-        ]:
-            result.violations.append(f"seed {seed}, after kill {result.crash_runs} ({label}): {problem}")
-        if log:
-            log(f"kill {result.crash_runs} at {label}: {len(result.violations)} violation(s) so far")
-
-    def released_some() -> None:
-        """Something to revoke: run the worker (no kill) until a credential is released."""
-
-        def any_released() -> bool:
-            with Session(db.engine) as session:
-                return (
-                    session.exec(
-                        select(CredentialRow.id).where(CredentialRow.state == CredentialState.RELEASED)
-                    ).first()
-                    is not None
-                )
-
-        if not any_released():
-            proc.start()
-            try:
-                wait_for(any_released, 90, "a released credential to revoke", 0.1)
-            finally:
-                proc.stop()
-
-    revocation_runs = 0
-    with Miner(registry.rpc_url, 0.25):
-        plan: list[str | None] = [*steps, *([None] * random_kills)]
-        for run, step in enumerate(plan):
-            # A step run queues a full batch, so there is always something to seal.
-            n = batch_size if step is not None else rng.randint(1, 2 * batch_size)
-            issued.update(queue_credentials(db.engine, issuer_id, achievement_id, n, f"r{seed}-{run}"))
-            if step is None and random_window is None:
-                step_drawn: str | None = rng.choice([*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS])
-            else:
-                step_drawn = step
-            if step_drawn in REVOCATION_STEPS or (step_drawn is None and rng.random() < 0.5):
-                # Something to revoke at that step: a released credential, every third time a batch.
-                released_some()
-                revocation_runs += 1
-                requested.update(
-                    request_revocations(db.engine, issuer_id, rng, credentials=1, batch=revocation_runs % 3 == 0)
-                )
-            if step_drawn in SUPERSESSION_STEPS or (step_drawn is None and rng.random() < 0.3):
-                # Something to replace at that step: a released credential, corrected or renewed.
-                released_some()
-                replacing.update(request_supersessions(db.engine, issuer_id, rng))
-                issued.update(new_credentials(db.engine, replacing))
-            if step in KEY_CHANGE_STEPS:
-                # A signing key of record is never registered again: a fresh issuer needs one.
-                fresh, fresh_achievement = fresh_issuer(registry, db, workdir, f"r{seed}-{run}")
-                issued.update(queue_credentials(db.engine, fresh, fresh_achievement, batch_size, f"k{seed}-{run}"))
-            if step is not None:
-                proc.start(pause_at=step)
-                try:
-                    reached = proc.wait_paused(60)
-                except (TimeoutError, RuntimeError) as exc:
-                    proc.kill()
-                    raise RuntimeError(f"the worker never reached {step}: {exc}\n{proc.tail()}") from exc
-                proc.kill()
-                result.step_kills[reached] += 1
-                after_kill(reached)
-            elif random_window is None:
-                point = step_drawn
-                assert point is not None
-                proc.start(pause_at=point)
-                try:
-                    reached = proc.wait_paused(60)
-                except (TimeoutError, RuntimeError) as exc:
-                    proc.kill()
-                    raise RuntimeError(f"seed {seed}: the worker never reached {point}: {exc}\n{proc.tail()}") from exc
-                proc.kill()
-                result.random_kills += 1
-                after_kill(f"random: {reached}")
-            else:
-                proc.start()
-                time.sleep(rng.uniform(*random_window))
-                proc.kill()
-                result.random_kills += 1
-                after_kill("random moment")
-        proc.start()
-        try:
-            wait_for(lambda: idle(db.engine), 90, "the worker to anchor and release everything", 0.2)
-        finally:
-            proc.stop()
-    for problem in [
-        *check_invariants(db.engine, client, issued, final=True, from_block=start),
-        *check_revocations(db.engine, client, requested, address, final=True, from_block=start),
-        *check_supersessions(db.engine, client, replacing, address, final=True, from_block=start),
-        *check_key_changes(db.engine, client, final=True, from_block=start),
-    ]:
-        result.violations.append(f"seed {seed}, final: {problem}")
-    with Session(db.engine) as session:
-        result.batches += int(session.exec(select(sa.func.count()).select_from(Batch)).one())
-    result.credentials = len(issued)
-    result.revocations = len(requested)
-    result.supersessions = len(replacing)
-    with Session(db.engine) as session:
-        result.key_changes = int(session.exec(select(sa.func.count()).select_from(KeyChange)).one())
-    result.elapsed_s = time.monotonic() - t0
-    return result

@@ -20,7 +20,7 @@ from registry.chain.adapter import Chain
 from registry.service.issuance import create_achievement, create_issuer
 from registry.service.store import AnchorTx, Batch, Issuer, KeyChange, RevocationState
 from tests.chain_fixtures import ACHIEVEMENT, Registry
-from tests.reliability_revocations import key_transactions
+from tests.reliability_revocations import senders_transactions
 from tests.service_support import Database
 
 __all__ = ["KEYSTORE_PASSPHRASE", "check_key_changes", "fresh_issuer"]
@@ -65,12 +65,14 @@ def check_key_changes(engine: Engine, client: Chain, *, final: bool = False, fro
         by_issuer.setdefault(change.issuer_id, []).append(change)
     roots = {b.root for b in batches}
     on_chain = client.reads.batches(roots) if roots else {}
+    addresses = [issuers[i].key_address for i in by_issuer]
+    every_txs = senders_transactions(client, addresses, from_block) if addresses else {}
     for issuer_id, rows in by_issuer.items():
         address = issuers[issuer_id].key_address
         ours = client.reads.keys_by_address([address])[to_checksum_address(address)].issuer_id
         current = client.reads.current_signing_key(ours) if ours else None
         current_hex = "0x" + current.hex() if current is not None else None
-        txs = key_transactions(client, address, from_block)
+        txs = every_txs[address.lower()]
         sets = [t for t in txs if t.function == "setSigningKey"]
         for t in sets:
             if t.tx_hash not in recorded:

@@ -62,22 +62,31 @@ class KeyTx:
 
 def key_transactions(client: Chain, address: str, from_block: int = 0, chunk: int = 200) -> list[KeyTx]:
     """Every transaction ``address`` sent in blocks ``from_block``..head, with its status."""
+    return senders_transactions(client, [address], from_block, chunk)[address.lower()]
+
+
+def senders_transactions(
+    client: Chain, addresses: list[str], from_block: int = 0, chunk: int = 200
+) -> dict[str, list[KeyTx]]:
+    """Every transaction each of ``addresses`` sent in blocks ``from_block``..head (one pass over
+    the blocks for all of them), by lower-case address."""
+    wanted = {a.lower() for a in addresses}
     head = client.reads.head()
     found: list[dict[str, Any]] = []
     for first in range(from_block, head + 1, chunk):
         numbers = range(first, min(head + 1, first + chunk))
         for block in client.rpc.batch([("eth_getBlockByNumber", [hex(n), True]) for n in numbers]):
             for tx in (block or {}).get("transactions") or []:
-                if str(tx.get("from", "")).lower() == address.lower():
+                if str(tx.get("from", "")).lower() in wanted:
                     found.append(tx)
     receipts = client.sender.receipts([t["hash"] for t in found]) if found else {}
-    out = []
+    out: dict[str, list[KeyTx]] = {a: [] for a in wanted}
     for t in found:
         data = str(t.get("input") or t.get("data") or "0x")
         function = _SELECTORS.get(data[:10])
         subject = "0x" + data[10:74] if function in _FIRST_ARGUMENT else None
         receipt = receipts.get(str(t["hash"]).lower())
-        out.append(
+        out[str(t["from"]).lower()].append(
             KeyTx(
                 tx_hash=str(t["hash"]).lower(),
                 nonce=int(t["nonce"], 16),
@@ -112,7 +121,11 @@ def request_revocations(
         asked_batches |= {c.batch_id for c in session.exec(select(CredentialRow)) if c.id in lineage}
         candidates = sorted(
             c.id
-            for c in session.exec(select(CredentialRow).where(CredentialRow.state == CredentialState.RELEASED))
+            for c in session.exec(
+                select(CredentialRow)
+                .where(CredentialRow.state == CredentialState.RELEASED)
+                .where(CredentialRow.issuer_id == issuer_id)  # another issuer's is not ours to revoke
+            )
             if c.id not in asked
         )
         for cid in rng.sample(candidates, min(credentials, len(candidates))):
@@ -120,7 +133,9 @@ def request_revocations(
         if batch:
             confirmed = sorted(
                 int(b.id or 0)
-                for b in session.exec(select(Batch).where(Batch.state == BatchState.CONFIRMED))
+                for b in session.exec(
+                    select(Batch).where(Batch.state == BatchState.CONFIRMED).where(Batch.issuer_id == issuer_id)
+                )
                 if b.id not in asked_batches
             )
             if confirmed:

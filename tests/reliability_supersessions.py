@@ -40,7 +40,11 @@ def request_supersessions(engine: Engine, issuer_id: int, rng: random.Random, *,
         revoked_batches = set(session.exec(select(Revocation.batch_id).where(col(Revocation.credential_id).is_(None))))
         candidates = sorted(
             c.id
-            for c in session.exec(select(CredentialRow).where(CredentialRow.state == CredentialState.RELEASED))
+            for c in session.exec(
+                select(CredentialRow)
+                .where(CredentialRow.state == CredentialState.RELEASED)
+                .where(CredentialRow.issuer_id == issuer_id)  # another issuer's is not ours to replace
+            )
             if c.id not in taken and c.batch_id not in revoked_batches
         )
         for cid in rng.sample(candidates, min(count, len(candidates))):

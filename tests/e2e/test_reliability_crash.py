@@ -3,16 +3,22 @@ anchors', revocations' and supersessions' (corrections and renewals; and at step
 printed seed), restart, and check the invariants after every kill: no credential lost, no root
 anchored twice, no file released whose root is not on chain with the required confirmations, no
 revocation or supersession lost or sent twice, no new file released before the chain records what
-it replaces, every chain write recorded before it was sent, no nonce shared or skipped; at the end
-every batch confirmed, every revocation and supersession done once on chain, every file VALID
-unless revoked or superseded (then INVALID for that reason).
+it replaces, every chain write recorded before it was sent, no nonce shared or skipped, every
+``setSigningKey`` recorded and sent once, a done key change the key of record, every batch on
+chain anchored after its issuer's key change; at the end every batch confirmed, every revocation,
+supersession and key change done once on chain, every file VALID unless revoked or superseded
+(then INVALID for that reason). Random kills draw from every pause point, the key change's too.
 
-The long campaign (100+ kills at random moments) is ``scripts/bench.py --long``."""
+The long campaign (100+ kills, half of the random ones at random moments) is
+``scripts/bench.py --long``."""
 
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from sqlmodel import Session, select
@@ -27,14 +33,16 @@ from registry.service.store import (
     RevocationState,
     Supersession,
 )
+from registry.service.worker.faults import PAUSE_AT_ENV, PAUSE_FILE_ENV, TRACE_FILE_ENV, env_pause_hook
 from registry.verify import CheckStatus, Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import Registry
+from tests.reliability_campaign import crash_campaign, draw_random_run
 from tests.reliability_harness import (
+    ALL_STEPS,
     KEY_CHANGE_STEPS,
-    PIPELINE_STEPS,
     REVOCATION_STEPS,
+    STEP_KINDS,
     SUPERSESSION_STEPS,
-    crash_campaign,
 )
 from tests.reliability_keys import KEYSTORE_PASSPHRASE
 from tests.service_support import Database, add_issuer
@@ -59,15 +67,17 @@ def test_sigkill_at_every_step_and_at_random_loses_nothing(
         issuer_id,
         ach,
         tmp_path / "workers",
-        steps=[*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS, *KEY_CHANGE_STEPS],
+        steps=list(ALL_STEPS),
         random_kills=random_kills,
         seed=SEED,  # printed by the campaign; REGISTRY_TEST_SEED=N replays another campaign exactly
         log=print,  # each kill and where it struck, shown when the test fails
     )
     assert result.violations == []
-    steps = {*PIPELINE_STEPS, *REVOCATION_STEPS, *SUPERSESSION_STEPS, *KEY_CHANGE_STEPS}
-    assert set(result.step_kills) == steps, result.step_kills
-    assert result.crash_runs == len(steps) + random_kills
+    assert set(result.step_kills) == set(ALL_STEPS), result.step_kills
+    assert result.crash_runs == len(ALL_STEPS) + random_kills
+    assert result.random_kills == sum(result.random_point_kills.values()) == random_kills
+    assert set(result.random_point_kills) <= set(ALL_STEPS)
+    assert sum(result.kills_per_point().values()) == result.crash_runs
     assert result.revocation_kills >= len(REVOCATION_STEPS) and result.revocations >= len(REVOCATION_STEPS)
     assert result.supersession_kills >= len(SUPERSESSION_STEPS)
     assert result.supersessions >= len(SUPERSESSION_STEPS)
@@ -106,3 +116,42 @@ def test_sigkill_at_every_step_and_at_random_loses_nothing(
     assert kinds.count("supersession.signed") == len(supersessions) == result.supersessions
     assert {k.state for k in key_changes} == {RevocationState.DONE}
     assert kinds.count("key_change.signed") == len(key_changes) == result.key_changes
+
+
+def test_random_runs_draw_every_pause_point_key_changes_included() -> None:
+    """What the random kills draw from: every pause point (anchor, revocation, supersession and
+    key change), each with about its share; with a random window a share of them at the point,
+    the others at a random moment. Pure: no chain, no database."""
+    rng = random.Random(SEED)
+    draws = [draw_random_run(rng, None, 0.5) for _ in range(2200)]
+    points = [p for p, _ in draws]
+    assert all(at for _, at in draws)  # no window: always killed at the drawn point
+    assert set(points) == set(ALL_STEPS)
+    assert min(points.count(p) for p in ALL_STEPS) > 50  # ~100 each
+    assert {STEP_KINDS[p] for p in points} == {"anchor", "revocation", "supersession", "key_change"}
+    windowed = [draw_random_run(rng, (0.5, 4.0), 0.5) for _ in range(2000)]
+    assert 800 < sum(at for _, at in windowed) < 1200
+    assert {p for p, at in windowed if at} >= set(KEY_CHANGE_STEPS)
+
+
+def _fake_client(chain_id: int) -> Any:
+    return SimpleNamespace(reads=SimpleNamespace(chain_id=lambda: chain_id))
+
+
+def test_a_traced_worker_writes_start_then_every_point_it_passes_on_dev_chains_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a random-moment kill is counted by: ``start`` once the worker is built, then every
+    pause point, without pausing; a production chain gets no hook at all."""
+    trace = tmp_path / "worker.trace"
+    monkeypatch.setenv(TRACE_FILE_ENV, str(trace))
+    monkeypatch.delenv(PAUSE_AT_ENV, raising=False)
+    monkeypatch.delenv(PAUSE_FILE_ENV, raising=False)
+    hook = env_pause_hook(cast(Any, _fake_client(31337)))
+    assert hook is not None
+    for step in ("sealed", "key_change_signed", "key_changed"):
+        hook(step)  # returns: nothing pauses
+    assert trace.read_text().split() == ["start", "sealed", "key_change_signed", "key_changed"]
+    trace.unlink()
+    assert env_pause_hook(cast(Any, _fake_client(1))) is None
+    assert not trace.exists()

@@ -19,6 +19,7 @@ __all__ = [
     "PAUSE_FILE_ENV",
     "REVOCATION_FAULT_POINTS",
     "SUPERSESSION_FAULT_POINTS",
+    "TRACE_FILE_ENV",
     "WorkerCrash",
     "env_pause_hook",
 ]
@@ -79,6 +80,7 @@ committed (a crash there undoes both; called only when an issuer subscribes to t
 
 PAUSE_AT_ENV = "REGISTRY_WORKER_PAUSE_AT"
 PAUSE_FILE_ENV = "REGISTRY_WORKER_PAUSE_FILE"
+TRACE_FILE_ENV = "REGISTRY_WORKER_TRACE_FILE"
 
 
 def env_pause_hook(client: Chain) -> Callable[[str], None] | None:
@@ -86,17 +88,33 @@ def env_pause_hook(client: Chain) -> Callable[[str], None] | None:
 
     With ``REGISTRY_WORKER_PAUSE_AT=step[,step...]`` (or ``*``) and ``REGISTRY_WORKER_PAUSE_FILE``,
     a worker reaching one of those steps appends ``"<step> <pid>"`` to the file and then sleeps
-    until it is killed, so the harness can SIGKILL it exactly there. Honoured on development
-    chains only (31337, 1337): a production worker never pauses.
+    until it is killed, so the harness can SIGKILL it exactly there. With
+    ``REGISTRY_WORKER_TRACE_FILE`` it appends every step it passes to that file (and goes on), so a
+    kill at a random moment is known to have struck after the last step written; it writes
+    ``start`` first, once the worker is built (so a harness can time a kill from then). Honoured
+    on development chains only (31337, 1337): a production worker never pauses or traces.
     """
     steps = {s.strip() for s in os.environ.get(PAUSE_AT_ENV, "").split(",") if s.strip()}
     report = os.environ.get(PAUSE_FILE_ENV)
-    if not steps or not report:
+    trace = os.environ.get(TRACE_FILE_ENV)
+    pausing = bool(steps and report)
+    if trace and client.reads.chain_id() not in DEV_CHAIN_IDS:
+        trace = None
+    if not pausing and not trace:
         return None
+    if trace:
+        with open(trace, "a", encoding="utf-8") as fh:
+            fh.write("start\n")
 
     def hook(step: str) -> None:
-        if ("*" not in steps and step not in steps) or client.reads.chain_id() not in DEV_CHAIN_IDS:
+        if client.reads.chain_id() not in DEV_CHAIN_IDS:
             return
+        if trace:
+            with open(trace, "a", encoding="utf-8") as fh:
+                fh.write(f"{step}\n")  # a SIGKILL keeps what write() handed to the kernel
+        if not pausing or ("*" not in steps and step not in steps):
+            return
+        assert report is not None
         with open(report, "a", encoding="utf-8") as fh:
             fh.write(f"{step} {os.getpid()}\n")
             fh.flush()
