@@ -176,9 +176,13 @@ def main() -> int:
     )
     body = client.reads.accreditors([accreditor.address])[accreditor.address]
     for name, did, role in (UNI, ETSI):
-        issuer_id = client.writes.admit_issuer(accreditor, name, did, dev_account(role, chain_id).address)
+        key = dev_account(role, chain_id).address
+        expect(cli("issuer", "admit", name, did, key, "--rpc", rpc), 0, f"admission of {name}")
+        issuer_id = client.reads.issuer_id_by_uri(did)
         info = client.reads.issuers([issuer_id])[issuer_id]
         console.print(f"issuer #{issuer_id} {info.name} ({info.did}), accredited by {body.label} ({info.admitted_by})")
+    # Directory writes are recorded before they are sent: a killed command resumes, never sends twice.
+    expect(cli("directory", "list"), 0, "the recorded directory changes")
 
     step(f"3. The university issues {COHORT} credentials from a CSV with the CLI")
     (run_dir / "uni-learners.csv").write_text(cohort_csv(COHORT, seed=1))
