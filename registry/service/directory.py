@@ -28,6 +28,7 @@ from registry.errors import RegistryError
 from registry.service.store import DirectoryChange, RevocationState, log_event, make_engine, session_scope, upgrade
 from registry.service.worker.directory import ACTIONS, DirectoryChanging
 from registry.service.worker.faults import env_pause_hook
+from registry.service.worker.locks import AnchorLocks
 from registry.service.worker.stage import PassResult, WorkerContext
 
 __all__ = ["DirectoryChangePending", "change_directory", "open_changes", "resume", "store_engine"]
@@ -118,10 +119,16 @@ def change_directory(
 
 
 def _drive(stage: DirectoryChanging, change_id: int, timeout: float) -> DirectoryChange:
+    """Move the change step by step under the lock of the operator's key (the workers' lock: two
+    commands of one operator never hand out one nonce twice) until it ends or ``timeout``."""
+    assert stage.account is not None
+    locks = AnchorLocks(stage.engine)
+    chain_id = stage.client.reads.chain_id()
     start = time.monotonic()
     while True:
-        result = PassResult()
-        stage._advance(change_id, result)
+        with locks.hold(chain_id, stage.account.address) as mine:
+            if mine:  # else another process of this operator is sending: wait for it
+                stage._advance(change_id, PassResult())
         with Session(stage.engine) as session:
             row = session.get(DirectoryChange, change_id)
             assert row is not None

@@ -25,6 +25,7 @@ from registry.service.directory import DirectoryChangePending, change_directory,
 from registry.service.store import AnchorTx, DirectoryChange, Event, RevocationState, TxState
 from registry.service.worker import WorkerCrash
 from registry.service.worker.faults import DIRECTORY_CHANGE_FAULT_POINTS, PAUSE_AT_ENV, PAUSE_FILE_ENV
+from registry.service.worker.locks import AnchorLocks
 from tests.chain_fixtures import Registry
 from tests.chain_fixtures import anvil_rpc as rpc
 from tests.service_support import Database, service_settings
@@ -176,6 +177,32 @@ def test_a_change_the_chain_already_shows_is_adopted_without_a_transaction(
     assert registry.client.reads.has_role(ACCREDITOR_ROLE, body)
     assert nonce(registry, registry.admin.address) == before
     assert "directory_change.adopted" in kinds(db)
+
+
+def test_a_second_process_of_the_operator_waits_for_the_first(db: Database, registry: Registry, snapshot: None) -> None:
+    """The operator's key is locked as the workers lock an issuer's: while another process holds
+    it, nothing is signed; the change waits, recorded, and goes once the lock is free."""
+    settings = service_settings(registry, db)
+    call, args, key = admission(registry, "did:web:locked.example")
+    chain_id = registry.client.reads.chain_id()
+    with AnchorLocks(db.engine).hold(chain_id, registry.accreditor.address) as held:
+        assert held
+        with pytest.raises(DirectoryChangePending, match="pending after"):
+            change_directory(
+                settings,
+                registry.client,
+                registry.accreditor,
+                "admit_issuer",
+                call,
+                args,
+                engine=db.engine,
+                timeout=0.5,
+            )
+        [row] = changes(db)
+        assert row.state == RevocationState.PENDING and change_txs(db, int(row.id or 0)) == []
+    [row] = resume(settings, registry.client, registry.accreditor, engine=db.engine, timeout=60)
+    assert row.state == RevocationState.DONE
+    admitted(registry, args["uri"], key)
 
 
 def test_a_stuck_change_is_replaced_with_higher_fees_at_the_same_nonce(
