@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -48,7 +49,7 @@ def offline_items(
 ) -> list[Item]:
     """:func:`offline_checks` of every file, in order: with ``pool`` and at least
     :data:`MIN_PARALLEL_FILES` files, chunks go to the pool's workers and the first is checked here."""
-    workers = getattr(pool, "_max_workers", 1) if pool is not None else 0
+    workers = _WORKERS.get(pool, 1) if pool is not None else 0
     if pool is None or len(files) < MIN_PARALLEL_FILES or workers < 1:
         return [offline_checks(source, data, policy, canonicalizer) for source, data in files]
     parts = workers + 1
@@ -71,6 +72,17 @@ def offline_items(
     return items
 
 
+_WORKERS: weakref.WeakKeyDictionary[Executor, int] = weakref.WeakKeyDictionary()
+"""How many worker processes each pool made here has (how many chunks it takes at once); a pool
+made elsewhere counts as one."""
+
+
+def _pool(count: int, context: Any) -> ProcessPoolExecutor:
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=context)
+    _WORKERS[pool] = count
+    return pool
+
+
 def process_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
     """A pool for one command (the CLI): ``workers`` processes (default: the cores but one, the
     caller being the other), forked where the platform forks safely; None on one core."""
@@ -78,7 +90,7 @@ def process_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
     if count < 1:
         return None
     method = "fork" if sys.platform == "linux" else "spawn"
-    return ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context(method))
+    return _pool(count, multiprocessing.get_context(method))
 
 
 _shared: ProcessPoolExecutor | None = None
@@ -99,5 +111,5 @@ def shared_pool() -> ProcessPoolExecutor | None:
             context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
             if "forkserver" in methods:
                 context.set_forkserver_preload(["registry.verify.parallel"])
-            _shared = ProcessPoolExecutor(max_workers=count, mp_context=context)
+            _shared = _pool(count, context)
         return _shared
