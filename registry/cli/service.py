@@ -191,6 +191,35 @@ def issuer_retry_key_change(issuer: Annotated[str, typer.Argument(help="issuer i
         _fail(exc)
 
 
+def issuer_rotate_key(
+    issuer: Annotated[str, typer.Argument(help="issuer id or DID in the service")],
+    keystore: Annotated[Path | None, typer.Option(help="encrypted keystore of the new anchoring key")] = None,
+    dev_key: Annotated[str | None, typer.Option(help="development key role (local chain only)")] = None,
+    wait: Annotated[float, typer.Option("--wait", help="seconds to wait for the confirmations")] = 600.0,
+) -> None:
+    """Rotate the issuer's anchoring key: `rotateKey` signed by the current key, recorded before it
+    is sent (interrupted, run it again), then the service anchors with the new key (its signing key
+    is registered before the next anchor). Refused while the worker has the issuer's writes open."""
+    from sqlmodel import Session
+
+    from registry.service.issuers import rotate_anchoring_key
+    from registry.service.keys import chain_client
+
+    settings = Settings()
+    if (keystore is None) == (dev_key is None):
+        _fail(InvalidInput("key", "give exactly one of --keystore or --dev-key"))
+    source = f"keystore:{keystore.resolve()}" if keystore else f"dev:{dev_key}"
+    try:
+        engine = _engine(settings)
+        with Session(engine) as session:
+            issuer_id = int(_issuer_row(session, issuer).id)
+        row, change = rotate_anchoring_key(settings, engine, chain_client(settings), issuer_id, source, timeout=wait)
+    except RegistryError as exc:
+        _fail(exc)
+    how = f"tx {change.tx_hash}" if change is not None and change.tx_hash else "already"
+    out.print(f"issuer {issuer_id} anchors with {row.key_address} from now on ({how})", highlight=False)
+
+
 def apikey_create(
     issuer: Annotated[str, typer.Argument(help="issuer id or DID")],
     label: Annotated[str, typer.Option(help="what the key is for")] = "",
@@ -304,3 +333,4 @@ def register(app: typer.Typer) -> None:
     app.command("issuer-key-new")(issuer_key_new)
     issuer_app.command("add")(issuer_add)  # `registry issuer add` joins the chain's `issuer` group
     issuer_app.command("retry-key-change")(issuer_retry_key_change)
+    issuer_app.command("rotate-key")(issuer_rotate_key)

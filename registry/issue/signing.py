@@ -4,7 +4,7 @@ profiles (docs/format.md v2 §4-§5)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -77,10 +77,15 @@ def ensure_signing_key(chain: Chain, account: LocalAccount) -> bytes:
     return public
 
 
-def did_document(did: str, public_key: bytes, chain_id: int, anchoring_address: str) -> dict[str, Any]:
+def did_document(
+    did: str, public_key: bytes, chain_id: int, anchoring_address: str, former: Sequence[bytes] = ()
+) -> dict[str, Any]:
     """The issuer's DID document (did:web): its Ed25519 signing key as a ``Multikey`` in
-    ``assertionMethod``, and its anchoring address as a ``blockchainAccountId``."""
+    ``assertionMethod``, and its anchoring address as a ``blockchainAccountId``. ``former``
+    signing keys (of anchoring keys rotated away from) stay listed after the current one: the
+    files signed with them still verify (the chain says when each was the issuer's key)."""
     multibase = public_key_multibase(public_key)
+    older = [public_key_multibase(k) for k in former if k != public_key]
     return {
         # The anchoring method's terms, inline (no package ships the secp256k1recovery-2020
         # context offline): a JSON-LD processor in safe mode would otherwise refuse the document.
@@ -94,6 +99,7 @@ def did_document(did: str, public_key: bytes, chain_id: int, anchoring_address: 
                 "controller": did,
                 "blockchainAccountId": f"eip155:{chain_id}:{anchoring_address}",
             },
+            *({"id": f"{did}#{m}", "type": "Multikey", "controller": did, "publicKeyMultibase": m} for m in older),
         ],
-        "assertionMethod": [f"{did}#{multibase}"],
+        "assertionMethod": [f"{did}#{multibase}", *(f"{did}#{m}" for m in older)],
     }

@@ -32,10 +32,11 @@ from registry.core.disclosure import digest_version
 from registry.core.filerules import SUPERSEDES_KINDS
 from registry.errors import Conflict, ImportRejected, InvalidInput, NotFound
 from registry.issue.signing import default_profiles
-from registry.service.keys import credential_signer
+from registry.service.keys import anchoring_key_source, credential_signer
 from registry.service.store.db import log_event
 from registry.service.store.models import (
     AchievementRow,
+    AnchorTx,
     Batch,
     BatchState,
     CredentialRow,
@@ -325,10 +326,13 @@ def credential_file(session: Session, row: CredentialRow) -> dict[str, Any]:
     assert row.salts is not None and row.digest is not None and row.merkle_path is not None
     assert batch.chain_id is not None and batch.registry_address and batch.anchor_tx
     assert batch.anchor_block is not None
+    # The key that anchored the batch (the issuer's current one, or one it rotated away from since).
+    sent = session.exec(select(AnchorTx.sender).where(AnchorTx.tx_hash == batch.anchor_tx)).first()
+    anchoring = sent or issuer.key_address
     anchor = AnchorInfo(
         chain_id=batch.chain_id,
         registry=batch.registry_address,
-        issuer_address=issuer.key_address.lower(),
+        issuer_address=anchoring.lower(),
         anchor_tx=batch.anchor_tx,
         anchor_block=batch.anchor_block,
         anchored_at=batch.anchored_at.replace(tzinfo=UTC),
@@ -337,7 +341,8 @@ def credential_file(session: Session, row: CredentialRow) -> dict[str, Any]:
     signer = None
     if digest_version(doc) == 2:
         named = doc["issuer"]["id"] if isinstance(doc.get("issuer"), dict) else str(doc.get("issuer"))
-        signer = credential_signer(issuer, batch.chain_id, named, anchor.anchored_at)
+        key = (anchoring_key_source(session, issuer, anchoring), anchoring)
+        signer = credential_signer(issuer, batch.chain_id, named, anchor.anchored_at, key=key)
     file = make_credential_file(
         doc,
         json.loads(row.salts),

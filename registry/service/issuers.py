@@ -1,5 +1,6 @@
 """What an issuer changes about itself in the service: its LinkedIn organisation id (named by the
-share pages' add-to-profile links), and a new try of a signing-key registration that failed.
+share pages' add-to-profile links), a new try of a signing-key registration that failed, and its
+anchoring key (rotated on chain through the recorded directory pipeline).
 
 A key change (``key_change``) that failed is never retried behind the issuer's back (the worker
 reports it each pass and the issuer's batches wait with their credentials): the cause is on
@@ -12,12 +13,39 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from registry.errors import Conflict, InvalidInput
-from registry.service.store import Issuer, KeyChange, RevocationState, log_event
+from registry.chain import calls
+from registry.chain.adapter import Chain
+from registry.config import Settings
+from registry.errors import Conflict, InvalidInput, TransactionFailed
+from registry.service.directory import change_directory
+from registry.service.keys import load_key, signer_for
+from registry.service.store import (
+    Batch,
+    BatchState,
+    DirectoryChange,
+    Issuer,
+    IssuerFormerKey,
+    KeyChange,
+    Revocation,
+    RevocationState,
+    Supersession,
+    log_event,
+    session_scope,
+)
 
-__all__ = ["LINKEDIN_ORG", "check_linkedin_org", "key_changes", "retry_key_change", "set_linkedin_org"]
+__all__ = [
+    "LINKEDIN_ORG",
+    "check_linkedin_org",
+    "key_changes",
+    "open_chain_writes",
+    "retry_key_change",
+    "rotate_anchoring_key",
+    "set_linkedin_org",
+]
 
 LINKEDIN_ORG = re.compile(r"[0-9]{1,32}")
 """A LinkedIn organisation id: the digits in https://www.linkedin.com/company/<id>/admin."""
@@ -81,3 +109,85 @@ def retry_key_change(session: Session, issuer: Issuer) -> KeyChange:
         failed_with=latest.last_error,
     )
     return row
+
+
+def open_chain_writes(session: Session, issuer_id: int) -> int:
+    """How many of the issuer's batches and requests (revocations, supersessions, key changes)
+    the worker has still to send or confirm."""
+    open_batches = session.exec(
+        select(sa.func.count())
+        .select_from(Batch)
+        .where(Batch.issuer_id == issuer_id)
+        .where(col(Batch.state).in_([BatchState.PENDING, BatchState.SIGNED, BatchState.SUBMITTED]))
+    ).one()
+    requests = sum(
+        session.exec(
+            select(sa.func.count())
+            .select_from(model)
+            .where(model.issuer_id == issuer_id)
+            .where(col(model.state).in_(RevocationState.open_states()))
+        ).one()
+        for model in (Revocation, Supersession, KeyChange)
+    )
+    return int(open_batches) + int(requests)
+
+
+def rotate_anchoring_key(
+    settings: Settings, engine: Engine, chain: Chain, issuer_id: int, key_source: str, *, timeout: float = 600.0
+) -> tuple[Issuer, DirectoryChange | None]:
+    """Make the key ``key_source`` names the issuer's anchoring key: ``rotateKey`` signed by the
+    current key, through the recorded directory pipeline, then the service's record of the key
+    (one transaction). The worker then registers the new key's signing key before the next anchor.
+
+    Refused (Conflict ``issuer_busy``) while the worker has chain writes of the issuer open: they
+    are signed with the current key. Run again after a crash, it carries on (the recorded change
+    is resumed, or adopted when the chain already shows it) and then updates the service; with the
+    rotation done everywhere, it returns (issuer, None)."""
+    chain_id = chain.reads.chain_id()
+    with Session(engine) as session:
+        issuer = session.get(Issuer, issuer_id)
+        if issuer is None:
+            raise InvalidInput("issuer", f"no issuer {issuer_id} in the service")
+        new = load_key(key_source, chain_id)
+        if new.address.lower() == issuer.key_address.lower():
+            return issuer, None
+        busy = open_chain_writes(session, issuer_id)
+        if busy:
+            raise Conflict(
+                "issuer_busy",
+                f"issuer {issuer_id} has {busy} chain write(s) open, signed with its current key: let the worker "
+                "finish them, then rotate",
+            )
+        old = signer_for(issuer, chain_id)
+    onchain = chain.reads.keys_by_address([old.address])[old.address].issuer_id
+    if not onchain:
+        raise InvalidInput("issuer", f"the issuer's anchoring key {old.address} is not admitted on chain")
+    call = calls.rotate_key(new.address)
+    args = {"issuerId": onchain, "key": str(new.address)}
+    row = change_directory(settings, chain, old, "rotate_key", call, args, engine=engine, timeout=timeout)
+    if row.state != RevocationState.DONE:
+        raise TransactionFailed(f"directory change {row.id}", row.last_error or row.state)
+    with session_scope(engine) as session:
+        issuer = session.get(Issuer, issuer_id)
+        assert issuer is not None
+        log_event(
+            session,
+            "issuer.key_rotated",
+            issuer_id=issuer_id,
+            subject=f"issuer:{issuer_id}",
+            old=issuer.key_address,
+            new=new.address,
+            tx=row.tx_hash,
+        )
+        former = IssuerFormerKey(
+            issuer_id=issuer_id, key_address=issuer.key_address, key_source=issuer.key_source, tx_hash=row.tx_hash
+        )
+        session.add(former)  # its batches' files are still assembled with it
+        issuer.key_source = key_source
+        issuer.key_address = new.address
+        session.add(issuer)
+    with Session(engine) as session:
+        issuer = session.get(Issuer, issuer_id)
+        assert issuer is not None
+        session.expunge(issuer)
+    return issuer, row

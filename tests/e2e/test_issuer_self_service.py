@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from registry.chain import calls
+from registry.chain.devkeys import dev_account
 from registry.cli.app import app
 from registry.service.auth import create_api_key
 from registry.service.runtime import create_app
@@ -107,3 +108,48 @@ def test_a_failed_key_change_is_tried_again_on_request_and_the_waiting_batch_fol
         assert done.status_code == 409 and done.json()["error"]["code"] == "nothing_to_retry", done.text
     [queued_again] = [e for e in events(db, "key_change.queued") if "retry_of" in e.data]
     assert f'"retry_of": {failed.id}' in queued_again.data
+
+
+def test_the_issuer_rotates_its_anchoring_key_and_keeps_issuing(
+    db: Database, registry: Registry, snapshot: None
+) -> None:
+    """`registry issuer rotate-key`: refused while the worker has the issuer's writes open; then
+    ``rotateKey`` through the recorded pipeline, the service's key updated, and the next batch
+    anchored by the new key after its signing key's registration. Old and new files are VALID."""
+    worker, first, ids = sealed(db, registry, 2)
+    run_until_idle(worker, timeout=120, mine=lambda: rpc(registry, "evm_mine"))
+    _, second, more = sealed(db, registry, 2, again=True)
+    settings = service_settings(registry, db)
+    env = {"REGISTRY_HOME": str(settings.home), "REGISTRY_RPC_URL": registry.rpc_url, **db.settings_env()}
+    runner = CliRunner()
+    rotate = ["issuer", "rotate-key", "1", "--dev-key", "issuer-rotated"]
+    busy = runner.invoke(app, rotate, env=env)
+    assert busy.exit_code == 5 and "chain write(s) open" in busy.output, busy.output
+    run_until_idle(worker, timeout=120, mine=lambda: rpc(registry, "evm_mine"))
+    new_key = dev_account("issuer-rotated", 31337).address
+
+    rotated = runner.invoke(app, rotate, env=env)
+    assert rotated.exit_code == 0, rotated.output
+    assert f"anchors with {new_key} from now on (tx 0x" in rotated.output
+    assert registry.client.reads.issuers([registry.issuer_id])[registry.issuer_id].active_key.lower() == new_key.lower()
+    with Session(db.engine) as session:
+        issuer = session.exec(select(Issuer)).one()
+        assert (issuer.key_address, issuer.key_source) == (new_key, "dev:issuer-rotated")
+    assert len(events(db, "issuer.key_rotated")) == 1
+
+    _, third, last = sealed(db, registry, 2, again=True)
+    run_until_idle(worker, timeout=120, mine=lambda: rpc(registry, "evm_mine"))  # the same worker, its key reloaded
+    for batch_id in (first, second, third):
+        assert batch_of(db, batch_id).state == BatchState.CONFIRMED
+    anchored_by = registry.client.rpc.call("eth_getTransactionByHash", [batch_of(db, third).anchor_tx])["from"]
+    assert anchored_by.lower() == new_key.lower()
+    with Session(db.engine) as session:
+        changes = [(c.state, c.public_key) for c in session.exec(select(KeyChange).order_by(col(KeyChange.id)))]
+    assert [state for state, _ in changes] == ["done", "done"] and changes[0][1] != changes[1][1]
+    assert all_valid(db, registry, ids + more + last)  # files of batches the former key anchored too
+    with TestClient(create_app(settings, engine=db.engine)) as http:
+        did = http.get("/issuers/1/did.json").json()
+    keys = [m["publicKeyMultibase"] for m in did["verificationMethod"] if m["type"] == "Multikey"]
+    assert len(keys) == 2 and len(did["assertionMethod"]) == 2  # the current signing key, then the former
+    again = runner.invoke(app, rotate, env=env)
+    assert again.exit_code == 0 and "(already)" in again.output, again.output

@@ -111,6 +111,22 @@ class Issuer(SQLModel, table=True):
     )
 
 
+class IssuerFormerKey(SQLModel, table=True):
+    """An anchoring key the issuer rotated away from (``registry issuer rotate-key``): the files of
+    the batches it anchored are still assembled with it (their proof names it, and format v2
+    files are signed with the signing key derived from it), and DID documents keep listing that
+    signing key for standard verifiers of those files."""
+
+    __tablename__ = "issuer_former_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer_id: int = Field(foreign_key="issuer.id", index=True)
+    key_address: str = Field(max_length=42, index=True)
+    key_source: str = Field(max_length=2048, description="keystore:PATH or dev:ROLE")
+    retired_at: datetime = Field(default_factory=utcnow)
+    tx_hash: str | None = Field(default=None, max_length=66, description="the rotateKey transaction")
+
+
 class ApiKey(SQLModel, table=True):
     """An API key of one issuer, stored as the SHA-256 of the token (never the token)."""
 

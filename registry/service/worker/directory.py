@@ -1,6 +1,7 @@
 """Directory-change stage: the operators' changes of the directory on chain (appoint an
 accreditation body, grant its bare role, admit, suspend or reinstate an issuer, assign it a new
-anchoring key, declare an anchoring key compromised) through the anchors' recorded
+anchoring key, declare an anchoring key compromised; and an issuer's rotation of its own
+anchoring key) through the anchors' recorded
 pipeline (DESIGN.md, anchoring pipeline):
 
 pending -> signed (pre-flight, nonce from the same allocator as anchors; the raw transaction
@@ -39,6 +40,7 @@ ACTIONS = {
     "reinstate_issuer": ("reinstateIssuer", "reinstate issuer"),
     "assign_key": ("assignKey", "assign key"),
     "declare_key_compromised": ("declareKeyCompromised", "declare key compromised"),
+    "rotate_key": ("rotateKey", "rotate key"),
 }
 """The directory changes an operator can ask for: action -> (contract function, words in errors)."""
 
@@ -61,9 +63,9 @@ class DirectoryChanging(RequestStage):
         """What the change made when the chain (latest block) already shows it, else None."""
         reads = self.client.reads
         args = json.loads(row.args)
-        if row.action in ("suspend_issuer", "reinstate_issuer", "assign_key"):
+        if row.action in ("suspend_issuer", "reinstate_issuer", "assign_key", "rotate_key"):
             issuer = reads.issuers([args["issuerId"]])[args["issuerId"]]
-            if row.action == "assign_key":
+            if row.action in ("assign_key", "rotate_key"):
                 shown = issuer.active_key.lower() == str(args["key"]).lower()
             else:
                 shown = issuer.suspended == (row.action == "suspend_issuer")

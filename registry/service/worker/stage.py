@@ -288,9 +288,11 @@ class Stage(ContextView):
         return self.ctx.signers
 
     def _signer(self, session: Session, issuer_id: int) -> LocalAccount:
-        if issuer_id not in self._signers:
-            issuer = session.get(Issuer, issuer_id)
-            assert issuer is not None
+        """The issuer's anchoring key, loaded once, and again after the key was rotated."""
+        issuer = session.get(Issuer, issuer_id)
+        assert issuer is not None
+        known = self._signers.get(issuer_id)
+        if known is None or known.address.lower() != issuer.key_address.lower():
             self._signers[issuer_id] = signer_for(issuer, self.client.reads.chain_id())
         return self._signers[issuer_id]
 
