@@ -5,6 +5,9 @@ retry-key-change`), after which the batches that waited are anchored."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
@@ -14,11 +17,13 @@ from registry.chain import calls
 from registry.chain.devkeys import dev_account
 from registry.cli.app import app
 from registry.service.auth import create_api_key
+from registry.service.issuance import credential_file
 from registry.service.runtime import create_app
-from registry.service.store import BatchState, Event, Issuer, KeyChange, RevocationState
+from registry.service.store import BatchState, CredentialRow, Event, Issuer, KeyChange, RevocationState
 from registry.service.worker import run_until_idle
 from tests.chain_fixtures import Registry
 from tests.chain_fixtures import anvil_rpc as rpc
+from tests.di_support import verify_with_digital_bazaar
 from tests.e2e.test_key_change_pipeline import all_valid, batch_of, key_current, sealed
 from tests.service_support import Database, add_issuer, service_settings
 
@@ -111,7 +116,7 @@ def test_a_failed_key_change_is_tried_again_on_request_and_the_waiting_batch_fol
 
 
 def test_the_issuer_rotates_its_anchoring_key_and_keeps_issuing(
-    db: Database, registry: Registry, snapshot: None
+    db: Database, registry: Registry, snapshot: None, tmp_path: Path
 ) -> None:
     """`registry issuer rotate-key`: refused while the worker has the issuer's writes open; then
     ``rotateKey`` through the recorded pipeline, the service's key updated, and the next batch
@@ -151,5 +156,16 @@ def test_the_issuer_rotates_its_anchoring_key_and_keeps_issuing(
         did = http.get("/issuers/1/did.json").json()
     keys = [m["publicKeyMultibase"] for m in did["verificationMethod"] if m["type"] == "Multikey"]
     assert len(keys) == 2 and len(did["assertionMethod"]) == 2  # the current signing key, then the former
+    # Digital Bazaar's verifier, given that DID document, verifies the files of both keys.
+    with Session(db.engine) as session:
+        files = {c: credential_file(session, session.get(CredentialRow, c)) for c in ids + more + last}  # type: ignore[arg-type]
+    paths = []
+    for cid, file in files.items():
+        path = tmp_path / f"{cid}.json"
+        path.write_text(json.dumps(file), "utf-8")
+        paths.append(path)
+    (tmp_path / "did.json").write_text(json.dumps(did), "utf-8")
+    verdicts = verify_with_digital_bazaar(paths, [tmp_path / "did.json"])
+    assert set(verdicts.values()) == {"VERIFIED"}, verdicts
     again = runner.invoke(app, rotate, env=env)
     assert again.exit_code == 0 and "(already)" in again.output, again.output
