@@ -25,11 +25,10 @@ from registry.cli.output import fail as _fail
 
 
 def _engine(settings: Settings) -> Any:
-    from registry.service.store import make_engine, upgrade
+    """The service's database, migrated (:func:`registry.service.store.migrated_engine`)."""
+    from registry.service.store import migrated_engine
 
-    engine = make_engine(settings.db_url, schema=settings.db_schema)
-    upgrade(engine)
-    return engine
+    return migrated_engine(settings.db_url, settings.db_schema)
 
 
 def serve(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -25,7 +24,7 @@ from registry.chain.adapter import Chain
 from registry.chain.model import Call
 from registry.config import Settings
 from registry.errors import RegistryError
-from registry.service.store import DirectoryChange, RevocationState, log_event, make_engine, session_scope, upgrade
+from registry.service.store import DirectoryChange, RevocationState, log_event, migrated_engine, session_scope
 from registry.service.worker.directory import ACTIONS, DirectoryChanging
 from registry.service.worker.faults import env_pause_hook
 from registry.service.worker.locks import AnchorLocks
@@ -52,16 +51,8 @@ class DirectoryChangePending(RegistryError):
 
 
 def store_engine(settings: Settings) -> Engine:
-    """The service's database, migrated to the current schema (one engine per database and
-    schema in a process)."""
-    return _engine(settings.db_url, settings.db_schema)
-
-
-@cache
-def _engine(url: str, schema: str | None) -> Engine:
-    engine = make_engine(url, schema=schema)
-    upgrade(engine)
-    return engine
+    """The service's database, migrated to the current schema."""
+    return migrated_engine(settings.db_url, settings.db_schema)
 
 
 def _stage(settings: Settings, engine: Engine, chain: Chain, account: LocalAccount, fault: Any) -> DirectoryChanging:

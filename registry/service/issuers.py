@@ -24,15 +24,14 @@ from registry.errors import Conflict, InvalidInput, TransactionFailed
 from registry.service.directory import change_directory
 from registry.service.keys import load_key, signer_for
 from registry.service.store import (
+    REQUEST_MODELS,
     Batch,
     BatchState,
     DirectoryChange,
     Issuer,
     IssuerFormerKey,
     KeyChange,
-    Revocation,
     RevocationState,
-    Supersession,
     log_event,
     session_scope,
 )
@@ -118,7 +117,7 @@ def open_chain_writes(session: Session, issuer_id: int) -> int:
         select(sa.func.count())
         .select_from(Batch)
         .where(Batch.issuer_id == issuer_id)
-        .where(col(Batch.state).in_([BatchState.PENDING, BatchState.SIGNED, BatchState.SUBMITTED]))
+        .where(col(Batch.state).in_(BatchState.open_states()))
     ).one()
     requests = sum(
         session.exec(
@@ -127,7 +126,7 @@ def open_chain_writes(session: Session, issuer_id: int) -> int:
             .where(model.issuer_id == issuer_id)
             .where(col(model.state).in_(RevocationState.open_states()))
         ).one()
-        for model in (Revocation, Supersession, KeyChange)
+        for model in REQUEST_MODELS
     )
     return int(open_batches) + int(requests)
 

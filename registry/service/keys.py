@@ -10,7 +10,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from registry.chain.adapter import Chain
 from registry.config import Settings, load_deployment
@@ -103,6 +103,6 @@ def credential_signer(
 def former_signing_keys(session: Session, issuer: Issuer, chain_id: int) -> list[LocalAccount]:
     """The anchoring keys the issuer rotated away from, oldest first."""
     rows = session.exec(
-        select(IssuerFormerKey).where(IssuerFormerKey.issuer_id == issuer.id).order_by(IssuerFormerKey.id)  # type: ignore[arg-type]
+        select(IssuerFormerKey).where(IssuerFormerKey.issuer_id == issuer.id).order_by(col(IssuerFormerKey.id))
     )
     return [_account(r.key_source, r.key_address, issuer.name, chain_id) for r in rows]

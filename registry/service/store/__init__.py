@@ -5,10 +5,12 @@ from registry.service.store.db import (
     head_revision,
     log_event,
     make_engine,
+    migrated_engine,
     session_scope,
     upgrade,
 )
 from registry.service.store.models import (
+    REQUEST_MODELS,
     AchievementRow,
     AnchorTx,
     ApiKey,
@@ -35,6 +37,7 @@ from registry.service.store.models import (
 )
 
 __all__ = [
+    "REQUEST_MODELS",
     "AchievementRow",
     "AnchorTx",
     "ApiKey",
@@ -61,6 +64,7 @@ __all__ = [
     "head_revision",
     "log_event",
     "make_engine",
+    "migrated_engine",
     "session_scope",
     "upgrade",
     "utcnow",

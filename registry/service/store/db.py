@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "head_revision",
     "log_event",
     "make_engine",
+    "migrated_engine",
     "normalize_url",
     "session_scope",
     "upgrade",
@@ -94,6 +96,15 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     with engine.begin() as conn:
         command.upgrade(_config(conn), revision)
     return current_revision(engine)
+
+
+@cache
+def migrated_engine(url: str, schema: str | None = None) -> Engine:
+    """The engine of a database migrated to the newest schema, made once per database and
+    schema in a process (the CLI's commands)."""
+    engine = make_engine(url, schema=schema)
+    upgrade(engine)
+    return engine
 
 
 def current_revision(engine: Engine) -> str | None:

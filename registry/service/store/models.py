@@ -56,6 +56,11 @@ class BatchState(StrEnum):
     REVOKED = "revoked"
     FAILED = "failed"
 
+    @classmethod
+    def open_states(cls) -> tuple[BatchState, ...]:
+        """The states the worker still has to move (anchor not yet confirmed)."""
+        return (cls.PENDING, cls.SIGNED, cls.SUBMITTED)
+
 
 class CredentialState(StrEnum):
     """queued (no batch yet) -> batched -> released (file available) -> revoked."""
@@ -356,6 +361,11 @@ class DirectoryChange(RequestColumns, table=True):
     def issuer_id(self) -> None:
         """No service issuer: the operator's changes concern the whole directory."""
         return None
+
+
+REQUEST_MODELS = (Revocation, Supersession, KeyChange)
+"""The tables of the worker's chain writes other than anchors (the same states, the same pipeline;
+the operators' :class:`DirectoryChange` rows are driven by the CLI instead)."""
 
 
 class Event(SQLModel, table=True):

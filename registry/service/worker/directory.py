@@ -101,7 +101,8 @@ class DirectoryChanging(RequestStage):
                 return False  # only the operator's own process signs it
             made = self.shown(row)
             if made is not None:
-                self._adopt(session, row, "the chain already shows this change", lambda: self._done(session, row, None))
+                note = "the chain already shows this change"
+                self._adopt(session, row, note, lambda: self._done(session, row, None, made))
                 return False
             function, words = ACTIONS[row.action]
             call = Call(function=function, data=bytes.fromhex(row.call_data[2:]), action=words)
@@ -133,18 +134,19 @@ class DirectoryChanging(RequestStage):
 
     def _confirm(self, session: Session, row: Request, tx_hash: str, result: PassResult) -> bool:
         assert isinstance(row, DirectoryChange)
-        if self.shown(row) is None:
+        made = self.shown(row)
+        if made is None:
             return False
-        self._done(session, row, tx_hash)
+        self._done(session, row, tx_hash, made)
         return True
 
     # -- done / failed --------------------------------------------------------------------------
 
-    def _done(self, session: Session, row: DirectoryChange, tx_hash: str | None) -> None:
-        made = self.shown(row)
+    def _done(self, session: Session, row: DirectoryChange, tx_hash: str | None, made: dict[str, Any]) -> None:
+        """Done, with what the chain shows it made (read once, by the caller)."""
         row.state = RevocationState.DONE
         row.tx_hash = tx_hash
-        row.outcome = json.dumps(made, sort_keys=True) if made is not None else None
+        row.outcome = json.dumps(made, sort_keys=True)
         row.done_at = utcnow()
         session.add(row)
         log_event(session, "directory_change.done", subject=f"directory_change:{row.id}", tx=tx_hash, outcome=made)

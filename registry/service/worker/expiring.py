@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ from registry.service.store import (
     Revocation,
     RevocationState,
     WebhookEndpoint,
+    doc_valid_until,
     log_event,
     utcnow,
 )
@@ -47,16 +48,14 @@ SCAN_EVERY = 600.0
 
 
 def valid_until(doc: str) -> tuple[str, datetime] | None:
-    """The stored document's ``validUntil``, as written and as an aware datetime (None: absent
-    or unreadable)."""
+    """The stored document's ``validUntil``, as written and as an aware datetime
+    (:func:`~registry.service.store.doc_valid_until`; None: absent or unreadable)."""
     try:
-        value = json.loads(doc).get("validUntil")
-        if not isinstance(value, str):
-            return None
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
+        data = json.loads(doc)
+    except ValueError:
         return None
-    return value, moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    moment = doc_valid_until(data) if isinstance(data, dict) else None
+    return None if moment is None else (data["validUntil"], moment)
 
 
 def _unrevoked() -> Any:

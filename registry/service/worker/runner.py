@@ -18,7 +18,7 @@ from registry.chain.adapter import Chain
 from registry.config import Settings
 from registry.errors import ChainUnavailable
 from registry.service.sealing import seal_due
-from registry.service.store import Batch, BatchState, Issuer, KeyChange, Revocation, RevocationState, Supersession
+from registry.service.store import REQUEST_MODELS, Batch, BatchState, Issuer, RevocationState
 from registry.service.worker.anchoring import Anchoring
 from registry.service.worker.confirming import Confirming
 from registry.service.worker.delivering import Delivering
@@ -31,9 +31,6 @@ from registry.service.worker.stage import ContextView, PassResult, WorkerContext
 from registry.service.worker.superseding import Superseding
 
 __all__ = ["Worker", "run_until_idle"]
-
-REQUEST_MODELS = (Revocation, Supersession, KeyChange)
-"""The tables of chain writes other than anchors (the same states, the same pipeline)."""
 
 log = logging.getLogger("registry.service.worker")
 
@@ -82,7 +79,7 @@ class Worker(ContextView):
             open_batches = list(
                 session.exec(
                     select(Batch.id, Batch.issuer_id)
-                    .where(col(Batch.state).in_([BatchState.PENDING, BatchState.SIGNED, BatchState.SUBMITTED]))
+                    .where(col(Batch.state).in_(BatchState.open_states()))
                     .order_by(col(Batch.id))
                 )
             )
@@ -181,9 +178,7 @@ def run_until_idle(worker: Worker, *, timeout: float = 60.0, mine: Callable[[], 
         worker.run_once()
         with Session(worker.engine) as session:
             open_count = session.exec(
-                select(sa.func.count())
-                .select_from(Batch)
-                .where(col(Batch.state).in_([BatchState.PENDING, BatchState.SIGNED, BatchState.SUBMITTED]))
+                select(sa.func.count()).select_from(Batch).where(col(Batch.state).in_(BatchState.open_states()))
             ).one()
             queued = sum(
                 session.exec(
