@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from itertools import repeat
@@ -197,17 +198,46 @@ def field_hashes(doc: Mapping[str, Any], salts: Mapping[str, str]) -> dict[str, 
     Every leaf must have exactly one salt and every salt must name a leaf; otherwise
     :class:`CredentialFormatError` names the offending pointer.
     """
-    fields = flatten(doc)
-    out: dict[str, bytes] = {}
-    for pointer, value in fields:
-        salt = salts.get(pointer)
-        if salt is None:
-            raise CredentialFormatError(pointer, "disclosed field has no salt in proof.salts")
-        out[pointer] = field_hash(salt, pointer, value)
+    out = _cached_field_hashes(doc, salts)
+    if out is None:
+        out = {}
+        for pointer, value in flatten(doc):
+            salt = salts.get(pointer)
+            if salt is None:
+                raise CredentialFormatError(pointer, "disclosed field has no salt in proof.salts")
+            out[pointer] = field_hash(salt, pointer, value)
     if len(out) != len(salts):
         extra = sorted(set(salts) - set(out))
         raise CredentialFormatError(extra[0], "proof.salts has a salt for a field that is not in the credential")
     return out
+
+
+_VERIFY_TAILS: Final = threading.local()
+
+
+def _cached_field_hashes(doc: Mapping[str, Any], salts: Mapping[str, str]) -> dict[str, bytes] | None:
+    """:func:`field_hashes` through the preimage tails of :class:`FieldTails` (one per thread,
+    kept across calls: the files a verifier checks repeat most of their fields), with the hashing
+    in C. None when a field or salt is wrong: the caller's reference loop then reports the first
+    problem exactly as it always has."""
+    if not isinstance(doc, dict):
+        return None
+    cache: FieldTails | None = getattr(_VERIFY_TAILS, "cache", None)
+    if cache is None:
+        cache = _VERIFY_TAILS.cache = FieldTails()
+    if "proof" in doc:
+        doc = {k: v for k, v in doc.items() if k != "proof"}
+    ptrs: list[str] = []
+    tails: list[bytes] = []
+    try:
+        cache.walk(doc.items(), cache.members, "", ptrs, tails)
+        chosen = [salts[p] for p in ptrs]
+    except (TypeError, UnicodeEncodeError, KeyError, CredentialFormatError):
+        return None
+    if not all(type(salt) is str and _SALT_RE.fullmatch(salt) for salt in chosen):
+        return None
+    heads = [b'["' + salt.encode("ascii") for salt in chosen]
+    return dict(zip(ptrs, map(_kdigest, map(_k, map(bytes.__add__, heads, tails))), strict=True))
 
 
 def _parse_hash(item: bytes | str, where: str) -> bytes:

@@ -24,7 +24,7 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Final
 
@@ -253,27 +253,39 @@ def _build_template(doc: Mapping[str, Any], count: int) -> _Template | None:
 def _twins(doc: Any) -> int:
     """The largest number of id-less JSON objects sharing one shallow signature: RDFC-1.0's cost
     grows with the factorial of such groups, so a verifier bounds it (as rdf-canonize's
-    ``maxWorkFactor`` does)."""
-    counts: dict[str, int] = {}
-
-    def shallow(obj: dict[str, Any]) -> str:
-        return json.dumps(
-            {k: ("{}" if isinstance(v, dict) else v) for k, v in obj.items()}, sort_keys=True, default=str
-        )
+    ``maxWorkFactor`` does). An object's signature is its members with nested objects blanked;
+    only objects with equal key sets can share one, so the JSON text is made only for those."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             if "id" not in node and "@id" not in node:
-                sig = shallow(node)
-                counts[sig] = counts.get(sig, 0) + 1
+                groups.setdefault(tuple(sorted(node)), []).append(node)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
             for value in node:
                 walk(value)
 
+    def shallow(obj: dict[str, Any]) -> str:
+        return json.dumps(
+            {k: ("{}" if isinstance(v, dict) else v) for k, v in obj.items()}, sort_keys=True, default=str
+        )
+
     walk(doc)
-    return max(counts.values(), default=0)
+    most = 0
+    for members in groups.values():
+        if len(members) <= most:
+            continue
+        if len(members) == 1:
+            most = 1
+            continue
+        counts: dict[str, int] = {}
+        for obj in members:
+            sig = shallow(obj)
+            counts[sig] = counts.get(sig, 0) + 1
+        most = max(most, *counts.values())
+    return most
 
 
 class Canonicalizer:
@@ -339,20 +351,38 @@ class Canonicalizer:
 
     @staticmethod
     def _fill(template: _Template, strings: list[str]) -> str | None:
-        terms = _context_terms()
         out = [template.parts[0]]
+        rendered = _RENDERED
         for (index, is_iri), part in zip(template.slots, template.parts[1:], strict=True):
             value = strings[index]
-            if _UNSAFE_CHARS.search(value):
+            text = rendered.get((value, is_iri), _UNSEEN)
+            if text is _UNSEEN:
+                text = _render(value, is_iri)
+                if len(rendered) >= _MAX_RENDERED:
+                    rendered.clear()
+                rendered[(value, is_iri)] = text
+            if text is None:
                 return None
-            if is_iri:
-                if not _ABSOLUTE_IRI.fullmatch(value) or value.split(":", 1)[0] in terms or value.startswith("_:"):
-                    return None
-                out.append(f"<{value}>")
-            else:
-                out.append(f'"{_escape_literal(value)}"')
+            out.append(text)
             out.append(part)
         return "".join(out)
+
+
+_UNSEEN: Final = object()
+_RENDERED: dict[tuple[str, bool], Any] = {}
+"""``(string, in an IRI position)`` -> its N-Quads term, or None when the template path cannot take
+it: the files of a batch repeat most of their strings, so each is checked and escaped once."""
+_MAX_RENDERED: Final = 65_536
+
+
+def _render(value: str, is_iri: bool) -> str | None:
+    if _UNSAFE_CHARS.search(value):
+        return None
+    if is_iri:
+        if not _ABSOLUTE_IRI.fullmatch(value) or value.split(":", 1)[0] in _context_terms() or value.startswith("_:"):
+            return None
+        return f"<{value}>"
+    return f'"{_escape_literal(value)}"'
 
 
 _DEFAULT: Final = Canonicalizer()
@@ -381,7 +411,15 @@ def public_key_multibase(public_key: bytes) -> str:
 
 def public_key_from_multibase(value: str) -> bytes:
     """The 32-byte Ed25519 key of a Multikey ``publicKeyMultibase`` (raises InvalidInput)."""
-    if not isinstance(value, str) or not value.startswith("z") or len(value) > 64:
+    if not isinstance(value, str):
+        raise InvalidInput("verificationMethod", "the key must be a base58btc multibase value starting with 'z'")
+    return _public_key(value)
+
+
+@lru_cache(maxsize=1024)
+def _public_key(value: str) -> bytes:
+    """:func:`public_key_from_multibase` of a string (memoised: a batch names one key)."""
+    if not value.startswith("z") or len(value) > 64:
         raise InvalidInput("verificationMethod", "the key must be a base58btc multibase value starting with 'z'")
     try:
         raw = bytes(base58.b58decode(value[1:]))

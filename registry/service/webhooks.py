@@ -214,6 +214,8 @@ def deliver_due(
                 .limit(limit)
             )
         )
+    if not due:  # an idle pass builds no HTTP client (its TLS context costs milliseconds of CPU)
+        return 0
     own = client is None
     http = client or httpx.Client(timeout=timeout, follow_redirects=False)
     tried = 0
