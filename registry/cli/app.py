@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from registry import gctuning
 from registry.cli import audit, certificate, chain, issue, lineage, page, pathway, service, trust, verify
 
 __all__ = ["app", "main"]
@@ -32,4 +33,5 @@ audit.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point
+    gctuning.tune()  # after the imports: what they left alive is frozen
     app()

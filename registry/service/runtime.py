@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from registry import gctuning
 from registry.config import Settings
 from registry.errors import RegistryError
 from registry.service.api import ServiceState, create_api
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prepare(settings, state.engine)
+        gctuning.tune()  # this process has imported what it serves with
         worker: Worker | None = None
         stop: threading.Event | None = None
         if settings.worker_in_process:

@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from typing import Any
 
+from registry import gctuning
 from registry.core.signing import Canonicalizer
 from registry.verify.checks import Item, offline_checks
 from registry.verify.policy import VerificationPolicy
@@ -78,7 +79,7 @@ made elsewhere counts as one."""
 
 
 def _pool(count: int, context: Any) -> ProcessPoolExecutor:
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=gctuning.tune)
     _WORKERS[pool] = count
     return pool
 
