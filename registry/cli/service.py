@@ -58,7 +58,10 @@ def serve(
     except RegistryError as exc:
         _fail(exc)
     if workers > 1:
-        serve_workers(settings, host=host or settings.host, port=port or settings.port, workers=workers)
+        try:
+            serve_workers(settings, host=host or settings.host, port=port or settings.port, workers=workers)
+        except ConfigError as exc:  # the port is in use or cannot be bound: nothing started
+            _fail(exc)
         return
     uvicorn.run(
         create_app(settings),

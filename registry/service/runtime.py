@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -22,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from registry import gctuning
 from registry.config import Settings
-from registry.errors import RegistryError
+from registry.errors import ConfigError, RegistryError
 from registry.service.api import ServiceState, create_api
 from registry.service.keys import chain_client, check_issuer_keys
 from registry.service.store import make_engine, upgrade
@@ -81,6 +83,69 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     return create_api(state, lifespan=lifespan)
 
 
+APP = "registry.service.runtime:create_app"
+"""The application factory each uvicorn worker process imports."""
+
+
+class ReusePortListener(socket.socket):
+    """The listening socket handed to uvicorn's worker processes, one of its own in each.
+
+    uvicorn's supervisor gives every worker the one socket the parent bound, and a worker's
+    event loop accepts every connection waiting when it wakes: a client keeping a few
+    connections alive (an HR system's pool, a reverse proxy, a load generator) may find them
+    all on one process, with the other cores idle (measured: 16 keep-alive connections split
+    16/0 or 12/4 as often as evenly; one process served 300 verifications/s where two served
+    700). This socket travels to each worker as "a new socket for this address": unpickled there
+    (uvicorn starts its workers with ``spawn``), it is created with ``SO_REUSEPORT`` and bound,
+    so each worker listens on a socket of its own and Linux spreads new connections over them
+    by their addresses. In the parent it is only a placeholder (never bound: a bound socket
+    that never listens must not take part).
+    """
+
+    host: str
+    port: int
+
+    @classmethod
+    def for_address(cls, host: str, port: int) -> ReusePortListener:
+        """The placeholder for ``host:port`` (port 0: a free port chosen here), after checking
+        that a worker can bind it: a port another program holds is refused now, once, rather
+        than by every worker the supervisor would start."""
+        try:
+            family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
+                0
+            ]
+            with _bound(family, address) as probe:
+                port = probe.getsockname()[1]
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        listener = cls(family, socket.SOCK_STREAM)
+        listener.host, listener.port = host, port
+        return listener
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_listening_copy, (self.host, self.port))
+
+
+def _bound(family: int, address: Any) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _listening_copy(host: str, port: int) -> socket.socket:
+    """In a worker: this process's own socket for ``host:port`` (uvicorn's event loop listens)."""
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = _bound(family, address)
+    sock.set_inheritable(True)
+    return sock
+
+
 def standalone_worker(settings: Settings) -> Worker:
     """The worker of ``registry worker``: migrate, check every issuer's key, connect to the
     chain and refuse an unsafe configuration for it (:meth:`Settings.check_safe`)."""
@@ -117,6 +182,9 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
     workers never start their own. Returns when uvicorn stops (SIGINT/SIGTERM)."""
     import uvicorn
 
+    # Each HTTP process listens on a socket of its own where Linux can spread connections over them.
+    own_sockets = hasattr(socket, "SO_REUSEPORT") and sys.platform == "linux"
+    listener = ReusePortListener.for_address(host, port) if own_sockets else None  # a port in use: refused now
     os.environ["REGISTRY_WORKER_IN_PROCESS"] = "false"  # read by the HTTP workers' Settings()
     worker: Worker | None = None
     stop: threading.Event | None = None
@@ -130,15 +198,20 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
         else:
             thread, stop = worker.start()
     try:
-        uvicorn.run(
-            "registry.service.runtime:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-            proxy_headers=True,
-        )
+        options: dict[str, Any] = {
+            "factory": True,
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "log_level": "info",
+            "proxy_headers": True,
+        }
+        if listener is not None:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(uvicorn.Config(APP, **options), sockets=[listener]).run()
+        else:
+            uvicorn.run(APP, **options)
     finally:
         if worker is not None and stop is not None and thread is not None:
             stop.set()
