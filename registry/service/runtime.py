@@ -111,11 +111,8 @@ class ReusePortListener(socket.socket):
         that a worker can bind it: a port another program holds is refused now, once, rather
         than by every worker the supervisor would start."""
         try:
-            family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
-                0
-            ]
-            with _bound(family, address) as probe:
-                port = probe.getsockname()[1]
+            with _bound(host, port) as probe:
+                family, port = probe.family, probe.getsockname()[1]
         except OSError as exc:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         listener = cls(family, socket.SOCK_STREAM)
@@ -123,10 +120,13 @@ class ReusePortListener(socket.socket):
         return listener
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_listening_copy, (self.host, self.port))
+        # Unpickled in a worker: that process's own socket for the address (its loop listens).
+        return (_bound, (self.host, self.port))
 
 
-def _bound(family: int, address: Any) -> socket.socket:
+def _bound(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` with ``SO_REUSEPORT`` (not listening yet)."""
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -135,14 +135,6 @@ def _bound(family: int, address: Any) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    return sock
-
-
-def _listening_copy(host: str, port: int) -> socket.socket:
-    """In a worker: this process's own socket for ``host:port`` (uvicorn's event loop listens)."""
-    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    sock = _bound(family, address)
-    sock.set_inheritable(True)
     return sock
 
 
