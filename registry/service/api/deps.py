@@ -23,7 +23,11 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def get_state(request: Request) -> ServiceState:
+# The two lookups below are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool,
+# a thread hop per request (and per route using them) for an attribute read.
+
+
+async def get_state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.service
     return state
 
@@ -31,7 +35,7 @@ def get_state(request: Request) -> ServiceState:
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
