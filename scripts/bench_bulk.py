@@ -54,13 +54,12 @@ def _each(fn: Callable[[Any], None], items: list[Any]) -> None:
 def _profile(registry: Any, files: list[Path]) -> dict[str, float]:
     """Milliseconds per stage for one batch, in-process (the verifier's own steps timed apart;
     each the best of 3)."""
-    import requests
-
     from registry.chain.reads import ChainReader
     from registry.core import credfile
     from registry.verify import VerificationPolicy, Verifier
     from registry.verify.identity import named_identity
     from registry.verify.tabular import BatchFile, csv_text, learner_name, rows, verify_batch
+    from tests.chain_fixtures import anvil_rpc
 
     data = [f.read_bytes() for f in files]
     parsed = [credfile.parse_credential_file(d) for d in data]
@@ -84,9 +83,7 @@ def _profile(registry: Any, files: list[Path]) -> dict[str, float]:
     pairs = [(cf.root, cf.digest) for cf in parsed]
     out["chain_reads"] = _best(
         lambda: ChainReader(registry.rpc_url, anchor.registry).snapshot(roots, pairs),
-        before=lambda: requests.post(
-            registry.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": []}, timeout=10
-        ),
+        before=lambda: anvil_rpc(registry, "evm_mine"),
     )
     return {k: round(v * 1000, 1) for k, v in out.items()}
 
@@ -95,7 +92,7 @@ def run(long: bool = False) -> dict[str, Any]:
     import requests
 
     from tests.api_fuzz import serve
-    from tests.chain_fixtures import deploy_fixture
+    from tests.chain_fixtures import anvil_rpc, deploy_fixture
 
     n = 10_000 if long else 1_000
     figures: dict[str, Any] = {"verify_batch_files": n}
@@ -134,11 +131,10 @@ def run(long: bool = False) -> dict[str, Any]:
                     "api_multipart": lambda: post(files=upload),
                     "api_zip": lambda: post(data=packed.getvalue(), headers={"content-type": "application/zip"}),
                 }
-                mine = lambda: requests.post(  # noqa: E731 - a new head: the service's chain reads start afresh
-                    registry.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": []}, timeout=10
-                )
-                for name, fn in variants.items():
-                    figures[f"verify_batch_files_per_s_{name}"] = round(n / _best(fn, before=mine))
+                for name, fn in variants.items():  # each after a new head: the chain reads start afresh
+                    figures[f"verify_batch_files_per_s_{name}"] = round(
+                        n / _best(fn, before=lambda: anvil_rpc(registry, "evm_mine"))
+                    )
             env = {
                 **os.environ,
                 "REGISTRY_HOME": str(registry.settings.home),

@@ -135,8 +135,8 @@ class JsonDepthScanner:
 
     Only brackets outside strings count. A chunk without backslashes (the usual one) is scanned
     with numpy: a bracket is outside a string when an even number of quotes precede it, and the
-    running depth is a cumulative sum over those brackets; an 11 MB batch body costs about 25 ms
-    on the event loop instead of 150 ms. A chunk with a backslash (escapes decide which quotes
+    running depth is a cumulative sum over those brackets; an 11 MB batch body costs about 20 ms
+    on the event loop instead of 185 ms. A chunk with a backslash (escapes decide which quotes
     count) takes the byte-by-byte scan of the structural bytes. No buffering either way.
     """
 
