@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
-from registry.cli.output import LangOption, RpcsOption, out
+from registry.cli.output import LangOption, RpcsOption, err, out
 from registry.cli.output import fail as _fail
 from registry.config import Settings
 from registry.errors import ConfigError, InvalidInput, RegistryError
@@ -52,25 +52,39 @@ class OutputFormat(StrEnum):
     table = "table"
 
 
-def collect_files(paths: Sequence[Path]) -> list[Path]:
-    """The files to verify: each file named, and every ``*.json``, ``*.png`` and ``*.svg`` (any
-    case) under each directory named, recursively, in path order; hidden files and folders (a
-    leading dot) are skipped."""
+def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """The files to verify, and the files passed over: each file named is verified; under each
+    directory named, recursively and in path order, every ``*.json``, ``*.png`` and ``*.svg`` (any
+    case) is verified and every other file is passed over (so the caller can say so); hidden
+    files and folders (a leading dot) are neither."""
     found: list[Path] = []
+    passed_over: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.suffix.lower() in BULK_SUFFIXES
-                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                    and p.is_file()
-                )
-            )
+            for p in sorted(path.rglob("*")):
+                if any(part.startswith(".") for part in p.relative_to(path).parts) or not p.is_file():
+                    continue
+                (found if p.suffix.lower() in BULK_SUFFIXES else passed_over).append(p)
         else:
             found.append(path)
-    return found
+    return found, passed_over
+
+
+_PASSED_OVER_NAMED: Final = 10
+"""At most this many passed-over files are named on standard error; the rest are counted."""
+
+
+def _say_passed_over(passed_over: list[Path], words: _Words) -> None:
+    """One line on standard error naming the files of the folders that were not verified: a
+    folder of 200 files that yields 180 rows must not leave the reader guessing why."""
+    if not passed_over:
+        return
+    _ = words.gettext
+    names = ", ".join(map(str, passed_over[:_PASSED_OVER_NAMED]))
+    if len(passed_over) > _PASSED_OVER_NAMED:
+        names += " " + _("and %(count)s more") % {"count": len(passed_over) - _PASSED_OVER_NAMED}
+    line = _("not verified (not *.json, *.png or *.svg): %(names)s") % {"names": names}
+    err.print(line, highlight=False, markup=False)
 
 
 @commands.command()
@@ -119,10 +133,11 @@ def verify(
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         _fail(ConfigError(f"no such file: {', '.join(missing)}"))
-    paths = collect_files(files)
+    paths, passed_over = collect_files(files)
     bulk = len(files) > 1 or any(f.is_dir() for f in files) or output_format in (OutputFormat.csv, OutputFormat.table)
     if not paths:
         _fail(ConfigError(f"no *.json, *.png or *.svg files in {', '.join(map(str, files))}"))
+    _say_passed_over(passed_over, words)
     settings = Settings()
     if learner is not None and pathway is None:
         _fail(InvalidInput("learner", "--learner binds the files of a stack: give --pathway too"))

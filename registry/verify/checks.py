@@ -32,7 +32,7 @@ from registry.chain.model import (
 from registry.core import credfile
 from registry.core.identity import issuer_did
 from registry.core.signing import Canonicalizer, SignatureCheck, check_signature
-from registry.errors import RegistryError
+from registry.errors import InvalidInput, RegistryError
 from registry.locales.reasons import Reason, phrase
 from registry.verify.identity import named_identity
 from registry.verify.policy import VerificationPolicy
@@ -129,7 +129,11 @@ def offline_checks(
     try:
         cf = credfile.parse_credential_file(data)
     except RegistryError as exc:  # CredentialFormatError, or any other refusal of the input
-        item.set("format", CheckStatus.FAIL, str(exc))
+        # The check is named "format": a refusal *of the format as a whole* ("format: not valid
+        # JSON") gives its problem alone, so the summary reads "format: not valid JSON", not
+        # "format: format: ..."; a refusal at a member keeps its pointer ("/proof/0: ...").
+        reason = exc.problem if isinstance(exc, InvalidInput) and exc.field == "format" else str(exc)
+        item.set("format", CheckStatus.FAIL, reason)
         for name in [n for n in CHECK_NAMES[1:] if n not in OPTIONAL_CHECKS]:
             item.set(
                 name,

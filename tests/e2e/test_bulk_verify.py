@@ -253,6 +253,8 @@ def test_cli_verifies_a_folder_in_every_format(registry: Registry, mixed: Mixed,
     assert sorted(named) == order
     check_rows([{**r, "file": Path(r["file"]).name} for r in unescape(table)], mixed, [Path(f).name for f in order])
     assert named[str(folder / "hostile.json")]["learner_name"] == "'" + HOSTILE
+    # the file the folder held but that was not verified is named on stderr, not left to guess
+    assert result.stderr == f"not verified (not *.json, *.png or *.svg): {folder / 'README.txt'}\n"
 
     result = CliRunner().invoke(cli_app, [*base, "--json"], env=env)
     reports = json.loads(result.stdout)
@@ -341,6 +343,9 @@ def test_page_drop_zone_verifies_several_files_and_its_csv_equals_pythons(
         finally:
             browser.close()
     assert js_csv == csv_text(python_table)
+    # the page names the failing check once, as the CLI does ("format: not a credreg-proof-v1 ...")
+    not_json = next(r for r in reports if r["source"] == "notes.json")
+    assert not_json["summary"].startswith("format: not a credreg-proof-v"), not_json["summary"]
     assert page_csv == csv_text(python_table, bom=True)
     table = parse_csv(page_csv)
     check_rows(unescape(table), mixed)

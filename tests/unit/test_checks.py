@@ -192,9 +192,9 @@ def test_offline_checks_of_a_redacted_v1_file_count_the_hidden_fields() -> None:
 @pytest.mark.parametrize(
     ("data", "why"),
     [
-        (b"not json", "format: not valid JSON (line 1, column 1): Expecting value"),
-        (b"{}", "format: not a credreg-proof-v1 credential file: /: '@context' is a required property"),
-        ("[]", "format: a credential file must be a JSON object"),
+        (b"not json", "not valid JSON (line 1, column 1): Expecting value"),
+        (b"{}", "not a credreg-proof-v1 credential file: /: '@context' is a required property"),
+        ("[]", "a credential file must be a JSON object"),
     ],
 )
 def test_offline_checks_of_a_file_that_is_not_a_credential_file(data: Any, why: str) -> None:

@@ -127,7 +127,9 @@ async function offlineChecks(source, data, now) {
     cf = parseCredentialFile(payload);
   } catch (exc) {
     if (!(exc instanceof FormatError || exc instanceof BadgeError)) throw exc;
-    item.set("format", FAIL, exc.message);
+    // As the CLI: a refusal of the format as a whole gives its problem alone (no "format: format:").
+    const whole = exc instanceof FormatError && exc.where === "format";
+    item.set("format", FAIL, whole ? exc.problem : exc.message);
     for (const name of CHECK_NAMES.slice(1)) {
       if (!OPTIONAL_CHECKS.includes(name)) item.set(name, INDETERMINATE, "not checked: the file is not a valid credential file");
     }

@@ -1,0 +1,63 @@
+"""`registry verify DIR`: which files of a folder are verified, and the ones passed over are said."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from registry.cli.app import app as cli_app
+from registry.cli.verify import collect_files
+
+
+def _folder(tmp_path: Path, others: int) -> Path:
+    folder = tmp_path / "inbox"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.JSON").write_text("not json")
+    (folder / "b.png").write_bytes(b"not a png")
+    (folder / ".hidden.txt").write_text("hidden")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "config").write_text("hidden")
+    for i in range(others):
+        (folder / f"note{i:02d}.txt").write_text("x")
+    return folder
+
+
+def test_collect_files_splits_a_folder_into_verified_and_passed_over(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, 2)
+    named = tmp_path / "named.txt"  # a file named on the command line is always verified
+    named.write_text("x")
+    found, passed_over = collect_files([folder, named])
+    assert found == [folder / "b.png", folder / "sub" / "a.JSON", named]
+    assert passed_over == [folder / "note00.txt", folder / "note01.txt"]
+
+
+def test_the_files_passed_over_are_named_on_stderr_and_the_rows_are_unchanged(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, 12)
+    env = {"REGISTRY_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(cli_app, ["verify", "--offline", "--format", "csv", str(folder)], env=env)
+    assert result.exit_code == 1, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["file"], r["verdict"], r["failed_checks"]) for r in rows] == [
+        (str(folder / "b.png"), "INVALID", "format"),
+        (str(folder / "sub" / "a.JSON"), "INVALID", "format"),
+    ]
+    # one reason, not "format: format: ..."
+    assert rows[1]["reason"].startswith("format: not valid JSON (line 1, column 1)")
+    names = ", ".join(str(folder / f"note{i:02d}.txt") for i in range(10))
+    assert result.stderr == f"not verified (not *.json, *.png or *.svg): {names} and 2 more\n"
+
+    result = CliRunner().invoke(cli_app, ["verify", "--offline", "--lang", "es", str(folder)], env=env)
+    assert result.exit_code == 1
+    assert result.stderr == f"no verificados (no son *.json, *.png ni *.svg): {names} y 2 más\n"
+
+
+def test_a_folder_without_credential_files_is_refused_and_says_what_it_holds(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("x")
+    result = CliRunner().invoke(cli_app, ["verify", "--offline", str(folder)], env={"REGISTRY_HOME": str(tmp_path)})
+    assert result.exit_code == 3
+    assert "no *.json, *.png or *.svg files in" in result.output
