@@ -107,6 +107,9 @@ def test_baked_downloads_verify(service: Service) -> None:
     for body, ctype in ((png.content, "image/png"), (svg.content, "image/svg+xml")):
         report = http.post("/v1/verify", content=body, headers={"content-type": ctype}).json()
         assert report["verdict"] == "VALID", report["summary"]
+        # the same valid badge labelled JSON is a malformed JSON body, not a report
+        r = http.post("/v1/verify", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "malformed_json"
 
 
 def test_an_issuer_never_sees_or_touches_another_issuers_data(service: Service) -> None:
@@ -142,6 +145,15 @@ def test_bad_inputs_get_4xx_with_machine_readable_codes(service: Service) -> Non
     assert r.status_code == 400 and error_code(r) == "malformed_json"
     r = http.post("/v1/verify", content=b"{nope", headers={"content-type": "application/json"})
     assert r.status_code == 400 and error_code(r) == "malformed_json"
+    as_json = {"content-type": "application/json"}
+    for body in (b'{"a": 1} trailing', b"\x89PNG\r\n\x1a\n not json", b"", b"  \n"):
+        r = http.post("/v1/verify", content=body, headers=as_json)
+        assert r.status_code == 400 and error_code(r) == "malformed_json", body
+    r = http.post("/v1/verify", content=b'{"a": 1}', headers=as_json)  # JSON, not a credential: a report
+    assert r.status_code == 200 and r.json()["verdict"] == "INVALID"
+    assert r.json()["summary"].startswith("format: not a credreg-proof-v")
+    r = http.post("/v1/verify", content=b'[{"a": 1}]', headers=as_json)
+    assert r.status_code == 200 and r.json()["summary"] == "format: a credential file must be a JSON object"
     r = http.post(
         "/v1/credentials", json={"achievement_id": 999, "recipient_email": "a@example.org"}, headers=service.h()
     )

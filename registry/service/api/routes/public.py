@@ -15,7 +15,7 @@ from registry.core.baking import extract_if_baked
 from registry.errors import InvalidInput
 from registry.service.api.deps import StateDep
 from registry.service.api.state import ServiceState
-from registry.verify import Report
+from registry.verify import CheckStatus, Report
 
 router = APIRouter(prefix="/v1", tags=["public"])
 
@@ -34,6 +34,14 @@ def verify_bytes(state: ServiceState, data: bytes, source: str, confirmations: i
     if confirmations != verifier.policy.min_confirmations:
         verifier = verifier.with_policy(replace(verifier.policy, min_confirmations=confirmations))
     return verifier.verify(payload, source)
+
+
+def _require_json(body: bytes) -> None:
+    """A 400 ``malformed_json`` unless ``body`` parses as JSON."""
+    try:
+        json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: JSONDecodeError and huge numbers
+        raise HTTPException(400, {"code": "malformed_json", "message": f"the body is not valid JSON: {exc}"}) from None
 
 
 @router.post(
@@ -59,16 +67,18 @@ async def verify(
     check with its reason and the verdict VALID, INVALID or INDETERMINATE. A malformed body is a
     400 ``malformed_json``; a well-formed file that fails a check is a 200 with verdict INVALID."""
     body = await request.body()
-    if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:  # ValueError: JSONDecodeError and huge numbers
-            raise HTTPException(
-                400, {"code": "malformed_json", "message": f"the body is not valid JSON: {exc}"}
-            ) from None
+    as_json = request.headers.get("content-type", "").startswith("application/json")
+    # A body labelled JSON that is not JSON is a 400, not a report. The verifier parses the body
+    # anyway (strictly), so a credential file is parsed once: a body that opens with "{" (never a
+    # baked image) is only parsed here again when the verifier's format check failed; any other
+    # body labelled JSON (a badge image, a BOM, a bare value) is parsed here first, as always.
+    if as_json and body.lstrip()[:1] != b"{":
+        _require_json(body)
     report = await anyio.to_thread.run_sync(
         verify_bytes, state, body, "upload", confirmations, limiter=state.verify_limiter()
     )
+    if as_json and report.check("format").status is CheckStatus.FAIL:
+        _require_json(body)
     # The report is already a validated Report: serialise it once (response_model documents it).
     return Response(report.model_dump_json(), media_type="application/json")
 
