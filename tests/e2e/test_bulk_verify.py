@@ -156,6 +156,8 @@ def test_multipart_and_zip_give_one_row_per_file(http: TestClient, mixed: Mixed)
         for name, data in mixed.files.items():
             z.writestr(f"applicants/{name}", data)
         z.writestr("__MACOSX/applicants/._valid.json", b"resource fork")
+        for hidden in (".DS_Store", "applicants/.DS_Store", "applicants/._valid.json", ".git/config"):
+            z.writestr(hidden, b"not sent on purpose")
         z.writestr("applicants/", b"")
     names = [f"upload.zip/applicants/{n}" for n in mixed.files]
     r = http.post("/v1/verify/batch", content=archive.getvalue(), headers={"content-type": "application/zip"})

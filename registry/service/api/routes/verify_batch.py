@@ -105,18 +105,22 @@ def split_json_array(body: bytes, limit: int) -> list[BatchFile]:
     return out
 
 
+def _hidden_entry(name: str) -> bool:
+    """An archive entry nobody meant to send: macOS resource forks (``__MACOSX/``, ``._name``),
+    Finder's ``.DS_Store`` and any hidden file or folder (a part with a leading dot), the rule of
+    ``registry verify DIR``."""
+    parts = name.replace("\\", "/").split("/")
+    return parts[0] == "__MACOSX" or any(part.startswith(".") and part not in (".", "..") for part in parts)
+
+
 def read_zip(name: str, data: bytes, *, files_left: int, bytes_left: int, limit: int) -> tuple[list[BatchFile], int]:
-    """The files of a zip archive (directories and macOS ``__MACOSX/`` resource forks skipped),
+    """The files of a zip archive (directories and hidden entries skipped: :func:`_hidden_entry`),
     and the unpacked bytes they used. An unreadable archive, or entry, is one failed file; more
     entries than ``files_left`` is 422 ``too_many_files``, more unpacked bytes than
     ``bytes_left`` 413 ``batch_too_large``."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = [
-            i
-            for i in archive.infolist()
-            if not i.is_dir() and not i.filename.startswith("__MACOSX/") and not i.filename.endswith("/.DS_Store")
-        ]
+        entries = [i for i in archive.infolist() if not i.is_dir() and not _hidden_entry(i.filename)]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
         return [BatchFile(name, problem=f"not a readable zip archive: {exc}")], 0
     if len(entries) > files_left:
