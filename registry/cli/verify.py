@@ -296,11 +296,16 @@ def _expand_transcripts(batch: list[BatchFile]) -> list[BatchFile]:
 def _read(path: Path, *, strict: bool) -> BatchFile:
     """A file for :func:`verify_batch`. ``strict`` (one file, the classic command): a file that
     cannot be read or unbaked is a usage error (exit 3); in a batch it is a row of its own."""
-    from registry.core.baking import extract_if_baked
+    from registry.core.baking import MAX_IMAGE_BYTES, extract_if_baked
+    from registry.core.credfile import MAX_FILE_BYTES
     from registry.verify.tabular import BatchFile
 
+    limit = max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)  # nothing larger is a credential file or a badge
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)  # a 2 GB video in the folder is never read whole
+        if len(data) > limit:
+            return BatchFile(str(path), problem=Reason("the file is larger than {limit} bytes", limit=limit))
         if strict:
             data = extract_if_baked(data)
     except OSError as exc:

@@ -61,3 +61,23 @@ def test_a_folder_without_credential_files_is_refused_and_says_what_it_holds(tmp
     result = CliRunner().invoke(cli_app, ["verify", "--offline", str(folder)], env={"REGISTRY_HOME": str(tmp_path)})
     assert result.exit_code == 3
     assert "no *.json, *.png or *.svg files in" in result.output
+
+
+def test_a_file_larger_than_any_credential_is_a_row_and_is_not_read_whole(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    big = folder / "video.json"
+    with big.open("wb") as handle:  # sparse: 3 GB on paper, nothing on disk
+        handle.truncate(3 * 1024**3)
+    (folder / "notes.json").write_text("not json")
+    env = {"REGISTRY_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(cli_app, ["verify", "--offline", "--format", "csv", str(folder)], env=env)
+    assert result.exit_code == 1, result.output
+    rows = {r["file"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert rows[str(big)]["verdict"] == "INVALID"
+    assert rows[str(big)]["reason"] == "format: the file is larger than 10485760 bytes"
+    assert rows[str(folder / "notes.json")]["failed_checks"] == "format"
+
+    result = CliRunner().invoke(cli_app, ["verify", "--offline", "--lang", "es", str(big)], env=env)
+    assert result.exit_code == 1
+    assert "el archivo tiene más de 10485760 bytes" in result.stdout
