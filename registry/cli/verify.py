@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -124,8 +126,7 @@ def verify(
     In a batch (several files, a directory, or --format csv/table) a file that cannot be read or
     unbaked gets its own INVALID row. With --pathway the files are one stack: VALID (complete),
     INCOMPLETE (exit 6: every file VALID, the rule not met yet), INVALID or INDETERMINATE."""
-    from registry.verify import Verdict, VerificationPolicy, Verifier
-    from registry.verify.tabular import rows
+    from registry.verify import VerificationPolicy, Verifier
 
     if as_json:
         output_format = OutputFormat.json
@@ -146,29 +147,92 @@ def verify(
         verifier = Verifier(policy, rpc_urls=rpc or (), timeout=timeout)
         if pathway is not None:
             _verify_stack(verifier, pathway, paths, learner, output_format, words)
-        batch = _expand_transcripts([_read(p, strict=not bulk) for p in paths])
-        bulk = bulk or len(batch) != len(paths)  # a transcript is several credentials
-        results = _verify_batch(verifier, batch)
+        stream = _Stream(output_format, words, bom=bom, as_list=bulk)
+        _verify_windows(verifier, paths, stream, strict=not bulk)
     except RegistryError as exc:
         _fail(exc)
-    reports = [r for r, _ in results]
-    if output_format is OutputFormat.json:
-        payload = [r.model_dump(mode="json") for r in reports]
-        sys.stdout.write(json.dumps(payload if bulk else payload[0], indent=2) + "\n")
-    elif output_format is OutputFormat.csv:
-        from registry.verify.tabular import write_csv
+    raise typer.Exit(stream.close().exit_code)
 
-        write_csv(rows(reports, (n for _, n in results)), sys.stdout, bom=bom)
-    elif output_format is OutputFormat.table:
-        _print_table(rows(reports, (n for _, n in results)), words)
-    else:
+
+BULK_WINDOW: Final = 2_000
+"""``registry verify`` reads, checks and prints this many files at a time: a folder of 200,000
+files needs the memory of 2,000 (each window's chain reads shared, one snapshot at the head when
+the window started), and rows appear while later files are still being checked."""
+
+
+def _verify_windows(verifier: Any, paths: list[Path], stream: _Stream, *, strict: bool) -> None:
+    """Verify ``paths`` window by window into ``stream``; a large run's offline checks are spread
+    over the cores (forked workers, made for this command and gone with it)."""
+    from registry.verify.parallel import MIN_PARALLEL_FILES, process_pool
+    from registry.verify.tabular import verify_batch
+
+    pool = process_pool() if len(paths) >= MIN_PARALLEL_FILES else None
+    with pool if pool is not None else contextlib.nullcontext():
+        for start in range(0, len(paths), BULK_WINDOW):
+            batch = _expand_transcripts([_read(p, strict=strict) for p in paths[start : start + BULK_WINDOW]])
+            stream.add(verify_batch(verifier, batch, pool=pool))
+
+
+class _Stream:
+    """The output of one ``registry verify`` run, written as windows of reports come in: the same
+    text as writing every report at once (one JSON array, one CSV header, one table)."""
+
+    def __init__(self, output_format: OutputFormat, words: _Words, *, bom: bool, as_list: bool) -> None:
+        self.format, self.words, self.bom = output_format, words, bom
+        self.as_list = as_list  # False: one file named (--format text|json): one report, one object
+        self.count = 0  # reports so far
+        self.elements = 0  # JSON array elements written
+        self.held: str | None = None  # --format json, one file: its report, an object unless more follow
+        self.table: list[dict[str, str]] = []
+        self.worst: Any = None
+
+    def add(self, results: list[tuple[Any, str | None]]) -> None:
+        from registry.verify.tabular import rows, write_csv
+
+        reports = [r for r, _ in results]
+        rank = {"VALID": 0, "INDETERMINATE": 1, "INVALID": 2}
         for report in reports:
-            _print_report(report, words)
-    worst = max(
-        (r.verdict for r in reports),
-        key=lambda v: {"VALID": 0, "INDETERMINATE": 1, "INVALID": 2}[v.value],
-    )
-    raise typer.Exit(Verdict(worst).exit_code)
+            if self.worst is None or rank[report.verdict.value] > rank[self.worst.value]:
+                self.worst = report.verdict
+        if self.format is OutputFormat.json:
+            for report in reports:
+                text = json.dumps(report.model_dump(mode="json"), indent=2)
+                if not self.as_list and self.held is None and self.count == 0:
+                    self.held = text
+                else:
+                    if self.held is not None:  # a transcript named alone: its credentials are a list
+                        self._element(self.held)
+                        self.held = None
+                    self.as_list = True
+                    self._element(text)
+                self.count += 1
+        elif self.format is OutputFormat.csv:
+            table = rows(reports, (n for _, n in results))
+            write_csv(table, sys.stdout, bom=self.bom and self.count == 0, header=self.count == 0)
+            self.count += len(reports)
+        elif self.format is OutputFormat.table:
+            self.table += rows(reports, (n for _, n in results))
+            self.count += len(reports)
+        else:
+            for report in reports:
+                _print_report(report, self.words)
+            self.count += len(reports)
+        sys.stdout.flush()
+
+    def _element(self, text: str) -> None:
+        sys.stdout.write(("[\n" if self.elements == 0 else ",\n") + textwrap.indent(text, "  "))
+        self.elements += 1
+
+    def close(self) -> Any:
+        """Finish the output; the worst verdict of the run."""
+        if self.format is OutputFormat.json:
+            if self.held is not None:
+                sys.stdout.write(self.held + "\n")
+            else:
+                sys.stdout.write("\n]\n" if self.elements else "[]\n")
+        elif self.format is OutputFormat.table:
+            _print_table(self.table, self.words)
+        return self.worst
 
 
 class _Words:
@@ -253,19 +317,6 @@ def _verify_stack(
         if report.verdict.value != "VALID":
             out.print(words.summary(report.summary), highlight=False)
     raise typer.Exit(report.verdict.exit_code)
-
-
-def _verify_batch(verifier: Any, batch: list[BatchFile]) -> list[Any]:
-    """:func:`verify_batch`, a large batch's offline checks spread over the cores (forked workers,
-    made for this command and gone with it)."""
-    from registry.verify.parallel import MIN_PARALLEL_FILES, process_pool
-    from registry.verify.tabular import verify_batch
-
-    pool = process_pool() if len(batch) >= MIN_PARALLEL_FILES and not verifier.policy.offline else None
-    if pool is None:
-        return verify_batch(verifier, batch)
-    with pool:
-        return verify_batch(verifier, batch, pool=pool)
 
 
 def _expand_transcripts(batch: list[BatchFile]) -> list[BatchFile]:

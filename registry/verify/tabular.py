@@ -157,13 +157,17 @@ def escape_cell(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
-def write_csv(table: Iterable[Mapping[str, str]], stream: io.TextIOBase | Any, *, bom: bool = False) -> None:
+def write_csv(
+    table: Iterable[Mapping[str, str]], stream: io.TextIOBase | Any, *, bom: bool = False, header: bool = True
+) -> None:
     """Write the header and ``table`` to the text ``stream``: every field quoted, CRLF line
-    ends, formula-like cells escaped; ``bom`` first writes a UTF-8 byte-order mark (Excel)."""
+    ends, formula-like cells escaped; ``bom`` first writes a UTF-8 byte-order mark (Excel);
+    ``header=False`` continues a table already begun (rows only)."""
     if bom:
         stream.write("\ufeff")
     writer = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    if header:
+        writer.writerow(COLUMNS)
     writer.writerows([escape_cell(r.get(c, "")) for c in COLUMNS] for r in table)
 
 

@@ -352,3 +352,34 @@ def test_page_drop_zone_verifies_several_files_and_its_csv_equals_pythons(
     table = parse_csv(page_csv)
     check_rows(unescape(table), mixed)
     assert next(r for r in table if r["file"] == "hostile.json")["learner_name"] == "'" + HOSTILE
+
+
+def test_cli_windows_give_the_same_output_as_one_pass(
+    registry: Registry, mixed: Mixed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder is read, checked and printed BULK_WINDOW files at a time (bounded memory, rows
+    streamed): cut into windows of 3, the 8 files give byte for byte the output of one window, in
+    every format, and the same exit code."""
+    import registry.cli.verify as cli_verify
+
+    folder = tmp_path / "applicants"
+    folder.mkdir()
+    for name, data in mixed.files.items():
+        (folder / name).write_bytes(data)
+    env = {"REGISTRY_HOME": str(registry.settings.home)}
+
+    def run(*extra: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli_app, ["verify", "--rpc", registry.rpc_url, *extra, str(folder)], env=env)
+        out = result.stdout
+        if "--json" in extra:  # the time of each check is the only thing allowed to differ
+            out = json.dumps([{**r, "checked_at": ""} for r in json.loads(out)])
+        return result.exit_code, out
+
+    formats = [("--format", "csv", "--bom"), ("--json",), ("--format", "table"), ("--format", "text")]
+    whole = [run(*f) for f in formats]
+    monkeypatch.setattr(cli_verify, "BULK_WINDOW", 3)
+    windowed = [run(*f) for f in formats]
+    assert windowed == whole
+    assert {code for code, _ in whole} == {1}
+    assert whole[0][1].startswith('\ufeff"file",') and whole[0][1].count('"file",') == 1  # one BOM, one header
+    assert len(json.loads(whole[1][1])) == len(mixed.files)
