@@ -197,7 +197,7 @@ class _Stream:
         if self.format is OutputFormat.json:
             for report in reports:
                 text = json.dumps(report.model_dump(mode="json"), indent=2)
-                if not self.as_list and self.held is None and self.count == 0:
+                if not self.as_list and self.count == 0:
                     self.held = text
                 else:
                     if self.held is not None:  # a transcript named alone: its credentials are a list
@@ -224,7 +224,8 @@ class _Stream:
         self.elements += 1
 
     def close(self) -> Any:
-        """Finish the output; the worst verdict of the run."""
+        """Finish the output; the worst verdict of the run (INDETERMINATE if there was none)."""
+        from registry.verify import Verdict
         if self.format is OutputFormat.json:
             if self.held is not None:
                 sys.stdout.write(self.held + "\n")
@@ -232,7 +233,7 @@ class _Stream:
                 sys.stdout.write("\n]\n" if self.elements else "[]\n")
         elif self.format is OutputFormat.table:
             _print_table(self.table, self.words)
-        return self.worst
+        return self.worst if self.worst is not None else Verdict.INDETERMINATE
 
 
 class _Words:
