@@ -226,6 +226,7 @@ class _Stream:
     def close(self) -> Any:
         """Finish the output; the worst verdict of the run (INDETERMINATE if there was none)."""
         from registry.verify import Verdict
+
         if self.format is OutputFormat.json:
             if self.held is not None:
                 sys.stdout.write(self.held + "\n")
