@@ -121,11 +121,12 @@ def verify(
     ] = None,
     lang: LangOption = None,
 ) -> None:
-    """Verify credential files against the chain alone, one file or a whole folder (chain reads
-    shared by all). Exit 0 when all are VALID, else 1 if any is INVALID, else 2 (INDETERMINATE).
-    In a batch (several files, a directory, or --format csv/table) a file that cannot be read or
-    unbaked gets its own INVALID row. With --pathway the files are one stack: VALID (complete),
-    INCOMPLETE (exit 6: every file VALID, the rule not met yet), INVALID or INDETERMINATE."""
+    """Verify credential files against the chain alone, one file or a whole folder (read, checked
+    and printed 2,000 files at a time, chain reads shared by each 2,000). Exit 0 when all are
+    VALID, else 1 if any is INVALID, else 2 (INDETERMINATE). In a batch (several files, a
+    directory, or --format csv/table) a file that cannot be read or unbaked gets its own INVALID
+    row. With --pathway the files are one stack: VALID (complete), INCOMPLETE (exit 6: every file
+    VALID, the rule not met yet), INVALID or INDETERMINATE."""
     from registry.verify import VerificationPolicy, Verifier
 
     if as_json:
