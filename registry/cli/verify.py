@@ -59,12 +59,14 @@ def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     directory named, recursively and in path order, every ``*.json``, ``*.png`` and ``*.svg`` (any
     case) is verified and every other file is passed over (so the caller can say so); hidden
     files and folders (a leading dot) are neither."""
+    from registry.verify.tabular import hidden_path
+
     found: list[Path] = []
     passed_over: list[Path] = []
     for path in paths:
         if path.is_dir():
             for p in sorted(path.rglob("*")):
-                if any(part.startswith(".") for part in p.relative_to(path).parts) or not p.is_file():
+                if hidden_path(p.relative_to(path).parts) or not p.is_file():
                     continue
                 (found if p.suffix.lower() in BULK_SUFFIXES else passed_over).append(p)
         else:
@@ -180,62 +182,47 @@ class _Stream:
 
     def __init__(self, output_format: OutputFormat, words: _Words, *, bom: bool, as_list: bool) -> None:
         self.format, self.words, self.bom = output_format, words, bom
-        self.as_list = as_list  # False: one file named (--format text|json): one report, one object
+        self.as_list = as_list  # False: one file named (--format text|json), so one window
         self.count = 0  # reports so far
-        self.elements = 0  # JSON array elements written
-        self.held: str | None = None  # --format json, one file: its report, an object unless more follow
         self.table: list[dict[str, str]] = []
-        self.worst: Any = None
+        self.verdicts: set[Any] = set()
 
     def add(self, results: list[tuple[Any, str | None]]) -> None:
         from registry.verify.tabular import rows, write_csv
 
         reports = [r for r, _ in results]
-        rank = {"VALID": 0, "INDETERMINATE": 1, "INVALID": 2}
-        for report in reports:
-            if self.worst is None or rank[report.verdict.value] > rank[self.worst.value]:
-                self.worst = report.verdict
+        self.verdicts.update(r.verdict for r in reports)
         if self.format is OutputFormat.json:
-            for report in reports:
-                text = json.dumps(report.model_dump(mode="json"), indent=2)
-                if not self.as_list and self.count == 0:
-                    self.held = text
-                else:
-                    if self.held is not None:  # a transcript named alone: its credentials are a list
-                        self._element(self.held)
-                        self.held = None
-                    self.as_list = True
-                    self._element(text)
-                self.count += 1
+            texts = [json.dumps(r.model_dump(mode="json"), indent=2) for r in reports]
+            if not self.as_list and len(texts) == 1:  # one file, one credential: an object
+                sys.stdout.write(texts[0] + "\n")
+            else:  # a transcript named alone is a list of its credentials
+                self.as_list = True
+                for i, text in enumerate(texts, start=self.count):
+                    sys.stdout.write(("[\n" if i == 0 else ",\n") + textwrap.indent(text, "  "))
         elif self.format is OutputFormat.csv:
-            table = rows(reports, (n for _, n in results))
-            write_csv(table, sys.stdout, bom=self.bom and self.count == 0, header=self.count == 0)
-            self.count += len(reports)
+            first = self.count == 0
+            write_csv(rows(reports, (n for _, n in results)), sys.stdout, bom=self.bom and first, header=first)
         elif self.format is OutputFormat.table:
             self.table += rows(reports, (n for _, n in results))
-            self.count += len(reports)
         else:
             for report in reports:
                 _print_report(report, self.words)
-            self.count += len(reports)
+        self.count += len(reports)
         sys.stdout.flush()
-
-    def _element(self, text: str) -> None:
-        sys.stdout.write(("[\n" if self.elements == 0 else ",\n") + textwrap.indent(text, "  "))
-        self.elements += 1
 
     def close(self) -> Any:
         """Finish the output; the worst verdict of the run (INDETERMINATE if there was none)."""
         from registry.verify import Verdict
 
-        if self.format is OutputFormat.json:
-            if self.held is not None:
-                sys.stdout.write(self.held + "\n")
-            else:
-                sys.stdout.write("\n]\n" if self.elements else "[]\n")
+        if self.format is OutputFormat.json and self.as_list:
+            sys.stdout.write("\n]\n" if self.count else "[]\n")
         elif self.format is OutputFormat.table:
             _print_table(self.table, self.words)
-        return self.worst if self.worst is not None else Verdict.INDETERMINATE
+        for verdict in (Verdict.INVALID, Verdict.INDETERMINATE, Verdict.VALID):
+            if verdict in self.verdicts:
+                return verdict
+        return Verdict.INDETERMINATE
 
 
 class _Words:

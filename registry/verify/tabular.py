@@ -152,6 +152,13 @@ def rows(reports: Iterable[Report], learners: Iterable[str | None] | None = None
     return [row(r, learner=n) for r, n in zip(reports, names, strict=True)]
 
 
+def hidden_path(parts: Sequence[str]) -> bool:
+    """Whether a file named by ``parts`` (its path below the folder or archive given) is hidden:
+    a part with a leading dot (``.DS_Store``, ``._cv.json``, ``.git/``), ``.`` and ``..`` aside.
+    Bulk verification skips such files, in a folder (CLI) and in a zip (API) alike."""
+    return any(part.startswith(".") and part not in (".", "..") for part in parts)
+
+
 def escape_cell(value: str) -> str:
     """``value`` made safe for a spreadsheet: a leading ``'`` when it could start a formula."""
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value

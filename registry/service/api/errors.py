@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
@@ -35,7 +35,7 @@ from registry.errors import (
     RegistryError,
 )
 
-__all__ = ["MAX_JSON_DEPTH", "BodyLimit", "JsonDepthScanner", "error_body", "install_error_handlers"]
+__all__ = ["MAX_JSON_DEPTH", "BodyLimit", "JsonDepthScanner", "error_body", "install_error_handlers", "malformed_json"]
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays/objects accepted in a JSON request body."""
@@ -43,6 +43,11 @@ MAX_JSON_DEPTH = 64
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
+
+
+def malformed_json(problem: str) -> HTTPException:
+    """The 400 ``malformed_json`` of a body that is not JSON, ``problem`` saying where."""
+    return HTTPException(400, {"code": "malformed_json", "message": f"the body is not valid JSON: {problem}"})
 
 
 def _status(exc: RegistryError) -> int:

@@ -8,12 +8,13 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from registry.chain.model import REVOCATION_REASONS
 from registry.core.baking import extract_if_baked
 from registry.errors import InvalidInput
 from registry.service.api.deps import StateDep
+from registry.service.api.errors import malformed_json
 from registry.service.api.state import ServiceState
 from registry.verify import CheckStatus, Report
 
@@ -41,7 +42,7 @@ def _require_json(body: bytes) -> None:
     try:
         json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:  # ValueError: JSONDecodeError and huge numbers
-        raise HTTPException(400, {"code": "malformed_json", "message": f"the body is not valid JSON: {exc}"}) from None
+        raise malformed_json(str(exc)) from None
 
 
 @router.post(

@@ -29,11 +29,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from registry.service.api.deps import StateDep
+from registry.service.api.errors import malformed_json
 from registry.service.api.schemas import VerifyBatchOut
 from registry.service.api.state import ServiceState
 from registry.verify import Report
 from registry.verify.parallel import MIN_PARALLEL_FILES, shared_pool
-from registry.verify.tabular import BatchFile, csv_text, rows, verify_batch
+from registry.verify.tabular import BatchFile, csv_text, hidden_path, rows, verify_batch
 
 __all__ = ["read_zip", "router", "split_json_array"]
 
@@ -52,10 +53,6 @@ def _too_many(limit: int) -> HTTPException:
     )
 
 
-def _malformed(problem: str) -> HTTPException:
-    return HTTPException(400, {"code": "malformed_json", "message": f"the body is not valid JSON: {problem}"})
-
-
 def split_json_array(body: bytes, limit: int) -> list[BatchFile]:
     """The elements of a JSON array, each as its own bytes (so each is parsed by the verifier
     with the same strict rules as a single file) and its parsed value. 400 ``malformed_json``,
@@ -63,14 +60,14 @@ def split_json_array(body: bytes, limit: int) -> list[BatchFile]:
     try:
         text = body.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        raise _malformed(str(exc)) from None
+        raise malformed_json(str(exc)) from None
     decoder = json.JSONDecoder()
     pos = _WS.match(text).end()  # type: ignore[union-attr]
     if not text.startswith("[", pos):
         try:
             json.loads(text)
         except (ValueError, RecursionError) as exc:
-            raise _malformed(str(exc)) from None
+            raise malformed_json(str(exc)) from None
         raise HTTPException(
             422,
             {
@@ -99,18 +96,18 @@ def split_json_array(body: bytes, limit: int) -> list[BatchFile]:
                 else:
                     raise json.JSONDecodeError("expected ',' or ']'", text, pos)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge integers
-        raise _malformed(str(exc)) from None
+        raise malformed_json(str(exc)) from None
     if _WS.match(text, pos).end() != len(text):  # type: ignore[union-attr]
-        raise _malformed(f"extra data after the array (char {pos})")
+        raise malformed_json(f"extra data after the array (char {pos})")
     return out
 
 
 def _hidden_entry(name: str) -> bool:
     """An archive entry nobody meant to send: macOS resource forks (``__MACOSX/``, ``._name``),
-    Finder's ``.DS_Store`` and any hidden file or folder (a part with a leading dot), the rule of
-    ``registry verify DIR``."""
+    Finder's ``.DS_Store`` and any other hidden file or folder (:func:`hidden_path`, the rule of
+    ``registry verify DIR``)."""
     parts = name.replace("\\", "/").split("/")
-    return parts[0] == "__MACOSX" or any(part.startswith(".") and part not in (".", "..") for part in parts)
+    return parts[0] == "__MACOSX" or hidden_path(parts)
 
 
 def read_zip(name: str, data: bytes, *, files_left: int, bytes_left: int, limit: int) -> tuple[list[BatchFile], int]:
