@@ -80,7 +80,9 @@ def gas_and_verify() -> dict[str, Any]:
             probe = w3.eth.contract(abi=_artifact("GasProbe")["abi"], bytecode=_artifact("GasProbe")["bytecode"])
             tx = probe.constructor().transact({"from": registry.admin.address})
             probe_address = w3.eth.wait_for_transaction_receipt(tx)["contractAddress"]
-            figures.update(measure_gas(w3, registry.client.registry_address, probe_address, w3.eth.accounts))
+            registry_address = registry.client.registry_address
+            assert registry_address and probe_address, "the fixture deployed no registry or no probe"
+            figures.update(measure_gas(w3, registry_address, probe_address, w3.eth.accounts))
             batch = registry.issue(1000)
             files = [json.loads(p.read_text()) for p in batch.files[:50]]
             timings = []

@@ -34,6 +34,7 @@ from typing import Any
 from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
+from web3.types import TxParams, Wei
 
 ArtifactLoader = Callable[[str], dict[str, Any]]
 
@@ -50,7 +51,8 @@ DEFAULT_ARTIFACTS = Path(__file__).resolve().parent.parent / "registry" / "artif
 
 def load_artifact(name: str, directory: Path | str = DEFAULT_ARTIFACTS) -> dict[str, Any]:
     """Artifact `{abi, bytecode, deployedBytecode}` of contract `name` from `directory`."""
-    return json.loads((Path(directory) / f"{name}.json").read_text())
+    artifact: dict[str, Any] = json.loads((Path(directory) / f"{name}.json").read_text())
+    return artifact
 
 
 def _std_leaf(digest: bytes) -> bytes:
@@ -89,7 +91,8 @@ def _send(w3: Web3, fn: Any, sender: Any) -> int:
 def _fund(w3: Web3, sender: Any, to: str, value: int = 10**18) -> None:
     tx: dict[str, Any] = {"to": to, "value": value}
     if isinstance(sender, str):
-        tx_hash = w3.eth.send_transaction({**tx, "from": sender})
+        params = TxParams({"to": Web3.to_checksum_address(to), "value": Wei(value), "from": sender})
+        tx_hash = w3.eth.send_transaction(params)
     else:
         tx.update(
             {
@@ -118,8 +121,9 @@ def measure_gas(
 
     `load(name)` returns the artifact of "CredentialRegistry" or "GasProbe" (only "abi" is used).
     """
-    registry = w3.eth.contract(address=registry_address, abi=load("CredentialRegistry")["abi"])
-    probe = w3.eth.contract(address=gas_probe_address, abi=load("GasProbe")["abi"])
+    checksum = Web3.to_checksum_address
+    registry = w3.eth.contract(address=checksum(registry_address), abi=load("CredentialRegistry")["abi"])
+    probe = w3.eth.contract(address=checksum(gas_probe_address), abi=load("GasProbe")["abi"])
     admin, accreditor = accounts[0], accounts[1]
     role = registry.functions.ACCREDITOR_ROLE().call()
     if not registry.functions.hasRole(role, _address(accreditor)).call():

@@ -54,7 +54,7 @@ def _campaign(
     from tests.reliability_harness import ALL_STEPS
     from tests.service_support import Database, add_issuer, database
 
-    fixture: Generator[Registry] = deploy_fixture(tmp / "chain")  # type: ignore[assignment]
+    fixture: Generator[Registry] = deploy_fixture(tmp / "chain")
     registry = next(fixture)
     dbs: Generator[Database] = database(kind, tmp)  # type: ignore[assignment]
     db = next(dbs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,7 @@ class Registry:
         return issue_and_anchor(self.client, key or self.issuer_key, docs, out)
 
 
-def deploy_fixture(tmp: Path) -> Iterator[Registry]:
+def deploy_fixture(tmp: Path) -> Generator[Registry, None, None]:
     chain = start_anvil(tmp / "chain")
     try:
         settings = Settings(home=tmp / "home", rpc_url=chain.rpc_url)
