@@ -184,7 +184,7 @@ class _Stream:
         self.format, self.words, self.bom = output_format, words, bom
         self.as_list = as_list  # False: one file named (--format text|json), so one window
         self.count = 0  # reports so far
-        self.table: list[dict[str, str]] = []
+        self.table: list[tuple[str, ...]] = []  # the shown columns only (_TABLE_COLUMNS)
         self.verdicts: set[Any] = set()
 
     def add(self, results: list[tuple[Any, str | None]]) -> None:
@@ -204,7 +204,7 @@ class _Stream:
             first = self.count == 0
             write_csv(rows(reports, (n for _, n in results)), sys.stdout, bom=self.bom and first, header=first)
         elif self.format is OutputFormat.table:
-            self.table += rows(reports, (n for _, n in results))
+            self.table += [tuple(r[c] for c in _TABLE_COLUMNS) for r in rows(reports, (n for _, n in results))]
         else:
             for report in reports:
                 _print_report(report, self.words)
@@ -363,7 +363,12 @@ def _status_word(status: str, words: _Words) -> str:
     return {"pass": _("pass"), "fail": _("fail"), "indeterminate": _("indeterminate")}.get(status, status)
 
 
-def _print_table(table: list[dict[str, str]], words: _Words) -> None:
+_TABLE_COLUMNS = ("file", "learner_name", "achievement", "issuer_name", "verdict", "failed_checks")
+"""The columns of the table (of registry.verify.tabular.COLUMNS) on the terminal: a run keeps only
+these until it prints, not whole rows."""
+
+
+def _print_table(table: list[tuple[str, ...]], words: _Words) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -372,17 +377,18 @@ def _print_table(table: list[dict[str, str]], words: _Words) -> None:
     grid = Table(show_lines=False)
     for title in (_("file"), _("learner"), _("achievement"), _("issuer"), _("verdict"), _("failed checks")):
         grid.add_column(title, overflow="fold")
-    for r in table:
+    for file, learner, achievement, issuer, verdict, failed in table:
         grid.add_row(  # Text: names in files are data, never console markup
-            Text(r["file"]),
-            Text(r["learner_name"]),
-            Text(r["achievement"]),
-            Text(r["issuer_name"]),
-            Text(words.verdict(r["verdict"]), style=colours[r["verdict"]]),
-            Text(r["failed_checks"]),
+            Text(file),
+            Text(learner),
+            Text(achievement),
+            Text(issuer),
+            Text(words.verdict(verdict), style=colours[verdict]),
+            Text(failed),
         )
     out.print(grid)
-    counts = {v: sum(1 for r in table if r["verdict"] == v) for v in colours}
+    at = _TABLE_COLUMNS.index("verdict")
+    counts = {v: sum(1 for r in table if r[at] == v) for v in colours}
     out.print(", ".join(f"{n} {words.verdict(v)}" for v, n in counts.items()), highlight=False)
 
 
