@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from typing import Final
 
-from registry.core.keccak import keccak_256 as _k
+from registry.core.keccak import keccak256_bytes as _k
 from registry.core.merkle import MAX_PROOF_LENGTH
 from registry.errors import InvalidProof
 
@@ -29,11 +29,11 @@ def _failures(root: bytes, items: Sequence[tuple[bytes, Sequence[bytes]]], start
             if not isinstance(digest, bytes) or len(digest) != 32 or len(proof) > MAX_PROOF_LENGTH:
                 bad.append(i)
                 continue
-            h = k(k(digest).digest()).digest()
+            h = k(k(digest))
             for p in proof:
                 if len(p) != 32:
                     break
-                h = k(h + p if h < p else p + h).digest()
+                h = k(h + p if h < p else p + h)
             else:
                 if h == root:
                     continue

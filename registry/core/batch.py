@@ -31,7 +31,7 @@ from registry.core.disclosure import (
     fresh_digest,
     pointer_hash,
 )
-from registry.core.keccak import keccak_256
+from registry.core.keccak import keccak256_bytes
 from registry.core.merkle import MerkleTree, hash_leaves
 from registry.errors import CredentialFormatError
 
@@ -212,8 +212,7 @@ _MAX_SHAPE_LEAVES: Final = 128
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 _HEAD: Final = b'["0x'
 _SEP: Final = b':["0x'
-_k = keccak_256
-_kd = keccak_256.digest
+_kb = keccak256_bytes
 
 
 class _Shape:
@@ -426,7 +425,7 @@ def _shape_digests(shape: _Shape, salts: bytes, columns: list[list[bytes]]) -> l
     by_column = np.frombuffer(salts, dtype=np.uint8).reshape(m, nf, SALT_BYTES)[:, order].transpose(1, 0, 2)
     heads = (_HEAD + by_column.tobytes().hex(":", SALT_BYTES).encode("ascii").replace(b":", _SEP)).split(b":")
     tails = chain.from_iterable([columns[j] for j in order])
-    hashes = b"".join(map(_kd, map(_k, map(bytes.__add__, heads, tails))))
+    hashes = b"".join(map(_kb, map(bytes.__add__, heads, tails)))
     del heads
     table = np.frombuffer(hashes, dtype=np.uint8).reshape(nf, m, 32).transpose(1, 0, 2)  # (m, nf, 32)
     if shape.v2:
@@ -437,10 +436,10 @@ def _shape_digests(shape: _Shape, salts: bytes, columns: list[list[bytes]]) -> l
         words = np.ascontiguousarray(table).view(">u8")  # (m, nf, 4): bytewise order = word order
         rank = np.lexsort((words[:, :, 3], words[:, :, 2], words[:, :, 1], words[:, :, 0]), axis=-1)
         preimages = np.take_along_axis(table, rank[:, :, None], axis=1)
-    blob = memoryview(preimages.tobytes())
+    blob = preimages.tobytes()
     step = len(blob) // m
     cuts = map(slice, range(0, len(blob), step), range(step, len(blob) + step, step))
-    return list(map(_kd, map(_k, map(blob.__getitem__, cuts))))
+    return list(map(_kb, map(blob.__getitem__, cuts)))
 
 
 def assemble(chunks: Sequence[DigestChunk], chunk: int) -> tuple[SaltTable, bytes, bytes]:

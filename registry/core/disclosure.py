@@ -34,7 +34,7 @@ from typing import Any, Final
 import rfc8785
 
 from registry.core.credential import CONTEXTS_V2
-from registry.core.keccak import keccak_256
+from registry.core.keccak import keccak256_bytes
 from registry.errors import CredentialFormatError
 
 __all__ = [
@@ -63,7 +63,7 @@ SALT_BYTES: Final = 16
 _SALT_RE: Final = re.compile(r"0x[0-9a-f]{32}")
 _HASH_RE: Final = re.compile(r"0x[0-9a-f]{64}")
 _MAX_SAFE_INT: Final = 2**53 - 1
-_k = keccak_256
+_kb = keccak256_bytes
 _dumps_str = json.JSONEncoder(ensure_ascii=False).encode
 
 
@@ -179,7 +179,7 @@ def field_hash(salt: str, pointer: str, value: Any) -> bytes:
     """``keccak256(JCS([salt, pointer, value]))``."""
     if not isinstance(salt, str) or not _SALT_RE.fullmatch(salt):
         raise CredentialFormatError(pointer, "salt must be '0x' followed by 32 lower-case hex")
-    return _k(encode_field(salt, pointer, value)).digest()  # type: ignore[no-any-return]
+    return _kb(encode_field(salt, pointer, value))
 
 
 def salt_fields(doc: Mapping[str, Any], rng: Rng = os.urandom) -> dict[str, str]:
@@ -237,7 +237,7 @@ def _cached_field_hashes(doc: Mapping[str, Any], salts: Mapping[str, str]) -> di
     if not all(type(salt) is str and _SALT_RE.fullmatch(salt) for salt in chosen):
         return None
     heads = [b'["' + salt.encode("ascii") for salt in chosen]
-    return dict(zip(ptrs, map(_kdigest, map(_k, map(bytes.__add__, heads, tails))), strict=True))
+    return dict(zip(ptrs, map(_kb, map(bytes.__add__, heads, tails)), strict=True))
 
 
 def _parse_hash(item: bytes | str, where: str) -> bytes:
@@ -252,7 +252,7 @@ def _parse_hash(item: bytes | str, where: str) -> bytes:
 
 def _digest_of(hashes: list[bytes]) -> bytes:
     hashes.sort()
-    return _k(b"".join(hashes)).digest()  # type: ignore[no-any-return]
+    return _kb(b"".join(hashes))
 
 
 def digest_version(doc: Mapping[str, Any]) -> int:
@@ -263,13 +263,13 @@ def digest_version(doc: Mapping[str, Any]) -> int:
 @lru_cache(maxsize=65_536)
 def pointer_hash(pointer: str) -> bytes:
     """``keccak256(UTF-8(pointer))`` (memoised: a batch repeats its pointers)."""
-    return _kdigest(_k(pointer.encode("utf-8")))  # type: ignore[no-any-return]
+    return _kb(pointer.encode("utf-8"))
 
 
 def digest_v2(pairs: Mapping[str, bytes]) -> bytes:
     """Version 2 step 4: keccak256 over ``keccak256(pointer) ‖ fieldHash``, ordered by pointer
     (Python orders ``str`` by code point, which is the UTF-8 byte order)."""
-    return _kdigest(_k(b"".join(pointer_hash(p) + pairs[p] for p in sorted(pairs))))  # type: ignore[no-any-return]
+    return _kb(b"".join(pointer_hash(p) + pairs[p] for p in sorted(pairs)))
 
 
 def compute_digest(
@@ -444,7 +444,6 @@ class FieldTails:
 
 _PREIMAGE_HEAD: Final = b'["0x'
 _SALT_SEP: Final = b':["0x'
-_kdigest = keccak_256.digest
 
 
 def fresh_digest(
@@ -474,7 +473,7 @@ def fresh_digest(
         raise
     n = len(ptrs)
     if n == 0:
-        return (), b"", _k(b"").digest()
+        return (), b"", _kb(b"")
     raw = rng(SALT_BYTES * n)
     if len(raw) != SALT_BYTES * n:
         raise ValueError("rng returned the wrong number of bytes")
@@ -484,7 +483,7 @@ def fresh_digest(
         return (
             tuple(ptrs),
             raw,
-            digest_v2(dict(zip(ptrs, map(_kdigest, map(_k, map(bytes.__add__, heads, tails))), strict=True))),
+            digest_v2(dict(zip(ptrs, map(_kb, map(bytes.__add__, heads, tails)), strict=True))),
         )
-    hashes = sorted(map(_kdigest, map(_k, map(bytes.__add__, heads, tails))))
-    return tuple(ptrs), raw, _k(b"".join(hashes)).digest()
+    hashes = sorted(map(_kb, map(bytes.__add__, heads, tails)))
+    return tuple(ptrs), raw, _kb(b"".join(hashes))

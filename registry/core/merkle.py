@@ -24,7 +24,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from registry.core.keccak import keccak_256
+from registry.core.keccak import keccak256, keccak256_bytes
 from registry.errors import InvalidInput, InvalidProof
 
 __all__ = [
@@ -44,8 +44,7 @@ MAX_PROOF_LENGTH: Final = 64
 """Longest proof accepted: a tree of 2**64 leaves is far beyond anything that can be built."""
 
 _GATHER_ROWS: Final = 16_384
-_k = keccak_256
-_kd = keccak_256.digest
+_kb = keccak256_bytes
 _U8 = npt.NDArray[np.uint8]
 _I64 = npt.NDArray[np.int64]
 
@@ -54,28 +53,27 @@ def leaf_hash(digest: bytes) -> bytes:
     """Return the StandardMerkleTree leaf of a ``bytes32`` value: keccak256(keccak256(value))."""
     if not isinstance(digest, bytes) or len(digest) != 32:
         raise InvalidInput("digest", "a leaf value must be exactly 32 bytes")
-    return _k(_k(digest).digest()).digest()  # type: ignore[no-any-return]
+    return _kb(_kb(digest))
 
 
 def node_hash(a: bytes, b: bytes) -> bytes:
     """Return keccak256 of the sorted pair ``(a, b)`` (OpenZeppelin ``standardNodeHash``)."""
-    return _k(a + b if a < b else b + a).digest()  # type: ignore[no-any-return]
+    return keccak256(a + b if a < b else b + a)
 
 
-def _pieces(buf: bytes, size: int) -> Iterator[memoryview]:
-    """Consecutive ``size``-byte views of ``buf``, cut in C (``map`` over slices)."""
-    view = memoryview(buf)
-    return map(view.__getitem__, map(slice, range(0, len(buf), size), range(size, len(buf) + size, size)))
+def _pieces(buf: bytes, size: int) -> Iterator[bytes]:
+    """Consecutive ``size``-byte pieces of ``buf``, cut in C (``map`` over slices)."""
+    return map(buf.__getitem__, map(slice, range(0, len(buf), size), range(size, len(buf) + size, size)))
 
 
 def hash_leaves(blob: bytes) -> bytes:
     """Leaf hashes of a buffer of concatenated 32-byte values."""
-    return b"".join(map(_kd, map(_k, map(_kd, map(_k, _pieces(blob, 32))))))
+    return b"".join(map(_kb, map(_kb, _pieces(blob, 32))))
 
 
 def hash_pairs(buf: bytes) -> bytes:
     """Hash consecutive 64-byte (already ordered) pairs."""
-    return b"".join(map(_kd, map(_k, _pieces(buf, 64))))
+    return b"".join(map(_kb, _pieces(buf, 64)))
 
 
 ChunkMap = Callable[[Callable[[bytes], bytes], bytes, int], bytes]
@@ -292,7 +290,7 @@ def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
     for pos, p in enumerate(proof):
         if not isinstance(p, bytes) or len(p) != 32:
             raise InvalidProof(f"proof element {pos} is not exactly 32 bytes")
-        h = _k(h + p if h < p else p + h).digest()
+        h = _kb(h + p if h < p else p + h)
     return h
 
 
@@ -316,11 +314,11 @@ def verify_proof(root: bytes, digest: bytes, proof: Sequence[bytes]) -> None:
         if lengths != {32}:
             pos = next(i for i, p in enumerate(proof) if len(p) != 32)
             raise InvalidProof(f"proof element {pos} is not exactly 32 bytes")
-    k = _k
-    h = k(k(digest).digest()).digest()
+    k = _kb
+    h = k(k(digest))
     try:
         for p in proof:
-            h = k(h + p if h < p else p + h).digest()
+            h = k(h + p if h < p else p + h)
     except TypeError:
         raise InvalidProof("proof elements must be bytes") from None
     if h != root:
