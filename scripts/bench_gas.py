@@ -89,10 +89,10 @@ def _send(w3: Web3, fn: Any, sender: Any) -> int:
 
 
 def _fund(w3: Web3, sender: Any, to: str, value: int = 10**18) -> None:
-    tx: dict[str, Any] = {"to": to, "value": value}
+    tx = TxParams({"to": Web3.to_checksum_address(to), "value": Wei(value)})
     if isinstance(sender, str):
-        params = TxParams({"to": Web3.to_checksum_address(to), "value": Wei(value), "from": sender})
-        tx_hash = w3.eth.send_transaction(params)
+        tx["from"] = sender
+        tx_hash = w3.eth.send_transaction(tx)
     else:
         tx.update(
             {

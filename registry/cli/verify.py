@@ -7,6 +7,7 @@ import json
 import re
 import sys
 import textwrap
+from collections import Counter
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -388,8 +389,8 @@ def _print_table(table: list[tuple[str, ...]], words: _Words) -> None:
         )
     out.print(grid)
     at = _TABLE_COLUMNS.index("verdict")
-    counts = {v: sum(1 for r in table if r[at] == v) for v in colours}
-    out.print(", ".join(f"{n} {words.verdict(v)}" for v, n in counts.items()), highlight=False)
+    counts = Counter(r[at] for r in table)
+    out.print(", ".join(f"{counts[v]} {words.verdict(v)}" for v in colours), highlight=False)
 
 
 def _print_report(report: Any, words: _Words) -> None:
