@@ -11,7 +11,9 @@ revocation is never answered from a read older than the head the answer names.
 The head itself is one small JSON-RPC call, shared by concurrent callers: a caller reuses a head
 whose fetch *started* no earlier than ``head_max_age`` seconds before the caller asked (0, the
 default: started after it asked, so the answer is as fresh as an uncached one; concurrent
-requests still share one call).
+requests still share one call). "Asked" is when the request arrived, if the caller says so
+(``asked_at``): requests queued behind a busy server then share the head call that started after
+the last of them arrived, instead of making one call each.
 """
 
 from __future__ import annotations
@@ -80,9 +82,16 @@ class HeadCache:
         self.head_calls = 0  # for tests and benchmarks
         self.read_calls = 0
 
-    def current_head(self, rpc: Rpc) -> tuple[int, str]:
-        """(number, hash) of the latest block, fetched after ``now - head_max_age``."""
-        asked = time.monotonic() - self.head_max_age
+    def current_head(self, rpc: Rpc, asked_at: float | None = None) -> tuple[int, str]:
+        """(number, hash) of the latest block, fetched after ``asked_at - head_max_age``.
+
+        ``asked_at`` is the :func:`time.monotonic` moment the request arrived (default: now). A
+        request that waited for a thread (the verify API under load) is answered at a head whose
+        call started after it arrived, as fresh as an uncached read made on arrival, and shares
+        that call with every request that arrived before it started.
+        """
+        now = time.monotonic()
+        asked = (now if asked_at is None else min(asked_at, now)) - self.head_max_age
         with self._head_lock:
             head = self._head
             if head is None or head[0] < asked:

@@ -249,9 +249,11 @@ class Quorum:
         signing_keys: Iterable[bytes | str] = (),
         *,
         successors: Iterable[tuple[bytes | str, bytes | str]] = (),
+        asked_at: float | None = None,
     ) -> Snapshot:
         """:meth:`ChainReader.snapshot` of every RPC at one agreed block; the snapshots must be
-        equal (signing keys and supersessions included)."""
+        equal (signing keys and supersessions included). The block is agreed on now, always
+        after ``asked_at``, which is accepted for the same signature as a single reader's."""
         roots, pairs, identities, keys = list(roots), list(pairs), list(identities), list(signing_keys)
         claims = list(successors)
         number, _ = self.agree_on_block()

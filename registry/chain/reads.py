@@ -198,11 +198,15 @@ class ChainReader:
         *,
         block: int | None = None,
         successors: Iterable[tuple[bytes | str, bytes | str]] = (),
+        asked_at: float | None = None,
     ) -> Snapshot:
         """Everything verification needs, in at most three batched round trips (five with
-        supersessions), at the head (with a cache: reusing what was read at it) or at ``block``,
-        ``successors`` included: :func:`registry.chain.snapshot.read_snapshot`."""
-        return read_snapshot(self, roots, pairs, identities, signing_keys, block=block, successors=successors)
+        supersessions), at the head (with a cache: reusing what was read at it, at a head learned
+        after ``asked_at``, see :meth:`HeadCache.current_head`) or at ``block``, ``successors``
+        included: :func:`registry.chain.snapshot.read_snapshot`."""
+        return read_snapshot(
+            self, roots, pairs, identities, signing_keys, block=block, successors=successors, asked_at=asked_at
+        )
 
 
 def head_cached_reader(

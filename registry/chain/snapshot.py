@@ -37,6 +37,7 @@ def read_snapshot(
     *,
     block: int | None = None,
     successors: Iterable[tuple[bytes | str, bytes | str]] = (),
+    asked_at: float | None = None,
 ) -> Snapshot:
     """Everything verification needs, in at most three batched round trips (five with
     supersessions).
@@ -72,7 +73,7 @@ def read_snapshot(
     elif reader.cache is None:
         at, reads = "latest", ReadsAt("", registry)
     else:
-        number, block_hash = reader.cache.current_head(reader.rpc)
+        number, block_hash = reader.cache.current_head(reader.rpc, asked_at)
         at, reads = hex(number), reader.cache.reads_at(block_hash, registry)
     # Concurrent callers may read the same missing entries twice: equal values, last one wins.
     missing_roots = [k for k in root_keys if k not in reads.batches]

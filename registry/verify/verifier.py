@@ -87,18 +87,31 @@ class Verifier:
 
     # -- public -------------------------------------------------------------------------
 
-    def verify(self, data: bytes | str | dict[str, Any], source: str = "<credential>") -> Report:
-        return self.verify_many([(source, data)])[0]
+    def verify(
+        self, data: bytes | str | dict[str, Any], source: str = "<credential>", *, asked_at: float | None = None
+    ) -> Report:
+        """The report of one file; ``asked_at`` as in :meth:`verify_many`."""
+        return self.verify_many([(source, data)], asked_at=asked_at)[0]
 
     def verify_many(
-        self, files: Sequence[tuple[str, bytes | str | dict[str, Any]]], *, pool: Executor | None = None
+        self,
+        files: Sequence[tuple[str, bytes | str | dict[str, Any]]],
+        *,
+        pool: Executor | None = None,
+        asked_at: float | None = None,
     ) -> list[Report]:
         """The report of each file, in order (chain reads shared by the batch); with ``pool`` (a
-        process pool), a large batch's offline checks are spread over its workers."""
-        return [report for report, _ in self.verify_with_items(files, pool=pool)]
+        process pool), a large batch's offline checks are spread over its workers. ``asked_at``:
+        the :func:`time.monotonic` moment the request arrived (default: now); a head-cached
+        reader answers at a head learned after it (:meth:`registry.chain.headcache.HeadCache.current_head`)."""
+        return [report for report, _ in self.verify_with_items(files, pool=pool, asked_at=asked_at)]
 
     def verify_with_items(
-        self, files: Sequence[tuple[str, bytes | str | dict[str, Any]]], *, pool: Executor | None = None
+        self,
+        files: Sequence[tuple[str, bytes | str | dict[str, Any]]],
+        *,
+        pool: Executor | None = None,
+        asked_at: float | None = None,
     ) -> list[tuple[Report, Item]]:
         """:meth:`verify_many`, each report with the :class:`Item` it was made from (the parsed
         file, for callers that show more of it, such as the learner's name)."""
@@ -130,7 +143,7 @@ class Verifier:
                 if item.cf is not None and item.pending("anchor"):
                     groups.setdefault((item.chain_id, item.registry), []).append(item)
             for (chain_id, registry), group in groups.items():
-                self._chain_checks(chain_id, registry, group)
+                self._chain_checks(chain_id, registry, group, asked_at)
         return [(report_of(item, self.policy), item) for item in items]
 
     def chain_snapshot(self, chain_id: int, registry: str, roots: Sequence[str]) -> Snapshot:
@@ -166,11 +179,11 @@ class Verifier:
                 if item.applies(name) and item.pending(name):
                     item.set(name, CheckStatus.INDETERMINATE, reason)
 
-    def _chain_checks(self, chain_id: int, registry: str, group: list[Item]) -> None:
+    def _chain_checks(self, chain_id: int, registry: str, group: list[Item], asked_at: float | None) -> None:
         client: ChainReader | Quorum | None = None
         try:
             client = self._client(chain_id, registry)
-            self._read_and_check(client, chain_id, registry, group)
+            self._read_and_check(client, chain_id, registry, group, asked_at)
             if isinstance(client, Quorum):  # the anchor check names the RPCs that agreed, and at which block
                 agreed = {"rpcs": client.rpc_urls, "agreedBlock": client.block, "agreedBlockHash": client.block_hash}
                 for item in group:
@@ -219,7 +232,9 @@ class Verifier:
             self._trust[key] = self.policy.trust_source(chain_id, registry)
         return self._trust[key]
 
-    def _read_and_check(self, client: ChainReader | Quorum, chain_id: int, registry: str, group: list[Item]) -> None:
+    def _read_and_check(
+        self, client: ChainReader | Quorum, chain_id: int, registry: str, group: list[Item], asked_at: float | None
+    ) -> None:
         if client.registry_address != registry:
             client.registry_address = registry
         pairs = [(i.root, i.digest) for i in group]
@@ -227,7 +242,12 @@ class Verifier:
         signing_keys = [i.signature.public_key for i in group if i.signature is not None and i.signature.ok]
         claims = [(i.root, i.cf.supersedes["credentialDigest"]) for i in group if i.cf and i.cf.supersedes]
         snap = client.snapshot(
-            [i.root for i in group], pairs, identities, [k for k in signing_keys if k is not None], successors=claims
+            [i.root for i in group],
+            pairs,
+            identities,
+            [k for k in signing_keys if k is not None],
+            successors=claims,
+            asked_at=asked_at,
         )
         if snap.chain_id != chain_id:
             self._indeterminate(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -131,3 +132,38 @@ def test_an_unreachable_rpc_is_chain_unavailable_for_every_waiting_request() -> 
         t.join(30)
     assert errors == ["ChainUnavailable"] * 6
     assert cache.head_calls == 0
+
+
+def test_requests_that_arrived_before_a_head_call_share_it(registry: Registry, issued: Any) -> None:
+    """``asked_at`` (when the request arrived): a head whose call started after it is reused, an
+    older one is not, and a moment in the future counts as now."""
+    root, digest = _proof(issued.files[0])
+    cached = head_cached_reader(registry.rpc_url, registry.client.registry_address)
+    cache = _cache_of(cached)
+    arrived = time.monotonic()
+    for _ in range(3):  # requests that were all waiting when the first head call started
+        cached.snapshot([root], [(root, digest)], asked_at=arrived)
+    assert cache.head_calls == 1
+    later = time.monotonic()  # arrived after that call started: a call of its own
+    cached.snapshot([root], [(root, digest)], asked_at=later)
+    assert cache.head_calls == 2
+    cached.snapshot([root], [(root, digest)], asked_at=time.monotonic() + 3600)
+    assert cache.head_calls == 3
+
+
+def test_a_revocation_mined_before_the_request_arrived_is_seen(registry: Registry) -> None:
+    """A head learned for earlier requests is never reused for a request that arrived after a
+    revocation was mined: its answer is as fresh as an uncached read made on arrival."""
+    batch = registry.issue(2)
+    cached = head_cached_reader(registry.rpc_url, registry.client.registry_address)
+    verifier = _cached_verifier(cached)
+    data = json.loads(batch.files[0].read_text())
+    earlier = time.monotonic()
+    assert verifier.verify(data, asked_at=earlier).verdict is Verdict.VALID
+    digest = bytes.fromhex(data["proof"][-1]["credentialDigest"][2:])
+    registry.client.writes.revoke_credentials(registry.issuer_key, [digest], 3)
+    assert verifier.verify(data, asked_at=earlier).verdict is Verdict.VALID  # arrived before: the shared head
+    report = verifier.verify(data, asked_at=time.monotonic())
+    assert report.verdict is Verdict.INVALID
+    assert report.check("revocation").status is CheckStatus.FAIL
+    assert _cache_of(cached).head_calls == 2

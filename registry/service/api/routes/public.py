@@ -4,6 +4,7 @@ revocation reason codes."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -26,15 +27,18 @@ def extract(data: bytes) -> bytes:
     return extract_if_baked(data)
 
 
-def verify_bytes(state: ServiceState, data: bytes, source: str, confirmations: int = 1) -> Report:
-    """Verify a credential file (JSON or baked image) with the same library as the CLI."""
+def verify_bytes(
+    state: ServiceState, data: bytes, source: str, confirmations: int = 1, asked_at: float | None = None
+) -> Report:
+    """Verify a credential file (JSON or baked image) with the same library as the CLI, at a head
+    block learned after ``asked_at`` (the :func:`time.monotonic` moment the request arrived)."""
     if not data.strip():
         raise InvalidInput("body", "empty body: send a credential file (JSON) or a baked PNG/SVG badge")
     payload = extract(data)
     verifier = state.verifier()
     if confirmations != verifier.policy.min_confirmations:
         verifier = verifier.with_policy(replace(verifier.policy, min_confirmations=confirmations))
-    return verifier.verify(payload, source)
+    return verifier.verify(payload, source, asked_at=asked_at)
 
 
 def _require_json(body: bytes) -> None:
@@ -67,6 +71,10 @@ async def verify(
     """Verify a credential file (JSON, or a baked PNG/SVG badge) against the chain: each named
     check with its reason and the verdict VALID, INVALID or INDETERMINATE. A malformed body is a
     400 ``malformed_json``; a well-formed file that fails a check is a 200 with verdict INVALID."""
+    # The chain is read at a head learned after this moment: a request that waits for a verify
+    # thread shares the head call of the others that arrived before it, and is answered as of a
+    # block no older than on arrival (registry.chain.headcache).
+    asked_at = time.monotonic()
     body = await request.body()
     as_json = request.headers.get("content-type", "").startswith("application/json")
     # A body labelled JSON that is not JSON is a 400, not a report. The verifier parses the body
@@ -76,7 +84,7 @@ async def verify(
     if as_json and body.lstrip()[:1] != b"{":
         _require_json(body)
     report = await anyio.to_thread.run_sync(
-        verify_bytes, state, body, "upload", confirmations, limiter=state.verify_limiter()
+        verify_bytes, state, body, "upload", confirmations, asked_at, limiter=state.verify_limiter()
     )
     if as_json and report.check("format").status is CheckStatus.FAIL:
         _require_json(body)
