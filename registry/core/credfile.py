@@ -49,7 +49,7 @@ from registry.core.filerules import (
     first_error,
     is_under,
 )
-from registry.core.merkle import verify_proof
+from registry.core.merkleproof import verify_proof
 from registry.core.signing import Signer
 from registry.errors import CredentialFormatError, InvalidInput, RedactionError
 
