@@ -37,8 +37,8 @@ NOT_RUN = {None: "not checked", 2: "interrupted", 34: "skipped"}
 
 #: The mutants that decide a verdict: every function of the format rules and the credential file;
 #: of disclosure.py the reference digest (not the issuer's batch fast path, FieldTails/_Leaf/
-#: fresh_digest, proved byte-equal to it by test_perf_equivalence); of merkle.py the proof
-#: verification (not the issuer's tree building); every per-file check of verify/checks.py (unit
+#: fresh_digest, proved byte-equal to it by test_perf_equivalence); merkleproof.py, the proof
+#: verification (not merkle.py, the issuer's tree building); every per-file check of verify/checks.py (unit
 #: tests on hand-made chain records, tests/unit/test_checks.py). docs/testing.md says why.
 _DISCLOSURE = (
     "_encode_str",
@@ -63,10 +63,7 @@ SELECTION = (
     "registry.core.filerules.*",
     "registry.core.credfile.*",
     *(f"registry.core.disclosure.x_{name}__mutmut_*" for name in _DISCLOSURE),
-    "registry.core.merkle.x_leaf_hash__mutmut_*",
-    "registry.core.merkle.x_node_hash__mutmut_*",
-    "registry.core.merkle.x_process_proof__mutmut_*",
-    "registry.core.merkle.x_verify_proof__mutmut_*",
+    "registry.core.merkleproof.*",
     "registry.verify.checks.*",
 )
 
