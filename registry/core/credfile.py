@@ -288,12 +288,20 @@ def _check_depth(value: Any, depth: int = 0) -> None:
             _check_depth(v, depth + 1)
 
 
+_PDF_PROBLEM: Final = (
+    "a PDF, not a credential file: a printed certificate is a readable copy and proves nothing; verify the "
+    "credential file (.json) or the baked badge (.png, .svg) it was printed from"
+)
+
+
 def _load(data: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(data, Mapping):
         _check_depth(data)  # same rules as a file: bounded depth first, then serialised and parsed
     try:
         parsed = strictjson.loads(strictjson.to_bytes(data, max_bytes=MAX_FILE_BYTES, what="file"), what="the file")
     except strictjson.StrictJsonError as exc:
+        if isinstance(data, bytes) and data.lstrip()[:5] == b"%PDF-":  # a printed certificate sent for its file
+            raise CredentialFormatError("format", _PDF_PROBLEM) from None
         raise CredentialFormatError("format", str(exc)) from None
     if not isinstance(parsed, dict):
         raise CredentialFormatError("format", "a credential file must be a JSON object")

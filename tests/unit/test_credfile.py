@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,25 @@ def test_parse_rejects_bad_json() -> None:
         deep = [deep]
     with pytest.raises(CredentialFormatError, match=r"nested deeper"):
         parse_credential_file({**_file(), "deep": deep})
+
+
+def test_a_pdf_is_named_as_such() -> None:
+    """A printed certificate sent in place of its file (a real PDF, binary or plain ASCII) is refused
+    with a reason that says what to send instead; other bad input keeps its own reason."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    out = io.BytesIO()
+    page = Canvas(out, invariant=True)
+    page.drawString(72, 720, "Certificate of completion")
+    page.save()
+    binary = out.getvalue()
+    assert binary.startswith(b"%PDF-")
+    ascii_only = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    for pdf in (binary, ascii_only, b"\n  " + ascii_only):
+        with pytest.raises(CredentialFormatError, match=r"^format: a PDF, not a credential file: .*\(\.json\)"):
+            parse_credential_file(pdf)
+    with pytest.raises(CredentialFormatError, match=r"not valid JSON"):
+        parse_credential_file(b"%PDX-1.4")
 
 
 def test_tampering_is_detected() -> None:
