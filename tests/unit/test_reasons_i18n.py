@@ -9,6 +9,7 @@ Spanish entry with the same placeholders."""
 from __future__ import annotations
 
 import copy
+import os
 import pickle
 import re
 import string
@@ -192,6 +193,10 @@ def _code_templates() -> set[str]:
     return found
 
 
+@pytest.mark.skipif(
+    "MUTANT_UNDER_TEST" in os.environ,
+    reason="under mutmut the sources hold every mutant's variant of each reason, untranslated by design",
+)
 def test_every_reason_in_the_code_has_a_spanish_translation() -> None:
     templates = _code_templates()
     assert len(templates) > 60, len(templates)  # the extractor did find the checks' reasons
