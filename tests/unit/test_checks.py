@@ -214,6 +214,17 @@ def test_offline_checks_of_a_file_that_is_not_a_credential_file(data: Any, why: 
     assert report.summary == f"format: {why}"
 
 
+def test_a_format_failure_at_a_member_keeps_its_pointer() -> None:
+    """A file refused at one member (here a merkleRoot with a trailing newline) says where: the reason is
+    the pointer and the problem, where a refusal of the whole file gives its problem alone."""
+    data = copy.deepcopy(V1)
+    data["proof"][0]["merkleRoot"] += "\n"  # the schemas' patterns accept a trailing newline; the strict rules do not
+    item = offline_checks("x", json.dumps(data).encode(), POLICY, CANON)
+    why = "/proof/0/merkleRoot: not in canonical form (lower-case hex / ISO 8601)"
+    assert item.checks["format"].status is FAIL and item.checks["format"].reason == why
+    assert report_of(item, POLICY).summary == f"format: {why}"
+
+
 def test_offline_checks_of_an_altered_v1_file_fail_integrity() -> None:
     data = copy.deepcopy(V1)
     data["credentialSubject"]["name"] = "Eve"
