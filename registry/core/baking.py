@@ -95,7 +95,7 @@ def badge_names(credential: dict[str, Any]) -> tuple[str, str]:
 
 
 def sniff(data: bytes) -> str:
-    """``"png"``, ``"svg"`` or ``"json"``: what kind of file ``data`` looks like."""
+    """``"png"``, ``"svg"``, ``"pdf"`` or ``"json"``: what kind of file ``data`` looks like."""
     if data.startswith(PNG_SIGNATURE):
         return "png"
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -103,6 +103,8 @@ def sniff(data: bytes) -> str:
         return "json"
     if head.startswith(b"<") and b"<svg" in data[:65536]:
         return "svg"
+    if head.startswith(b"%PDF-"):  # a printed certificate: never a credential, named as such
+        return "pdf"
     return "json"
 
 

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from registry.core import strictjson
+from registry.core.baking import sniff
 from registry.core.credential import format_datetime
 from registry.core.disclosure import (
     HASH_ALGORITHM,
@@ -300,7 +301,7 @@ def _load(data: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     try:
         parsed = strictjson.loads(strictjson.to_bytes(data, max_bytes=MAX_FILE_BYTES, what="file"), what="the file")
     except strictjson.StrictJsonError as exc:
-        if isinstance(data, bytes) and data.lstrip()[:5] == b"%PDF-":  # a printed certificate sent for its file
+        if isinstance(data, bytes) and sniff(data) == "pdf":  # a printed certificate sent for its file
             raise CredentialFormatError("format", _PDF_PROBLEM) from None
         raise CredentialFormatError("format", str(exc)) from None
     if not isinstance(parsed, dict):

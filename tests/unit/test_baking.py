@@ -204,7 +204,12 @@ def test_json_passes_through_unchanged() -> None:
 
 @pytest.mark.parametrize(
     ("data", "kind"),
-    [(b"\x89PNG\r\n\x1a\nxxxx", "png"), (b'<?xml version="1.0"?><svg/>', "svg"), (b"{}", "json")],
+    [
+        (b"\x89PNG\r\n\x1a\nxxxx", "png"),
+        (b'<?xml version="1.0"?><svg/>', "svg"),
+        (b"%PDF-1.4\n", "pdf"),
+        (b"{}", "json"),
+    ],
 )
 def test_sniff(data: bytes, kind: str) -> None:
     assert baking.sniff(data) == kind
