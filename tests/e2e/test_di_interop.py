@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pyld import jsonld
 
+from tests.chain_fixtures import ACHIEVEMENT
+from tests.cohort import synthetic_cohort
 from tests.di_support import (
     DI_REFERENCE,
     DI_SIGN,
@@ -164,6 +166,11 @@ def test_every_issued_file_verifies_with_digital_bazaar(registry: Any, tmp_path:
 
     first = registry.issue(4)
     second = registry.issue(2, key=registry.issuer2_key, issuer=registry.profile(2))
+    # Text pasted from a word processor: Unicode line breaks that N-Quads leaves unescaped.
+    pasted_docs = list(synthetic_cohort(2, registry.profile(), ACHIEVEMENT, seed=77))
+    pasted_docs[0]["credentialSubject"]["name"] = "Zed\u2028Aardvark"
+    pasted_docs[1]["credentialSubject"]["achievement"]["description"] = "Line one\u2029line two\x85end"
+    pasted = registry.issue(docs=pasted_docs)
     did_docs = []
     for key, which in ((registry.issuer_key, 1), (registry.issuer2_key, 2)):
         doc = did_document(registry.profile(which).id, signing_public_key(key), 31337, key.address)
@@ -174,7 +181,7 @@ def test_every_issued_file_verifies_with_digital_bazaar(registry: Any, tmp_path:
     tampered_doc = copy.deepcopy(full)
     tampered_doc["credentialSubject"]["achievement"]["creditsAvailable"] = 60
     tampered = _write(tmp_path / "tampered.json", tampered_doc)
-    files = [*first.files, *second.files, profile]
+    files = [*first.files, *second.files, *pasted.files, profile]
     for path in [*files, hidden]:
         assert dropped_terms({k: v for k, v in json.loads(path.read_text()).items() if k != "proof"}) == []
     verdicts = verify_with_digital_bazaar([*files, hidden, tampered], did_docs, skip_unsigned=True)

@@ -60,7 +60,8 @@ def _doc(**kw: Any) -> dict[str, Any]:
 # Text that exercises N-Quads escaping (quotes, backslashes, tabs, newlines), non-ASCII, and the
 # control characters the fast path hands to pyld.
 _TEXT = st.text(
-    alphabet=st.sampled_from(list('abcXYZ 09"\\\t\n\r\x01\x7fé€𝄞<>{}:/#_')),
+    # U+2028, U+2029 and U+0085 are line breaks to str.splitlines, not to N-Quads.
+    alphabet=st.sampled_from(list('abcXYZ 09"\\\t\n\r\x01\x1c\x7f\x85\u2028\u2029é€𝄞<>{}:/#_')),
     min_size=1,
     max_size=12,
 ).filter(lambda s: s.strip() != "")
@@ -115,6 +116,16 @@ def test_the_fast_path_serves_a_batch() -> None:
     for doc in docs:
         assert canon.canonical(doc) == reference_canonical(doc)
     assert canon.fast == 40 and canon.slow == 0
+
+
+@pytest.mark.parametrize("brk", ["\u2028", "\u2029", "\x85"])
+def test_a_unicode_line_break_in_a_string_keeps_its_quad_whole(brk: str) -> None:
+    # Text pasted from a word processor can hold U+2028; N-Quads leaves it unescaped, so the fast
+    # path must not cut lines where str.splitlines would (a signature no standard verifier accepts).
+    canon = Canonicalizer()
+    doc = _doc(recipient_email="l@example.org", recipient_name=f"Zed{brk}Aardvark")
+    assert canon.canonical(doc) == reference_canonical(doc)
+    assert canon.fast == 1 and canon.slow == 0
 
 
 def test_json_ld_drops_nothing_from_a_v2_credential() -> None:
