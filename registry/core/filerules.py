@@ -274,7 +274,8 @@ def _strict_v2(raw: dict[str, Any], proof: dict[str, Any]) -> None:
         )
     if "profiles" in proof and disclosure != "full":
         raise CredentialFormatError("/proof/profiles", "only a full file lists disclosure profiles")
-    disclosed = [p for p, _ in flatten({k: v for k, v in raw.items() if k != "proof"})]
+    # A full file redacts nothing: its pointers are only listed when there is something to compare.
+    disclosed = [p for p, _ in flatten({k: v for k, v in raw.items() if k != "proof"})] if redacted else []
     for pointer in redacted:
         if not _is_pointer(pointer):
             raise CredentialFormatError("/proof/redacted", f"{pointer!r} is not a JSON pointer")

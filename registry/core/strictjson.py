@@ -24,11 +24,13 @@ class StrictJsonError(ValueError):
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise StrictJsonError(f"duplicate JSON object key {key!r}")
-        out[key] = value
+    out = dict(pairs)  # built in C; a member name seen twice leaves it shorter than the pairs
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise StrictJsonError(f"duplicate JSON object key {key!r}")
+            seen.add(key)
     return out
 
 
