@@ -288,6 +288,28 @@ def _twins(doc: Any) -> int:
     return most
 
 
+def _twin_bound(doc: Any) -> int:
+    """The largest number of id-less JSON objects sharing one key set: at least :func:`_twins`
+    (objects with one shallow signature share their keys), and known from the shape alone (a
+    shape keeps every member name), so a batch's credentials need it once."""
+    counts: dict[tuple[str, ...], int] = {}
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "id" not in node and "@id" not in node:
+                keys = tuple(sorted(node))
+                counts[keys] = counts.get(keys, 0) + 1
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return max(counts.values(), default=0)
+
+
+class TooManyTwins(InvalidInput):
+    """A credential repeats one id-less structure more often than RDFC-1.0 can label cheaply."""
+
+
 class Canonicalizer:
     """RDFC-1.0 canonical N-Quads of credentials, fast for credentials of a shape seen before.
 
@@ -297,6 +319,7 @@ class Canonicalizer:
     def __init__(self) -> None:
         self._templates: dict[Any, _Template | None] = {}
         self._undefined: dict[Any, list[str]] = {}
+        self._twin_bounds: dict[Any, int] = {}
         self._lock = threading.Lock()
         self.fast = 0
         self.slow = 0
@@ -305,14 +328,30 @@ class Canonicalizer:
         """RDFC-1.0 canonical N-Quads of ``doc`` (byte-equal to :func:`reference_canonical`)."""
         return self.checked(doc)[0]
 
-    def checked(self, doc: Mapping[str, Any]) -> tuple[str, list[str]]:
+    def checked(self, doc: Mapping[str, Any], *, max_twins: int | None = None) -> tuple[str, list[str]]:
         """The canonical N-Quads of ``doc`` and its :func:`dropped_terms` (terms JSON-LD would drop
         silently). Both once per shape: a shape's terms are its own, and a string in an IRI position
         that is not an absolute IRI (which JSON-LD drops too) never takes the template path, so
-        such a document is checked on its own."""
-        _require_contexts(doc)
+        such a document is checked on its own.
+
+        ``max_twins``: :class:`TooManyTwins` first when :func:`_twins` of ``doc`` exceeds it (the
+        verifier's work bound); counted only for a shape whose :func:`_twin_bound` exceeds it."""
         strings: list[str] = []
         key = _shape(doc, None, strings)
+        if max_twins is not None:
+            with self._lock:
+                bound = self._twin_bounds.get(key)
+            if bound is None:
+                bound = _twin_bound(doc)
+                with self._lock:
+                    if len(self._twin_bounds) >= _MAX_TEMPLATES:
+                        self._twin_bounds.pop(next(iter(self._twin_bounds)))
+                    self._twin_bounds[key] = bound
+            if bound > max_twins and _twins(doc) > max_twins:
+                raise TooManyTwins(
+                    "credential", "the credential repeats one structure too often to canonicalise safely"
+                )
+        _require_contexts(doc)
         with self._lock:
             known = key in self._templates
             template = self._templates.get(key)
@@ -479,9 +518,11 @@ class UndefinedTerms(InvalidInput):
     would not cover what the file shows (standard verifiers refuse such credentials)."""
 
 
-def _hash_data(credential: Mapping[str, Any], options: Mapping[str, Any], canon: Canonicalizer) -> bytes:
+def _hash_data(
+    credential: Mapping[str, Any], options: Mapping[str, Any], canon: Canonicalizer, max_twins: int | None = None
+) -> bytes:
     unsecured = {k: v for k, v in credential.items() if k != "proof"}
-    canonical, undefined = canon.checked(unsecured)
+    canonical, undefined = canon.checked(unsecured, max_twins=max_twins)
     doc_hash = hashlib.sha256(canonical.encode("utf-8")).digest()
     if undefined:
         raise UndefinedTerms(
@@ -556,10 +597,10 @@ def check_signature(
     if len(signature) != 64:
         return SignatureCheck(False, "proofValue is not a 64-byte Ed25519 signature", public)
     unsecured = {k: v for k, v in credential.items() if k != "proof"}
-    if _twins(unsecured) > _MAX_TWINS:
-        return SignatureCheck(False, "the credential repeats one structure too often to canonicalise safely", public)
     try:
-        data = _hash_data(unsecured, proof, canonicalizer or _DEFAULT)
+        data = _hash_data(unsecured, proof, canonicalizer or _DEFAULT, max_twins=_MAX_TWINS)
+    except TooManyTwins as exc:
+        return SignatureCheck(False, exc.problem, public)
     except (UnsupportedContext, UndefinedTerms) as exc:
         return SignatureCheck(False, str(exc), public)
     except Exception as exc:  # pyld: malformed JSON-LD

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 import registry.core.disclosure as disclosure
 from registry.core.disclosure import field_hash, field_hashes, flatten
 from registry.core.keccak import keccak256
-from registry.core.signing import _twins, public_key_from_multibase
+from registry.core.signing import Canonicalizer, TooManyTwins, _twin_bound, _twins, public_key_from_multibase
 from registry.errors import CredentialFormatError, InvalidInput
 from registry.service.api.errors import MAX_JSON_DEPTH, JsonDepthScanner
 from tests.unit.test_perf_equivalence import documents, json_values
@@ -137,6 +137,22 @@ repetitive = st.recursive(
 @settings(max_examples=500, deadline=None)
 def test_twins_count_as_defined(doc: Any) -> None:
     assert _twins(doc) == _twins_by_definition(doc)
+
+
+@given(repetitive | json_values)
+@settings(max_examples=500, deadline=None)
+def test_the_shape_bound_never_undercounts_twins(doc: Any) -> None:
+    # Canonicalizer.checked counts twins only for a shape whose bound exceeds the limit: sound
+    # only if the bound (objects sharing a key set) is never below the count (sharing a signature).
+    assert _twin_bound(doc) >= _twins(doc)
+    if isinstance(doc, dict):
+        for limit in (0, 1, 2, 8):
+            try:
+                Canonicalizer().checked(doc, max_twins=limit)
+            except TooManyTwins:
+                assert _twins(doc) > limit
+            except Exception:  # no @context: refused after the twins check, so within the limit
+                assert _twins(doc) <= limit
 
 
 def test_twins_of_a_credential_with_many_equal_results() -> None:
