@@ -67,7 +67,10 @@ _PLACEHOLDER: Final = "urn:x-credreg-placeholder:"
 _UNDEFINED: Final = "urn:x-credreg-undefined-term:"
 _STRUCTURAL_KEYS: Final = frozenset({"@context", "type", "@type"})
 _ABSOLUTE_IRI: Final = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:[^\s<>\"{}|\\^`]*")
-_UNSAFE_CHARS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Characters the template path hands to pyld: controls (escaped alike by neither side) and the
+# noncharacters U+FFFE and U+FFFF, which Oxigraph writes as \uFFFE/\uFFFF where RDFC-1.0 (pyld,
+# rdf-canonize) keeps them as they are.
+_UNSAFE_CHARS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _MAX_TEMPLATES: Final = 256
 _MAX_TWINS: Final = 8
 

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyoxigraph as ox
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry.core.credential import CONTEXT_OB3, CONTEXT_VC2, build_credential
 from registry.core.signing import (
+    _UNSAFE_CHARS,
     Canonicalizer,
     Signer,
     check_signature,
@@ -60,8 +62,9 @@ def _doc(**kw: Any) -> dict[str, Any]:
 # Text that exercises N-Quads escaping (quotes, backslashes, tabs, newlines), non-ASCII, and the
 # control characters the fast path hands to pyld.
 _TEXT = st.text(
-    # U+2028, U+2029 and U+0085 are line breaks to str.splitlines, not to N-Quads.
-    alphabet=st.sampled_from(list('abcXYZ 09"\\\t\n\r\x01\x1c\x7f\x85\u2028\u2029é€𝄞<>{}:/#_')),
+    # U+2028, U+2029 and U+0085 are line breaks to str.splitlines, not to N-Quads; Oxigraph
+    # escapes U+FFFE and U+FFFF, RDFC-1.0 does not.
+    alphabet=st.sampled_from(list('abcXYZ 09"\\\t\n\r\x01\x1c\x7f\x85\u2028\u2029\ufffe\uffffé€𝄞<>{}:/#_')),
     min_size=1,
     max_size=12,
 ).filter(lambda s: s.strip() != "")
@@ -126,6 +129,23 @@ def test_a_unicode_line_break_in_a_string_keeps_its_quad_whole(brk: str) -> None
     doc = _doc(recipient_email="l@example.org", recipient_name=f"Zed{brk}Aardvark")
     assert canon.canonical(doc) == reference_canonical(doc)
     assert canon.fast == 1 and canon.slow == 0
+
+
+def test_every_character_is_written_as_rdfc_writes_it() -> None:
+    # Each code point (surrogates aside) in a literal: the template path (Oxigraph's writer) or,
+    # where the two writers differ, pyld's, always RDFC-1.0's bytes. Oxigraph is asked directly for
+    # the code points it escapes; each must be one the template path hands to pyld.
+    s, p = ox.NamedNode("https://e.example/s"), ox.NamedNode("https://e.example/p")
+    escaped_by_both = {"\t", "\n", "\r"}  # ECHARs in both writers (the template escapes them too)
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        if ch not in str(ox.Dataset([ox.Quad(s, p, ox.Literal(ch))])) and ch not in escaped_by_both:
+            assert _UNSAFE_CHARS.search(ch), f"U+{cp:04X}: Oxigraph escapes it, the template path keeps it"
+    for ch in ["\ufffe", "\uffff", "\x0b", "\u2028", "\u00e9"]:
+        doc = _doc(recipient_email="l@example.org", recipient_name=f"A{ch}B")
+        assert Canonicalizer().canonical(doc) == reference_canonical(doc)
 
 
 def test_json_ld_drops_nothing_from_a_v2_credential() -> None:
