@@ -115,10 +115,20 @@ class Verifier:
     ) -> list[tuple[Report, Item]]:
         """:meth:`verify_many`, each report with the :class:`Item` it was made from (the parsed
         file, for callers that show more of it, such as the learner's name)."""
+        return self.complete(self.offline_part(files, pool=pool), asked_at=asked_at)
+
+    def offline_part(
+        self, files: Sequence[tuple[str, bytes | str | dict[str, Any]]], *, pool: Executor | None = None
+    ) -> list[Item]:
+        """The checks that need no chain, one :class:`Item` per file (CPU only: the verify API runs
+        them one at a time per process, the chain part beside them); :meth:`complete` finishes them."""
         if pool is None:
-            items = [offline_checks(source, data, self.policy, self._canonicalizer) for source, data in files]
-        else:
-            items = offline_items(files, self.policy, self._canonicalizer, pool)
+            return [offline_checks(source, data, self.policy, self._canonicalizer) for source, data in files]
+        return offline_items(files, self.policy, self._canonicalizer, pool)
+
+    def complete(self, items: list[Item], *, asked_at: float | None = None) -> list[tuple[Report, Item]]:
+        """The chain part of :meth:`verify_with_items` on items from :meth:`offline_part` (chain
+        reads shared by them all), and each report."""
         if self.policy.offline:
             for item in items:
                 for name in ("anchor", "issuer", "revocation", "lineage"):

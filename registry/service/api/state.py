@@ -24,9 +24,9 @@ from registry.verify import VerificationPolicy, Verifier
 __all__ = ["VERIFY_HEAD_MAX_AGE", "VERIFY_THREADS", "ServiceState"]
 
 VERIFY_THREADS = 4
-"""Threads verifying at once in one process. Verification is CPU-bound between two short chain
-calls: more threads than that only contend for the GIL (and delay the event loop), while requests
-beyond it wait their turn in the loop."""
+"""Requests whose chain part (waiting on the RPC) runs at once in one process; their offline checks
+(CPU only) run one at a time (:meth:`ServiceState.offline_limiter`), since threads computing at once
+only take turns at the GIL. Requests beyond either limit wait their turn in the event loop."""
 
 VERIFY_HEAD_MAX_AGE = 0.0
 """How old (seconds) a head block the verify API answers at may be: 0 = learned after the request
@@ -49,9 +49,17 @@ class ServiceState:
     _verify_clients: dict[tuple[int, str], ChainReader] = field(default_factory=dict)
     _issuers: tuple[float, list[IssuerInfo], dict[str, AccreditorInfo]] | None = None
     _verify_limiter: anyio.CapacityLimiter | None = None
+    _offline_limiter: anyio.CapacityLimiter | None = None
+
+    def offline_limiter(self) -> anyio.CapacityLimiter:
+        """The one thread at a time the verify API's offline checks (CPU only) may use; called in
+        the event loop."""
+        if self._offline_limiter is None:
+            self._offline_limiter = anyio.CapacityLimiter(1)
+        return self._offline_limiter
 
     def verify_limiter(self) -> anyio.CapacityLimiter:
-        """The threads the verify API may use at once (:data:`VERIFY_THREADS`); called in the
+        """The threads the verify API's chain parts may use at once (:data:`VERIFY_THREADS`); called in the
         event loop."""
         if self._verify_limiter is None:
             self._verify_limiter = anyio.CapacityLimiter(VERIFY_THREADS)

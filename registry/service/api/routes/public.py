@@ -17,7 +17,8 @@ from registry.errors import InvalidInput
 from registry.service.api.deps import StateDep
 from registry.service.api.errors import malformed_json
 from registry.service.api.state import ServiceState
-from registry.verify import CheckStatus, Report
+from registry.verify import CheckStatus, Report, Verifier
+from registry.verify.checks import Item
 
 router = APIRouter(prefix="/v1", tags=["public"])
 
@@ -27,18 +28,21 @@ def extract(data: bytes) -> bytes:
     return extract_if_baked(data)
 
 
-def verify_bytes(
-    state: ServiceState, data: bytes, source: str, confirmations: int = 1, asked_at: float | None = None
-) -> Report:
-    """Verify a credential file (JSON or baked image) with the same library as the CLI, at a head
-    block learned after ``asked_at`` (the :func:`time.monotonic` moment the request arrived)."""
-    if not data.strip():
-        raise InvalidInput("body", "empty body: send a credential file (JSON) or a baked PNG/SVG badge")
-    payload = extract(data)
+def _verifier(state: ServiceState, confirmations: int) -> Verifier:
     verifier = state.verifier()
     if confirmations != verifier.policy.min_confirmations:
         verifier = verifier.with_policy(replace(verifier.policy, min_confirmations=confirmations))
-    return verifier.verify(payload, source, asked_at=asked_at)
+    return verifier
+
+
+def _offline_part(verifier: Verifier, data: bytes, source: str) -> Item:
+    if not data.strip():
+        raise InvalidInput("body", "empty body: send a credential file (JSON) or a baked PNG/SVG badge")
+    return verifier.offline_part([(source, extract(data))])[0]
+
+
+def _chain_part(verifier: Verifier, item: Item, asked_at: float | None) -> Report:
+    return verifier.complete([item], asked_at=asked_at)[0][0]
 
 
 def _require_json(body: bytes) -> None:
@@ -83,9 +87,12 @@ async def verify(
     # body labelled JSON (a badge image, a BOM, a bare value) is parsed here first, as always.
     if as_json and body.lstrip()[:1] != b"{":
         _require_json(body)
-    report = await anyio.to_thread.run_sync(
-        verify_bytes, state, body, "upload", confirmations, asked_at, limiter=state.verify_limiter()
-    )
+    # The offline checks are CPU only: one at a time per process (several threads would only take
+    # turns at the GIL). The chain part waits on the RPC: several at once, so a slow RPC answering
+    # one request does not hold up the others.
+    verifier = _verifier(state, confirmations)
+    item = await anyio.to_thread.run_sync(_offline_part, verifier, body, "upload", limiter=state.offline_limiter())
+    report = await anyio.to_thread.run_sync(_chain_part, verifier, item, asked_at, limiter=state.verify_limiter())
     if as_json and report.check("format").status is CheckStatus.FAIL:
         _require_json(body)
     # The report is already a validated Report: serialise it once (response_model documents it).
