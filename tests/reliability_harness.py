@@ -272,10 +272,14 @@ class Miner:
 
 class RpcProxy:
     """A loopback TCP proxy to ``target``; ``down()`` refuses every connection (and cuts open
-    ones), ``up()`` forwards again."""
+    ones), ``up()`` forwards again. ``delay`` (seconds) holds each request before forwarding it (a
+    distant RPC); ``peak_in_flight`` is the most requests forwarded and not yet answered at once."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, *, delay: float = 0.0) -> None:
         self.target_port = target_port
+        self.delay = delay
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self.port = free_port()
         self._up = threading.Event()
         self._up.set()
@@ -334,6 +338,7 @@ class RpcProxy:
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
 
     def _pipe(self, a: socket.socket, b: socket.socket) -> None:
+        awaiting = False  # a request went upstream on this connection and its answer has not begun
         try:
             while self._up.is_set():
                 ready, _, _ = select_mod.select([a, b], [], [], 0.2)
@@ -341,10 +346,24 @@ class RpcProxy:
                     data = src.recv(65536)
                     if not data:
                         return
+                    if src is a and not awaiting:
+                        awaiting = True
+                        with self._lock:
+                            self.in_flight += 1
+                            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                        if self.delay:
+                            time.sleep(self.delay)
+                    elif src is b and awaiting:
+                        awaiting = False
+                        with self._lock:
+                            self.in_flight -= 1
                     (b if src is a else a).sendall(data)
         except OSError:
             return
         finally:
+            if awaiting:
+                with self._lock:
+                    self.in_flight -= 1
             for s in (a, b):
                 with contextlib.suppress(OSError):
                     s.close()

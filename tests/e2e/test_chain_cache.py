@@ -7,14 +7,20 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from registry.chain.headcache import HeadCache
 from registry.chain.reads import ChainReader, head_cached_reader
+from registry.service.runtime import serve_in_background
 from registry.verify import CheckStatus, Verdict, VerificationPolicy, Verifier
-from tests.chain_fixtures import Registry
+from tests.chain_fixtures import Registry, free_port
+from tests.reliability_harness import RpcProxy
+from tests.service_support import database, service_settings
 
 
 def _proof(path: Any) -> tuple[str, str]:
@@ -167,3 +173,34 @@ def test_a_revocation_mined_before_the_request_arrived_is_seen(registry: Registr
     assert report.verdict is Verdict.INVALID
     assert report.check("revocation").status is CheckStatus.FAIL
     assert _cache_of(cached).head_calls == 2
+
+
+def test_behind_a_slow_rpc_the_chain_parts_of_requests_overlap(registry: Registry, tmp_path: Path) -> None:
+    """The verify API checks files offline one at a time per process (CPU only) but waits on the
+    RPC for up to VERIFY_THREADS requests at once: behind an RPC that holds every call 0.3 s,
+    four requests sent together have chain reads in flight at the same time, and all are VALID."""
+    files = [p.read_bytes() for p in registry.issue(4).files]
+    anvil_port = int(registry.rpc_url.rsplit(":", 1)[1])
+    db_iter = database("sqlite", tmp_path)
+    db = next(db_iter)
+    try:
+        with RpcProxy(anvil_port, delay=0.3) as proxy:
+            settings = service_settings(registry, db, rpc_url=proxy.url)
+            server, thread = serve_in_background(settings, port=free_port())
+            try:
+                url = f"http://127.0.0.1:{server.config.port}/v1/verify"
+
+                def post(body: bytes) -> str:
+                    resp = requests.post(url, data=body, headers={"content-type": "application/json"}, timeout=60)
+                    assert resp.status_code == 200, resp.text
+                    return str(resp.json()["verdict"])
+
+                with ThreadPoolExecutor(len(files)) as pool:
+                    verdicts = list(pool.map(post, files))
+                assert verdicts == ["VALID"] * len(files)
+                assert proxy.peak_in_flight >= 2
+            finally:
+                server.should_exit = True
+                thread.join(15)
+    finally:
+        db_iter.close()
