@@ -434,6 +434,63 @@ def _render(value: str, is_iri: bool) -> str | None:
 _DEFAULT: Final = Canonicalizer()
 
 
+# Releases before 2026-12-07 canonicalised text holding one of these characters wrongly on their
+# template path (lines cut by str.splitlines at U+2028, U+2029 and U+0085; U+FFFE and U+FFFF as
+# Oxigraph escapes them). What they signed is rebuilt only to name that mistake in a reason.
+_LEGACY_TEXT: Final = re.compile("[\u2028\u2029\x85\ufffe\uffff]")
+_LEGACY_UNSAFE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LEGACY_REASON: Final = (
+    "the issuer's signature was made over a wrong canonical form of text holding U+2028, U+2029, U+0085, U+FFFE "
+    "or U+FFFF, by a registry release before 2026-12-07: standard verifiers refuse it, and the issuer must issue "
+    "this credential again (its content was not changed)"
+)
+
+
+def _legacy_canonical(doc: Mapping[str, Any]) -> str | None:
+    """The N-Quads such a release signed ``doc`` over, or None when it would not have taken its
+    template path (it then signed the correct form)."""
+    strings: list[str] = []
+    _shape(doc, None, strings)
+    try:
+        template = _build_template(doc, len(strings))
+    except Exception:
+        return None
+    if template is None:
+        return None
+    out = [template.parts[0]]
+    for (index, is_iri), part in zip(template.slots, template.parts[1:], strict=True):
+        value = strings[index]
+        if _LEGACY_UNSAFE.search(value):
+            return None
+        text = _render(value, is_iri) if is_iri else f'"{_escape_literal(value)}"'
+        if text is None:
+            return None
+        out += [text, part]
+    try:
+        dataset = ox.Dataset(ox.parse("".join(out), format=ox.RdfFormat.N_QUADS))
+        dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    except (SyntaxError, ValueError):
+        return None
+    nquads = ox.serialize(dataset, format=ox.RdfFormat.N_QUADS) or b""
+    return "".join(sorted(nquads.decode("utf-8").splitlines(keepends=True)))
+
+
+def _signed_by_a_legacy_release(
+    unsecured: Mapping[str, Any], proof: Mapping[str, Any], public: bytes, signature: bytes
+) -> bool:
+    if not _LEGACY_TEXT.search(json.dumps(unsecured, ensure_ascii=False)):
+        return False
+    canonical = _legacy_canonical(unsecured)
+    if canonical is None:
+        return False
+    data = _CONFIG_HASHES(unsecured.get("@context"), proof) + hashlib.sha256(canonical.encode("utf-8")).digest()
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
 # ----------------------------------------------------------------------------------------------
 # Keys
 # ----------------------------------------------------------------------------------------------
@@ -611,6 +668,8 @@ def check_signature(
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
     except InvalidSignature:
+        if _signed_by_a_legacy_release(unsecured, proof, public, signature):
+            return SignatureCheck(False, _LEGACY_REASON, public)
         return SignatureCheck(
             False, "the issuer's signature does not match: the credential was changed after it was signed", public
         )

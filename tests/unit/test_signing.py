@@ -4,11 +4,13 @@ RDFC-1.0, JSON-LD drops nothing from our credentials, keys and signatures behave
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import base58
 import pyoxigraph as ox
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,9 +18,11 @@ from hypothesis import strategies as st
 
 from registry.core.credential import CONTEXT_OB3, CONTEXT_VC2, build_credential
 from registry.core.signing import (
+    _CONFIG_HASHES,
     _UNSAFE_CHARS,
     Canonicalizer,
     Signer,
+    _legacy_canonical,
     check_signature,
     derive_signing_key,
     dropped_terms,
@@ -129,6 +133,23 @@ def test_a_unicode_line_break_in_a_string_keeps_its_quad_whole(brk: str) -> None
     doc = _doc(recipient_email="l@example.org", recipient_name=f"Zed{brk}Aardvark")
     assert canon.canonical(doc) == reference_canonical(doc)
     assert canon.fast == 1 and canon.slow == 0
+
+
+def test_a_signature_over_the_old_wrong_form_is_named_not_accepted() -> None:
+    # What releases before 2026-12-07 signed for text holding U+2028 (the quad cut in two): the
+    # check still fails, but says what happened instead of "changed after it was signed".
+    key = derive_signing_key(b"\x05" * 32)
+    signer = Signer(key, ISSUER["id"], "2026-01-31T12:00:00Z")
+    doc = _doc(recipient_email="l@example.org", recipient_name="Zed\u2028Aardvark")
+    legacy = _legacy_canonical(doc)
+    assert legacy is not None and legacy != reference_canonical(doc)
+    data = _CONFIG_HASHES(doc["@context"], signer.options) + hashlib.sha256(legacy.encode("utf-8")).digest()
+    proof = {**signer.options, "proofValue": "z" + base58.b58encode(key.sign(data)).decode("ascii")}
+    check = check_signature(doc, proof)
+    assert not check.ok and "before 2026-12-07" in check.reason and "issue this credential again" in check.reason
+    changed = {**doc, "name": doc["name"] + " (changed)"}
+    assert check_signature(changed, proof).reason.endswith("changed after it was signed")
+    assert check_signature(doc, signer.proof(doc)).ok  # signed today: the standard form
 
 
 def test_every_character_is_written_as_rdfc_writes_it() -> None:
