@@ -395,6 +395,11 @@ class Canonicalizer:
         self.slow += 1
         return reference_canonical(doc), dropped_terms(doc)
 
+    def template(self, key: Any) -> _Template | None:
+        """The template of the shape ``key`` (:func:`_shape`) if one is held, else None."""
+        with self._lock:
+            return self._templates.get(key)
+
     @staticmethod
     def _fill(template: _Template, strings: list[str]) -> str | None:
         out = [template.parts[0]]
@@ -446,15 +451,12 @@ _LEGACY_REASON: Final = (
 )
 
 
-def _legacy_canonical(doc: Mapping[str, Any]) -> str | None:
+def _legacy_canonical(doc: Mapping[str, Any], canon: Canonicalizer) -> str | None:
     """The N-Quads such a release signed ``doc`` over, or None when it would not have taken its
-    template path (it then signed the correct form)."""
+    template path (it then signed the correct form) or ``canon`` holds no template of its shape
+    (checking the signature just made one: a failing file never costs a pyld run of its own)."""
     strings: list[str] = []
-    _shape(doc, None, strings)
-    try:
-        template = _build_template(doc, len(strings))
-    except Exception:
-        return None
+    template = canon.template(_shape(doc, None, strings))
     if template is None:
         return None
     out = [template.parts[0]]
@@ -476,11 +478,11 @@ def _legacy_canonical(doc: Mapping[str, Any]) -> str | None:
 
 
 def _signed_by_a_legacy_release(
-    unsecured: Mapping[str, Any], proof: Mapping[str, Any], public: bytes, signature: bytes
+    unsecured: Mapping[str, Any], proof: Mapping[str, Any], public: bytes, signature: bytes, canon: Canonicalizer
 ) -> bool:
     if not _LEGACY_TEXT.search(json.dumps(unsecured, ensure_ascii=False)):
         return False
-    canonical = _legacy_canonical(unsecured)
+    canonical = _legacy_canonical(unsecured, canon)
     if canonical is None:
         return False
     data = _CONFIG_HASHES(unsecured.get("@context"), proof) + hashlib.sha256(canonical.encode("utf-8")).digest()
@@ -668,7 +670,7 @@ def check_signature(
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
     except InvalidSignature:
-        if _signed_by_a_legacy_release(unsecured, proof, public, signature):
+        if _signed_by_a_legacy_release(unsecured, proof, public, signature, canonicalizer or _DEFAULT):
             return SignatureCheck(False, _LEGACY_REASON, public)
         return SignatureCheck(
             False, "the issuer's signature does not match: the credential was changed after it was signed", public

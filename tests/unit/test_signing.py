@@ -141,7 +141,10 @@ def test_a_signature_over_the_old_wrong_form_is_named_not_accepted() -> None:
     key = derive_signing_key(b"\x05" * 32)
     signer = Signer(key, ISSUER["id"], "2026-01-31T12:00:00Z")
     doc = _doc(recipient_email="l@example.org", recipient_name="Zed\u2028Aardvark")
-    legacy = _legacy_canonical(doc)
+    assert _legacy_canonical(doc, Canonicalizer()) is None  # no template of the shape held: not rebuilt
+    canon = Canonicalizer()
+    canon.canonical(doc)
+    legacy = _legacy_canonical(doc, canon)
     assert legacy is not None and legacy != reference_canonical(doc)
     data = _CONFIG_HASHES(doc["@context"], signer.options) + hashlib.sha256(legacy.encode("utf-8")).digest()
     proof = {**signer.options, "proofValue": "z" + base58.b58encode(key.sign(data)).decode("ascii")}
