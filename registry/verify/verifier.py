@@ -82,8 +82,12 @@ class Verifier:
         return self.rpc_urls[0] if self.rpc_urls else None
 
     def with_policy(self, policy: VerificationPolicy) -> Verifier:
-        """A verifier with another policy and the same chain access."""
-        return Verifier(policy, rpc_urls=self.rpc_urls, timeout=self.timeout, client_for=self.client_for)
+        """A verifier with another policy, the same chain access and the same canonicalizer (its
+        shape templates do not depend on the policy: a request asking for more confirmations does
+        not learn them again)."""
+        other = Verifier(policy, rpc_urls=self.rpc_urls, timeout=self.timeout, client_for=self.client_for)
+        other._canonicalizer = self._canonicalizer
+        return other
 
     # -- public -------------------------------------------------------------------------
 

@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
@@ -30,7 +32,10 @@ from registry.core.keccak import keccak256
 from registry.core.signing import Canonicalizer, TooManyTwins, _twin_bound, _twins, public_key_from_multibase
 from registry.errors import CredentialFormatError, InvalidInput
 from registry.service.api.errors import MAX_JSON_DEPTH, JsonDepthScanner
+from registry.verify import VerificationPolicy, Verifier
 from tests.unit.test_perf_equivalence import documents, json_values
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _salts(doc: dict[str, Any], seed: int) -> dict[str, str]:
@@ -242,3 +247,17 @@ def test_the_numpy_scan_runs_on_a_batch_body_and_agrees() -> None:
 def test_a_key_that_is_not_a_string_is_refused(value: Any) -> None:
     with pytest.raises(InvalidInput):
         public_key_from_multibase(value)
+
+
+def test_a_verifier_with_another_policy_keeps_the_shape_templates() -> None:
+    # The verify API asks for one with ?confirmations=N: it must not learn every shape again with
+    # pyld (about 10 ms a request), and it must answer exactly as the first.
+    raw = (ROOT / "tests" / "assets" / "golden-v2" / "credential.json").read_bytes()
+    first = Verifier(VerificationPolicy(offline=True))
+    want = first.verify(raw)
+    other = first.with_policy(dataclasses.replace(first.policy, min_confirmations=3))
+    assert other.policy.min_confirmations == 3
+    slow = first._canonicalizer.slow
+    got = other.verify(raw)
+    assert first._canonicalizer.slow == slow and first._canonicalizer.fast >= 2
+    assert got.model_dump(exclude={"checked_at"}) == want.model_dump(exclude={"checked_at"})
