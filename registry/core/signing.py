@@ -258,26 +258,14 @@ def _twins(doc: Any) -> int:
     grows with the factorial of such groups, so a verifier bounds it (as rdf-canonize's
     ``maxWorkFactor`` does). An object's signature is its members with nested objects blanked;
     only objects with equal key sets can share one, so the JSON text is made only for those."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "id" not in node and "@id" not in node:
-                groups.setdefault(tuple(sorted(node)), []).append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
 
     def shallow(obj: dict[str, Any]) -> str:
         return json.dumps(
             {k: ("{}" if isinstance(v, dict) else v) for k, v in obj.items()}, sort_keys=True, default=str
         )
 
-    walk(doc)
     most = 0
-    for members in groups.values():
+    for members in _keyset_groups(doc).values():
         if len(members) <= most:
             continue
         if len(members) == 1:
@@ -295,18 +283,25 @@ def _twin_bound(doc: Any) -> int:
     """The largest number of id-less JSON objects sharing one key set: at least :func:`_twins`
     (objects with one shallow signature share their keys), and known from the shape alone (a
     shape keeps every member name), so a batch's credentials need it once."""
-    counts: dict[tuple[str, ...], int] = {}
-    stack = [doc]
-    while stack:
-        node = stack.pop()
+    return max(map(len, _keyset_groups(doc).values()), default=0)
+
+
+def _keyset_groups(doc: Any) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """The id-less JSON objects of ``doc``, grouped by their sorted member names."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+
+    def walk(node: Any) -> None:
         if isinstance(node, dict):
             if "id" not in node and "@id" not in node:
-                keys = tuple(sorted(node))
-                counts[keys] = counts.get(keys, 0) + 1
-            stack.extend(node.values())
+                groups.setdefault(tuple(sorted(node)), []).append(node)
+            for value in node.values():
+                walk(value)
         elif isinstance(node, list):
-            stack.extend(node)
-    return max(counts.values(), default=0)
+            for value in node:
+                walk(value)
+
+    walk(doc)
+    return groups
 
 
 class TooManyTwins(InvalidInput):
@@ -372,26 +367,21 @@ class Canonicalizer:
                 self._templates[key] = template
         if template is not None:
             text = self._fill(template, strings)
-            if text is not None:
-                try:
-                    dataset = ox.Dataset(ox.parse(text, format=ox.RdfFormat.N_QUADS))
-                    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
-                except (SyntaxError, ValueError):
-                    pass
-                else:
-                    self.fast += 1
-                    if undefined is None:
-                        undefined = [t for t in dropped_terms(doc) if not t.startswith("relative/")]
-                        with self._lock:
-                            if len(self._undefined) >= _MAX_TEMPLATES:
-                                self._undefined.pop(next(iter(self._undefined)))
-                            self._undefined[key] = undefined
-                    # str() is Oxigraph's N-Quads serialisation (one quad a line), without the
-                    # writer machinery of ox.serialize: a quarter of its cost, same lines. Lines
-                    # end at "\n" only: a literal may hold U+2028, U+2029 or U+0085 unescaped,
-                    # where str.splitlines would cut a quad in two.
-                    lines = str(dataset).split("\n")
-                    return "".join(sorted(line + "\n" for line in lines if line)), undefined
+            dataset = _relabelled(text) if text is not None else None
+            if dataset is not None:
+                self.fast += 1
+                if undefined is None:
+                    undefined = [t for t in dropped_terms(doc) if not t.startswith("relative/")]
+                    with self._lock:
+                        if len(self._undefined) >= _MAX_TEMPLATES:
+                            self._undefined.pop(next(iter(self._undefined)))
+                        self._undefined[key] = undefined
+                # str() is Oxigraph's N-Quads serialisation (one quad a line), without the
+                # writer machinery of ox.serialize: a quarter of its cost, same lines. Lines
+                # end at "\n" only: a literal may hold U+2028, U+2029 or U+0085 unescaped,
+                # where str.splitlines would cut a quad in two.
+                lines = str(dataset).split("\n")
+                return "".join(sorted(line + "\n" for line in lines if line)), undefined
         self.slow += 1
         return reference_canonical(doc), dropped_terms(doc)
 
@@ -401,14 +391,16 @@ class Canonicalizer:
             return self._templates.get(key)
 
     @staticmethod
-    def _fill(template: _Template, strings: list[str]) -> str | None:
+    def _fill(template: _Template, strings: list[str], unsafe: re.Pattern[str] | None = None) -> str | None:
+        """The template's N-Quads with ``strings`` in its slots, or None when one cannot go there;
+        ``unsafe``: the characters to hand to pyld instead of :data:`_UNSAFE_CHARS` (not cached)."""
         out = [template.parts[0]]
-        rendered = _RENDERED
+        rendered: dict[tuple[str, bool], Any] = _RENDERED if unsafe is None else {}
         for (index, is_iri), part in zip(template.slots, template.parts[1:], strict=True):
             value = strings[index]
             text = rendered.get((value, is_iri), _UNSEEN)
             if text is _UNSEEN:
-                text = _render(value, is_iri)
+                text = _render(value, is_iri, unsafe or _UNSAFE_CHARS)
                 if len(rendered) >= _MAX_RENDERED:
                     rendered.clear()
                 rendered[(value, is_iri)] = text
@@ -426,14 +418,25 @@ it: the files of a batch repeat most of their strings, so each is checked and es
 _MAX_RENDERED: Final = 65_536
 
 
-def _render(value: str, is_iri: bool) -> str | None:
-    if _UNSAFE_CHARS.search(value):
+def _render(value: str, is_iri: bool, unsafe: re.Pattern[str] = _UNSAFE_CHARS) -> str | None:
+    if unsafe.search(value):
         return None
     if is_iri:
         if not _ABSOLUTE_IRI.fullmatch(value) or value.split(":", 1)[0] in _context_terms() or value.startswith("_:"):
             return None
         return f"<{value}>"
     return f'"{_escape_literal(value)}"'
+
+
+def _relabelled(nquads: str) -> ox.Dataset | None:
+    """The dataset of ``nquads`` with RDFC-1.0's blank-node labels (Oxigraph); None when Oxigraph
+    refuses the text (the caller then takes pyld's path)."""
+    try:
+        dataset = ox.Dataset(ox.parse(nquads, format=ox.RdfFormat.N_QUADS))
+        dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    except (SyntaxError, ValueError):
+        return None
+    return dataset
 
 
 _DEFAULT: Final = Canonicalizer()
@@ -459,22 +462,11 @@ def _legacy_canonical(doc: Mapping[str, Any], canon: Canonicalizer) -> str | Non
     template = canon.template(_shape(doc, None, strings))
     if template is None:
         return None
-    out = [template.parts[0]]
-    for (index, is_iri), part in zip(template.slots, template.parts[1:], strict=True):
-        value = strings[index]
-        if _LEGACY_UNSAFE.search(value):
-            return None
-        text = _render(value, is_iri) if is_iri else f'"{_escape_literal(value)}"'
-        if text is None:
-            return None
-        out += [text, part]
-    try:
-        dataset = ox.Dataset(ox.parse("".join(out), format=ox.RdfFormat.N_QUADS))
-        dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
-    except (SyntaxError, ValueError):
+    text = Canonicalizer._fill(template, strings, _LEGACY_UNSAFE)
+    dataset = _relabelled(text) if text is not None else None
+    if dataset is None:
         return None
-    nquads = ox.serialize(dataset, format=ox.RdfFormat.N_QUADS) or b""
-    return "".join(sorted(nquads.decode("utf-8").splitlines(keepends=True)))
+    return "".join(sorted(str(dataset).splitlines(keepends=True)))  # the old, wrong, line split
 
 
 def _signed_by_a_legacy_release(

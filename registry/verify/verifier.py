@@ -66,6 +66,7 @@ class Verifier:
         rpc_urls: Sequence[str] = (),
         timeout: float = 10.0,
         client_for: ClientFactory | None = None,
+        canonicalizer: Canonicalizer | None = None,
     ) -> None:
         self.policy = policy if policy is not None else VerificationPolicy()
         self.rpc_urls = list(dict.fromkeys([*([rpc_url] if rpc_url else []), *rpc_urls]))
@@ -74,7 +75,7 @@ class Verifier:
         self._clients: dict[tuple[int, str], ChainReader | Quorum] = {}
         self._elsewhere: dict[tuple[int, str, str], str | None] = {}
         self._trust: dict[tuple[int, str], str | None] = {}
-        self._canonicalizer = Canonicalizer()
+        self._canonicalizer = canonicalizer or Canonicalizer()
 
     @property
     def rpc_url(self) -> str | None:
@@ -85,9 +86,13 @@ class Verifier:
         """A verifier with another policy, the same chain access and the same canonicalizer (its
         shape templates do not depend on the policy: a request asking for more confirmations does
         not learn them again)."""
-        other = Verifier(policy, rpc_urls=self.rpc_urls, timeout=self.timeout, client_for=self.client_for)
-        other._canonicalizer = self._canonicalizer
-        return other
+        return Verifier(
+            policy,
+            rpc_urls=self.rpc_urls,
+            timeout=self.timeout,
+            client_for=self.client_for,
+            canonicalizer=self._canonicalizer,
+        )
 
     # -- public -------------------------------------------------------------------------
 
