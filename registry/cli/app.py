@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from registry import gctuning
-from registry.cli import audit, certificate, chain, issue, lineage, page, pathway, service, trust, verify
+from registry.cli import audit, certificate, chain, issue, lineage, page, pathway, resign, service, trust, verify
 
 __all__ = ["app", "main"]
 
@@ -29,6 +29,7 @@ app.add_typer(pathway.commands)
 issue.register(app)
 service.register(app)
 lineage.register(app)
+resign.register(app)
 audit.register(app)
 
 

@@ -449,8 +449,9 @@ _LEGACY_TEXT: Final = re.compile("[\u2028\u2029\x85\ufffe\uffff]")
 _LEGACY_UNSAFE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LEGACY_REASON: Final = (
     "the issuer's signature was made over a wrong canonical form of text holding U+2028, U+2029, U+0085, U+FFFE "
-    "or U+FFFF, by a registry release before 2026-12-07: standard verifiers refuse it, and the issuer must issue "
-    "this credential again (its content was not changed)"
+    "or U+FFFF, by a registry release before 2026-12-07: standard verifiers refuse it. The content, anchor and "
+    "inclusion proof are sound: the issuer signs the file again (registry resign, or a fresh download from the "
+    "issuer's service), with no new issuance"
 )
 
 
@@ -620,6 +621,10 @@ class SignatureCheck:
     ok: bool
     reason: str
     public_key: bytes | None = None
+    legacy: bool = False
+    """The signature is the issuer's, over the wrong canonical form a release before 2026-12-07
+    made of text holding one of five characters (docs/format.md v2 §4): the content is sound, and
+    signing it again (:mod:`registry.issue.resign`) gives a signature standard verifiers accept."""
 
 
 def check_signature(
@@ -663,7 +668,7 @@ def check_signature(
         Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
     except InvalidSignature:
         if _signed_by_a_legacy_release(unsecured, proof, public, signature, canonicalizer or _DEFAULT):
-            return SignatureCheck(False, _LEGACY_REASON, public)
+            return SignatureCheck(False, _LEGACY_REASON, public, legacy=True)
         return SignatureCheck(
             False, "the issuer's signature does not match: the credential was changed after it was signed", public
         )

@@ -1,0 +1,122 @@
+"""``registry resign``: the issuer signs again the files a release before 2026-12-07 signed over a
+wrong canonical form (:mod:`registry.issue.resign`), JSON files and baked PNG/SVG badges alike.
+
+Offline: nothing is read from or sent to the chain (the file's digest, path and anchor do not
+change). The key is the issuer's anchoring key (``--keystore`` or ``REGISTRY_KEYSTORE``; the
+development key on a development chain), from which its signing key derives. Registered by
+:mod:`registry.cli.app`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from registry.cli.output import err, fail, out
+from registry.errors import ConfigError, InvalidInput, RegistryError
+
+__all__ = ["register"]
+
+
+def resign(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="credential files (JSON, baked PNG or SVG) or directories (every *.json, *.png, *.svg in them, "
+            "recursively)"
+        ),
+    ],
+    keystore: Annotated[Path | None, typer.Option(help="the issuer's encrypted keystore (its anchoring key)")] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="write the signed files here (same names) instead of replacing them in place"),
+    ] = None,
+    check: Annotated[bool, typer.Option("--check", help="only say what would be signed again; write nothing")] = False,
+) -> None:
+    """Sign again the files that a registry release before 2026-12-07 signed over a wrong canonical
+    form (text holding U+2028, U+2029, U+0085, U+FFFE or U+FFFF): same content, anchor and proof
+    of inclusion, signatures every standard verifier accepts; nothing is anchored again. A file
+    changed since, signed with another key or failing any offline check is refused and left as it
+    is. Exit 0 when every file is signed or needed nothing, 1 when any was refused."""
+    from registry.cli.verify import collect_files
+
+    found, _ = collect_files(files)
+    if not found:
+        err.print("no credential files found", highlight=False, markup=False)
+        raise typer.Exit(3)
+    if out_dir is not None and not check:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    keys: dict[int, Any] = {}
+    refused = 0
+    names: set[str] = set()
+    for path in found:
+        try:
+            if out_dir is not None and path.name in names:
+                raise InvalidInput("file", f"another file named {path.name} is already written to {out_dir}")
+            names.add(path.name)
+            line = _resign_one(path, keys, keystore, out_dir, check)
+        except ConfigError as exc:  # no key to sign with: the same for every file
+            fail(exc)
+        except RegistryError as exc:
+            refused += 1
+            line = f"{path}: refused, left as it is: {exc}"
+        except OSError as exc:
+            refused += 1
+            line = f"{path}: refused, left as it is: {exc.strerror or exc}"
+        out.print(line, highlight=False, markup=False)
+    raise typer.Exit(1 if refused else 0)
+
+
+def _resign_one(path: Path, keys: dict[int, Any], keystore: Path | None, out_dir: Path | None, check: bool) -> str:
+    from registry.core import strictjson
+    from registry.core.baking import bake_png, bake_svg, extract_if_baked, sniff
+    from registry.issue.resign import resign_file
+
+    data = path.read_bytes()
+    kind = sniff(data)
+    try:
+        file_dict = strictjson.loads(extract_if_baked(data), what=str(path))
+    except strictjson.StrictJsonError as exc:
+        raise InvalidInput("file", str(exc)) from None
+    done = resign_file(file_dict, _signing_key(file_dict, keys, keystore))
+    if done.file is None:
+        return f"{path}: unchanged, its signatures verify"
+    what = "signature" if done.signatures == 1 else "signatures"
+    if check:
+        return f"{path}: would sign {done.signatures} {what} again (--check: nothing written)"
+    if kind == "png":
+        new = bake_png(done.file, data)
+    elif kind == "svg":
+        new = bake_svg(done.file, data.decode("utf-8")).encode("utf-8")
+    else:
+        new = (json.dumps(done.file, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    target = path if out_dir is None else out_dir / path.name
+    tmp = target.with_name(target.name + ".resign-tmp")
+    tmp.write_bytes(new)
+    tmp.replace(target)  # atomic: the old file or the new one, never half of either
+    return f"{path}: signed {done.signatures} {what} again" + ("" if out_dir is None else f", written to {target}")
+
+
+def _signing_key(file_dict: dict[str, Any], keys: dict[int, Any], keystore: Path | None) -> Any:
+    """The issuer's signing key for the file's chain (the keystore's, or the development key of a
+    development chain), loaded once per chain."""
+    from registry.chain.keys import load_signer
+    from registry.issue.signing import signing_key
+
+    anchor = next(
+        (p for p in file_dict.get("proof") or [] if isinstance(p, dict) and isinstance(p.get("chainId"), int)), None
+    )
+    if anchor is None:
+        raise InvalidInput("/proof", "no anchor proof naming its chain")
+    chain_id = anchor["chainId"]
+    if chain_id not in keys:
+        keys[chain_id] = signing_key(load_signer(chain_id, role="issuer", keystore=keystore))
+    return keys[chain_id]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``resign`` to the ``registry`` CLI."""
+    app.command("resign")(resign)
