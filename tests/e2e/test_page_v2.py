@@ -30,6 +30,7 @@ from registry.verify import VerificationPolicy, Verifier
 from tests.chain_fixtures import ACHIEVEMENT, Registry
 from tests.cohort import synthetic_cohort
 from tests.e2e.test_pages import ARGS, CHROMIUM, _require_browser
+from tests.legacy_signing import legacy_signed
 
 pytestmark = pytest.mark.e2e
 
@@ -354,6 +355,31 @@ def test_an_unreachable_rpc_leaves_the_key_binding_indeterminate(page: Any, issu
 
 
 # -- the page itself ---------------------------------------------------------------------------
+
+
+def test_a_signature_over_the_old_wrong_form_is_named_in_the_page_as_in_python(page: Any, registry: Registry) -> None:
+    """A file a release before 2026-12-07 signed over its wrong canonical form of pasted text: the
+    page fails ``signature`` with Python's reason (the mistake named, not "changed after it was
+    signed"); the same content signed today verifies; another credential's signature over that
+    form is still "changed"."""
+    docs = list(synthetic_cohort(2, registry.profile(), ACHIEVEMENT, seed=611))
+    docs[0]["credentialSubject"]["name"] = "Zed\u2028Aardvark"
+    docs[1]["credentialSubject"]["achievement"]["description"] = "Line one\u2029line two\x85end\ufffe"
+    today = [load(p) for p in registry.issue(docs=docs).files]
+    old = [legacy_signed(f, registry.issuer_key) for f in today]
+    for file in old:
+        js = agree(page, file, registry)
+        reason = check(js, "signature")["reason"]
+        assert js["verdict"] == "INVALID" and "registry resign" in reason
+        assert reason == check(in_python(file, registry), "signature")["reason"]
+        profile = redact(file, profile="without-result")
+        assert check(agree(page, profile, registry), "signature")["reason"] == reason
+    for file in today:
+        assert agree(page, file, registry)["verdict"] == "VALID"
+    swapped = copy.deepcopy(old[0])
+    swapped["proof"][0]["proofValue"] = old[1]["proof"][0]["proofValue"]
+    reason = check(agree(page, swapped, registry), "signature")["reason"]
+    assert reason.endswith("changed after it was signed")
 
 
 def test_the_form_shows_the_eu_elements_and_the_proofs_checked(

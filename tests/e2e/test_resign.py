@@ -6,55 +6,26 @@ is refused is left byte for byte as it was."""
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-import base58
 import pytest
 from typer.testing import CliRunner
 
 from registry.cli.app import app
 from registry.core.baking import extract_png
 from registry.core.credfile import redact
-from registry.core.signing import (
-    _CONFIG_HASHES,
-    Canonicalizer,
-    _legacy_canonical,
-    check_signature,
-)
+from registry.core.signing import check_signature
 from registry.issue.badges import baked_png
-from registry.issue.signing import did_document, signing_key, signing_public_key
+from registry.issue.signing import did_document, signing_public_key
 from registry.verify import Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import ACHIEVEMENT, Registry
 from tests.cohort import synthetic_cohort
 from tests.di_support import digital_bazaar_available, verify_with_digital_bazaar
+from tests.legacy_signing import legacy_signed
 
 PASTED = "Zed\u2028Aardvark"
-
-
-def _legacy_value(doc: dict[str, Any], options: dict[str, Any], key: Any) -> str:
-    """The proofValue a release before 2026-12-07 made of ``doc``: over its wrong canonical form."""
-    canon = Canonicalizer()
-    canon.canonical(doc)  # the release's template path: the shape's template is learnt first
-    text = _legacy_canonical(doc, canon)
-    assert text is not None
-    data = _CONFIG_HASHES(doc["@context"], options) + hashlib.sha256(text.encode("utf-8")).digest()
-    return "z" + base58.b58encode(key.sign(data)).decode("ascii")
-
-
-def legacy_signed(file_dict: dict[str, Any], account: Any) -> dict[str, Any]:
-    """``file_dict`` as such a release wrote it: its signature and each profile's over the wrong form."""
-    key = signing_key(account)
-    old = copy.deepcopy(file_dict)
-    options = {k: v for k, v in old["proof"][0].items() if k != "proofValue"}
-    credential = {k: v for k, v in old.items() if k != "proof"}
-    old["proof"][0]["proofValue"] = _legacy_value(credential, options, key)
-    for name, profile in old["proof"][1].get("profiles", {}).items():
-        reduced = {k: v for k, v in redact(file_dict, profile=name).items() if k != "proof"}
-        profile["proofValue"] = _legacy_value(reduced, options, key)
-    return old
 
 
 def _write(path: Path, doc: Any) -> Path:

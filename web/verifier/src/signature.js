@@ -191,10 +191,63 @@ export async function checkSignature(credential, proof) {
   const err = firstError(result);
   const message = String((err && err.message) || err);
   if (message === "Invalid signature.") {
+    if (await signedOverLegacyForm(credential, proof, loaderFor(issuerId, method, multibase))) return fail(LEGACY_REASON);
     return fail("the issuer's signature does not match: the credential was changed after it was signed");
   }
   if (/never fetched/.test(message)) return fail(message);
   return fail(`the credential is not valid JSON-LD: ${message}`);
+}
+
+// Registry releases before 2026-12-07 signed text holding one of five characters over a wrong
+// canonical form (docs/format.md v2 §4; registry/core/signing.py `_signed_by_a_legacy_release`):
+// the N-Quads cut into lines at U+2028, U+2029 and U+0085 as well (Python's str.splitlines) and
+// sorted, with U+FFFE and U+FFFF escaped as Oxigraph writes them. A signature that does not verify
+// is tried once more over that form, only to name the mistake: the check fails either way.
+const LEGACY_TEXT = /[\u2028\u2029\u0085\ufffe\uffff]/;
+const LEGACY_UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/; // such text took pyld's path then
+const PY_LINE = /[^\n\r\u000b\u000c\u001c-\u001e\u0085\u2028\u2029]*(?:\r\n|[\n\r\u000b\u000c\u001c-\u001e\u0085\u2028\u2029]|$)/g;
+export const LEGACY_REASON =
+  "the issuer's signature was made over a wrong canonical form of text holding U+2028, U+2029, U+0085, U+FFFE " +
+  "or U+FFFF, by a registry release before 2026-12-07: standard verifiers refuse it. The content, anchor and " +
+  "inclusion proof are sound: the issuer signs the file again (registry resign, or a fresh download from the " +
+  "issuer's service), with no new issuance";
+
+function byCodePoint(a, b) {
+  // Python orders str by code point; UTF-16 code units differ from it only past U+FFFF.
+  const x = Array.from(a, (c) => c.codePointAt(0));
+  const y = Array.from(b, (c) => c.codePointAt(0));
+  for (let i = 0; i < Math.min(x.length, y.length); i += 1) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
+/** The wrong form such a release signed, made from the standard canonical N-Quads. */
+export function legacyForm(nquads) {
+  const text = nquads.replace(/\ufffe/g, "\\uFFFE").replace(/\uffff/g, "\\uFFFF");
+  return (text.match(PY_LINE) || []).filter((line) => line).sort(byCodePoint).join("");
+}
+
+function strings(value, out = []) {
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) value.forEach((v) => strings(v, out));
+  else if (isObject(value)) for (const [k, v] of Object.entries(value)) out.push(k), strings(v, out);
+  return out;
+}
+
+/** Whether `proof` verifies over the wrong form a release before 2026-12-07 made of `credential`. */
+async function signedOverLegacyForm(credential, proof, documentLoader) {
+  const text = strings(credential).join("\n");
+  if (!LEGACY_TEXT.test(text) || LEGACY_UNSAFE.test(text)) return false;
+  const legacySuite = { ...cryptosuite, canonize: async (input, options) => legacyForm(await cryptosuite.canonize(input, options)) };
+  try {
+    const result = await jsigs.verify(plain({ ...credential, proof: [proof] }), {
+      suite: new DataIntegrityProof({ cryptosuite: legacySuite }),
+      purpose: new jsigs.purposes.AssertionProofPurpose(),
+      documentLoader,
+    });
+    return result.verified === true;
+  } catch {
+    return false;
+  }
 }
 
 /** SigningKeyInfo.valid_at: null when the key was its issuer's signing key, uncompromised, at `at`. */
