@@ -43,7 +43,12 @@ def resign(
     is. Exit 0 when every file is signed or needed nothing, 1 when any was refused."""
     from registry.cli.verify import collect_files
 
-    found, _ = collect_files(files)
+    found, passed_over = collect_files(files)
+    if passed_over:  # a folder's other files: named (the first 10), so no one wonders where they went
+        listed = ", ".join(map(str, passed_over[:10])) + (
+            f" and {len(passed_over) - 10} more" if len(passed_over) > 10 else ""
+        )
+        err.print(f"not read (not *.json, *.png or *.svg): {listed}", highlight=False, markup=False)
     if not found:
         err.print("no credential files found", highlight=False, markup=False)
         raise typer.Exit(3)

@@ -60,6 +60,7 @@ def test_legacy_files_are_signed_again_and_verify_valid(
     a = _write(folder / "a.json", old_first)
     b = folder / "b.png"
     b.write_bytes(baked_png(old_second))
+    (folder / "notes.txt").write_text("not a credential")
     verifier = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url)
     for data in (a.read_bytes(), extract_png(b.read_bytes())):
         report = verifier.verify(data, "old")
@@ -69,6 +70,7 @@ def test_legacy_files_are_signed_again_and_verify_valid(
     checked = _resign(registry, "--check", str(folder))
     assert checked.exit_code == 0, checked.output
     assert checked.output.count("would sign") == 2 and (folder / "a.json").read_text("utf-8") == a.read_text("utf-8")
+    assert f"not read (not *.json, *.png or *.svg): {folder / 'notes.txt'}" in checked.stderr
 
     done = _resign(registry, str(folder))
     assert done.exit_code == 0, done.output
