@@ -88,6 +88,11 @@ def test_legacy_files_are_signed_again_and_verify_valid(
         assert report.verdict is Verdict.VALID, report.model_dump()
     profile = redact(new_a, profile="without-result")
     assert verifier.verify(json.dumps(profile).encode(), "profile").verdict is Verdict.VALID
+    # A profile copy the learner made from the old file: its one signature is signed again too.
+    old_profile = _write(tmp_path / "profile.json", redact(old_first, profile="without-result"))
+    assert verifier.verify(old_profile.read_bytes(), "old profile").verdict is Verdict.INVALID
+    assert f"{old_profile}: signed 1 signature again" in _resign(registry, str(old_profile)).output
+    assert json.loads(old_profile.read_text("utf-8")) == profile
 
     again = _resign(registry, str(folder))
     assert again.exit_code == 0 and again.output.count("unchanged, its signatures verify") == 2
