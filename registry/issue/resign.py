@@ -69,12 +69,18 @@ def resign_file(file_dict: Mapping[str, Any], key: Ed25519PrivateKey) -> Resigne
     signer = Signer(key, issuer_id, created)
     public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     options = {k: v for k, v in old.items() if k != "proofValue"}
-    if options != signer.options:
-        method = old.get("verificationMethod")
+    method = old.get("verificationMethod")
+    if method != signer.verification_method:
         raise InvalidInput(
             "/proof/0",
             f"signed with the key {method!r}, not with this issuer key ({issuer_id}#{public_key_multibase(public)}): "
             f"sign it again with the anchoring key that issued it ({cf.anchor.issuer_address})",
+        )
+    if options != signer.options:
+        raise InvalidInput(
+            "/proof/0",
+            f"the signature's options ({', '.join(sorted(options))}) are not those the registry signs with: "
+            "not signed again",
         )
     signed = 0
     proofs = copy.deepcopy(list(file_dict["proof"]))
