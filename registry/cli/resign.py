@@ -95,7 +95,11 @@ def _resign_one(path: Path, keys: dict[int, Any], keystore: Path | None, out_dir
     if kind == "png":
         new = bake_png(done.file, data)
     elif kind == "svg":
-        new = bake_svg(done.file, data.decode("utf-8")).encode("utf-8")
+        try:
+            svg = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("file", "the SVG badge is not UTF-8 text: it cannot be baked again") from None
+        new = bake_svg(done.file, svg).encode("utf-8")
     else:
         new = (json.dumps(done.file, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     target = path if out_dir is None else out_dir / path.name

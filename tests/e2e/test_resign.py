@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from registry.cli.app import app
-from registry.core.baking import extract_png
+from registry.core.baking import extract_png, extract_svg
 from registry.core.credfile import redact
 from registry.core.signing import check_signature
-from registry.issue.badges import baked_png
+from registry.issue.badges import baked_png, baked_svg
 from registry.issue.signing import did_document, signing_public_key
 from registry.verify import Verdict, VerificationPolicy, Verifier
 from tests.chain_fixtures import ACHIEVEMENT, Registry
@@ -60,16 +60,18 @@ def test_legacy_files_are_signed_again_and_verify_valid(
     a = _write(folder / "a.json", old_first)
     b = folder / "b.png"
     b.write_bytes(baked_png(old_second))
+    c = folder / "c.svg"
+    c.write_text(baked_svg(old_first), "utf-8")
     (folder / "notes.txt").write_text("not a credential")
     verifier = Verifier(VerificationPolicy(trusted=registry.trust), rpc_url=registry.rpc_url)
-    for data in (a.read_bytes(), extract_png(b.read_bytes())):
+    for data in (a.read_bytes(), extract_png(b.read_bytes()), extract_svg(c.read_bytes())):
         report = verifier.verify(data, "old")
         assert report.verdict is Verdict.INVALID
         assert "registry resign" in report.check("signature").reason
 
     checked = _resign(registry, "--check", str(folder))
     assert checked.exit_code == 0, checked.output
-    assert checked.output.count("would sign") == 2 and (folder / "a.json").read_text("utf-8") == a.read_text("utf-8")
+    assert checked.output.count("would sign") == 3 and (folder / "a.json").read_text("utf-8") == a.read_text("utf-8")
     assert f"not read (not *.json, *.png or *.svg): {folder / 'notes.txt'}" in checked.stderr
 
     done = _resign(registry, str(folder))
@@ -78,12 +80,14 @@ def test_legacy_files_are_signed_again_and_verify_valid(
     # so that profile's signature was right all along. b.png: the description is in all three.
     assert f"{a}: signed 2 signatures again" in done.output
     assert f"{b}: signed 3 signatures again" in done.output
+    assert f"{c}: signed 2 signatures again" in done.output
     new_a = json.loads(a.read_text("utf-8"))
     new_b = json.loads(extract_png(b.read_bytes()))
     # Only signatures changed; the standard form is what today's issuance signs, byte for byte.
     assert new_a == first
     assert new_b == second
-    for data in (a.read_bytes(), extract_png(b.read_bytes())):
+    assert json.loads(extract_svg(c.read_bytes())) == first
+    for data in (a.read_bytes(), extract_png(b.read_bytes()), extract_svg(c.read_bytes())):
         report = verifier.verify(data, "new")
         assert report.verdict is Verdict.VALID, report.model_dump()
     profile = redact(new_a, profile="without-result")
@@ -95,7 +99,7 @@ def test_legacy_files_are_signed_again_and_verify_valid(
     assert json.loads(old_profile.read_text("utf-8")) == profile
 
     again = _resign(registry, str(folder))
-    assert again.exit_code == 0 and again.output.count("unchanged, its signatures verify") == 2
+    assert again.exit_code == 0 and again.output.count("unchanged, its signatures verify") == 3
 
     if digital_bazaar_available():
         key = registry.issuer_key
