@@ -86,6 +86,8 @@ def _resign_one(path: Path, keys: dict[int, Any], keystore: Path | None, out_dir
         file_dict = strictjson.loads(extract_if_baked(data), what=str(path))
     except strictjson.StrictJsonError as exc:
         raise InvalidInput("file", str(exc)) from None
+    if not isinstance(file_dict, dict):
+        raise InvalidInput("file", "not a credential file (a JSON object)")
     done = resign_file(file_dict, _signing_key(file_dict, keys, keystore))
     if done.file is None:
         return f"{path}: unchanged, its signatures verify"
@@ -104,8 +106,11 @@ def _resign_one(path: Path, keys: dict[int, Any], keystore: Path | None, out_dir
         new = (json.dumps(done.file, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     target = path if out_dir is None else out_dir / path.name
     tmp = target.with_name(target.name + ".resign-tmp")
-    tmp.write_bytes(new)
-    tmp.replace(target)  # atomic: the old file or the new one, never half of either
+    try:
+        tmp.write_bytes(new)
+        tmp.replace(target)  # atomic: the old file or the new one, never half of either
+    finally:
+        tmp.unlink(missing_ok=True)  # only left when writing failed (a full disk)
     return f"{path}: signed {done.signatures} {what} again" + ("" if out_dir is None else f", written to {target}")
 
 

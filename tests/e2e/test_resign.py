@@ -128,6 +128,7 @@ def test_what_is_not_the_issuers_legacy_signature_is_refused_and_left_alone(
         "swapped.json": (swapped, "changed after it was signed: not signed again"),
         "issuer2.json": (legacy_signed(other_issuer, registry.issuer2_key), "not with this issuer key"),
         "redacted.json": (redact(first, ["/credentialSubject/name"]), "no issuer signature"),
+        "array.json": ([old], "not a credential file"),
     }
     paths = {name: _write(tmp_path / name, doc) for name, (doc, _) in cases.items()}
     before = {name: p.read_bytes() for name, p in paths.items()}
