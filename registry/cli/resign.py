@@ -2,14 +2,15 @@
 wrong canonical form (:mod:`registry.issue.resign`), JSON files and baked PNG/SVG badges alike.
 
 Offline: nothing is read from or sent to the chain (the file's digest, path and anchor do not
-change). The key is the issuer's anchoring key (``--keystore`` or ``REGISTRY_KEYSTORE``; the
-development key on a development chain), from which its signing key derives. Registered by
-:mod:`registry.cli.app`.
+change). The key is the issuer's anchoring key (``--keystore`` or ``REGISTRY_KEYSTORE``; on a
+development chain, the development key that anchored the file), from which its signing key
+derives. Registered by :mod:`registry.cli.app`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,15 +55,17 @@ def resign(
         raise typer.Exit(3)
     if out_dir is not None and not check:
         out_dir.mkdir(parents=True, exist_ok=True)
-    keys: dict[int, Any] = {}
+    keys: dict[tuple[int, str], Any] = {}
     refused = 0
+    counts = {"signed": 0, "unchanged": 0}
     names: set[str] = set()
     for path in found:
         try:
             if out_dir is not None and path.name in names:
                 raise InvalidInput("file", f"another file named {path.name} is already written to {out_dir}")
             names.add(path.name)
-            line = _resign_one(path, keys, keystore, out_dir, check)
+            changed, line = _resign_one(path, keys, keystore, out_dir, check)
+            counts["signed" if changed else "unchanged"] += 1
         except ConfigError as exc:  # no key to sign with: the same for every file
             fail(exc)
         except RegistryError as exc:
@@ -72,10 +75,19 @@ def resign(
             refused += 1
             line = f"{path}: refused, left as it is: {exc.strerror or exc}"
         out.print(line, highlight=False, markup=False)
+    verb = "would be signed again" if check else "signed again"
+    err.print(
+        f"{counts['signed']} {verb}, {counts['unchanged']} unchanged, {refused} refused",
+        highlight=False,
+        markup=False,
+    )
     raise typer.Exit(1 if refused else 0)
 
 
-def _resign_one(path: Path, keys: dict[int, Any], keystore: Path | None, out_dir: Path | None, check: bool) -> str:
+def _resign_one(
+    path: Path, keys: dict[tuple[int, str], Any], keystore: Path | None, out_dir: Path | None, check: bool
+) -> tuple[bool, str]:
+    """Whether the file is (or, with ``check``, would be) signed again, and the line saying so."""
     from registry.core import strictjson
     from registry.core.baking import bake_png, bake_svg, extract_if_baked, sniff
     from registry.issue.resign import resign_file
@@ -88,12 +100,12 @@ def _resign_one(path: Path, keys: dict[int, Any], keystore: Path | None, out_dir
         raise InvalidInput("file", str(exc)) from None
     if not isinstance(file_dict, dict):
         raise InvalidInput("file", "not a credential file (a JSON object)")
-    done = resign_file(file_dict, _signing_key(file_dict, keys, keystore))
+    done = resign_file(file_dict, lambda anchor: _signing_key(anchor, keys, keystore))
     if done.file is None:
-        return f"{path}: unchanged, its signatures verify"
+        return False, f"{path}: unchanged, {done.why}"
     what = "signature" if done.signatures == 1 else "signatures"
     if check:
-        return f"{path}: would sign {done.signatures} {what} again (--check: nothing written)"
+        return True, f"{path}: would sign {done.signatures} {what} again (--check: nothing written)"
     if kind == "png":
         new = bake_png(done.file, data)
     elif kind == "svg":
@@ -111,24 +123,29 @@ def _resign_one(path: Path, keys: dict[int, Any], keystore: Path | None, out_dir
         tmp.replace(target)  # atomic: the old file or the new one, never half of either
     finally:
         tmp.unlink(missing_ok=True)  # only left when writing failed (a full disk)
-    return f"{path}: signed {done.signatures} {what} again" + ("" if out_dir is None else f", written to {target}")
+    written = "" if out_dir is None else f", written to {target}"
+    return True, f"{path}: signed {done.signatures} {what} again{written}"
 
 
-def _signing_key(file_dict: dict[str, Any], keys: dict[int, Any], keystore: Path | None) -> Any:
-    """The issuer's signing key for the file's chain (the keystore's, or the development key of a
-    development chain), loaded once per chain."""
+def _signing_key(anchor: Any, keys: dict[tuple[int, str], Any], keystore: Path | None) -> Any:
+    """The issuer's signing key for a file anchored as ``anchor`` (an ``AnchorInfo``): from the
+    keystore (``--keystore`` or ``REGISTRY_KEYSTORE``); without one, on a development chain, from
+    the development key that anchored the file, else the development issuer key. Loaded once each."""
+    from registry.chain.devkeys import DEV_ROLES, dev_account
     from registry.chain.keys import load_signer
+    from registry.chain.networks import DEV_CHAIN_IDS
     from registry.issue.signing import signing_key
 
-    anchor = next(
-        (p for p in file_dict.get("proof") or [] if isinstance(p, dict) and isinstance(p.get("chainId"), int)), None
-    )
-    if anchor is None:
-        raise InvalidInput("/proof", "no anchor proof naming its chain")
-    chain_id = anchor["chainId"]
-    if chain_id not in keys:
-        keys[chain_id] = signing_key(load_signer(chain_id, role="issuer", keystore=keystore))
-    return keys[chain_id]
+    chain_id, address = anchor.chain_id, anchor.issuer_address.lower()
+    if (chain_id, address) not in keys:
+        account = None
+        if keystore is None and not os.environ.get("REGISTRY_KEYSTORE") and chain_id in DEV_CHAIN_IDS:
+            dev = (dev_account(role, chain_id) for role in DEV_ROLES)
+            account = next((a for a in dev if a.address.lower() == address), None)
+        if account is None:
+            account = load_signer(chain_id, role="issuer", keystore=keystore)
+        keys[(chain_id, address)] = signing_key(account)
+    return keys[(chain_id, address)]
 
 
 def register(app: typer.Typer) -> None:

@@ -10,19 +10,20 @@ gives the same file with signatures over the standard form, made with the same k
 It signs only what the issuer signed before: every signature it replaces must verify, with the
 issuer's own key, over the wrong form of exactly this content (:attr:`SignatureCheck.legacy`);
 a file changed since, signed by another key or failing any offline check is refused, unchanged.
+A file that carries no issuer signature (format v1, or redacted ad hoc) has nothing to sign.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from registry.core.credfile import check_inclusion, check_integrity, parse_credential_file, redact
+from registry.core.credfile import AnchorInfo, check_inclusion, check_integrity, parse_credential_file, redact
 from registry.core.signing import PROOF_TYPE_DI, Signer, check_signature, public_key_multibase
 from registry.errors import InvalidInput, InvalidProof
 
@@ -31,20 +32,22 @@ __all__ = ["Resigned", "resign_file"]
 
 @dataclass(frozen=True)
 class Resigned:
-    """What :func:`resign_file` did: ``file`` is the new file, or None when every signature of the
-    file already verifies (nothing to change); ``signatures`` counts those signed again."""
+    """What :func:`resign_file` did: ``file`` is the new file, or None when there is nothing to
+    change (``why`` says why); ``signatures`` counts the signatures signed again."""
 
     file: dict[str, Any] | None
     signatures: int
+    why: str = ""
 
 
-def resign_file(file_dict: Mapping[str, Any], key: Ed25519PrivateKey) -> Resigned:
+def resign_file(file_dict: Mapping[str, Any], key_for: Callable[[AnchorInfo], Ed25519PrivateKey]) -> Resigned:
     """The credential file ``file_dict`` with each signature that a release before 2026-12-07 made
-    over the wrong canonical form signed again with ``key`` (the issuer's signing key).
+    over the wrong canonical form signed again with the issuer's signing key, ``key_for(anchor)``
+    (asked only for a sound file that carries a signature).
 
-    Raises :class:`InvalidInput` (nothing signed) when the file is not a sound format v2 file,
-    carries no issuer signature, was signed with another key, or has a signature that fails for
-    any other reason (the content was changed after it was signed).
+    Raises :class:`InvalidInput` (nothing signed) when the file is not a sound credential file,
+    was signed with another key, or has a signature that fails for any other reason (the content
+    was changed after it was signed).
     """
     try:
         cf = parse_credential_file(file_dict)
@@ -53,13 +56,10 @@ def resign_file(file_dict: Mapping[str, Any], key: Ed25519PrivateKey) -> Resigne
     except InvalidProof as exc:
         raise InvalidInput("/proof", str(exc)) from None
     if cf.version < 2:
-        raise InvalidInput("/proof", "a format v1 file carries no issuer signature: there is nothing to sign again")
+        return Resigned(None, 0, "a format v1 file carries no issuer signature")
     if cf.signature is None:
-        raise InvalidInput(
-            "/proof",
-            "the file carries no issuer signature (fields were hidden after it was issued): sign the full file "
-            "again, then hide the fields anew",
-        )
+        return Resigned(None, 0, "it carries no issuer signature (fields were hidden after it was issued)")
+    key = key_for(cf.anchor)
     old = cf.signature
     issuer = cf.credential.get("issuer")
     issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
@@ -97,7 +97,7 @@ def resign_file(file_dict: Mapping[str, Any], key: Ed25519PrivateKey) -> Resigne
             proofs[anchor]["profiles"][name]["proofValue"] = signer.proof_value(reduced)
             signed += 1
     if not signed:
-        return Resigned(None, 0)
+        return Resigned(None, 0, "its signatures verify")
     out = {**file_dict, "proof": proofs}
     _check_signed(out)
     return Resigned(out, signed)

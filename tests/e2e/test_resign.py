@@ -73,6 +73,7 @@ def test_legacy_files_are_signed_again_and_verify_valid(
     assert checked.exit_code == 0, checked.output
     assert checked.output.count("would sign") == 3 and (folder / "a.json").read_text("utf-8") == a.read_text("utf-8")
     assert f"not read (not *.json, *.png or *.svg): {folder / 'notes.txt'}" in checked.stderr
+    assert "3 would be signed again, 0 unchanged, 0 refused" in checked.stderr
 
     done = _resign(registry, str(folder))
     assert done.exit_code == 0, done.output
@@ -100,6 +101,7 @@ def test_legacy_files_are_signed_again_and_verify_valid(
 
     again = _resign(registry, str(folder))
     assert again.exit_code == 0 and again.output.count("unchanged, its signatures verify") == 3
+    assert "0 signed again, 3 unchanged, 0 refused" in again.stderr
 
     if digital_bazaar_available():
         key = registry.issuer_key
@@ -121,13 +123,16 @@ def test_what_is_not_the_issuers_legacy_signature_is_refused_and_left_alone(
     old = legacy_signed(first, registry.issuer_key)
     changed = copy.deepcopy(old)
     changed["credentialSubject"]["name"] = "Zed\u2028Aardvarks"  # the digest no longer matches
+    # Issuer 2's file claiming issuer 1's anchoring address (not covered by the digest): issuer 1's
+    # key is taken, and the signature is not by it.
+    other_key = legacy_signed(other_issuer, registry.issuer2_key)
+    other_key["proof"][1]["issuerAddress"] = registry.issuer_key.address.lower()
     swapped = copy.deepcopy(old)  # the issuer's legacy signature, but of another credential
     swapped["proof"][0]["proofValue"] = legacy_signed(second, registry.issuer_key)["proof"][0]["proofValue"]
     cases = {
         "changed.json": (changed, "recomputed digest"),
         "swapped.json": (swapped, "changed after it was signed: not signed again"),
-        "issuer2.json": (legacy_signed(other_issuer, registry.issuer2_key), "not with this issuer key"),
-        "redacted.json": (redact(first, ["/credentialSubject/name"]), "no issuer signature"),
+        "other-key.json": (other_key, "not with this issuer key"),
         "array.json": ([old], "not a credential file"),
     }
     paths = {name: _write(tmp_path / name, doc) for name, (doc, _) in cases.items()}
@@ -144,8 +149,13 @@ def test_what_is_not_the_issuers_legacy_signature_is_refused_and_left_alone(
 def test_out_writes_elsewhere_and_today_s_files_need_nothing(
     registry: Registry, pasted: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    first, _, _ = pasted
+    first, _, other_issuer = pasted
     today = _write(tmp_path / "today.json", first)
+    hidden = _write(tmp_path / "hidden.json", redact(first, ["/credentialSubject/name"]))
+    hidden_bytes = hidden.read_bytes()
+    nothing = _resign(registry, str(hidden))
+    assert nothing.exit_code == 0 and "unchanged, it carries no issuer signature" in nothing.output
+    assert hidden.read_bytes() == hidden_bytes
     old = _write(tmp_path / "old.json", legacy_signed(first, registry.issuer_key))
     old_bytes = old.read_bytes()
     result = _resign(registry, "--out", str(tmp_path / "out"), str(today), str(old))
@@ -155,6 +165,11 @@ def test_out_writes_elsewhere_and_today_s_files_need_nothing(
     written = json.loads((tmp_path / "out" / "old.json").read_text("utf-8"))
     assert written == first and not (tmp_path / "out" / "today.json").exists()
     assert check_signature({k: v for k, v in written.items() if k != "proof"}, written["proof"][0]).ok
+    # No keystore on a development chain: the development key that anchored each file signs it.
+    second = _write(tmp_path / "issuer2.json", legacy_signed(other_issuer, registry.issuer2_key))
+    by_address = _resign(registry, str(second))
+    assert by_address.exit_code == 0 and f"{second}: signed" in by_address.output, by_address.output
+    assert json.loads(second.read_text("utf-8")) == other_issuer
     (tmp_path / "elsewhere").mkdir()
     twin = _write(tmp_path / "elsewhere" / "old.json", legacy_signed(first, registry.issuer_key))
     clash = _resign(registry, "--out", str(tmp_path / "out2"), str(old), str(twin))
