@@ -59,7 +59,8 @@ def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     """The files to verify, and the files passed over: each file named is verified; under each
     directory named, recursively and in path order, every ``*.json``, ``*.png`` and ``*.svg`` (any
     case) is verified and every other file is passed over (so the caller can say so); hidden
-    files and folders (a leading dot) are neither."""
+    files and folders (a leading dot) are neither. A broken link counts as a file (it gets a row or
+    is named, never dropped in silence); a folder, a pipe or a device is not one."""
     from registry.verify.tabular import hidden_path
 
     found: list[Path] = []
@@ -67,12 +68,16 @@ def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     for path in paths:
         if path.is_dir():
             for p in sorted(path.rglob("*")):
-                if hidden_path(p.relative_to(path).parts) or not p.is_file():
+                if hidden_path(p.relative_to(path).parts) or not (p.is_file() or _broken_link(p)):
                     continue
                 (found if p.suffix.lower() in BULK_SUFFIXES else passed_over).append(p)
         else:
             found.append(path)
     return found, passed_over
+
+
+def _broken_link(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 _PASSED_OVER_NAMED: Final = 10
@@ -353,6 +358,9 @@ def _read(path: Path, *, strict: bool) -> BatchFile:
     except OSError as exc:
         if strict:
             _fail(ConfigError(f"cannot read {path}: {exc.strerror or exc}"))
+        if _broken_link(path):
+            gone = path.readlink()
+            return BatchFile(str(path), problem=Reason("a broken link: {target} does not exist", target=gone))
         return BatchFile(str(path), problem=Reason("cannot read the file: {problem}", problem=str(exc.strerror or exc)))
     except RegistryError as exc:
         _fail(exc)

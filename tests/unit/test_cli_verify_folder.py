@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -81,3 +82,30 @@ def test_a_file_larger_than_any_credential_is_a_row_and_is_not_read_whole(tmp_pa
     result = CliRunner().invoke(cli_app, ["verify", "--offline", "--lang", "es", str(big)], env=env)
     assert result.exit_code == 1
     assert "el archivo tiene más de 10485760 bytes" in result.stdout
+
+
+def test_a_broken_link_in_a_folder_is_a_row_or_is_named_never_dropped(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "notes.json").write_text("not json")
+    (folder / "moved.json").symlink_to(tmp_path / "elsewhere" / "moved.json")
+    (folder / "moved.txt").symlink_to(tmp_path / "elsewhere" / "moved.txt")
+    (folder / "self").symlink_to(folder)  # a link back to the folder is not followed
+    os.mkfifo(folder / "pipe.json")  # never opened: reading it would wait forever
+    found, passed_over = collect_files([folder])
+    assert found == [folder / "moved.json", folder / "notes.json"]
+    assert passed_over == [folder / "moved.txt"]
+
+    env = {"REGISTRY_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(cli_app, ["verify", "--offline", "--format", "csv", str(folder)], env=env)
+    assert result.exit_code == 1, result.output
+    rows = {r["file"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert list(rows) == [str(folder / "moved.json"), str(folder / "notes.json")]
+    moved = rows[str(folder / "moved.json")]
+    assert (moved["verdict"], moved["failed_checks"]) == ("INVALID", "format")
+    assert moved["reason"] == f"format: a broken link: {tmp_path / 'elsewhere' / 'moved.json'} does not exist"
+    assert result.stderr == f"not verified (not *.json, *.png or *.svg): {folder / 'moved.txt'}\n"
+
+    result = CliRunner().invoke(cli_app, ["verify", "--offline", "--lang", "es", str(folder)], env=env)
+    assert result.exit_code == 1
+    assert "un enlace roto" in result.stdout
