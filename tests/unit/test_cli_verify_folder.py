@@ -5,12 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import os
+import pty
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from registry.cli.app import app as cli_app
-from registry.cli.verify import collect_files
+from registry.cli.verify import BULK_WINDOW, collect_files
 
 
 def _folder(tmp_path: Path, others: int) -> Path:
@@ -109,3 +113,56 @@ def test_a_broken_link_in_a_folder_is_a_row_or_is_named_never_dropped(tmp_path: 
     result = CliRunner().invoke(cli_app, ["verify", "--offline", "--lang", "es", str(folder)], env=env)
     assert result.exit_code == 1
     assert "un enlace roto" in result.stdout
+
+
+def _run_with_stderr(args: list[str], env: dict[str, str], terminal: bool) -> tuple[str, bytes, int]:
+    """``registry ARGS`` in a subprocess: standard output piped, standard error on a pseudo-terminal
+    (``terminal``) or piped. Returns stdout, the bytes written to stderr and the exit code."""
+    command = [sys.executable, "-m", "registry.cli", *args]
+    if not terminal:
+        done = subprocess.run(command, env=env, capture_output=True, check=False)
+        return done.stdout.decode(), done.stderr, done.returncode
+    controller, follower = pty.openpty()
+    with tempfile.TemporaryFile() as out_file:  # a file, not a pipe: the child never waits on it
+        try:
+            proc = subprocess.Popen(command, env=env, stdout=out_file, stderr=follower)
+            os.close(follower)
+            written = b""
+            while True:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                written += chunk
+            code = proc.wait(timeout=120)
+        finally:
+            os.close(controller)
+        out_file.seek(0)
+        return out_file.read().decode(), written, code
+
+
+def test_a_run_of_several_windows_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    total = BULK_WINDOW + 1
+    for i in range(total):
+        (folder / f"f{i:05d}.json").write_text("not json")
+    env = {**os.environ, "REGISTRY_HOME": str(tmp_path / "home"), "REGISTRY_CONFIG_DIR": str(tmp_path / "config")}
+    args = ["verify", "--offline", "--format", "csv", str(folder)]
+
+    stdout, stderr, code = _run_with_stderr(args, env, terminal=True)
+    assert code == 1
+    assert len(list(csv.DictReader(io.StringIO(stdout)))) == total  # the output is untouched
+    text = stderr.decode()
+    assert f"\r\x1b[Kverified {BULK_WINDOW} of {total} files ({BULK_WINDOW} INVALID, 0 INDETERMINATE)" in text
+    assert f"verified {total} of {total} files ({total} INVALID, 0 INDETERMINATE)" in text
+    assert text.endswith("\r\x1b[K")  # erased at the end: nothing stays on the screen
+
+    stdout_piped, stderr_piped, code = _run_with_stderr(args, env, terminal=False)
+    assert code == 1 and stdout_piped == stdout  # the same output, same rows
+    assert stderr_piped == b""  # a log or a pipe never gets the progress line
+
+    _, stderr_es, _ = _run_with_stderr([*args[:1], "--lang", "es", *args[1:]], env, terminal=True)
+    assert f"verificados {BULK_WINDOW} de {total} archivos ({BULK_WINDOW} NO VÁLIDA" in stderr_es.decode()
