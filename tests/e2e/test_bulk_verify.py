@@ -313,8 +313,22 @@ def test_page_drop_zone_verifies_several_files_and_its_csv_equals_pythons(
             page.goto(page_file.as_uri())
             page.fill("#rpc", registry.rpc_url)
             page.fill("#trusted", f"31337 {registry.client.registry_address}")
+            page.evaluate(  # every text the status line shows during the run
+                """() => {
+                    const status = document.getElementById("bulk-status");
+                    window.statuses = [];
+                    new MutationObserver(() => window.statuses.push(status.textContent))
+                        .observe(status, {childList: true, characterData: true, subtree: true});
+                }"""
+            )
             page.set_input_files("#files", paths)
             page.wait_for_selector("#bulk-status:has-text('Done')", timeout=60_000)
+            statuses = page.evaluate("window.statuses")
+            n = len(paths)
+            # how far the run is, up to the last file, then the result
+            assert statuses[0] == f"Verifying {n} file(s)…", statuses
+            assert statuses[-2:] == [f"Checked {n} of {n} file(s)…", statuses[-1]], statuses
+            assert statuses[-1].startswith(f"Done: {n} file(s)"), statuses
             shown = page.eval_on_selector_all(
                 "#bulk-table tbody tr", "rows => rows.map(r => [r.cells[0].textContent, r.dataset.verdict])"
             )

@@ -289,10 +289,19 @@ function setupBulk() {
         [...files].map(async (f) => ({ source: f.name, data: new Uint8Array(await f.arrayBuffer()) })),
       );
       const trusted = parseTrusted($("trusted").value);
+      let shownAt = performance.now();
       const reports = await verifyMany(loaded, {
         rpc: $("rpc").value.trim() || null,
         trustedRegistries: trusted,
         minConfirmations: Number($("confirmations").value || 1),
+        // A few times a second, and after the last file: say how far the run is, and let the
+        // browser paint it (the checks run on this thread).
+        onProgress: (done, total) => {
+          if (done < total && performance.now() - shownAt < 150) return undefined;
+          status.textContent = t("Checked {done} of {count} file(s)…", { done, count: total });
+          shownAt = performance.now();
+          return new Promise((resolve) => setTimeout(resolve, 0));
+        },
       });
       table = reports.map((r, i) => reportRow(r, learnerName(loaded[i].data)));
       renderBulk(table);

@@ -528,6 +528,8 @@ function makePolicy(options = {}) {
 /**
  * Verify several files (shared chain reads per chain and registry, like Verifier.verify_many).
  * files: [{source?, data}] with data a string or bytes. Resolves to a list of reports.
+ * options.onProgress(done, total), if given, is called (and awaited) after each file's offline
+ * checks: a page can show how far a long run is, and yield to the browser to paint it.
  */
 export async function verifyMany(files, options = {}) {
   const policy = makePolicy(options);
@@ -535,6 +537,7 @@ export async function verifyMany(files, options = {}) {
   const items = [];
   for (const [i, f] of files.entries()) {
     items.push(await offlineChecks(f.source ?? options.source ?? `credential ${i + 1}`, f.data, policy.now.micros));
+    if (options.onProgress) await options.onProgress(i + 1, files.length);
   }
   if (policy.offline) {
     for (const item of items) {
