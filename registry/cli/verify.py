@@ -197,11 +197,12 @@ def _verify_windows(verifier: Any, paths: list[Path], stream: _Stream, *, strict
 class _Progress:
     """One line on the terminal, rewritten after each window: "verified 4000 of 200000 files
     (2 INVALID, 0 INDETERMINATE)", then erased, so nothing of it stays in the scrollback or in
-    the output (standard output is never touched)."""
+    the output (standard output is never touched). Carriage returns and spaces only, no escape
+    sequences: a console without VT processing (cmd.exe) shows it as well."""
 
     def __init__(self, total: int, words: _Words) -> None:
         self.total, self.words = total, words
-        self.shown = False
+        self.shown = 0  # the length of the line on the terminal
 
     def show(self, done: int, tally: Counter[str]) -> None:
         _ = self.words.gettext
@@ -211,15 +212,15 @@ class _Progress:
             "total": self.total,
             "counts": counts,
         }
-        sys.stderr.write("\r\x1b[K" + line)
+        sys.stderr.write("\r" + line.ljust(self.shown))
         sys.stderr.flush()
-        self.shown = True
+        self.shown = len(line)
 
     def clear(self) -> None:
         if self.shown:
-            sys.stderr.write("\r\x1b[K")
+            sys.stderr.write("\r" + " " * self.shown + "\r")
             sys.stderr.flush()
-            self.shown = False
+            self.shown = 0
 
 
 class _Stream:
