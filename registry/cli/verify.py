@@ -44,6 +44,11 @@ def _local_trust(settings: Settings) -> dict[int, dict[str, str]]:
     return trusted
 
 
+STDIN: Final = "-"
+"""A file named ``-`` is read from standard input (``curl … | registry verify -``)."""
+STDIN_SOURCE: Final = "<stdin>"
+"""How that file is named in reports and rows (``-`` would be a formula-like CSV cell)."""
+
 BULK_SUFFIXES = (".json", ".png", ".svg")
 """What a directory contributes to ``registry verify DIR``: these files, recursively."""
 
@@ -103,7 +108,7 @@ def verify(
         list[Path],
         typer.Argument(
             help="credential files (JSON, baked PNG or SVG) or directories (every *.json, *.png, *.svg in them, "
-            "recursively)"
+            "recursively); - reads one file from standard input"
         ),
     ],
     rpc: RpcsOption = None,
@@ -140,7 +145,9 @@ def verify(
     if as_json:
         output_format = OutputFormat.json
     words = _Words(from_environment(lang))
-    missing = [str(f) for f in files if not f.exists()]
+    if sum(str(f) == STDIN for f in files) > 1:
+        _fail(ConfigError("standard input (-) can be named once"))
+    missing = [str(f) for f in files if str(f) != STDIN and not f.exists()]
     if missing:
         _fail(ConfigError(f"no such file: {', '.join(missing)}"))
     paths, passed_over = collect_files(files)
@@ -389,23 +396,27 @@ def _read(path: Path, *, strict: bool) -> BatchFile:
     from registry.verify.tabular import BatchFile
 
     limit = max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)  # nothing larger is a credential file or a badge
+    source = STDIN_SOURCE if str(path) == STDIN else str(path)
     try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)  # a 2 GB video in the folder is never read whole
+        if str(path) == STDIN:
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with path.open("rb") as handle:
+                data = handle.read(limit + 1)  # a 2 GB video in the folder is never read whole
         if len(data) > limit:
-            return BatchFile(str(path), problem=Reason("the file is larger than {limit} bytes", limit=limit))
+            return BatchFile(source, problem=Reason("the file is larger than {limit} bytes", limit=limit))
         if strict:
             data = extract_if_baked(data)
     except OSError as exc:
         if strict:
-            _fail(ConfigError(f"cannot read {path}: {exc.strerror or exc}"))
+            _fail(ConfigError(f"cannot read {source}: {exc.strerror or exc}"))
         if _broken_link(path):
             gone = path.readlink()
-            return BatchFile(str(path), problem=Reason("a broken link: {target} does not exist", target=gone))
-        return BatchFile(str(path), problem=Reason("cannot read the file: {problem}", problem=str(exc.strerror or exc)))
+            return BatchFile(source, problem=Reason("a broken link: {target} does not exist", target=gone))
+        return BatchFile(source, problem=Reason("cannot read the file: {problem}", problem=str(exc.strerror or exc)))
     except RegistryError as exc:
         _fail(exc)
-    return BatchFile(str(path), data)
+    return BatchFile(source, data)
 
 
 def _status_word(status: str, words: _Words) -> str:

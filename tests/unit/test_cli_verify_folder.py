@@ -167,3 +167,22 @@ def test_a_run_of_several_windows_shows_progress_on_a_terminal_only(tmp_path: Pa
 
     _, stderr_es, _ = _run_with_stderr([*args[:1], "--lang", "es", *args[1:]], env, terminal=True)
     assert f"verificados {BULK_WINDOW} de {total} archivos ({BULK_WINDOW} NO VÁLIDA" in stderr_es.decode()
+
+
+def test_a_file_named_dash_is_read_from_standard_input(tmp_path: Path) -> None:
+    env = {"REGISTRY_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(cli_app, ["verify", "--offline", "--format", "csv", "-"], input=b"not json", env=env)
+    assert result.exit_code == 1, result.output
+    (row,) = csv.DictReader(io.StringIO(result.stdout))
+    assert (row["file"], row["verdict"]) == ("<stdin>", "INVALID")
+    assert row["reason"].startswith("format: not valid JSON (line 1, column 1)")
+
+    other = tmp_path / "other.json"
+    other.write_text("[]")
+    args = ["verify", "--offline", "--format", "csv", str(other), "-"]
+    result = CliRunner().invoke(cli_app, args, input="{}", env=env)
+    assert [r["file"] for r in csv.DictReader(io.StringIO(result.stdout))] == [str(other), "<stdin>"]
+
+    result = CliRunner().invoke(cli_app, ["verify", "--offline", "-", "-"], input="{}", env=env)
+    assert result.exit_code == 3
+    assert "standard input (-) can be named once" in result.output
