@@ -67,6 +67,13 @@ FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken"
 LAST = ["García", "Müller", "Rossi", "Novak", "Silva", "Dubois", "Nowak", "Jensen", "Kowalski", "O'Brien", "Lindqvist"]
 
 
+def file_stem(credential_id: str) -> str:
+    """The name a service credential's files get here, as the service names its downloads
+    (``credential-ID``): a share id may start with ``-``, which a shell command would take for an
+    option."""
+    return f"credential-{credential_id}"
+
+
 def step(title: str) -> None:
     console.rule(f"[bold cyan]{title}")
 
@@ -203,11 +210,15 @@ def main() -> int:
     (service_dir / "did.json").write_text(json.dumps(etsi_did, indent=2) + "\n")
 
     step("5. An employer verifies: only the file and the RPC (the service is stopped)")
-    service_file = service_dir / f"{public_id}.json"
+    service_file = service_dir / f"{file_stem(public_id)}.json"
     expect(cli("verify", rel(service_file), "--rpc", rpc), 0, "verification of a service-issued file")
-    expect(cli("verify", rel(service_dir / f"{public_id}.png"), "--rpc", rpc), 0, "verification of a baked badge")
+    expect(
+        cli("verify", rel(service_dir / f"{file_stem(public_id)}.png"), "--rpc", rpc),
+        0,
+        "verification of a baked badge",
+    )
     for lang in ("en", "es"):
-        pdf = service_dir / f"{public_id}.certificate-{lang}.pdf"
+        pdf = service_dir / f"{file_stem(public_id)}.certificate-{lang}.pdf"
         certificate = ["certificate", rel(service_file), "--out", rel(pdf), "--lang", lang]
         expect(cli(*certificate), 0, f"a printable certificate ({lang})")
 
@@ -226,10 +237,10 @@ def main() -> int:
     expect(cli("verifier-page", "--out", rel(page), "--rpc", rpc), 0, "the self-contained verifier page")
 
     step("6. The learner hides the grade and shares the redacted file")
-    redacted = service_dir / f"{public_id}.redacted.json"
+    redacted = service_dir / f"{file_stem(public_id)}.redacted.json"
     expect(cli("redact", rel(service_file), "--hide", "/credentialSubject/result", "-o", rel(redacted)), 0, "redaction")
     expect(cli("verify", rel(redacted), "--rpc", rpc), 0, "verification of the redacted file")
-    profiled = service_dir / f"{public_id}.without-result.json"
+    profiled = service_dir / f"{file_stem(public_id)}.without-result.json"
     profile_args = ["redact", rel(service_file), "--profile", "without-result", "-o", rel(profiled)]
     expect(cli(*profile_args), 0, "the issuer's pre-signed disclosure profile")
     expect(cli("verify", rel(profiled), "--rpc", rpc), 0, "verification of the profile file (both proofs)")
@@ -548,12 +559,12 @@ def service_story(settings: Settings, rpc: str, out_dir: Path) -> tuple[str, lis
         for cid in ids:
             data = api.get(f"/v1/credentials/{cid}/file")
             data.raise_for_status()
-            (out_dir / f"{cid}.json").write_bytes(data.content)
+            (out_dir / f"{file_stem(cid)}.json").write_bytes(data.content)
         for cid in ids[:3]:
             for fmt in ("png", "svg"):
                 badge = api.get(f"/v1/credentials/{cid}/file", params={"format": fmt})
                 badge.raise_for_status()
-                (out_dir / f"{cid}.{fmt}").write_bytes(badge.content)
+                (out_dir / f"{file_stem(cid)}.{fmt}").write_bytes(badge.content)
         console.print(
             f"{len(ids)} credential files and 6 baked badges downloaded into {rel(out_dir)}/; "
             f"share page of one: {base}/c/{ids[0]}"
@@ -567,7 +578,7 @@ def lineage_story(settings: Settings, rpc: str, out_dir: Path, corrected: str, r
     """Issue 14's story: a correction with the CLI (on the service's database) and a renewal
     through the API; the worker anchors the new credentials, then records on chain that they
     replace the old ones; the LMS hears ``credential.superseded``; old files INVALID, new VALID."""
-    old_file = out_dir / f"{corrected}.json"
+    old_file = out_dir / f"{file_stem(corrected)}.json"
     name = json.loads(old_file.read_text())["credentialSubject"].get("name", "")
     fixed = f"{name} (corrected)" if name else "Corrected Name"
     with school_service(settings, rpc) as (_, api):
@@ -588,7 +599,7 @@ def lineage_story(settings: Settings, rpc: str, out_dir: Path, corrected: str, r
             new_id = _replaced(api, old)
             data = api.get(f"/v1/credentials/{new_id}/file")
             data.raise_for_status()
-            news[old] = out_dir / f"{old}.{suffix}.json"
+            news[old] = out_dir / f"{file_stem(old)}.{suffix}.json"
             news[old].write_bytes(data.content)
         console.print(
             f"worker anchored the new credentials, then sent supersedeCredential for each: "
@@ -606,7 +617,9 @@ def lineage_story(settings: Settings, rpc: str, out_dir: Path, corrected: str, r
                 markup=False,
             )
     for old, new in news.items():
-        expect(cli("verify", rel(out_dir / f"{old}.json"), "--rpc", rpc), 1, "the superseded file is INVALID")
+        expect(
+            cli("verify", rel(out_dir / f"{file_stem(old)}.json"), "--rpc", rpc), 1, "the superseded file is INVALID"
+        )
         expect(cli("verify", rel(new), "--rpc", rpc), 0, "its replacement is VALID")
 
 
