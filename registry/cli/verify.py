@@ -85,6 +85,10 @@ def _broken_link(path: Path) -> bool:
     return path.is_symlink() and not path.exists()
 
 
+def _is_stdin(path: Path) -> bool:
+    return str(path) == STDIN
+
+
 _PASSED_OVER_NAMED: Final = 10
 """At most this many passed-over files are named on standard error; the rest are counted."""
 
@@ -145,9 +149,9 @@ def verify(
     if as_json:
         output_format = OutputFormat.json
     words = _Words(from_environment(lang))
-    if sum(str(f) == STDIN for f in files) > 1:
+    if sum(map(_is_stdin, files)) > 1:
         _fail(ConfigError("standard input (-) can be named once"))
-    missing = [str(f) for f in files if str(f) != STDIN and not f.exists()]
+    missing = [str(f) for f in files if not _is_stdin(f) and not f.exists()]
     if missing:
         _fail(ConfigError(f"no such file: {', '.join(missing)}"))
     paths, passed_over = collect_files(files)
@@ -396,9 +400,10 @@ def _read(path: Path, *, strict: bool) -> BatchFile:
     from registry.verify.tabular import BatchFile
 
     limit = max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)  # nothing larger is a credential file or a badge
-    source = STDIN_SOURCE if str(path) == STDIN else str(path)
+    from_stdin = _is_stdin(path)
+    source = STDIN_SOURCE if from_stdin else str(path)
     try:
-        if str(path) == STDIN:
+        if from_stdin:
             data = sys.stdin.buffer.read(limit + 1)
         else:
             with path.open("rb") as handle:
@@ -410,7 +415,7 @@ def _read(path: Path, *, strict: bool) -> BatchFile:
     except OSError as exc:
         if strict:
             _fail(ConfigError(f"cannot read {source}: {exc.strerror or exc}"))
-        if _broken_link(path):
+        if not from_stdin and _broken_link(path):
             gone = path.readlink()
             return BatchFile(source, problem=Reason("a broken link: {target} does not exist", target=gone))
         return BatchFile(source, problem=Reason("cannot read the file: {problem}", problem=str(exc.strerror or exc)))
