@@ -24,6 +24,7 @@ from registry.locales.reasons import Reason, localize
 from registry.locales.words import check_labels
 
 if TYPE_CHECKING:
+    from registry.verify.archive import ArchiveMember, MemberReader
     from registry.verify.tabular import BatchFile
 
 commands = typer.Typer()
@@ -50,7 +51,10 @@ STDIN_SOURCE: Final = "<stdin>"
 """How that file is named in reports and rows (``-`` would be a formula-like CSV cell)."""
 
 BULK_SUFFIXES = (".json", ".png", ".svg")
-"""What a directory contributes to ``registry verify DIR``: these files, recursively."""
+"""What a directory contributes to ``registry resign DIR``: these files, recursively."""
+VERIFY_SUFFIXES = (*BULK_SUFFIXES, ".zip")
+"""What a directory contributes to ``registry verify DIR``: these files, recursively (each zip
+archive's entries verified as files: :mod:`registry.verify.archive`)."""
 
 
 class OutputFormat(StrEnum):
@@ -60,10 +64,10 @@ class OutputFormat(StrEnum):
     table = "table"
 
 
-def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
-    """The files to verify, and the files passed over: each file named is verified; under each
-    directory named, recursively and in path order, every ``*.json``, ``*.png`` and ``*.svg`` (any
-    case) is verified and every other file is passed over (so the caller can say so); hidden
+def collect_files(paths: Sequence[Path], suffixes: Sequence[str] = BULK_SUFFIXES) -> tuple[list[Path], list[Path]]:
+    """The files to read, and the files passed over: each file named is read; under each
+    directory named, recursively and in path order, every file ending in one of ``suffixes`` (any
+    case) is read and every other file is passed over (so the caller can say so); hidden
     files and folders (a leading dot) are neither. A broken link counts as a file (it gets a row or
     is named, never dropped in silence); a folder, a pipe or a device is not one."""
     from registry.verify.tabular import hidden_path
@@ -75,7 +79,7 @@ def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
             for p in sorted(path.rglob("*")):
                 if hidden_path(p.relative_to(path).parts) or not (p.is_file() or _broken_link(p)):
                     continue
-                (found if p.suffix.lower() in BULK_SUFFIXES else passed_over).append(p)
+                (found if p.suffix.lower() in suffixes else passed_over).append(p)
         else:
             found.append(path)
     return found, passed_over
@@ -87,6 +91,37 @@ def _broken_link(path: Path) -> bool:
 
 def _is_stdin(path: Path) -> bool:
     return str(path) == STDIN
+
+
+def _expand_archives(paths: list[Path], named: Sequence[Path]) -> list[Path | ArchiveMember | BatchFile]:
+    """``paths`` with each zip archive replaced by its entries, in order: a folder's ``*.zip`` and
+    any file named that starts as a zip does (whatever its name); an archive that cannot be opened
+    is one failed file. Only archives' central directories are read here; entries are read window
+    by window (:class:`~registry.verify.archive.MemberReader`)."""
+    from registry.verify.archive import is_zip, list_members
+
+    explicit = {p for p in named if not p.is_dir()}
+    out_: list[Path | ArchiveMember | BatchFile] = []
+    for path in paths:
+        # Only a regular file is looked into: a pipe named on the command line (``<(curl …)``)
+        # would lose what this read took from it.
+        if _is_stdin(path) or (path not in explicit and path.suffix.lower() != ".zip") or not path.is_file():
+            out_.append(path)
+            continue
+        try:
+            with path.open("rb") as handle:
+                archive = is_zip(handle.read(4))
+        except OSError:  # read again for its row, which says why
+            archive = False
+        if not archive:
+            out_.append(path)
+            continue
+        members = list_members(path)
+        if isinstance(members, list):
+            out_.extend(members)
+        else:
+            out_.append(members)
+    return out_
 
 
 _PASSED_OVER_NAMED: Final = 10
@@ -102,7 +137,7 @@ def _say_passed_over(passed_over: list[Path], words: _Words) -> None:
     names = ", ".join(map(str, passed_over[:_PASSED_OVER_NAMED]))
     if len(passed_over) > _PASSED_OVER_NAMED:
         names += " " + _("and %(count)s more") % {"count": len(passed_over) - _PASSED_OVER_NAMED}
-    line = _("not verified (not *.json, *.png or *.svg): %(names)s") % {"names": names}
+    line = _("not verified (not *.json, *.png, *.svg or *.zip): %(names)s") % {"names": names}
     err.print(line, highlight=False, markup=False)
 
 
@@ -111,8 +146,8 @@ def verify(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="credential files (JSON, baked PNG or SVG) or directories (every *.json, *.png, *.svg in them, "
-            "recursively); - reads one file from standard input"
+            help="credential files (JSON, baked PNG or SVG), zip archives of them, or directories (every *.json, "
+            "*.png, *.svg, *.zip in them, recursively); - reads one file from standard input"
         ),
     ],
     rpc: RpcsOption = None,
@@ -138,12 +173,13 @@ def verify(
     ] = None,
     lang: LangOption = None,
 ) -> None:
-    """Verify credential files against the chain alone, one file or a whole folder (read, checked
-    and printed 2,000 files at a time, chain reads shared by each 2,000). Exit 0 when all are
-    VALID, else 1 if any is INVALID, else 2 (INDETERMINATE). In a batch (several files, a
-    directory, or --format csv/table) a file that cannot be read or unbaked gets its own INVALID
-    row. With --pathway the files are one stack: VALID (complete), INCOMPLETE (exit 6: every file
-    VALID, the rule not met yet), INVALID or INDETERMINATE."""
+    """Verify credential files against the chain alone, one file, a zip archive or a whole folder
+    (read, checked and printed 2,000 files at a time, chain reads shared by each 2,000). Exit 0
+    when all are VALID, else 1 if any is INVALID, else 2 (INDETERMINATE). In a batch (several
+    files, a directory, an archive, or --format csv/table) a file or archive entry that cannot be
+    read or unbaked gets its own INVALID row. With --pathway the files are one stack: VALID
+    (complete), INCOMPLETE (exit 6: every file VALID, the rule not met yet), INVALID or
+    INDETERMINATE."""
     from registry.verify import VerificationPolicy, Verifier
 
     if as_json:
@@ -154,10 +190,16 @@ def verify(
     missing = [str(f) for f in files if not _is_stdin(f) and not f.exists()]
     if missing:
         _fail(ConfigError(f"no such file: {', '.join(missing)}"))
-    paths, passed_over = collect_files(files)
-    bulk = len(files) > 1 or any(f.is_dir() for f in files) or output_format in (OutputFormat.csv, OutputFormat.table)
+    found, passed_over = collect_files(files, VERIFY_SUFFIXES)
+    paths = _expand_archives(found, files)
+    bulk = (
+        len(files) > 1
+        or any(f.is_dir() for f in files)
+        or output_format in (OutputFormat.csv, OutputFormat.table)
+        or any(not isinstance(p, Path) for p in paths)  # an archive's entries, or an archive unread
+    )
     if not paths:
-        _fail(ConfigError(f"no *.json, *.png or *.svg files in {', '.join(map(str, files))}"))
+        _fail(ConfigError(f"no *.json, *.png, *.svg or *.zip files in {', '.join(map(str, files))}"))
     _say_passed_over(passed_over, words)
     settings = Settings()
     if learner is not None and pathway is None:
@@ -180,20 +222,23 @@ files needs the memory of 2,000 (each window's chain reads shared, one snapshot 
 the window started), and rows appear while later files are still being checked."""
 
 
-def _verify_windows(verifier: Any, paths: list[Path], stream: _Stream, *, strict: bool) -> None:
+def _verify_windows(
+    verifier: Any, paths: list[Path | ArchiveMember | BatchFile], stream: _Stream, *, strict: bool
+) -> None:
     """Verify ``paths`` window by window into ``stream``; a large run's offline checks are spread
     over the cores (forked workers, made for this command and gone with it). A run of more than
     one window says how far it is on standard error, when that is a terminal."""
+    from registry.verify.archive import MemberReader
     from registry.verify.parallel import MIN_PARALLEL_FILES, process_pool
     from registry.verify.tabular import verify_batch
 
     progress = _Progress(len(paths), stream.words) if len(paths) > BULK_WINDOW and err.is_terminal else None
     pool = process_pool() if len(paths) >= MIN_PARALLEL_FILES else None
     try:
-        with pool if pool is not None else contextlib.nullcontext():
+        with pool if pool is not None else contextlib.nullcontext(), MemberReader() as members:
             for start in range(0, len(paths), BULK_WINDOW):
                 window = paths[start : start + BULK_WINDOW]
-                batch = _expand_transcripts([_read(p, strict=strict) for p in window])
+                batch = _expand_transcripts([_load(p, members, strict=strict) for p in window])
                 results = verify_batch(verifier, batch, pool=pool)
                 if progress is not None:  # rows printed to the same terminal start on a clean line
                     progress.clear()
@@ -323,7 +368,7 @@ class _Words:
 def _verify_stack(
     verifier: Any,
     pathway_file: Path,
-    paths: list[Path],
+    paths: list[Path | ArchiveMember | BatchFile],
     learner: str | None,
     output_format: OutputFormat,
     words: _Words,
@@ -336,7 +381,10 @@ def _verify_stack(
         definition = load_pathway(pathway_file.read_bytes())
     except OSError as exc:
         _fail(ConfigError(f"cannot read {pathway_file}: {exc.strerror or exc}"))
-    files = [(str(p), _read(p, strict=True).data or b"") for p in paths]
+    from registry.verify.archive import MemberReader
+
+    with MemberReader() as members:
+        files = [(file.source, file.data or b"") for file in (_load(p, members, strict=True) for p in paths)]
     report = verify_stack(verifier, definition, files, learner=learner)
     if output_format is OutputFormat.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
@@ -392,14 +440,42 @@ def _expand_transcripts(batch: list[BatchFile]) -> list[BatchFile]:
     return out_
 
 
+def _load(item: Path | ArchiveMember | BatchFile, members: MemberReader, *, strict: bool) -> BatchFile:
+    """The file ``item`` names, or why it cannot be read: a file on disk (:func:`_read`), an entry
+    of an archive (at most as large as a file may be), or an archive's own failure."""
+    from registry.verify.archive import ArchiveMember, MemberTooLarge
+    from registry.verify.tabular import BatchFile
+
+    if isinstance(item, Path):
+        return _read(item, strict=strict)
+    if isinstance(item, ArchiveMember):
+        limit = _read_limit()
+        try:
+            file = members.read(item, limit)
+        except MemberTooLarge:
+            file = BatchFile(item.source, problem=Reason("the file is larger than {limit} bytes", limit=limit))
+    else:
+        file = item
+    if strict and file.problem is not None:  # --pathway: every file must be read
+        _fail(ConfigError(f"cannot read {file.source}: {file.problem}"))
+    return file
+
+
+def _read_limit() -> int:
+    """The most bytes read of one file: nothing larger is a credential file or a baked badge."""
+    from registry.core.baking import MAX_IMAGE_BYTES
+    from registry.core.credfile import MAX_FILE_BYTES
+
+    return max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)
+
+
 def _read(path: Path, *, strict: bool) -> BatchFile:
     """A file for :func:`verify_batch`. ``strict`` (one file, the classic command): a file that
     cannot be read or unbaked is a usage error (exit 3); in a batch it is a row of its own."""
-    from registry.core.baking import MAX_IMAGE_BYTES, extract_if_baked
-    from registry.core.credfile import MAX_FILE_BYTES
+    from registry.core.baking import extract_if_baked
     from registry.verify.tabular import BatchFile
 
-    limit = max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)  # nothing larger is a credential file or a badge
+    limit = _read_limit()
     from_stdin = _is_stdin(path)
     source = STDIN_SOURCE if from_stdin else str(path)
     try:

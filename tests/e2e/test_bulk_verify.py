@@ -145,12 +145,9 @@ def test_json_array_gives_one_row_per_file(http: TestClient, mixed: Mixed) -> No
     assert [(x["verdict"], x["failed_checks"]) for x in r.json()["rows"]] == [("INVALID", "format"), ("VALID", "")]
 
 
-def test_multipart_and_zip_give_one_row_per_file(http: TestClient, mixed: Mixed) -> None:
-    upload = [("files", (name, data, "application/octet-stream")) for name, data in mixed.files.items()]
-    r = http.post("/v1/verify/batch", files=upload)
-    assert r.status_code == 200, r.text
-    check_rows(r.json()["rows"], mixed)
-
+def applicants_zip(mixed: Mixed) -> io.BytesIO:
+    """The mixed files in an archive as a Mac's Finder makes it: a folder entry, resource forks
+    and hidden files beside them (none of which is a file to verify)."""
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in mixed.files.items():
@@ -159,6 +156,16 @@ def test_multipart_and_zip_give_one_row_per_file(http: TestClient, mixed: Mixed)
         for hidden in (".DS_Store", "applicants/.DS_Store", "applicants/._valid.json", ".git/config"):
             z.writestr(hidden, b"not sent on purpose")
         z.writestr("applicants/", b"")
+    return archive
+
+
+def test_multipart_and_zip_give_one_row_per_file(http: TestClient, mixed: Mixed) -> None:
+    upload = [("files", (name, data, "application/octet-stream")) for name, data in mixed.files.items()]
+    r = http.post("/v1/verify/batch", files=upload)
+    assert r.status_code == 200, r.text
+    check_rows(r.json()["rows"], mixed)
+
+    archive = applicants_zip(mixed)
     names = [f"upload.zip/applicants/{n}" for n in mixed.files]
     r = http.post("/v1/verify/batch", content=archive.getvalue(), headers={"content-type": "application/zip"})
     assert r.status_code == 200, r.text
@@ -174,6 +181,15 @@ def test_multipart_and_zip_give_one_row_per_file(http: TestClient, mixed: Mixed)
     table = r.json()["rows"]
     assert [x["file"] for x in table] == ["valid.json", *[f"cv.zip/applicants/{n}" for n in mixed.files], "broken.zip"]
     assert table[-1]["verdict"] == "INVALID" and "not a readable zip archive" in table[-1]["reason"]
+    # an archive with nothing to verify in it is a row of its own, never an empty answer
+    empty = io.BytesIO()
+    with zipfile.ZipFile(empty, "w") as z:
+        z.writestr(".DS_Store", b"hidden")
+    r = http.post("/v1/verify/batch", content=empty.getvalue(), headers={"content-type": "application/zip"})
+    assert r.status_code == 200, r.text
+    assert [(x["file"], x["verdict"], x["reason"]) for x in r.json()["rows"]] == [
+        ("upload.zip", "INVALID", "format: the zip archive holds no file to verify")
+    ]
 
 
 def test_csv_parses_back_with_the_same_rows_and_escapes_formulas(http: TestClient, mixed: Mixed) -> None:
@@ -256,7 +272,7 @@ def test_cli_verifies_a_folder_in_every_format(registry: Registry, mixed: Mixed,
     check_rows([{**r, "file": Path(r["file"]).name} for r in unescape(table)], mixed, [Path(f).name for f in order])
     assert named[str(folder / "hostile.json")]["learner_name"] == "'" + HOSTILE
     # the file the folder held but that was not verified is named on stderr, not left to guess
-    assert result.stderr == f"not verified (not *.json, *.png or *.svg): {folder / 'README.txt'}\n"
+    assert result.stderr == f"not verified (not *.json, *.png, *.svg or *.zip): {folder / 'README.txt'}\n"
 
     result = CliRunner().invoke(cli_app, [*base, "--json"], env=env)
     reports = json.loads(result.stdout)
@@ -286,6 +302,88 @@ def test_cli_verifies_a_folder_in_every_format(registry: Registry, mixed: Mixed,
     table = parse_csv(result.stdout)
     assert [(r["verdict"], r["failed_checks"]) for r in table] == [("VALID", ""), ("INVALID", "format")]
     assert "not a PNG image" in table[1]["reason"] or "malformed PNG" in table[1]["reason"]
+
+
+def encrypted(archive: bytes, name: bytes) -> bytes:
+    """``archive`` with the entry ``name`` marked encrypted (bit 0 of its flags, in its local and
+    central headers), as an archive made with a password is: no password can be given."""
+    out = bytearray(archive)
+    for signature, flags, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+        at = out.find(signature)
+        while at >= 0 and out[at + name_at : at + name_at + len(name)] != name:
+            at = out.find(signature, at + 1)
+        assert at >= 0, (signature, name)
+        out[at + flags] |= 0x1
+    return bytes(out)
+
+
+def test_cli_verifies_zip_archives_with_the_rows_the_api_gives(
+    registry: Registry, mixed: Mixed, http: TestClient, tmp_path: Path
+) -> None:
+    """An HR inbox holds zips (an applicant tracking system's "download all"): ``registry verify``
+    verifies their entries as the API does, row for row, without unpacking anything to disk."""
+    archive = applicants_zip(mixed).getvalue()
+    odd = io.BytesIO()
+    with zipfile.ZipFile(odd, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("big.json", b" " * (10 * 1024 * 1024 + 1))  # a bomb: 10 kB packed, over the limit unpacked
+        z.writestr("locked.json", mixed.files["valid.json"])  # marked encrypted below
+        z.writestr("nested.zip", archive)  # never opened: an entry like any other
+        z.writestr("notes.txt", b"call back on Monday")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "cv.zip").write_bytes(archive)
+    (inbox / "odd.ZIP").write_bytes(encrypted(odd.getvalue(), b"locked.json"))
+    (inbox / "broken.zip").write_bytes(b"PK\x03\x04 not really")
+    with zipfile.ZipFile(inbox / "empty.zip", "w") as z:  # only what is skipped: still a row, never vanishing
+        z.writestr("__MACOSX/._cv.json", b"resource fork")
+        z.writestr("folder/", b"")
+    (inbox / "valid.json").write_bytes(mixed.files["valid.json"])
+    download = tmp_path / "download"  # named on the command line: a zip by its content, not its name
+    download.write_bytes(archive)
+    env = {"REGISTRY_HOME": str(registry.settings.home)}
+    cmd = ["verify", "--rpc", registry.rpc_url, "--format", "csv", str(inbox), str(download)]
+    result = CliRunner().invoke(cli_app, cmd, env=env)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == ""  # every entry has a row: nothing passed over in silence
+    table = unescape(parse_csv(result.stdout))
+    entries = [f"applicants/{n}" for n in mixed.files]
+    assert [r["file"] for r in table] == [
+        str(inbox / "broken.zip"),
+        *[f"{inbox / 'cv.zip'}/{e}" for e in entries],
+        str(inbox / "empty.zip"),
+        *[f"{inbox / 'odd.ZIP'}/{e}" for e in ("big.json", "locked.json", "nested.zip", "notes.txt")],
+        str(inbox / "valid.json"),
+        *[f"{download}/{e}" for e in entries],
+    ]
+    by_file = {r["file"]: r for r in table}
+    assert by_file[str(inbox / "broken.zip")]["reason"].startswith("format: not a readable zip archive: ")
+    assert by_file[str(inbox / "empty.zip")]["reason"] == "format: the zip archive holds no file to verify"
+    big, locked_row, nested, notes = (
+        by_file[f"{inbox / 'odd.ZIP'}/{e}"] for e in ("big.json", "locked.json", "nested.zip", "notes.txt")
+    )
+    assert big["reason"] == "format: the file is larger than 10485760 bytes"
+    assert (
+        locked_row["reason"].startswith("format: cannot read this zip entry: ") and "encrypted" in locked_row["reason"]
+    )
+    assert all((r["verdict"], r["failed_checks"]) == ("INVALID", "format") for r in (big, locked_row, nested, notes))
+
+    # the archive's rows are the API's rows for the same archive, cell for cell
+    api = http.post("/v1/verify/batch", content=archive, headers={"content-type": "application/zip"})
+    assert api.status_code == 200, api.text
+    api_rows = api.json()["rows"]
+    for prefix in (f"{inbox / 'cv.zip'}", str(download)):
+        cli_rows = [
+            {**r, "file": r["file"].replace(prefix, "upload.zip", 1)}
+            for r in table
+            if r["file"].startswith(prefix + "/")
+        ]
+        assert cli_rows == api_rows
+    check_rows(api_rows, mixed, [f"upload.zip/{e}" for e in entries])
+
+    # an archive named alone is a batch too: its rows, not one report
+    result = CliRunner().invoke(cli_app, ["verify", "--rpc", registry.rpc_url, str(download)], env=env)
+    assert result.exit_code == 1
+    assert result.stdout.count(f"{download}/applicants/") == len(entries)
 
 
 # -- the page --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,21 @@ def test_cli_verifies_a_stack_with_exit_codes(
     )
     assert complete.exit_code == 0, complete.output
     assert "VALID" in complete.output and "done elective (atLeast)" in complete.output
+    # the learner's stack sent as one zip archive: the same verdict, components named in it
+    bundle = tmp_path / "stack.zip"
+    with zipfile.ZipFile(bundle, "w") as z:
+        for name in ("python", "statistics", "ml"):
+            z.write(stack[name], f"mine/{name}.json")
+    zipped = CliRunner().invoke(app, [*base, "--json", str(bundle)], env=env)
+    assert zipped.exit_code == 0, zipped.output
+    assert [c["source"] for c in json.loads(zipped.output)["components"]] == [
+        f"{bundle}/mine/{name}.json" for name in ("python", "statistics", "ml")
+    ]
+    with zipfile.ZipFile(tmp_path / "nothing.zip", "w"):
+        pass
+    # an archive with no file in it: a usage error, as an unreadable file is
+    unread = CliRunner().invoke(app, [*base, str(tmp_path / "nothing.zip")], env=env)
+    assert unread.exit_code == 3 and "the zip archive holds no file to verify" in unread.output, unread.output
     partial = CliRunner().invoke(app, [*base, "--json", str(stack["python"]), str(stack["statistics"])], env=env)
     assert partial.exit_code == 6, partial.output
     assert json.loads(partial.output)["verdict"] == "INCOMPLETE"

@@ -9,6 +9,7 @@ import pty
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -52,11 +53,11 @@ def test_the_files_passed_over_are_named_on_stderr_and_the_rows_are_unchanged(tm
     # one reason, not "format: format: ..."
     assert rows[1]["reason"].startswith("format: not valid JSON (line 1, column 1)")
     names = ", ".join(str(folder / f"note{i:02d}.txt") for i in range(10))
-    assert result.stderr == f"not verified (not *.json, *.png or *.svg): {names} and 2 more\n"
+    assert result.stderr == f"not verified (not *.json, *.png, *.svg or *.zip): {names} and 2 more\n"
 
     result = CliRunner().invoke(cli_app, ["verify", "--offline", "--lang", "es", str(folder)], env=env)
     assert result.exit_code == 1
-    assert result.stderr == f"no verificados (no son *.json, *.png ni *.svg): {names} y 2 más\n"
+    assert result.stderr == f"no verificados (no son *.json, *.png, *.svg ni *.zip): {names} y 2 más\n"
 
 
 def test_a_folder_without_credential_files_is_refused_and_says_what_it_holds(tmp_path: Path) -> None:
@@ -65,7 +66,7 @@ def test_a_folder_without_credential_files_is_refused_and_says_what_it_holds(tmp
     (folder / "notes.txt").write_text("x")
     result = CliRunner().invoke(cli_app, ["verify", "--offline", str(folder)], env={"REGISTRY_HOME": str(tmp_path)})
     assert result.exit_code == 3
-    assert "no *.json, *.png or *.svg files in" in result.output
+    assert "no *.json, *.png, *.svg or *.zip files in" in result.output
 
 
 def test_a_file_larger_than_any_credential_is_a_row_and_is_not_read_whole(tmp_path: Path) -> None:
@@ -108,11 +109,33 @@ def test_a_broken_link_in_a_folder_is_a_row_or_is_named_never_dropped(tmp_path: 
     moved = rows[str(folder / "moved.json")]
     assert (moved["verdict"], moved["failed_checks"]) == ("INVALID", "format")
     assert moved["reason"] == f"format: a broken link: {tmp_path / 'elsewhere' / 'moved.json'} does not exist"
-    assert result.stderr == f"not verified (not *.json, *.png or *.svg): {folder / 'moved.txt'}\n"
+    assert result.stderr == f"not verified (not *.json, *.png, *.svg or *.zip): {folder / 'moved.txt'}\n"
 
     result = CliRunner().invoke(cli_app, ["verify", "--offline", "--lang", "es", str(folder)], env=env)
     assert result.exit_code == 1
     assert "un enlace roto" in result.stdout
+
+
+def test_a_pipe_named_on_the_command_line_is_read_whole_once(tmp_path: Path) -> None:
+    """``registry verify <(curl -s URL)`` names a pipe: looking for a zip archive in it must not
+    take bytes the verifier then misses (only regular files are looked into)."""
+    pipe = tmp_path / "63"
+    os.mkfifo(pipe)
+    sent = b'{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential"]}'
+
+    def write() -> None:
+        with pipe.open("wb") as handle:
+            handle.write(sent)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    env = {"REGISTRY_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(cli_app, ["verify", "--offline", "--format", "csv", str(pipe)], env=env)
+    writer.join(10)
+    assert result.exit_code == 1, result.output
+    (row,) = csv.DictReader(io.StringIO(result.stdout))
+    assert (row["file"], row["verdict"], row["failed_checks"]) == (str(pipe), "INVALID", "format")
+    assert "not valid JSON" not in row["reason"], row["reason"]  # all of it arrived, parsed as sent
 
 
 def _run_with_stderr(args: list[str], env: dict[str, str], terminal: bool) -> tuple[str, bytes, int]:

@@ -15,11 +15,8 @@ fails the others.
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import zipfile
-import zlib
 from collections import Counter
 from dataclasses import replace
 from typing import Annotated, Literal
@@ -33,15 +30,13 @@ from registry.service.api.errors import malformed_json
 from registry.service.api.schemas import VerifyBatchOut
 from registry.service.api.state import ServiceState
 from registry.verify import Report
+from registry.verify.archive import MemberTooLarge, is_zip, read_zip
 from registry.verify.parallel import MIN_PARALLEL_FILES, shared_pool
-from registry.verify.tabular import BatchFile, csv_text, hidden_path, rows, verify_batch
+from registry.verify.tabular import BatchFile, csv_text, rows, verify_batch
 
-__all__ = ["read_zip", "router", "split_json_array"]
+__all__ = ["router", "split_json_array"]
 
 router = APIRouter(prefix="/v1", tags=["public"])
-
-ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-"""How a zip archive starts (local file header; an empty archive's end record)."""
 
 _WS = re.compile(r"[ \t\n\r]*")
 
@@ -102,54 +97,6 @@ def split_json_array(body: bytes, limit: int) -> list[BatchFile]:
     return out
 
 
-def _hidden_entry(name: str) -> bool:
-    """An archive entry nobody meant to send: macOS resource forks (``__MACOSX/``, ``._name``),
-    Finder's ``.DS_Store`` and any other hidden file or folder (:func:`hidden_path`, the rule of
-    ``registry verify DIR``)."""
-    parts = name.replace("\\", "/").split("/")
-    return parts[0] == "__MACOSX" or hidden_path(parts)
-
-
-def read_zip(name: str, data: bytes, *, files_left: int, bytes_left: int, limit: int) -> tuple[list[BatchFile], int]:
-    """The files of a zip archive (directories and hidden entries skipped: :func:`_hidden_entry`),
-    and the unpacked bytes they used. An unreadable archive, or entry, is one failed file; more
-    entries than ``files_left`` is 422 ``too_many_files``, more unpacked bytes than
-    ``bytes_left`` 413 ``batch_too_large``."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = [i for i in archive.infolist() if not i.is_dir() and not _hidden_entry(i.filename)]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
-        return [BatchFile(name, problem=f"not a readable zip archive: {exc}")], 0
-    if len(entries) > files_left:
-        raise _too_many(limit)
-    out: list[BatchFile] = []
-    used = 0
-    for info in entries:
-        source = f"{name}/{info.filename}"
-        budget = bytes_left - used
-        if info.file_size > budget:
-            raise _unpacked_too_large(bytes_left)
-        try:
-            with archive.open(info) as handle:
-                content = handle.read(budget + 1)  # never more than the budget, whatever the header says
-        except (
-            RuntimeError,
-            NotImplementedError,
-            zipfile.BadZipFile,
-            zlib.error,
-            OSError,
-            EOFError,
-            ValueError,
-        ) as exc:
-            out.append(BatchFile(source, problem=f"cannot read this zip entry: {exc}"))
-            continue
-        if len(content) > budget:
-            raise _unpacked_too_large(bytes_left)
-        used += len(content)
-        out.append(BatchFile(source, content))
-    return out, used
-
-
 def _unpacked_too_large(limit: int) -> HTTPException:
     return HTTPException(
         413,
@@ -165,10 +112,14 @@ def _collect(named: list[tuple[str, bytes]], limit: int, max_bytes: int) -> list
     files: list[BatchFile] = []
     unpacked = 0
     for name, data in named:
-        if data.startswith(ZIP_MAGIC):
-            found, used = read_zip(
-                name, data, files_left=limit - len(files), bytes_left=max_bytes - unpacked, limit=limit
-            )
+        if is_zip(data):
+            try:
+                read = read_zip(name, data, files_left=limit - len(files), bytes_left=max_bytes - unpacked)
+            except MemberTooLarge:
+                raise _unpacked_too_large(max_bytes) from None
+            if read is None:
+                raise _too_many(limit)
+            found, used = read
             unpacked += used
             files.extend(found)
         else:
@@ -256,7 +207,7 @@ async def verify_batch_route(
         files = await run_in_threadpool(_collect, named, limit, settings.max_upload_bytes)
     else:
         body = await request.body()
-        if kind in ("application/zip", "application/x-zip-compressed") or body.startswith(ZIP_MAGIC):
+        if kind in ("application/zip", "application/x-zip-compressed") or is_zip(body):
             files = await run_in_threadpool(_collect, [("upload.zip", body)], limit, settings.max_upload_bytes)
         elif kind in ("", "application/json", "text/plain") or kind.endswith("+json"):
             files = await run_in_threadpool(split_json_array, body, limit)
