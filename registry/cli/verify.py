@@ -445,11 +445,12 @@ def _load(item: Path | ArchiveMember | BatchFile, members: MemberReader, *, stri
     of an archive (at most as large as a file may be), or an archive's own failure."""
     from registry.verify.archive import ArchiveMember, MemberTooLarge
     from registry.verify.tabular import BatchFile
+    from registry.verify.verifier import max_file_bytes
 
     if isinstance(item, Path):
         return _read(item, strict=strict)
     if isinstance(item, ArchiveMember):
-        limit = _read_limit()
+        limit = max_file_bytes()
         try:
             file = members.read(item, limit)
         except MemberTooLarge:
@@ -461,21 +462,14 @@ def _load(item: Path | ArchiveMember | BatchFile, members: MemberReader, *, stri
     return file
 
 
-def _read_limit() -> int:
-    """The most bytes read of one file: nothing larger is a credential file or a baked badge."""
-    from registry.core.baking import MAX_IMAGE_BYTES
-    from registry.core.credfile import MAX_FILE_BYTES
-
-    return max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)
-
-
 def _read(path: Path, *, strict: bool) -> BatchFile:
     """A file for :func:`verify_batch`. ``strict`` (one file, the classic command): a file that
     cannot be read or unbaked is a usage error (exit 3); in a batch it is a row of its own."""
     from registry.core.baking import extract_if_baked
     from registry.verify.tabular import BatchFile
+    from registry.verify.verifier import max_file_bytes
 
-    limit = _read_limit()
+    limit = max_file_bytes()
     from_stdin = _is_stdin(path)
     source = STDIN_SOURCE if from_stdin else str(path)
     try:

@@ -23,7 +23,7 @@ from registry.chain.networks import known_rpcs
 from registry.chain.quorum import Quorum, RpcDisagreement
 from registry.chain.reads import ChainReader
 from registry.core.signing import Canonicalizer
-from registry.errors import ChainUnavailable, ConfigError, NotARegistry, RegistryError
+from registry.errors import ChainUnavailable, ConfigError, InvalidInput, NotARegistry, RegistryError
 from registry.locales.reasons import Reason
 from registry.verify.checks import (
     CHAIN_CHECKS,
@@ -396,8 +396,27 @@ def verify_files(
     return verifier.verify_many(loaded)
 
 
+def max_file_bytes() -> int:
+    """The most bytes read of one file: nothing larger is a credential file (2 MiB) or a baked
+    badge (10 MiB), so a stray video is never read whole."""
+    from registry.core.baking import MAX_IMAGE_BYTES
+    from registry.core.credfile import MAX_FILE_BYTES
+
+    return max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)
+
+
 def read_credential_bytes(path: Path) -> bytes:
-    """The credential JSON inside a file: plain JSON, or extracted from a baked PNG/SVG badge."""
+    """The credential JSON inside a file: plain JSON, or extracted from a baked PNG/SVG badge.
+    A file that cannot be read (a folder, gone, not allowed) or is larger than
+    :func:`max_file_bytes` is an :class:`InvalidInput` naming it, read no further than that."""
     from registry.core import baking
 
-    return baking.extract_if_baked(path.read_bytes())
+    limit = max_file_bytes()
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InvalidInput("file", f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise InvalidInput("file", f"{path} is larger than {limit} bytes: not a credential file or badge")
+    return baking.extract_if_baked(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zlib
+from pathlib import Path
 from typing import Any
 
 import png
@@ -284,3 +285,30 @@ def test_round_trip_any_json_object(value: Any) -> None:
     credential = {"payload": value, "note": "]]>"}
     assert json.loads(baking.extract_png(baking.bake_png(credential, _tiny_png()))) == credential
     assert json.loads(baking.extract_svg(badges.baked_svg(credential))) == credential
+
+
+def test_read_credential_bytes_names_a_file_it_cannot_take_and_reads_no_further(tmp_path: Path) -> None:
+    """The reader of ``registry clr``, ``pathway award``, ``batch`` and the auditor's sample: a
+    folder, a missing file or a file larger than any badge is an error naming it (exit 3 in the
+    CLI, a finding in an audit), never a traceback, and a large file is not read whole."""
+    from registry.errors import InvalidInput
+    from registry.verify import read_credential_bytes
+    from registry.verify.verifier import max_file_bytes
+
+    with pytest.raises(InvalidInput, match=r"cannot read .*folder\.json: Is a directory"):
+        read_credential_bytes(_folder(tmp_path / "folder.json"))
+    with pytest.raises(InvalidInput, match=r"cannot read .*gone\.json: No such file"):
+        read_credential_bytes(tmp_path / "gone.json")
+    big = tmp_path / "video.png"
+    with big.open("wb") as handle:
+        handle.truncate(64 * 1024**2)  # 64 MiB, sparse: no badge is that large
+    with pytest.raises(InvalidInput, match=rf"video\.png is larger than {max_file_bytes()} bytes"):
+        read_credential_bytes(big)
+    plain = tmp_path / "c.json"
+    plain.write_bytes(b'{"a": 1}')
+    assert read_credential_bytes(plain) == b'{"a": 1}'
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
