@@ -317,26 +317,42 @@ def encrypted(archive: bytes, name: bytes) -> bytes:
     return bytes(out)
 
 
+def odd_zip(mixed: Mixed) -> bytes:
+    """Entries that cannot be verified, each its own row: a bomb, an encrypted entry, a zip inside
+    the zip (never opened) and a note."""
+    odd = io.BytesIO()
+    with zipfile.ZipFile(odd, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("big.json", b" " * (10 * 1024 * 1024 + 1))  # a bomb: 10 kB packed, over the limit unpacked
+        z.writestr("locked.json", mixed.files["valid.json"])  # marked encrypted below
+        z.writestr("nested.zip", applicants_zip(mixed).getvalue())  # never opened: an entry like any other
+        z.writestr("notes.txt", b"call back on Monday")
+    return encrypted(odd.getvalue(), b"locked.json")
+
+
+def empty_zip() -> bytes:
+    """An archive of what is skipped only: still a row, never vanishing."""
+    empty = io.BytesIO()
+    with zipfile.ZipFile(empty, "w") as z:
+        z.writestr("__MACOSX/._cv.json", b"resource fork")
+        z.writestr("folder/", b"")
+    return empty.getvalue()
+
+
+BROKEN_ZIP = b"PK\x03\x04 not really"
+
+
 def test_cli_verifies_zip_archives_with_the_rows_the_api_gives(
     registry: Registry, mixed: Mixed, http: TestClient, tmp_path: Path
 ) -> None:
     """An HR inbox holds zips (an applicant tracking system's "download all"): ``registry verify``
     verifies their entries as the API does, row for row, without unpacking anything to disk."""
     archive = applicants_zip(mixed).getvalue()
-    odd = io.BytesIO()
-    with zipfile.ZipFile(odd, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("big.json", b" " * (10 * 1024 * 1024 + 1))  # a bomb: 10 kB packed, over the limit unpacked
-        z.writestr("locked.json", mixed.files["valid.json"])  # marked encrypted below
-        z.writestr("nested.zip", archive)  # never opened: an entry like any other
-        z.writestr("notes.txt", b"call back on Monday")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "cv.zip").write_bytes(archive)
-    (inbox / "odd.ZIP").write_bytes(encrypted(odd.getvalue(), b"locked.json"))
-    (inbox / "broken.zip").write_bytes(b"PK\x03\x04 not really")
-    with zipfile.ZipFile(inbox / "empty.zip", "w") as z:  # only what is skipped: still a row, never vanishing
-        z.writestr("__MACOSX/._cv.json", b"resource fork")
-        z.writestr("folder/", b"")
+    (inbox / "odd.ZIP").write_bytes(odd_zip(mixed))
+    (inbox / "broken.zip").write_bytes(BROKEN_ZIP)
+    (inbox / "empty.zip").write_bytes(empty_zip())
     (inbox / "valid.json").write_bytes(mixed.files["valid.json"])
     download = tmp_path / "download"  # named on the command line: a zip by its content, not its name
     download.write_bytes(archive)
@@ -464,6 +480,76 @@ def test_page_drop_zone_verifies_several_files_and_its_csv_equals_pythons(
     table = parse_csv(page_csv)
     check_rows(unescape(table), mixed)
     assert next(r for r in table if r["file"] == "hostile.json")["learner_name"] == "'" + HOSTILE
+
+
+def test_page_drop_zone_verifies_zip_archives_with_the_rows_the_cli_gives(
+    registry: Registry, mixed: Mixed, tmp_path: Path
+) -> None:
+    """The same archives dropped on the page give the CLI's rows: entries in archive order, skipped
+    and failed entries alike (after "cannot read this zip entry: " or "malformed PNG image: " each
+    side quotes its own library)."""
+    from tests.e2e.test_pages import ARGS, CHROMIUM, _require_browser
+
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    named = {
+        "broken.zip": BROKEN_ZIP,
+        "cv.zip": applicants_zip(mixed).getvalue(),
+        "empty.zip": empty_zip(),
+        "odd.zip": odd_zip(mixed),
+        "valid.json": mixed.files["valid.json"],
+    }
+    for name, data in named.items():
+        (inbox / name).write_bytes(data)
+    env = {"REGISTRY_HOME": str(registry.settings.home)}
+    result = CliRunner().invoke(cli_app, ["verify", "--rpc", registry.rpc_url, "--format", "csv", str(inbox)], env=env)
+    assert result.exit_code == 1, result.output
+    cli = [{**r, "file": r["file"].removeprefix(f"{inbox}/")} for r in parse_csv(result.stdout)]
+
+    page_file = tmp_path / "verifier.html"
+    result = CliRunner().invoke(cli_app, ["verifier-page", "--out", str(page_file), "--no-trust"])
+    assert result.exit_code == 0, result.output
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.goto(page_file.as_uri())
+            page.fill("#rpc", registry.rpc_url)
+            page.fill("#trusted", f"31337 {registry.client.registry_address}")
+            page.set_input_files("#files", [str(inbox / n) for n in named])
+            page.wait_for_selector("#bulk-status:has-text('Done')", timeout=60_000)
+            status = page.text_content("#bulk-status")
+            with page.expect_download() as download:
+                page.click("#bulk-csv")
+            shown = parse_csv(Path(download.value.path()).read_bytes().decode("utf-8"))
+        finally:
+            browser.close()
+
+    def own_words(row: dict[str, str]) -> dict[str, str]:
+        # what follows these words is the zip or PNG library's own message, one per side
+        for prefix in (
+            "format: cannot read this zip entry: ",
+            "format: not a readable zip archive: ",
+            "format: badge: malformed PNG image: ",
+        ):
+            if row["reason"].startswith(prefix):
+                return {**row, "reason": prefix}
+        return row
+
+    assert [own_words(r) for r in shown] == [own_words(r) for r in cli]
+    assert [r["file"] for r in shown] == [
+        "broken.zip",
+        *[f"cv.zip/applicants/{n}" for n in mixed.files],
+        "empty.zip",
+        *[f"odd.zip/{e}" for e in ("big.json", "locked.json", "nested.zip", "notes.txt")],
+        "valid.json",
+    ]
+    assert status is not None and status.startswith(f"Done: {len(cli)} file(s): 4 VALID, "), status
+    locked = next(r for r in shown if r["file"] == "odd.zip/locked.json")
+    assert locked["reason"].startswith("format: cannot read this zip entry: ") and "encrypt" in locked["reason"]
 
 
 def test_cli_windows_give_the_same_output_as_one_pass(

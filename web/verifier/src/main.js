@@ -1,5 +1,6 @@
 // Entry point of the self-contained verifier page: `window.credentialRegistry` (api.js) and the UI.
 import { api, credentialDocument, csvText, isObject, learnerName, reportRow, subjectOf } from "./api.js";
+import { expandArchives } from "./archive.js";
 import { euElements } from "./elements.js";
 import { setCatalog, setReasons, t, translatePage } from "./i18n.js";
 import { InvalidInput, loadPathway } from "./pathway.js";
@@ -285,9 +286,12 @@ function setupBulk() {
     status.textContent = t("Verifying {count} file(s)…", { count: files.length });
     $("bulk-result").hidden = true;
     try {
-      const loaded = await Promise.all(
+      // Zip archives (an applicant tracking system's "download all") are verified entry by entry.
+      const read = await Promise.all(
         [...files].map(async (f) => ({ source: f.name, data: new Uint8Array(await f.arrayBuffer()) })),
       );
+      const loaded = await expandArchives(read);
+      if (loaded.length !== read.length) status.textContent = t("Verifying {count} file(s)…", { count: loaded.length });
       const trusted = parseTrusted($("trusted").value);
       let shownAt = performance.now();
       const reports = await verifyMany(loaded, {
@@ -303,7 +307,7 @@ function setupBulk() {
           return new Promise((resolve) => setTimeout(resolve, 0));
         },
       });
-      table = reports.map((r, i) => reportRow(r, learnerName(loaded[i].data)));
+      table = reports.map((r, i) => reportRow(r, loaded[i].data ? learnerName(loaded[i].data) : null));
       renderBulk(table);
       const count = (v) => table.filter((r) => r.verdict === v).length;
       status.textContent = t("Done: {count} file(s): {valid} VALID, {invalid} INVALID, {indeterminate} INDETERMINATE", {

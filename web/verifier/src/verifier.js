@@ -114,6 +114,16 @@ function toBytes(data) {
   throw new TypeError("expected text (string) or bytes (Uint8Array / ArrayBuffer)");
 }
 
+/** A file that could not be read at all (an archive's entry, say): ``format`` fails with ``reason``. */
+function unreadable(source, reason) {
+  const item = new Item(source);
+  item.set("format", FAIL, reason);
+  for (const name of CHECK_NAMES.slice(1)) {
+    if (!OPTIONAL_CHECKS.includes(name)) item.set(name, INDETERMINATE, "not checked: the file is not a valid credential file");
+  }
+  return item;
+}
+
 async function offlineChecks(source, data, now) {
   const item = new Item(source);
   let cf;
@@ -129,11 +139,7 @@ async function offlineChecks(source, data, now) {
     if (!(exc instanceof FormatError || exc instanceof BadgeError)) throw exc;
     // As the CLI: a refusal of the format as a whole gives its problem alone (no "format: format:").
     const whole = exc instanceof FormatError && exc.where === "format";
-    item.set("format", FAIL, whole ? exc.problem : exc.message);
-    for (const name of CHECK_NAMES.slice(1)) {
-      if (!OPTIONAL_CHECKS.includes(name)) item.set(name, INDETERMINATE, "not checked: the file is not a valid credential file");
-    }
-    return item;
+    return unreadable(source, whole ? exc.problem : exc.message);
   }
   item.cf = cf;
   const proof = cf.proof;
@@ -527,7 +533,8 @@ function makePolicy(options = {}) {
 
 /**
  * Verify several files (shared chain reads per chain and registry, like Verifier.verify_many).
- * files: [{source?, data}] with data a string or bytes. Resolves to a list of reports.
+ * files: [{source?, data}] with data a string or bytes, or [{source, problem}] for a file that
+ * could not be read (an INVALID ``format`` report with that reason). Resolves to a list of reports.
  * options.onProgress(done, total), if given, is called (and awaited) after each file's offline
  * checks: a page can show how far a long run is, and yield to the browser to paint it.
  */
@@ -536,7 +543,9 @@ export async function verifyMany(files, options = {}) {
   policy.issuerDid = issuerDid;
   const items = [];
   for (const [i, f] of files.entries()) {
-    items.push(await offlineChecks(f.source ?? options.source ?? `credential ${i + 1}`, f.data, policy.now.micros));
+    const source = f.source ?? options.source ?? `credential ${i + 1}`;
+    // {source, problem}: a file that could not be read (archive.js) is a row of its own.
+    items.push(f.problem !== undefined ? unreadable(source, f.problem) : await offlineChecks(source, f.data, policy.now.micros));
     if (options.onProgress) await options.onProgress(i + 1, files.length);
   }
   if (policy.offline) {
