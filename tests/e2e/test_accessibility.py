@@ -8,6 +8,7 @@ the paste box, paste, Tab to Verify, Enter; the verdict gets the focus and is an
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,16 @@ def test_every_page_and_state_has_no_serious_or_critical_wcag_violation(
     check("verify-redacted")
     _verify(page, site, site.file(site.ids[1]), "INDETERMINATE", trust=False)
     check("verify-indeterminate")
+    # many files, a zip archive among them: the results table in its scrolling region
+    archive = tmp_path / "applicants.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("cv/valid.json", json.dumps(site.file(site.ids[0])))
+        z.writestr("cv/notes.txt", "not a credential")
+    page.goto(site.url + "/verify")
+    page.set_input_files("#files", [str(archive)])
+    page.wait_for_selector("#bulk-status:has-text('Done')")
+    assert page.locator("#bulk-table tbody tr").count() == 2
+    check("verify-many")
     pathway_id = _published_pathway(site, registry)
     page.goto(f"{site.url}/c/{site.ids[0]}")
     assert page.locator("#pathways a").count() == 1
