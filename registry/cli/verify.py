@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 import sys
+import tempfile
 import textwrap
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
@@ -93,19 +96,33 @@ def _is_stdin(path: Path) -> bool:
     return str(path) == STDIN
 
 
-def _expand_archives(paths: list[Path], named: Sequence[Path]) -> list[Path | ArchiveMember | BatchFile]:
-    """``paths`` with each zip archive replaced by its entries, in order: a folder's ``*.zip`` and
-    any file named that starts as a zip does (whatever its name); an archive that cannot be opened
-    is one failed file. Only archives' central directories are read here; entries are read window
-    by window (:class:`~registry.verify.archive.MemberReader`)."""
+@dataclass(frozen=True)
+class _Stdin:
+    """Standard input, read already (to see whether it is a zip archive): one file."""
+
+    data: bytes
+
+
+def _expand_archives(
+    paths: list[Path], named: Sequence[Path], spool: contextlib.ExitStack
+) -> list[Path | _Stdin | ArchiveMember | BatchFile]:
+    """``paths`` with each zip archive replaced by its entries, in order: a folder's ``*.zip``, any
+    file named that starts as a zip does (whatever its name) and standard input when it is one
+    (copied to a private temporary file, gone with ``spool``: an archive's directory is at its
+    end); an archive that cannot be opened is one failed file. Only archives' central directories
+    are read here; entries are read window by window
+    (:class:`~registry.verify.archive.MemberReader`)."""
     from registry.verify.archive import is_zip, list_members
 
     explicit = {p for p in named if not p.is_dir()}
-    out_: list[Path | ArchiveMember | BatchFile] = []
+    out_: list[Path | _Stdin | ArchiveMember | BatchFile] = []
     for path in paths:
+        if _is_stdin(path):
+            out_.extend(_read_stdin(spool))
+            continue
         # Only a regular file is looked into: a pipe named on the command line (``<(curl …)``)
         # would lose what this read took from it.
-        if _is_stdin(path) or (path not in explicit and path.suffix.lower() != ".zip") or not path.is_file():
+        if (path not in explicit and path.suffix.lower() != ".zip") or not path.is_file():
             out_.append(path)
             continue
         try:
@@ -122,6 +139,27 @@ def _expand_archives(paths: list[Path], named: Sequence[Path]) -> list[Path | Ar
         else:
             out_.append(members)
     return out_
+
+
+def _read_stdin(spool: contextlib.ExitStack) -> list[_Stdin | ArchiveMember | BatchFile]:
+    """Standard input as one file (at most one byte more than a file may hold is read), or, when
+    it is a zip archive, its entries, named ``<stdin>/ENTRY``."""
+    from registry.verify.archive import is_zip, list_members
+    from registry.verify.verifier import max_file_bytes
+
+    stream = sys.stdin.buffer
+    head = stream.read(4)
+    if not is_zip(head):
+        return [_Stdin(head + stream.read(max_file_bytes() + 1 - len(head)))]
+    folder = Path(spool.enter_context(tempfile.TemporaryDirectory(prefix="registry-verify-")))
+    copy = folder / "stdin.zip"  # readable by this user only (the folder is 0700)
+    with copy.open("wb") as handle:
+        handle.write(head)
+        shutil.copyfileobj(stream, handle)
+    members = list_members(copy, label=STDIN_SOURCE)
+    if isinstance(members, list):
+        return [*members]
+    return [members]
 
 
 _PASSED_OVER_NAMED: Final = 10
@@ -191,29 +229,32 @@ def verify(
     if missing:
         _fail(ConfigError(f"no such file: {', '.join(missing)}"))
     found, passed_over = collect_files(files, VERIFY_SUFFIXES)
-    paths = _expand_archives(found, files)
-    bulk = (
-        len(files) > 1
-        or any(f.is_dir() for f in files)
-        or output_format in (OutputFormat.csv, OutputFormat.table)
-        or any(not isinstance(p, Path) for p in paths)  # an archive's entries, or an archive unread
-    )
-    if not paths:
-        _fail(ConfigError(f"no *.json, *.png, *.svg or *.zip files in {', '.join(map(str, files))}"))
-    _say_passed_over(passed_over, words)
-    settings = Settings()
-    if learner is not None and pathway is None:
-        _fail(InvalidInput("learner", "--learner binds the files of a stack: give --pathway too"))
-    try:
-        policy = VerificationPolicy(trusted=_local_trust(settings), min_confirmations=confirmations, offline=offline)
-        verifier = Verifier(policy, rpc_urls=rpc or (), timeout=timeout)
-        if pathway is not None:
-            _verify_stack(verifier, pathway, paths, learner, output_format, words)
-        stream = _Stream(output_format, words, bom=bom, as_list=bulk)
-        _verify_windows(verifier, paths, stream, strict=not bulk)
-    except RegistryError as exc:
-        _fail(exc)
-    raise typer.Exit(stream.close().exit_code)
+    with contextlib.ExitStack() as spool:  # standard input's copy when it is an archive, removed at the end
+        paths = _expand_archives(found, files, spool)
+        bulk = (
+            len(files) > 1
+            or any(f.is_dir() for f in files)
+            or output_format in (OutputFormat.csv, OutputFormat.table)
+            or any(not isinstance(p, (Path, _Stdin)) for p in paths)  # an archive's entries, or an archive unread
+        )
+        if not paths:
+            _fail(ConfigError(f"no *.json, *.png, *.svg or *.zip files in {', '.join(map(str, files))}"))
+        _say_passed_over(passed_over, words)
+        settings = Settings()
+        if learner is not None and pathway is None:
+            _fail(InvalidInput("learner", "--learner binds the files of a stack: give --pathway too"))
+        try:
+            policy = VerificationPolicy(
+                trusted=_local_trust(settings), min_confirmations=confirmations, offline=offline
+            )
+            verifier = Verifier(policy, rpc_urls=rpc or (), timeout=timeout)
+            if pathway is not None:
+                _verify_stack(verifier, pathway, paths, learner, output_format, words)
+            stream = _Stream(output_format, words, bom=bom, as_list=bulk)
+            _verify_windows(verifier, paths, stream, strict=not bulk)
+        except RegistryError as exc:
+            _fail(exc)
+        raise typer.Exit(stream.close().exit_code)
 
 
 BULK_WINDOW: Final = 2_000
@@ -223,7 +264,7 @@ the window started), and rows appear while later files are still being checked."
 
 
 def _verify_windows(
-    verifier: Any, paths: list[Path | ArchiveMember | BatchFile], stream: _Stream, *, strict: bool
+    verifier: Any, paths: list[Path | _Stdin | ArchiveMember | BatchFile], stream: _Stream, *, strict: bool
 ) -> None:
     """Verify ``paths`` window by window into ``stream``; a large run's offline checks are spread
     over the cores (forked workers, made for this command and gone with it). A run of more than
@@ -368,7 +409,7 @@ class _Words:
 def _verify_stack(
     verifier: Any,
     pathway_file: Path,
-    paths: list[Path | ArchiveMember | BatchFile],
+    paths: list[Path | _Stdin | ArchiveMember | BatchFile],
     learner: str | None,
     output_format: OutputFormat,
     words: _Words,
@@ -440,15 +481,17 @@ def _expand_transcripts(batch: list[BatchFile]) -> list[BatchFile]:
     return out_
 
 
-def _load(item: Path | ArchiveMember | BatchFile, members: MemberReader, *, strict: bool) -> BatchFile:
-    """The file ``item`` names, or why it cannot be read: a file on disk (:func:`_read`), an entry
-    of an archive (at most as large as a file may be), or an archive's own failure."""
+def _load(item: Path | _Stdin | ArchiveMember | BatchFile, members: MemberReader, *, strict: bool) -> BatchFile:
+    """The file ``item`` names, or why it cannot be read: a file on disk (:func:`_read`), standard
+    input, an entry of an archive (at most as large as a file may be), or an archive's own failure."""
     from registry.verify.archive import ArchiveMember, MemberTooLarge
     from registry.verify.tabular import BatchFile
     from registry.verify.verifier import max_file_bytes
 
     if isinstance(item, Path):
         return _read(item, strict=strict)
+    if isinstance(item, _Stdin):
+        return _checked(STDIN_SOURCE, item.data, strict=strict)
     if isinstance(item, ArchiveMember):
         limit = max_file_bytes()
         try:
@@ -465,32 +508,38 @@ def _load(item: Path | ArchiveMember | BatchFile, members: MemberReader, *, stri
 def _read(path: Path, *, strict: bool) -> BatchFile:
     """A file for :func:`verify_batch`. ``strict`` (one file, the classic command): a file that
     cannot be read or unbaked is a usage error (exit 3); in a batch it is a row of its own."""
+    from registry.verify.tabular import BatchFile
+    from registry.verify.verifier import max_file_bytes
+
+    source = str(path)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_file_bytes() + 1)  # a 2 GB video in the folder is never read whole
+    except OSError as exc:
+        if strict:
+            _fail(ConfigError(f"cannot read {source}: {exc.strerror or exc}"))
+        if _broken_link(path):
+            gone = path.readlink()
+            return BatchFile(source, problem=Reason("a broken link: {target} does not exist", target=gone))
+        return BatchFile(source, problem=Reason("cannot read the file: {problem}", problem=str(exc.strerror or exc)))
+    return _checked(source, data, strict=strict)
+
+
+def _checked(source: str, data: bytes, *, strict: bool) -> BatchFile:
+    """``data`` as the file ``source``: a row saying so when it is larger than a file may be; with
+    ``strict``, the credential unbaked from an image now (a bad image is a usage error)."""
     from registry.core.baking import extract_if_baked
     from registry.verify.tabular import BatchFile
     from registry.verify.verifier import max_file_bytes
 
     limit = max_file_bytes()
-    from_stdin = _is_stdin(path)
-    source = STDIN_SOURCE if from_stdin else str(path)
-    try:
-        if from_stdin:
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with path.open("rb") as handle:
-                data = handle.read(limit + 1)  # a 2 GB video in the folder is never read whole
-        if len(data) > limit:
-            return BatchFile(source, problem=Reason("the file is larger than {limit} bytes", limit=limit))
-        if strict:
+    if len(data) > limit:
+        return BatchFile(source, problem=Reason("the file is larger than {limit} bytes", limit=limit))
+    if strict:
+        try:
             data = extract_if_baked(data)
-    except OSError as exc:
-        if strict:
-            _fail(ConfigError(f"cannot read {source}: {exc.strerror or exc}"))
-        if not from_stdin and _broken_link(path):
-            gone = path.readlink()
-            return BatchFile(source, problem=Reason("a broken link: {target} does not exist", target=gone))
-        return BatchFile(source, problem=Reason("cannot read the file: {problem}", problem=str(exc.strerror or exc)))
-    except RegistryError as exc:
-        _fail(exc)
+        except RegistryError as exc:
+            _fail(exc)
     return BatchFile(source, data)
 
 

@@ -117,22 +117,26 @@ class ArchiveMember:
 
     archive: Path
     info: zipfile.ZipInfo
+    label: str | None = None
+    """How the archive is named (``<stdin>`` for a copy of standard input); None: its path."""
 
     @property
     def source(self) -> str:
         """How the entry is named in reports and rows: ``ARCHIVE/ENTRY``."""
-        return f"{self.archive}/{self.info.filename}"
+        return f"{self.label or self.archive}/{self.info.filename}"
 
 
-def list_members(path: Path) -> list[ArchiveMember] | BatchFile:
-    """The entries of the archive at ``path`` to verify, in the archive's order (only its central
-    directory is read); the failed file when it cannot be opened or holds none."""
+def list_members(path: Path, label: str | None = None) -> list[ArchiveMember] | BatchFile:
+    """The entries of the archive at ``path`` (named ``label``, else by its path) to verify, in
+    the archive's order (only its central directory is read); the failed file when it cannot be
+    opened or holds none."""
+    name = label or str(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [ArchiveMember(path, info) for info in _members(archive)]
+            members = [ArchiveMember(path, info, label) for info in _members(archive)]
     except _OPEN_ERRORS as exc:
-        return _unreadable(str(path), exc)
-    return members or _empty(str(path))
+        return _unreadable(name, exc)
+    return members or _empty(name)
 
 
 class MemberReader:

@@ -10,8 +10,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zipfile
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from registry.cli.app import app as cli_app
@@ -209,3 +211,39 @@ def test_a_file_named_dash_is_read_from_standard_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli_app, ["verify", "--offline", "-", "-"], input="{}", env=env)
     assert result.exit_code == 3
     assert "standard input (-) can be named once" in result.output
+
+
+def test_a_zip_archive_on_standard_input_is_verified_entry_by_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``curl -s https://ats.example/export.zip | registry verify -``: the entries' rows, named
+    ``<stdin>/ENTRY``; the private copy the archive needs (its directory is at its end) is gone
+    after the run."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("alice/cv.json", b"not json")
+        z.writestr("bob/", b"")
+        z.writestr("bob/.DS_Store", b"hidden")
+        z.writestr("bob/badge.png", b"not a png")
+    env = {"REGISTRY_HOME": str(tmp_path / "home")}
+    args = ["verify", "--offline", "--format", "csv", "-"]
+    result = CliRunner().invoke(cli_app, args, input=archive.getvalue(), env=env)
+    assert result.exit_code == 1, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["file"], r["verdict"], r["failed_checks"]) for r in rows] == [
+        ("<stdin>/alice/cv.json", "INVALID", "format"),
+        ("<stdin>/bob/badge.png", "INVALID", "format"),
+    ]
+    assert rows[0]["reason"].startswith("format: not valid JSON (line 1, column 1)")
+    assert list((tmp_path / "tmp").iterdir()) == []  # the copy is removed
+
+    # text format, one archive piped in: a batch (a report per entry), not one file
+    result = CliRunner().invoke(cli_app, ["verify", "--offline", "-"], input=archive.getvalue(), env=env)
+    assert result.exit_code == 1 and "<stdin>/alice/cv.json: INVALID" in result.stdout, result.stdout
+    # a broken archive is one row, named as standard input
+    result = CliRunner().invoke(cli_app, args, input=b"PK\x03\x04 not really", env=env)
+    (row,) = csv.DictReader(io.StringIO(result.stdout))
+    assert row["file"] == "<stdin>" and row["reason"].startswith("format: not a readable zip archive: ")
+    assert list((tmp_path / "tmp").iterdir()) == []
