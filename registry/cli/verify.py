@@ -185,7 +185,7 @@ def verify(
         list[Path],
         typer.Argument(
             help="credential files (JSON, baked PNG or SVG), zip archives of them, or directories (every *.json, "
-            "*.png, *.svg, *.zip in them, recursively); - reads one file from standard input"
+            "*.png, *.svg, *.zip in them, recursively); - reads standard input (one file, or a zip archive)"
         ),
     ],
     rpc: RpcsOption = None,
