@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -78,9 +79,10 @@ def step(title: str) -> None:
     console.rule(f"[bold cyan]{title}")
 
 
-def cli(*args: str, cwd: Path = ROOT, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path = ROOT, home: Path | None = None, echo: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the real `registry` command, as a user would: in this project folder, or (``home``)
-    as someone else in an empty folder with an empty HOME, who knows nothing of our deployment."""
+    as someone else in an empty folder with an empty HOME, who knows nothing of our deployment.
+    ``echo``: show its standard output (not for output meant for a file, such as a CSV)."""
     env = dict(os.environ)
     if home is not None:
         env.pop("REGISTRY_HOME", None)
@@ -91,7 +93,8 @@ def cli(*args: str, cwd: Path = ROOT, home: Path | None = None) -> subprocess.Co
     proc = subprocess.run(
         [sys.executable, "-m", "registry.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, check=False
     )
-    sys.stdout.write(proc.stdout)
+    if echo:
+        sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
     return proc
 
@@ -281,6 +284,28 @@ def main() -> int:
     step("7b. The school corrects a learner's name (CLI) and renews a credential (API)")
     lineage_story(settings, rpc, service_dir, service_ids[1], service_ids[2])
 
+    step("7c. HR verifies an applicant tracking system's export at once: one zip, one row per file")
+    export = run_dir / "ats-export.zip"
+    with zipfile.ZipFile(export, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n, path in enumerate(sorted(uni_dir.glob("*.json"))[:12], start=1):  # the first was revoked in 7
+            archive.write(path, f"applicants/{n:02d}/credential.json")
+        archive.write(service_dir / f"{file_stem(public_id)}.png", "applicants/13/badge.png")
+        archive.write(service_dir / f"{file_stem(public_id)}.certificate-en.pdf", "applicants/14/certificate.pdf")
+        archive.write(forged, "applicants/15/credential.json")  # the look-alike registry's forgery
+    hr = cli("verify", rel(export), "--rpc", rpc, "--format", "csv", "--bom", echo=False)
+    expect(hr, 1, "an export with a revoked credential, a printed certificate and a forgery (exit 1: INVALID)")
+    results = run_dir / "hr-results.csv"
+    results.write_text(hr.stdout, encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(hr.stdout.removeprefix("\ufeff"))))
+    tally = {v: sum(r["verdict"] == v for r in rows) for v in ("VALID", "INVALID", "INDETERMINATE")}
+    if tally != {"VALID": 12, "INVALID": 2, "INDETERMINATE": 1}:
+        raise SystemExit(f"demo failed: the export's rows are {tally}, not 12 VALID, 2 INVALID, 1 INDETERMINATE")
+    console.print(f"{len(rows)} rows in {rel(results)} (open it in a spreadsheet): {tally}; the ones to look at:")
+    for row in rows:
+        if row["verdict"] != "VALID":
+            entry = row["file"].split("ats-export.zip/", 1)[-1]
+            console.print(f"  {row['verdict']:<13} {entry}: {row['reason']}", highlight=False, markup=False)
+
     step("8. The auditor: history, reconciliation with the service's database, bytecode, files")
     report = run_dir / "audit-report.html"
     expect(cli("audit", "--rpc", rpc, "--issuer", ETSI[1], "--db", service_db), 0, "reconciliation")
@@ -300,6 +325,9 @@ def main() -> int:
         f"                a corrected and a renewed credential (*.corrected.json, *.renewed.json)\n"
         f"  */did.json    each issuer's DID document: the Ed25519 key of the files' DataIntegrityProof\n"
         f"  audit-report.html  the auditor's report (open it in a browser; it works offline)\n"
+        f"  ats-export.zip, hr-results.csv  an applicant tracking system's export and HR's results, one row per\n"
+        f"                file (`registry verify FILE.zip --format csv`; or drop it on verifier.html; or POST\n"
+        f"                it to /v1/verify/batch)\n"
         f"  verifier.html  the verifier as one page: open it in a browser, drop a file (or a baked badge)\n"
         f"  employer/, forger/  the stranger's folder that trusted the registry; the look-alike's forgery\n"
         f"  stack/        a pathway, one learner's three credentials from both issuers, the qualification\n"
