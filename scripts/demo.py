@@ -229,7 +229,7 @@ def main() -> int:
     employer = run_dir / "employer"
     (employer / "home").mkdir(parents=True, exist_ok=True)
     shared = str(service_file.resolve())
-    as_employer = {"cwd": employer, "home": employer / "home"}
+    as_employer: dict[str, Any] = {"cwd": employer, "home": employer / "home"}
     expect(cli("verify", shared, "--rpc", rpc, **as_employer), 2, "an untrusted registry is not VALID")
     address = client.registry_address or ""
     expect(cli("trust", "add", str(chain_id), address, **as_employer), 0, "trusting the demo registry")
