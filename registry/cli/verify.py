@@ -133,11 +133,7 @@ def _expand_archives(
         if not archive:
             out_.append(path)
             continue
-        members = list_members(path)
-        if isinstance(members, list):
-            out_.extend(members)
-        else:
-            out_.append(members)
+        out_.extend(list_members(path))
     return out_
 
 
@@ -145,21 +141,18 @@ def _read_stdin(spool: contextlib.ExitStack) -> list[_Stdin | ArchiveMember | Ba
     """Standard input as one file (at most one byte more than a file may hold is read), or, when
     it is a zip archive, its entries, named ``<stdin>/ENTRY``."""
     from registry.verify.archive import is_zip, list_members
-    from registry.verify.verifier import max_file_bytes
+    from registry.verify.verifier import MAX_READ_BYTES
 
     stream = sys.stdin.buffer
     head = stream.read(4)
     if not is_zip(head):
-        return [_Stdin(head + stream.read(max_file_bytes() + 1 - len(head)))]
+        return [_Stdin(head + stream.read(MAX_READ_BYTES + 1 - len(head)))]
     folder = Path(spool.enter_context(tempfile.TemporaryDirectory(prefix="registry-verify-")))
     copy = folder / "stdin.zip"  # readable by this user only (the folder is 0700)
     with copy.open("wb") as handle:
         handle.write(head)
         shutil.copyfileobj(stream, handle)
-    members = list_members(copy, label=STDIN_SOURCE)
-    if isinstance(members, list):
-        return [*members]
-    return [members]
+    return [*list_members(copy, label=STDIN_SOURCE)]
 
 
 _PASSED_OVER_NAMED: Final = 10
@@ -485,19 +478,17 @@ def _load(item: Path | _Stdin | ArchiveMember | BatchFile, members: MemberReader
     """The file ``item`` names, or why it cannot be read: a file on disk (:func:`_read`), standard
     input, an entry of an archive (at most as large as a file may be), or an archive's own failure."""
     from registry.verify.archive import ArchiveMember, MemberTooLarge
-    from registry.verify.tabular import BatchFile
-    from registry.verify.verifier import max_file_bytes
+    from registry.verify.verifier import MAX_READ_BYTES
 
     if isinstance(item, Path):
         return _read(item, strict=strict)
     if isinstance(item, _Stdin):
         return _checked(STDIN_SOURCE, item.data, strict=strict)
     if isinstance(item, ArchiveMember):
-        limit = max_file_bytes()
         try:
-            file = members.read(item, limit)
+            file = members.read(item, MAX_READ_BYTES)
         except MemberTooLarge:
-            file = BatchFile(item.source, problem=Reason("the file is larger than {limit} bytes", limit=limit))
+            file = _too_large(item.source)
     else:
         file = item
     if strict and file.problem is not None:  # --pathway: every file must be read
@@ -505,16 +496,24 @@ def _load(item: Path | _Stdin | ArchiveMember | BatchFile, members: MemberReader
     return file
 
 
+def _too_large(source: str) -> BatchFile:
+    """The row of a file (or archive entry) larger than any credential file or badge."""
+    from registry.verify.tabular import BatchFile
+    from registry.verify.verifier import MAX_READ_BYTES
+
+    return BatchFile(source, problem=Reason("the file is larger than {limit} bytes", limit=MAX_READ_BYTES))
+
+
 def _read(path: Path, *, strict: bool) -> BatchFile:
     """A file for :func:`verify_batch`. ``strict`` (one file, the classic command): a file that
     cannot be read or unbaked is a usage error (exit 3); in a batch it is a row of its own."""
     from registry.verify.tabular import BatchFile
-    from registry.verify.verifier import max_file_bytes
+    from registry.verify.verifier import MAX_READ_BYTES
 
     source = str(path)
     try:
         with path.open("rb") as handle:
-            data = handle.read(max_file_bytes() + 1)  # a 2 GB video in the folder is never read whole
+            data = handle.read(MAX_READ_BYTES + 1)  # a 2 GB video in the folder is never read whole
     except OSError as exc:
         if strict:
             _fail(ConfigError(f"cannot read {source}: {exc.strerror or exc}"))
@@ -530,11 +529,10 @@ def _checked(source: str, data: bytes, *, strict: bool) -> BatchFile:
     ``strict``, the credential unbaked from an image now (a bad image is a usage error)."""
     from registry.core.baking import extract_if_baked
     from registry.verify.tabular import BatchFile
-    from registry.verify.verifier import max_file_bytes
+    from registry.verify.verifier import MAX_READ_BYTES
 
-    limit = max_file_bytes()
-    if len(data) > limit:
-        return BatchFile(source, problem=Reason("the file is larger than {limit} bytes", limit=limit))
+    if len(data) > MAX_READ_BYTES:
+        return _too_large(source)
     if strict:
         try:
             data = extract_if_baked(data)

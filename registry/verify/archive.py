@@ -126,17 +126,17 @@ class ArchiveMember:
         return f"{self.label or self.archive}/{self.info.filename}"
 
 
-def list_members(path: Path, label: str | None = None) -> list[ArchiveMember] | BatchFile:
+def list_members(path: Path, label: str | None = None) -> list[ArchiveMember | BatchFile]:
     """The entries of the archive at ``path`` (named ``label``, else by its path) to verify, in
-    the archive's order (only its central directory is read); the failed file when it cannot be
-    opened or holds none."""
+    the archive's order (only its central directory is read); only the failed file when it cannot
+    be opened or holds none."""
     name = label or str(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [ArchiveMember(path, info, label) for info in _members(archive)]
+            members: list[ArchiveMember | BatchFile] = [ArchiveMember(path, i, label) for i in _members(archive)]
     except _OPEN_ERRORS as exc:
-        return _unreadable(name, exc)
-    return members or _empty(name)
+        return [_unreadable(name, exc)]
+    return members or [_empty(name)]
 
 
 class MemberReader:

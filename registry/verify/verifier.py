@@ -16,12 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from registry.chain.model import Snapshot
 from registry.chain.networks import known_rpcs
 from registry.chain.quorum import Quorum, RpcDisagreement
 from registry.chain.reads import ChainReader
+from registry.core.baking import MAX_IMAGE_BYTES
+from registry.core.credfile import MAX_FILE_BYTES
 from registry.core.signing import Canonicalizer
 from registry.errors import ChainUnavailable, ConfigError, InvalidInput, NotARegistry, RegistryError
 from registry.locales.reasons import Reason
@@ -42,7 +44,11 @@ from registry.verify.parallel import offline_items
 from registry.verify.policy import VerificationPolicy
 from registry.verify.report import CheckStatus, Report
 
-__all__ = ["ClientFactory", "Verifier", "read_credential_bytes", "verify_files"]
+__all__ = ["MAX_READ_BYTES", "ClientFactory", "Verifier", "read_credential_bytes", "verify_files"]
+
+MAX_READ_BYTES: Final = max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)
+"""The most bytes read of one file: nothing larger is a credential file (2 MiB) or a baked badge
+(10 MiB), so a stray video is never read whole."""
 
 ClientFactory = Callable[[int, str], ChainReader]
 """``client_for(chain_id, registry)``: the chain client to read a registry with."""
@@ -396,22 +402,13 @@ def verify_files(
     return verifier.verify_many(loaded)
 
 
-def max_file_bytes() -> int:
-    """The most bytes read of one file: nothing larger is a credential file (2 MiB) or a baked
-    badge (10 MiB), so a stray video is never read whole."""
-    from registry.core.baking import MAX_IMAGE_BYTES
-    from registry.core.credfile import MAX_FILE_BYTES
-
-    return max(MAX_FILE_BYTES, MAX_IMAGE_BYTES)
-
-
 def read_credential_bytes(path: Path) -> bytes:
     """The credential JSON inside a file: plain JSON, or extracted from a baked PNG/SVG badge.
     A file that cannot be read (a folder, gone, not allowed) or is larger than
-    :func:`max_file_bytes` is an :class:`InvalidInput` naming it, read no further than that."""
+    :data:`MAX_READ_BYTES` is an :class:`InvalidInput` naming it, read no further than that."""
     from registry.core import baking
 
-    limit = max_file_bytes()
+    limit = MAX_READ_BYTES
     try:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)

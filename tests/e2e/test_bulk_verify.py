@@ -13,8 +13,10 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -405,9 +407,10 @@ def test_cli_verifies_zip_archives_with_the_rows_the_api_gives(
 # -- the page --------------------------------------------------------------------------------
 
 
-def test_page_drop_zone_verifies_several_files_and_its_csv_equals_pythons(
-    registry: Registry, mixed: Mixed, tmp_path: Path
-) -> None:
+@contextmanager
+def verifier_page(registry: Registry, tmp_path: Path) -> Iterator[Any]:
+    """The standalone verifier page (``registry verifier-page``) open in Chromium, its chain
+    settings filled in for the test registry."""
     from tests.e2e.test_pages import ARGS, CHROMIUM, _require_browser
 
     _require_browser()
@@ -416,10 +419,6 @@ def test_page_drop_zone_verifies_several_files_and_its_csv_equals_pythons(
     page_file = tmp_path / "verifier.html"
     result = CliRunner().invoke(cli_app, ["verifier-page", "--out", str(page_file), "--no-trust"])
     assert result.exit_code == 0, result.output
-    paths = []
-    for name, data in mixed.files.items():
-        (tmp_path / name).write_bytes(data)
-        paths.append(str(tmp_path / name))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -427,51 +426,67 @@ def test_page_drop_zone_verifies_several_files_and_its_csv_equals_pythons(
             page.goto(page_file.as_uri())
             page.fill("#rpc", registry.rpc_url)
             page.fill("#trusted", f"31337 {registry.client.registry_address}")
-            page.evaluate(  # every text the status line shows during the run
-                """() => {
-                    const status = document.getElementById("bulk-status");
-                    window.statuses = [];
-                    new MutationObserver(() => window.statuses.push(status.textContent))
-                        .observe(status, {childList: true, characterData: true, subtree: true});
-                }"""
-            )
-            page.set_input_files("#files", paths)
-            page.wait_for_selector("#bulk-status:has-text('Done')", timeout=60_000)
-            statuses = page.evaluate("window.statuses")
-            n = len(paths)
-            # how far the run is, up to the last file, then the result
-            assert statuses[0] == f"Verifying {n} file(s)…", statuses
-            assert statuses[-2:] == [f"Checked {n} of {n} file(s)…", statuses[-1]], statuses
-            assert statuses[-1].startswith(f"Done: {n} file(s)"), statuses
-            shown = page.eval_on_selector_all(
-                "#bulk-table tbody tr", "rows => rows.map(r => [r.cells[0].textContent, r.dataset.verdict])"
-            )
-            assert shown == [[n, mixed.expected[n][0]] for n in mixed.files]
-            with page.expect_download() as download:
-                page.click("#bulk-csv")
-            page_csv = Path(download.value.path()).read_bytes().decode("utf-8")
-            # The same reports through Python's rows and CSV writer give the same bytes.
-            options = {
-                "rpc": registry.rpc_url,
-                "trustedRegistries": [{"chainId": 31337, "address": registry.client.registry_address}],
-            }
-            reports, learners = page.evaluate(
-                """async ([files, o]) => {
-                    const r = window.credentialRegistry;
-                    const loaded = files.map(([source, b]) => ({source, data: new Uint8Array(b)}));
-                    const reports = await r.verifyMany(loaded, o);
-                    return [reports, loaded.map(f => r.learnerName(f.data))];
-                }""",
-                [[[n, list(d)] for n, d in mixed.files.items()], options],
-            )
-            python_table = rows([Report.model_validate(r) for r in reports], learners)
-            js_csv = page.evaluate(
-                "([reports, learners]) => window.credentialRegistry.csvText("
-                "reports.map((r, i) => window.credentialRegistry.reportRow(r, learners[i])))",
-                [reports, learners],
-            )
+            yield page
         finally:
             browser.close()
+
+
+def downloaded_csv(page: Any) -> str:
+    """The page's "Download CSV" file, as text."""
+    with page.expect_download() as download:
+        page.click("#bulk-csv")
+    return Path(download.value.path()).read_bytes().decode("utf-8")
+
+
+def test_page_drop_zone_verifies_several_files_and_its_csv_equals_pythons(
+    registry: Registry, mixed: Mixed, tmp_path: Path
+) -> None:
+    paths = []
+    for name, data in mixed.files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    with verifier_page(registry, tmp_path) as page:
+        page.evaluate(  # every text the status line shows during the run
+            """() => {
+                const status = document.getElementById("bulk-status");
+                window.statuses = [];
+                new MutationObserver(() => window.statuses.push(status.textContent))
+                    .observe(status, {childList: true, characterData: true, subtree: true});
+            }"""
+        )
+        page.set_input_files("#files", paths)
+        page.wait_for_selector("#bulk-status:has-text('Done')", timeout=60_000)
+        statuses = page.evaluate("window.statuses")
+        n = len(paths)
+        # how far the run is, up to the last file, then the result
+        assert statuses[0] == f"Verifying {n} file(s)…", statuses
+        assert statuses[-2:] == [f"Checked {n} of {n} file(s)…", statuses[-1]], statuses
+        assert statuses[-1].startswith(f"Done: {n} file(s)"), statuses
+        shown = page.eval_on_selector_all(
+            "#bulk-table tbody tr", "rows => rows.map(r => [r.cells[0].textContent, r.dataset.verdict])"
+        )
+        assert shown == [[n, mixed.expected[n][0]] for n in mixed.files]
+        page_csv = downloaded_csv(page)
+        # The same reports through Python's rows and CSV writer give the same bytes.
+        options = {
+            "rpc": registry.rpc_url,
+            "trustedRegistries": [{"chainId": 31337, "address": registry.client.registry_address}],
+        }
+        reports, learners = page.evaluate(
+            """async ([files, o]) => {
+                const r = window.credentialRegistry;
+                const loaded = files.map(([source, b]) => ({source, data: new Uint8Array(b)}));
+                const reports = await r.verifyMany(loaded, o);
+                return [reports, loaded.map(f => r.learnerName(f.data))];
+            }""",
+            [[[n, list(d)] for n, d in mixed.files.items()], options],
+        )
+        python_table = rows([Report.model_validate(r) for r in reports], learners)
+        js_csv = page.evaluate(
+            "([reports, learners]) => window.credentialRegistry.csvText("
+            "reports.map((r, i) => window.credentialRegistry.reportRow(r, learners[i])))",
+            [reports, learners],
+        )
     assert js_csv == csv_text(python_table)
     # the page names the failing check once, as the CLI does ("format: not a credreg-proof-v1 ...")
     not_json = next(r for r in reports if r["source"] == "notes.json")
@@ -488,11 +503,6 @@ def test_page_drop_zone_verifies_zip_archives_with_the_rows_the_cli_gives(
     """The same archives dropped on the page give the CLI's rows: entries in archive order, skipped
     and failed entries alike (after "cannot read this zip entry: " or "malformed PNG image: " each
     side quotes its own library)."""
-    from tests.e2e.test_pages import ARGS, CHROMIUM, _require_browser
-
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     named = {
@@ -509,24 +519,11 @@ def test_page_drop_zone_verifies_zip_archives_with_the_rows_the_cli_gives(
     assert result.exit_code == 1, result.output
     cli = [{**r, "file": r["file"].removeprefix(f"{inbox}/")} for r in parse_csv(result.stdout)]
 
-    page_file = tmp_path / "verifier.html"
-    result = CliRunner().invoke(cli_app, ["verifier-page", "--out", str(page_file), "--no-trust"])
-    assert result.exit_code == 0, result.output
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(accept_downloads=True)
-            page.goto(page_file.as_uri())
-            page.fill("#rpc", registry.rpc_url)
-            page.fill("#trusted", f"31337 {registry.client.registry_address}")
-            page.set_input_files("#files", [str(inbox / n) for n in named])
-            page.wait_for_selector("#bulk-status:has-text('Done')", timeout=60_000)
-            status = page.text_content("#bulk-status")
-            with page.expect_download() as download:
-                page.click("#bulk-csv")
-            shown = parse_csv(Path(download.value.path()).read_bytes().decode("utf-8"))
-        finally:
-            browser.close()
+    with verifier_page(registry, tmp_path) as page:
+        page.set_input_files("#files", [str(inbox / n) for n in named])
+        page.wait_for_selector("#bulk-status:has-text('Done')", timeout=60_000)
+        status = page.text_content("#bulk-status")
+        shown = parse_csv(downloaded_csv(page))
 
     def own_words(row: dict[str, str]) -> dict[str, str]:
         # what follows these words is the zip or PNG library's own message, one per side

@@ -293,7 +293,7 @@ def test_read_credential_bytes_names_a_file_it_cannot_take_and_reads_no_further(
     CLI, a finding in an audit), never a traceback, and a large file is not read whole."""
     from registry.errors import InvalidInput
     from registry.verify import read_credential_bytes
-    from registry.verify.verifier import max_file_bytes
+    from registry.verify.verifier import MAX_READ_BYTES
 
     with pytest.raises(InvalidInput, match=r"cannot read .*folder\.json: Is a directory"):
         read_credential_bytes(_folder(tmp_path / "folder.json"))
@@ -302,7 +302,7 @@ def test_read_credential_bytes_names_a_file_it_cannot_take_and_reads_no_further(
     big = tmp_path / "video.png"
     with big.open("wb") as handle:
         handle.truncate(64 * 1024**2)  # 64 MiB, sparse: no badge is that large
-    with pytest.raises(InvalidInput, match=rf"video\.png is larger than {max_file_bytes()} bytes"):
+    with pytest.raises(InvalidInput, match=rf"video\.png is larger than {MAX_READ_BYTES} bytes"):
         read_credential_bytes(big)
     plain = tmp_path / "c.json"
     plain.write_bytes(b'{"a": 1}')
