@@ -57,13 +57,13 @@ class Receiver:
                 if mode == "slow":
                     time.sleep(receiver.slow_seconds)
                 status = 200 if mode in ("ok", "slow") and ok else 500 if mode == "fail" else 401
+                if status == 200:  # kept before the answer, as a real receiver commits before it acks:
+                    with receiver.lock:  # the sender may read the 200 and return before this thread runs on
+                        receiver.accepted.append(event_id)
+                        receiver.bodies[event_id] = json.loads(body)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                if status == 200:
-                    with receiver.lock:
-                        receiver.accepted.append(event_id)
-                        receiver.bodies[event_id] = json.loads(body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
