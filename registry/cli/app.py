@@ -103,7 +103,9 @@ class _Commands(MutableMapping[str, Any]):
 class _LazyGroup(TyperGroup):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.commands = _Commands()
+        lazy = _Commands()
+        lazy.update(self.commands)  # any command defined on ``app`` itself
+        self.commands = lazy
 
 
 app = typer.Typer(
