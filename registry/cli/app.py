@@ -53,10 +53,14 @@ COMMANDS: Final[dict[str, str]] = {
 order ``registry --help`` lists them (``tests/unit/test_cli_app.py`` checks it against the modules)."""
 
 
+def _import(module: str) -> Any:
+    return importlib.import_module(f"registry.cli.{module}")
+
+
 def group_of(module: str) -> Any:
     """The commands of ``registry.cli.<module>`` as one Click group: a module either exports
     ``commands`` (a Typer merged into the top level) or a ``register(app)`` function."""
-    loaded = importlib.import_module(f"registry.cli.{module}")
+    loaded = _import(module)
     holder = typer.Typer()
     if hasattr(loaded, "register"):
         loaded.register(holder)
@@ -77,9 +81,7 @@ class _Commands(MutableMapping[str, Any]):
         if name not in self._loaded and name in COMMANDS:
             with self._lock:
                 if name not in self._loaded:
-                    module = COMMANDS[name]
-                    found = group_of(module).commands
-                    for other, command in found.items():
+                    for other, command in group_of(COMMANDS[name]).commands.items():
                         self._loaded.setdefault(other, command)
         return self._loaded[name]
 
@@ -125,6 +127,6 @@ def _top() -> None:
 def main() -> None:  # pragma: no cover - console entry point
     name = sys.argv[1] if len(sys.argv) > 1 else ""
     if name in COMMANDS:  # the command's module first, so the freeze below covers it
-        importlib.import_module(f"registry.cli.{COMMANDS[name]}")
+        _import(COMMANDS[name])
     gctuning.tune()  # after the imports: what they left alive is frozen
     app()

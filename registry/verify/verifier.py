@@ -408,12 +408,11 @@ def read_credential_bytes(path: Path) -> bytes:
     :data:`MAX_READ_BYTES` is an :class:`InvalidInput` naming it, read no further than that."""
     from registry.core import baking
 
-    limit = MAX_READ_BYTES
     try:
         with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+            data = handle.read(MAX_READ_BYTES + 1)
     except OSError as exc:
         raise InvalidInput("file", f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise InvalidInput("file", f"{path} is larger than {limit} bytes: not a credential file or badge")
+    if len(data) > MAX_READ_BYTES:
+        raise InvalidInput("file", f"{path} is larger than {MAX_READ_BYTES} bytes: not a credential file or badge")
     return baking.extract_if_baked(data)
