@@ -92,9 +92,15 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "warning: /usr/bin/chromium missing and not installable here: page tests skip (fail under CI=true)"; fi
 
+# The suite runs in TEST_JOBS worker processes (pytest-xdist; TEST_JOBS=0 runs it in this one).
+# Each test file stays whole in one worker (--dist loadfile): a file's anvil and deployed contracts
+# are made once, and its tests run in their written order. Most of the suite waits on anvil, the
+# service and Chromium, so two workers on two cores take 0.57 of the time of one (docs/testing.md).
+TEST_JOBS ?= 2
+
 test: lint typecheck browser
 	$(BIN)/ape test tests/contracts -q
-	$(BIN)/pytest -p no:ape_test tests --ignore=tests/contracts --durations=25
+	$(BIN)/pytest -p no:ape_test tests --ignore=tests/contracts --durations=25 -n $(TEST_JOBS) --dist loadfile
 
 demo: setup
 	$(PY) scripts/demo.py
