@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 
 from registry import gctuning
 
-__all__ = ["COMMANDS", "app", "group_of", "main"]
+__all__ = ["COMMANDS", "EXTENDS", "app", "group_of", "main"]
 
 COMMANDS: Final[dict[str, str]] = {
     "issue": "issue",
@@ -53,7 +53,15 @@ COMMANDS: Final[dict[str, str]] = {
 order ``registry --help`` lists them (``tests/unit/test_cli_app.py`` checks it against the modules)."""
 
 
+EXTENDS: Final[dict[str, tuple[str, ...]]] = {"chain": ("service",)}
+"""Modules that add subcommands to a group another module defines, by that module: the service's
+``issuer add``, ``retry-key-change`` and ``rotate-key`` join the chain's ``issuer`` group, so a group
+of ``chain`` is built only after ``service`` is imported."""
+
+
 def _import(module: str) -> Any:
+    for extension in EXTENDS.get(module, ()):
+        importlib.import_module(f"registry.cli.{extension}")
     return importlib.import_module(f"registry.cli.{module}")
 
 

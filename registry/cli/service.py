@@ -320,6 +320,13 @@ def issuer_key_new(
     out.print(f"new anchoring key {account.address} in {output} (encrypted)")
 
 
+# `registry issuer add|retry-key-change|rotate-key` join the chain's `issuer` group when this module
+# is imported, once: the CLI imports it with registry.cli.chain (registry.cli.app.EXTENDS).
+issuer_app.command("add")(issuer_add)
+issuer_app.command("retry-key-change")(issuer_retry_key_change)
+issuer_app.command("rotate-key")(issuer_rotate_key)
+
+
 def register(app: typer.Typer) -> None:
     """Add the service commands to the ``registry`` CLI."""
     app.command("serve")(serve)
@@ -333,6 +340,3 @@ def register(app: typer.Typer) -> None:
     apikey_app.command("list")(apikey_list)
     app.add_typer(apikey_app, name="apikey")
     app.command("issuer-key-new")(issuer_key_new)
-    issuer_app.command("add")(issuer_add)  # `registry issuer add` joins the chain's `issuer` group
-    issuer_app.command("retry-key-change")(issuer_retry_key_change)
-    issuer_app.command("rotate-key")(issuer_rotate_key)

@@ -80,3 +80,29 @@ def test_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for name in COMMANDS:
         assert f" {name} " in result.output
+
+
+def _tree(command: Any) -> Any:
+    """A command's subcommands, recursively, in the order its help lists them (None: a leaf)."""
+    commands = getattr(command, "commands", None)
+    return None if commands is None else [(name, _tree(sub)) for name, sub in commands.items()]
+
+
+def test_a_fresh_process_sees_every_subcommand_of_a_group_another_module_extends() -> None:
+    """``registry issuer add|retry-key-change|rotate-key`` (the service's) in a process that loaded
+    only what ``registry issuer`` needs: one fresh process per module, as a user's command runs."""
+    eager = _eager()
+    assert [name for name, _ in _tree(eager["issuer"])][-3:] == ["add", "retry-key-change", "rotate-key"]
+    for module in dict.fromkeys(COMMANDS.values()):
+        names = [name for name, owner in COMMANDS.items() if owner == module]
+        code = (
+            "import json, typer\n"
+            "from tests.unit.test_cli_app import _tree\n"
+            "from registry.cli.app import app\n"
+            "group = typer.main.get_command(app)\n"
+            "ctx = typer.Context(group)\n"
+            f"print(json.dumps({{n: _tree(group.get_command(ctx, n)) for n in {names!r}}}))"
+        )
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+        expected = json.loads(json.dumps({name: _tree(eager[name]) for name in names}))
+        assert json.loads(run.stdout) == expected, module
