@@ -95,7 +95,7 @@ browser:
 # The suite runs in TEST_JOBS worker processes (pytest-xdist; TEST_JOBS=0 runs it in this one).
 # Each test file stays whole in one worker (--dist loadfile): a file's anvil and deployed contracts
 # are made once, and its tests run in their written order. Most of the suite waits on anvil, the
-# service and Chromium, so two workers on two cores take 0.57 of the time of one (docs/testing.md).
+# service and Chromium, so two workers on two cores take far less time than one (docs/testing.md).
 TEST_JOBS ?= 2
 
 test: lint typecheck browser

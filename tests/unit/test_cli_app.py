@@ -3,6 +3,7 @@ suggests the same commands, in the same order, as the app assembled from every m
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -95,9 +96,9 @@ def test_a_fresh_process_sees_every_subcommand_of_a_group_another_module_extends
     assert [name for name, _ in _tree(eager["issuer"])][-3:] == ["add", "retry-key-change", "rotate-key"]
     for module in dict.fromkeys(COMMANDS.values()):
         names = [name for name, owner in COMMANDS.items() if owner == module]
-        code = (
-            "import json, typer\n"
-            "from tests.unit.test_cli_app import _tree\n"
+        code = (  # this file imports every command module, so the child gets _tree's source only
+            "import json, typer\nfrom typing import Any\n"
+            f"{inspect.getsource(_tree)}"
             "from registry.cli.app import app\n"
             "group = typer.main.get_command(app)\n"
             "ctx = typer.Context(group)\n"
