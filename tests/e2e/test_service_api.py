@@ -4,6 +4,7 @@ anchoring by the worker, downloads, the public verify API, issuer scoping and ev
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from registry.config import Settings
+from registry.service.api.routes import public
 from registry.service.runtime import create_app
 from registry.service.store import CredentialRow
 from registry.service.worker import Worker, run_until_idle
@@ -110,6 +112,54 @@ def test_baked_downloads_verify(service: Service) -> None:
         # the same valid badge labelled JSON is a malformed JSON body, not a report
         r = http.post("/v1/verify", content=body, headers={"content-type": "application/json"})
         assert r.status_code == 400 and r.json()["error"]["code"] == "malformed_json"
+
+
+def test_verify_answers_the_same_with_its_offline_checks_in_the_loop_or_in_a_thread(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small body is checked in the event loop, a large one in a worker thread
+    (public.INLINE_OFFLINE_MAX_BYTES): both give the same report for the same body."""
+    http = service.http
+    cid = http.post("/v1/credentials", json=learners(service.ach1, 1)[0], headers=service.h()).json()["id"]
+    http.post("/v1/batches/seal", headers=service.h())
+    service.anchor()
+    data = http.get(f"/v1/credentials/{cid}/file", headers=service.h()).content
+    tampered = json.loads(data)
+    tampered["credentialSubject"]["result"][0]["value"] = "A+"
+    bodies = [
+        (data, "application/json"),
+        (json.dumps(tampered).encode(), "application/json"),
+        (b'{"a": 1}', "application/json"),
+        (http.get(f"/v1/credentials/{cid}/file?format=png", headers=service.h()).content, "image/png"),
+    ]
+    where: list[str] = []
+    offline_part = public._offline_part
+
+    def spy(*args: Any) -> Any:
+        where.append(threading.current_thread().name)
+        return offline_part(*args)
+
+    monkeypatch.setattr(public, "_offline_part", spy)
+
+    def reports() -> list[tuple[str, list[tuple[str, str, str]]]]:
+        out = []
+        for body, ctype in bodies:
+            r = http.post("/v1/verify", content=body, headers={"content-type": ctype})
+            assert r.status_code == 200, r.text
+            rep = r.json()
+            out.append((rep["verdict"], [(c["name"], c["status"], c["reason"]) for c in rep["checks"]]))
+        return out
+
+    monkeypatch.setattr(public, "INLINE_OFFLINE_MAX_BYTES", 1 << 30)
+    in_loop = reports()
+    loop_threads = set(where)
+    where.clear()
+    monkeypatch.setattr(public, "INLINE_OFFLINE_MAX_BYTES", 0)
+    in_threads = reports()
+    assert len(where) == len(bodies) and not loop_threads & set(where)  # the other path, really
+    assert len(loop_threads) == 1  # the event loop's own thread
+    assert in_loop == in_threads
+    assert [verdict for verdict, _ in in_loop] == ["VALID", "INVALID", "INVALID", "VALID"]
 
 
 def test_an_issuer_never_sees_or_touches_another_issuers_data(service: Service) -> None:
