@@ -25,11 +25,44 @@ from registry.core.credential import Achievement, IssuerProfile
 from registry.issue.direct import IssuedBatch, issue_and_anchor
 from tests.cohort import synthetic_cohort
 
+PORT_BLOCK = 1_000
+"""Ports per process group: one block for a process outside pytest-xdist, one per xdist worker."""
+PORT_BASE = 20_000
+"""First port handed out: below Linux's ephemeral range (32768-60999 by default), from which the
+kernel takes the local port of every outgoing connection and of every ``bind(port 0)``."""
+_PORT_BLOCKS = 12  # 20000-31999: workers beyond the 11th share blocks (still checked by binding)
+_next_port: list[int] = []
+
+
+def _port_block() -> int:
+    """0 outside pytest-xdist, else 1 + the worker's number (``PYTEST_XDIST_WORKER=gw<n>``)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    number = worker[2:] if worker.startswith("gw") else ""
+    return (1 + int(number)) % _PORT_BLOCKS if number.isdigit() else 0
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port free on 127.0.0.1 now, that no other worker of this test run can be handed.
+
+    A port picked here is bound a moment later by the process it is for (anvil, a service), and
+    the suite runs in several worker processes. Picking with ``bind(port 0)`` let two workers be
+    handed the same port in that moment, or a client connection take it as its local port. Here
+    each worker picks from its own block of :data:`PORT_BLOCK` ports below the kernel's ephemeral
+    range, in turn from a random start, and checks each candidate by binding it (a port that some
+    other program holds, or that has connections in TIME_WAIT, is skipped)."""
+    start = PORT_BASE + _port_block() * PORT_BLOCK
+    if not _next_port:
+        _next_port.append(int.from_bytes(os.urandom(2), "big") % PORT_BLOCK)
+    for _ in range(PORT_BLOCK):
+        port = start + _next_port[0]
+        _next_port[0] = (_next_port[0] + 1) % PORT_BLOCK
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {start}-{start + PORT_BLOCK - 1}")
 
 
 def start_anvil(data_dir: Path, **kwargs: Any) -> LocalChain:
