@@ -18,7 +18,7 @@ CONTRACTS := $(wildcard contracts/*.sol contracts/*/*.sol)
 
 FORCE:
 
-.PHONY: FORCE help setup demo test lint typecheck unit contract-tests e2e bench clean distclean browser mutation
+.PHONY: FORCE help setup demo test lint typecheck unit contract-tests e2e bench clean distclean browser spreadsheet mutation
 
 help:
 	@echo "make demo   - set up everything, then run the end-to-end demo on a local chain"
@@ -92,13 +92,21 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "warning: /usr/bin/chromium missing and not installable here: page tests skip (fail under CI=true)"; fi
 
+# LibreOffice Calc, headless, for the test that opens the HR CSV in a real spreadsheet (Debian's
+# package, about 200 MB without recommends). Installed like Chromium when missing and we can.
+spreadsheet:
+	@if [ -x /usr/bin/soffice ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui; \
+	else echo "warning: /usr/bin/soffice missing and not installable here: the spreadsheet test skips (fails under CI=true)"; fi
+
 # The suite runs in TEST_JOBS worker processes (pytest-xdist; TEST_JOBS=0 runs it in this one).
 # Each test file stays whole in one worker (--dist loadfile): a file's anvil and deployed contracts
 # are made once, and its tests run in their written order. Most of the suite waits on anvil, the
 # service and Chromium, so two workers on two cores take far less time than one (docs/testing.md).
 TEST_JOBS ?= 2
 
-test: lint typecheck browser
+test: lint typecheck browser spreadsheet
 	$(BIN)/ape test tests/contracts -q
 	$(BIN)/pytest -p no:ape_test tests --ignore=tests/contracts --durations=25 -n $(TEST_JOBS) --dist loadfile
 

@@ -5,7 +5,7 @@ and a project folder's ``.registry/deployments.json``; a developer's own Sepolia
 ``REGISTRY_*`` variables the Makefile exports, would otherwise change what the tests see. Every test
 gets its own empty HOME, config directory and data directory; fixtures wider than a test (a
 module's anvil, a session's database) get a session-wide one. The test-only variables
-(``REGISTRY_TEST_*``, ``REGISTRY_CHROMIUM``) are kept.
+(``REGISTRY_TEST_*``, ``REGISTRY_CHROMIUM``, ``REGISTRY_SOFFICE``) are kept.
 
 ``REGISTRY_TEST_CLOCK=2035-06-01`` runs the whole session with Python's clock moved to that date
 (time-machine, ticking), to show the suite has no time bomb: fixtures date themselves relative to
@@ -66,7 +66,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 #: Variables that configure the tests themselves, not the code under test.
-KEEP = ("REGISTRY_TEST_", "REGISTRY_CHROMIUM")
+KEEP = ("REGISTRY_TEST_", "REGISTRY_CHROMIUM", "REGISTRY_SOFFICE")
 #: The toolchain is not configuration: the solc compiler that ``make setup`` registers with
 #: py-solc-x (``~/.solcx``, used by the auditor's bytecode check) stays where it is.
 SOLCX_DIR = os.environ.get("SOLCX_BINARY_PATH") or str(Path.home() / ".solcx")

@@ -28,6 +28,7 @@ from registry.service.api.schemas import VerifyBatchOut
 from registry.service.runtime import create_app
 from registry.verify import Report
 from registry.verify.tabular import COLUMNS, csv_text, rows
+from tests import spreadsheet
 from tests.chain_fixtures import ACHIEVEMENT, Registry
 from tests.cohort import synthetic_cohort
 from tests.service_support import Database, database, service_settings
@@ -208,6 +209,40 @@ def test_csv_parses_back_with_the_same_rows_and_escapes_formulas(http: TestClien
     assert unescape(table) == as_json
     by_accept = http.post("/v1/verify/batch", files=upload, headers={"accept": "text/csv"})
     assert by_accept.text == r.text.removeprefix("\ufeff")
+
+
+def test_the_csv_opens_in_a_spreadsheet_with_every_cell_in_place_and_no_formula(
+    http: TestClient, mixed: Mixed, tmp_path: Path
+) -> None:
+    """LibreOffice Calc, importing with formulas evaluated, puts every field of the HR CSV in its
+    own cell, as text or as the number it spells, and makes no formula of any cell; the same rows
+    written without the escaping give Calc a live HYPERLINK formula (the hostile learner name)."""
+    upload = [("files", (name, data, "application/octet-stream")) for name, data in mixed.files.items()]
+    r = http.post("/v1/verify/batch?format=csv&bom=true", files=upload)
+    assert r.status_code == 200
+    fields = [list(COLUMNS)] + [[row[c] for c in COLUMNS] for row in parse_csv(r.text)]
+    sheet = spreadsheet.open_csv(r.content, tmp_path / "escaped")
+    assert len(sheet) == len(fields) == len(mixed.files) + 1
+    for cells, row in zip(sheet, fields, strict=True):
+        while row and not row[-1]:
+            row = row[:-1]
+        assert len(cells) == len(row), (row, cells)  # quoting held: no field split or merged
+        for cell, field in zip(cells, row, strict=True):
+            assert cell.formula is None, (field, cell)
+            if cell.kind == "float":
+                assert cell.value is not None and float(cell.value) == float(field), (field, cell)
+            else:
+                assert cell.kind in ("string", None) and cell.text == field, (field, cell)
+    hostile = fields[1 + [r[0] for r in fields[1:]].index("hostile.json")][COLUMNS.index("learner_name")]
+    assert hostile == "'" + HOSTILE
+    # The control: without the escaping, the same spreadsheet runs the learner's formula.
+    plain = io.StringIO()
+    csv.writer(plain, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(
+        [fields[0]] + [list(x.values()) for x in unescape([dict(zip(COLUMNS, f, strict=False)) for f in fields[1:]])]
+    )
+    control = spreadsheet.open_csv(plain.getvalue().encode("utf-8"), tmp_path / "unescaped")
+    formulas = [cell.formula for cells in control for cell in cells if cell.formula]
+    assert formulas and all(f.startswith("of:=HYPERLINK(") for f in formulas), formulas
 
 
 def test_limits_give_clear_codes(http: TestClient, mixed: Mixed) -> None:
