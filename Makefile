@@ -95,7 +95,7 @@ browser:
 # LibreOffice Calc, headless, for the test that opens the HR CSV in a real spreadsheet (Debian's
 # package, about 200 MB without recommends). Installed like Chromium when missing and we can.
 spreadsheet:
-	@if [ -x /usr/bin/soffice ]; then :; \
+	@if [ -x /usr/bin/soffice ] && [ -e /usr/lib/libreoffice/program/libsclo.so ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui; \
 	else echo "warning: /usr/bin/soffice missing and not installable here: the spreadsheet test skips (fails under CI=true)"; fi
