@@ -165,11 +165,20 @@ class Verifier:
         else:
             groups: dict[tuple[int, str], list[Item]] = {}
             for item in items:
-                if item.cf is not None and item.pending("anchor"):
-                    groups.setdefault((item.chain_id, item.registry), []).append(item)
+                key = self.chain_group(item)
+                if key is not None:
+                    groups.setdefault(key, []).append(item)
             for (chain_id, registry), group in groups.items():
                 self._chain_checks(chain_id, registry, group, asked_at)
         return [(report_of(item, self.policy), item) for item in items]
+
+    def chain_group(self, item: Item) -> tuple[int, str] | None:
+        """``(chain id, registry)`` whose reads :meth:`complete` makes for ``item``, or None when
+        it reads nothing for it (offline mode, or a file that failed before its anchor was known):
+        items of one group share their reads."""
+        if self.policy.offline or item.cf is None or not item.pending("anchor"):
+            return None
+        return item.chain_id, item.registry
 
     def chain_snapshot(self, chain_id: int, registry: str, roots: Sequence[str]) -> Snapshot:
         """The registry's records of ``roots`` (batches, their issuers and keys), read as for

@@ -175,10 +175,13 @@ def test_a_revocation_mined_before_the_request_arrived_is_seen(registry: Registr
     assert _cache_of(cached).head_calls == 2
 
 
-def test_behind_a_slow_rpc_the_chain_parts_of_requests_overlap(registry: Registry, tmp_path: Path) -> None:
-    """The verify API checks files offline one at a time per process (CPU only) but waits on the
-    RPC for up to VERIFY_THREADS requests at once: behind an RPC that holds every call 0.3 s,
-    four requests sent together have chain reads in flight at the same time, and all are VALID."""
+def test_behind_a_slow_rpc_requests_sent_together_share_rounds_of_chain_reads(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """The verify API reads the chain for concurrent requests in rounds
+    (registry.service.api.chainrounds): behind an RPC that holds every call 0.3 s, four requests
+    sent together are all VALID and need at most two rounds (the first request's, and one shared
+    by the others, which arrived while it read)."""
     files = [p.read_bytes() for p in registry.issue(4).files]
     anvil_port = int(registry.rpc_url.rsplit(":", 1)[1])
     db_iter = database("sqlite", tmp_path)
@@ -198,7 +201,8 @@ def test_behind_a_slow_rpc_the_chain_parts_of_requests_overlap(registry: Registr
                 with ThreadPoolExecutor(len(files)) as pool:
                     verdicts = list(pool.map(post, files))
                 assert verdicts == ["VALID"] * len(files)
-                assert proxy.peak_in_flight >= 2
+                rounds = server.config.app.state.service.chain_rounds()
+                assert rounds.reports == len(files) and 1 <= rounds.rounds <= 2, (rounds.rounds, rounds.reports)
             finally:
                 server.should_exit = True
                 thread.join(15)

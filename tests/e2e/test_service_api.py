@@ -3,16 +3,20 @@ anchoring by the worker, downloads, the public verify API, issuer scoping and ev
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from registry.config import Settings
+from registry.service.api.chainrounds import ChainRounds
 from registry.service.api.routes import public
 from registry.service.runtime import create_app
 from registry.service.store import CredentialRow
@@ -160,6 +164,66 @@ def test_verify_answers_the_same_with_its_offline_checks_in_the_loop_or_in_a_thr
     assert len(loop_threads) == 1  # the event loop's own thread
     assert in_loop == in_threads
     assert [verdict for verdict, _ in in_loop] == ["VALID", "INVALID", "INVALID", "VALID"]
+
+
+def test_concurrent_verifications_share_one_round_of_chain_reads_and_answer_as_alone(service: Service) -> None:
+    """Requests waiting together get their chain part in one round (one thread hand-off, one head,
+    one snapshot), and each report is the one its file gets verified alone: valid, revoked,
+    tampered and not a credential mixed in one round."""
+    http = service.http
+    ids = http.post("/v1/credentials/bulk", json={"credentials": learners(service.ach1, 3)}, headers=service.h())
+    ids = ids.json()["ids"]
+    http.post("/v1/batches/seal", headers=service.h())
+    service.anchor()
+    r = http.post(f"/v1/credentials/{ids[1]}/revoke", json={"reason": 1}, headers=service.h())
+    assert r.status_code == 202
+    service.anchor()
+    files = [http.get(f"/v1/credentials/{i}/file", headers=service.h()).content for i in ids]
+    tampered = json.loads(files[0])
+    tampered["credentialSubject"]["result"][0]["value"] = "A+"
+    files += [json.dumps(tampered).encode(), b'{"a": 1}']
+    state = http.app.state.service  # type: ignore[attr-defined]
+    verifier = state.verifier()
+
+    def summary(report: Any) -> tuple[str, list[tuple[str, str, str]]]:
+        return report.verdict.value, [(c.name, c.status.value, str(c.reason)) for c in report.checks]
+
+    alone = [summary(verifier.verify(f, "upload")) for f in files]
+    assert [verdict for verdict, _ in alone] == ["VALID", "INVALID", "VALID", "INVALID", "INVALID"]
+    rounds = ChainRounds()
+
+    async def together() -> list[Any]:
+        limiter = anyio.CapacityLimiter(4)
+        items = verifier.offline_part([("upload", f) for f in files * 4])
+        asked = time.monotonic()
+        return await asyncio.gather(*[rounds.report(verifier, i, asked, limiter) for i in items])
+
+    reports = asyncio.run(together())
+    assert [summary(r) for r in reports] == alone * 4
+    assert rounds.reports == 16 and rounds.rounds == 1  # the non-credential needs no chain read
+
+    # A round that fails fails each of its requests (as each would alone), and the next round,
+    # in another event loop too, reads again.
+    complete = verifier.complete
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the RPC client broke")
+
+    verifier.complete = broken  # type: ignore[method-assign]
+    try:
+
+        async def failing() -> list[Any]:
+            items = verifier.offline_part([("upload", f) for f in files[:3]])
+            limiter = anyio.CapacityLimiter(4)
+            calls = [rounds.report(verifier, i, time.monotonic(), limiter) for i in items]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+        failed = asyncio.run(failing())
+    finally:
+        verifier.complete = complete  # type: ignore[method-assign]
+    assert [str(x) for x in failed] == ["the RPC client broke"] * 3
+    again = asyncio.run(together())
+    assert [summary(r) for r in again] == alone * 4 and rounds.rounds == 2
 
 
 def test_an_issuer_never_sees_or_touches_another_issuers_data(service: Service) -> None:

@@ -19,14 +19,16 @@ from registry.chain.model import AccreditorInfo, IssuerInfo
 from registry.chain.reads import ChainReader, head_cached_reader
 from registry.config import Settings
 from registry.errors import ChainUnavailable
+from registry.service.api.chainrounds import ChainRounds
 from registry.verify import VerificationPolicy, Verifier
 
 __all__ = ["VERIFY_HEAD_MAX_AGE", "VERIFY_THREADS", "ServiceState"]
 
 VERIFY_THREADS = 4
-"""Requests whose chain part (waiting on the RPC) runs at once in one process; their offline checks
-(CPU only) run one at a time (:meth:`ServiceState.offline_limiter`), since threads computing at once
-only take turns at the GIL. Requests beyond either limit wait their turn in the event loop."""
+"""Rounds of chain parts (waiting on the RPC, :mod:`registry.service.api.chainrounds`) that run at
+once in one process; the offline checks of large bodies (CPU only) run one at a time
+(:meth:`ServiceState.offline_limiter`), since threads computing at once only take turns at the
+GIL. Requests beyond either limit wait their turn in the event loop."""
 
 VERIFY_HEAD_MAX_AGE = 0.0
 """How old (seconds) a head block the verify API answers at may be: 0 = learned after the request
@@ -50,6 +52,14 @@ class ServiceState:
     _issuers: tuple[float, list[IssuerInfo], dict[str, AccreditorInfo]] | None = None
     _verify_limiter: anyio.CapacityLimiter | None = None
     _offline_limiter: anyio.CapacityLimiter | None = None
+    _chain_rounds: ChainRounds | None = None
+
+    def chain_rounds(self) -> ChainRounds:
+        """The rounds in which the verify API reads the chain for concurrent requests; called in
+        the event loop."""
+        if self._chain_rounds is None:
+            self._chain_rounds = ChainRounds()
+        return self._chain_rounds
 
     def offline_limiter(self) -> anyio.CapacityLimiter:
         """The one thread at a time the verify API's offline checks (CPU only) may use; called in

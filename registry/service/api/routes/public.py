@@ -51,10 +51,6 @@ def _offline_part(verifier: Verifier, data: bytes, source: str) -> Item:
     return verifier.offline_part([(source, extract(data))])[0]
 
 
-def _chain_part(verifier: Verifier, item: Item, asked_at: float | None) -> Report:
-    return verifier.complete([item], asked_at=asked_at)[0][0]
-
-
 def _require_json(body: bytes) -> None:
     """A 400 ``malformed_json`` unless ``body`` parses as JSON."""
     try:
@@ -99,14 +95,14 @@ async def verify(
         _require_json(body)
     # The offline checks are CPU only: in the loop for a small body, else one thread at a time per
     # process (several threads would only take turns at the GIL); see INLINE_OFFLINE_MAX_BYTES.
-    # The chain part waits on the RPC: several at once, so a slow RPC answering one request does
-    # not hold up the others.
+    # The chain part waits on the RPC: in rounds shared by the requests waiting for the same
+    # registry, in threads, so a slow RPC answering one registry does not hold up the others.
     verifier = _verifier(state, confirmations)
     if len(body) <= INLINE_OFFLINE_MAX_BYTES:
         item = _offline_part(verifier, body, "upload")
     else:
         item = await anyio.to_thread.run_sync(_offline_part, verifier, body, "upload", limiter=state.offline_limiter())
-    report = await anyio.to_thread.run_sync(_chain_part, verifier, item, asked_at, limiter=state.verify_limiter())
+    report = await state.chain_rounds().report(verifier, item, asked_at, state.verify_limiter())
     if as_json and report.check("format").status is CheckStatus.FAIL:
         _require_json(body)
     # The report is already a validated Report: serialise it once (response_model documents it).
