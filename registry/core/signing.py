@@ -514,6 +514,11 @@ def public_key_from_multibase(value: str) -> bytes:
     return _public_key(value)
 
 
+_verifying_key = lru_cache(maxsize=1024)(Ed25519PublicKey.from_public_bytes)
+"""The key object of raw public key bytes (memoised: a batch, or a service's day, names few keys;
+the objects are immutable and verify from any thread)."""
+
+
 @lru_cache(maxsize=1024)
 def _public_key(value: str) -> bytes:
     """:func:`public_key_from_multibase` of a string (memoised: a batch names one key)."""
@@ -665,7 +670,7 @@ def check_signature(
     except Exception as exc:  # pyld: malformed JSON-LD
         return SignatureCheck(False, f"the credential is not valid JSON-LD: {exc}", public)
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
+        _verifying_key(public).verify(signature, data)
     except InvalidSignature:
         if _signed_by_a_legacy_release(unsecured, proof, public, signature, canonicalizer or _DEFAULT):
             return SignatureCheck(False, _LEGACY_REASON, public, legacy=True)
