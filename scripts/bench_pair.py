@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import httpx  # noqa: E402
-from bench_service import WRK_SCRIPT  # noqa: E402
+from bench_service import WRK_SCRIPT, launch_serve, wrk_figures  # noqa: E402
 
 from tests.chain_fixtures import Registry, deploy_fixture, free_port  # noqa: E402
 
@@ -54,24 +52,7 @@ def _serve(registry: Registry, tree: Path, tmp: Path, name: str) -> tuple[subpro
         "REGISTRY_DATABASE_URL": f"sqlite:///{tmp / (name + '.db')}",
     }
     env.pop("REGISTRY_WORKER_INTERVAL", None)
-    log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port), "--workers", "1"],
-        cwd=tree,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"server {name} did not start: {(tmp / f'{name}.log').read_text()[-2000:]}")
+    return launch_serve(port, 1, env, tmp / f"{name}.log", cwd=tree)
 
 
 def _wrk(base: str, seconds: int, connections: int, script: Path, files: list[Path]) -> subprocess.Popen[str]:
@@ -80,9 +61,7 @@ def _wrk(base: str, seconds: int, connections: int, script: Path, files: list[Pa
 
 
 def _result(proc: subprocess.Popen[str]) -> dict[str, float]:
-    out = proc.communicate()[0]
-    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
-    found = json.loads(line.removeprefix("WRKJSON "))
+    found = wrk_figures(proc.communicate()[0])
     return {
         "rps": round(found["ok"] / (found["duration_us"] / 1e6), 1),
         "p99_ms": round(found["p99_us"] / 1000, 1),

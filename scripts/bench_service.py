@@ -106,9 +106,18 @@ def _serve(
     env.pop("REGISTRY_WORKER_INTERVAL", None)
     if worker_interval is not None:
         env["REGISTRY_WORKER_INTERVAL"] = str(worker_interval)
-    log = open(tmp / f"serve-{port}.log", "wb")  # noqa: SIM115 - lives as long as the process
+    return launch_serve(port, SERVE_WORKERS, env, tmp / f"serve-{port}.log")
+
+
+def launch_serve(
+    port: int, workers: int, env: dict[str, str], log_path: Path, cwd: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``registry serve`` on ``port`` with ``env`` (from ``cwd``), its output in ``log_path``;
+    returns once ``/healthz`` answers (RuntimeError with the log's tail if it never does)."""
+    log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port), "--workers", str(SERVE_WORKERS)],
+        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=cwd,
         env=env,
         stdout=log,
         stderr=log,
@@ -122,7 +131,14 @@ def _serve(
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"service did not start: {(tmp / f'serve-{port}.log').read_text()[-2000:]}")
+    raise RuntimeError(f"service did not start: {log_path.read_text()[-2000:]}")
+
+
+def wrk_figures(out: str) -> dict[str, Any]:
+    """The ``WRKJSON`` line :data:`WRK_SCRIPT` prints, parsed."""
+    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
+    found: dict[str, Any] = json.loads(line.removeprefix("WRKJSON "))
+    return found
 
 
 def _issuer(db_url: str, schema: str | None, registry: Registry) -> tuple[str, int]:
@@ -242,8 +258,7 @@ def verify_rps_wrk(
                 capture_output=True,
                 text=True,
             ).stdout
-            line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
-            found.append(json.loads(line.removeprefix("WRKJSON ")))
+            found.append(wrk_figures(out))
     rps = [round(f["ok"] / (f["duration_us"] / 1e6), 1) for f in found]
     p50 = [round(f["p50_us"] / 1000, 1) for f in found]
     p99 = [round(f["p99_us"] / 1000, 1) for f in found]

@@ -480,7 +480,7 @@ def _signed_by_a_legacy_release(
         return False
     data = _CONFIG_HASHES(unsecured.get("@context"), proof) + hashlib.sha256(canonical.encode("utf-8")).digest()
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
+        _verifying_key(public).verify(signature, data)
     except InvalidSignature:
         return False
     return True
