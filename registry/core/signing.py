@@ -3,7 +3,8 @@
 
 Libraries, no hand-written canonicalisation or curve code: ``pyld`` turns JSON-LD into RDF and is
 the reference RDFC-1.0 (URDNA2015) canonicaliser; ``pyoxigraph`` (Oxigraph's Rust RDFC-1.0) relabels
-blank nodes fast; ``cryptography`` signs with Ed25519; ``base58`` encodes multibase.
+blank nodes fast; ``cryptography`` signs with Ed25519; ``based58`` (Rust's ``bs58``) encodes and
+decodes multibase (about 1.7 µs for a signature, against 28 µs for the pure-Python ``base58``).
 
 Speed: expanding a credential with pyld costs ~8 ms. A batch's credentials share their shape
 (keys, types, numbers) and differ in strings, so :class:`Canonicalizer` converts each *shape* to
@@ -28,7 +29,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Final
 
-import base58
+import based58
 import pyoxigraph as ox
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -504,7 +505,7 @@ def public_key_multibase(public_key: bytes) -> str:
     """Multikey ``publicKeyMultibase``: ``z`` + base58btc(0xed01 ‖ 32-byte Ed25519 key)."""
     if len(public_key) != 32:
         raise InvalidInput("public_key", "an Ed25519 public key has 32 bytes")
-    return "z" + str(base58.b58encode(_MULTIKEY_PREFIX + public_key).decode("ascii"))
+    return "z" + _b58encode(_MULTIKEY_PREFIX + public_key)
 
 
 def public_key_from_multibase(value: str) -> bytes:
@@ -512,6 +513,17 @@ def public_key_from_multibase(value: str) -> bytes:
     if not isinstance(value, str):
         raise InvalidInput("verificationMethod", "the key must be a base58btc multibase value starting with 'z'")
     return _public_key(value)
+
+
+def _b58encode(data: bytes) -> str:
+    """base58btc (Bitcoin alphabet) of ``data``."""
+    return str(based58.b58encode(data).decode("ascii"))
+
+
+def _b58decode(text: str) -> bytes:
+    """The bytes of base58btc ``text``; ValueError for any character outside the alphabet
+    (whitespace and non-ASCII included: nothing is stripped)."""
+    return bytes(based58.b58decode(text.encode("ascii")))
 
 
 _verifying_key = lru_cache(maxsize=1024)(Ed25519PublicKey.from_public_bytes)
@@ -525,7 +537,7 @@ def _public_key(value: str) -> bytes:
     if not value.startswith("z") or len(value) > 64:
         raise InvalidInput("verificationMethod", "the key must be a base58btc multibase value starting with 'z'")
     try:
-        raw = bytes(base58.b58decode(value[1:]))
+        raw = _b58decode(value[1:])
     except ValueError:
         raise InvalidInput("verificationMethod", "the key is not valid base58btc") from None
     if len(raw) != 34 or raw[:2] != _MULTIKEY_PREFIX:
@@ -557,11 +569,12 @@ class _ConfigHashes:
         self._lock = threading.Lock()
 
     def __call__(self, context: Any, options: Mapping[str, Any]) -> bytes:
-        config = _proof_config(context, options)
-        key = json.dumps(config, sort_keys=True)
+        # The key holds what the configuration is made of (no copy of the contexts per call).
+        key = json.dumps([context, {k: v for k, v in options.items() if k != "proofValue"}], sort_keys=True)
         with self._lock:
             found = self._cache.get(key)
         if found is None:
+            config = _proof_config(context, options)
             found = hashlib.sha256(reference_canonical(config).encode("utf-8")).digest()
             with self._lock:
                 if len(self._cache) >= _MAX_TEMPLATES:
@@ -612,7 +625,7 @@ class Signer:
 
     def proof_value(self, credential: Mapping[str, Any]) -> str:
         signature = self._key.sign(_hash_data(credential, self.options, self._canon))
-        return "z" + str(base58.b58encode(signature).decode("ascii"))
+        return "z" + _b58encode(signature)
 
     def proof(self, credential: Mapping[str, Any]) -> dict[str, Any]:
         """The ``DataIntegrityProof`` of ``credential`` (its ``proof`` member, if any, ignored)."""
@@ -655,7 +668,7 @@ def check_signature(
     if not isinstance(value, str) or not value.startswith("z"):
         return SignatureCheck(False, "proofValue must be base58btc multibase (starting with 'z')", public)
     try:
-        signature = bytes(base58.b58decode(value[1:]))
+        signature = _b58decode(value[1:])
     except ValueError:
         return SignatureCheck(False, "proofValue is not valid base58btc", public)
     if len(signature) != 64:

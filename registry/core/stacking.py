@@ -358,9 +358,9 @@ def component_digest_multibase(credential_digest: str) -> str:
     """How an umbrella credential names a component (VC 2.0 ``relatedResource.digestMultibase``):
     base58btc multibase of the keccak-256 multihash (code 0x1b) of its ``credentialDigest``
     (0x-hex), the digest its anchor covers, the same for every redacted copy of it."""
-    import base58
+    import based58
 
     raw = bytes.fromhex(credential_digest.removeprefix("0x"))
     if len(raw) != 32:
         raise InvalidInput("credentialDigest", "must be 32 bytes")
-    return "z" + str(base58.b58encode(_KECCAK_256_MULTIHASH + raw).decode("ascii"))
+    return "z" + str(based58.b58encode(_KECCAK_256_MULTIHASH + raw).decode("ascii"))

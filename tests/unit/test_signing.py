@@ -22,6 +22,8 @@ from registry.core.signing import (
     _UNSAFE_CHARS,
     Canonicalizer,
     Signer,
+    _b58decode,
+    _b58encode,
     _legacy_canonical,
     check_signature,
     derive_signing_key,
@@ -215,6 +217,29 @@ def test_keys_derive_deterministically_and_encode_as_multikey() -> None:
     for bad in ("6Mk", "z0OIl", "z" + "1" * 60):
         with pytest.raises(InvalidInput):
             public_key_from_multibase(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(zeros=st.integers(min_value=0, max_value=4), data=st.binary(max_size=96))
+def test_base58_agrees_with_the_pure_python_package(zeros: int, data: bytes) -> None:
+    """based58 (compiled) encodes and decodes as the ``base58`` package, leading zero bytes
+    (``1``s) included."""
+    raw = b"\x00" * zeros + data
+    text = base58.b58encode(raw).decode("ascii")
+    assert _b58encode(raw) == text
+    assert _b58decode(text) == raw
+
+
+@pytest.mark.parametrize("bad", ["0", "O", "I", "l", "2 ", " 2", "2\n", "2\x00", "\u00fc", "+/"])
+def test_base58_refuses_what_is_outside_the_alphabet(bad: str) -> None:
+    """Outside the alphabet is a ValueError; unlike ``base58`` nothing is stripped first, so a
+    signature with a trailing blank is refused rather than read."""
+    with pytest.raises(ValueError):
+        _b58decode(bad)
+    doc = _doc()
+    proof = Signer(derive_signing_key(b"\x03" * 32), ISSUER["id"], "2026-01-31T12:00:00Z").proof(doc)
+    found = check_signature(doc, {**proof, "proofValue": proof["proofValue"] + bad})
+    assert not found.ok and "proofValue" in found.reason
 
 
 def test_a_signature_verifies_and_any_change_breaks_it() -> None:
