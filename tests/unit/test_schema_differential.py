@@ -21,6 +21,7 @@ parser accepts and every reason it gives are the reference's on every input.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import random
 import re
@@ -312,3 +313,38 @@ def test_golden_with_any_subtree_replaced_agrees(pointer: str, value: Any) -> No
 @example("/validFrom", "2025-01-01T00:00:00Z\n")
 def test_golden_with_string_edits_agrees(pointer: str, text: str) -> None:
     assert not disagreements(replace_at(FILE, pointer, text))
+
+
+def test_every_proof_set_agrees(corpus: Corpus) -> None:
+    """The compiled v2 file schema counts anchor proofs by their ``type`` (filerules._quick_contains)
+    where the published one validates each item against the anchor definition again: every proof
+    array of up to three items, drawn from valid and broken proofs of both kinds and from things
+    that are neither, gets the same verdict from both, and both outcomes occur."""
+    f = corpus.files[0]
+    di, anchor = f["proof"]
+    assert di["type"] == "DataIntegrityProof" and anchor["type"] == "CredentialRegistryAnchorProof"
+    parts = [
+        di,
+        anchor,
+        {**anchor, "merkleRoot": "0xZZ"},  # an anchor proof the anchor definition refuses
+        {k: v for k, v in anchor.items() if k != "salts"},
+        {**anchor, "extra": 1},
+        {**di, "proofValue": "not base58"},  # a signature proof its definition refuses
+        {**di, "type": "CredentialRegistryAnchorProof"},  # the anchor type on a signature's members
+        {k: v for k, v in anchor.items() if k != "type"},  # no type at all
+        {**anchor, "type": "SomethingElse"},
+        "CredentialRegistryAnchorProof",
+        None,
+        [],
+    ]
+    seen: dict[bool, int] = {True: 0, False: 0}
+    failures = []
+    for size in range(4):
+        for picks in itertools.product(range(len(parts)), repeat=size):
+            data = {**f, "proof": [copy.deepcopy(parts[i]) for i in picks]}
+            ref = reference_accepts(2, data)
+            if ref != compiled_accepts(2, data):
+                failures.append(picks)
+            seen[ref] += 1
+    assert not failures, f"{len(failures)} disagreement(s), e.g. the proof parts {failures[:5]}"
+    assert seen[True] >= 3 and seen[False] > 1000, seen  # [anchor], [di, anchor], [anchor, di]
