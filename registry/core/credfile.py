@@ -271,10 +271,15 @@ def _check_tree(value: Any, depth: int = 0) -> None:
                 f"an object with members {sorted(value)[:3]}... is shaped like an array and would hash "
                 "like one; use an array",
             )
-        for v in value.values():
-            _check_tree(v, depth + 1)
+        children: Any = value.values()
     elif isinstance(value, list):
-        for v in value:
+        children = value
+    else:
+        return
+    if depth >= MAX_DEPTH and children:  # its members sit deeper than the limit, scalars too
+        raise CredentialFormatError("format", f"JSON nested deeper than {MAX_DEPTH} levels")
+    for v in children:
+        if isinstance(v, dict | list):  # a scalar ends its branch: no call for it
             _check_tree(v, depth + 1)
 
 
@@ -282,10 +287,15 @@ def _check_depth(value: Any, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise CredentialFormatError("format", f"JSON nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, dict):
-        for v in value.values():
-            _check_depth(v, depth + 1)
+        children: Any = value.values()
     elif isinstance(value, list):
-        for v in value:
+        children = value
+    else:
+        return
+    if depth >= MAX_DEPTH and children:  # its members sit deeper than the limit, scalars too
+        raise CredentialFormatError("format", f"JSON nested deeper than {MAX_DEPTH} levels")
+    for v in children:
+        if isinstance(v, dict | list):  # a scalar ends its branch: no call for it
             _check_depth(v, depth + 1)
 
 

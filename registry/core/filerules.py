@@ -17,6 +17,7 @@ import json
 import re
 from functools import cache
 from importlib import resources
+from itertools import repeat
 from typing import Any, Final
 
 import jsonschema_rs
@@ -207,6 +208,32 @@ def _is_pointer(text: str) -> bool:
     return (text[:1] == "/" and "~" not in text) or _POINTER_RE.fullmatch(text) is not None
 
 
+_SALTS_RE: Final = re.compile(r"0x[0-9a-f]{32}(?:\n0x[0-9a-f]{32})*")
+_HASHES_RE: Final = re.compile(r"0x[0-9a-f]{64}(?:\n0x[0-9a-f]{64})*")
+
+
+def _all_match(joined: re.Pattern[str], width: int, values: list[Any]) -> bool:
+    """Whether every value is a string of ``width`` characters of the form ``joined`` repeats:
+    one match over the values joined by newlines (the form holds no newline, so the length
+    tells that no value brought one of its own). False says only "look one by one"."""
+    if not values:
+        return True
+    try:
+        text = "\n".join(values)
+    except TypeError:
+        return False
+    return len(text) == (width + 1) * len(values) - 1 and joined.fullmatch(text) is not None
+
+
+def _plain_pointers(pointers: list[Any]) -> bool:
+    """Whether every pointer starts with "/" and holds no "~" (then it is a JSON pointer; see
+    :func:`_is_pointer`). False says only "look one by one"."""
+    try:
+        return "~" not in "".join(pointers) and all(map(str.startswith, pointers, repeat("/")))
+    except TypeError:
+        return False
+
+
 def check_strict(raw: dict[str, Any]) -> None:
     """Rules the JSON Schemas cannot state exactly (their regexes accept a trailing newline and
     non-ASCII digits): canonical hex, ASCII dates, sorted ``redacted``, the fixed ``@context``,
@@ -229,7 +256,10 @@ def check_strict(raw: dict[str, Any]) -> None:
             raise CredentialFormatError(f"/proof/0/{name}", "not in canonical form (lower-case hex / ISO 8601)")
     redacted = proof["redacted"]
     for list_name, items in (("merklePath", proof["merklePath"]), ("redacted", redacted)):
-        for i, h in enumerate(items.values() if isinstance(items, dict) else items):
+        values = list(items.values() if isinstance(items, dict) else items)
+        if _all_match(_HASHES_RE, 66, values):
+            continue
+        for i, h in enumerate(values):  # which one, in words
             if not HASH_RE.fullmatch(h):
                 raise CredentialFormatError(f"/proof/0/{list_name}/{i}", "must be '0x' + 64 lower-case hex")
     if version == 1 and redacted != sorted(redacted):
@@ -238,9 +268,11 @@ def check_strict(raw: dict[str, Any]) -> None:
         _strict_v2(raw, proof)
     if "supersedes" in proof:
         _strict_supersedes(proof, len(raw["proof"]) - 1)
-    for pointer, salt in proof["salts"].items():
-        if not _is_pointer(pointer) or not _SALT_RE.fullmatch(salt):
-            raise CredentialFormatError(f"/proof/0/salts/{pointer!r}", "bad pointer or salt")
+    salts = proof["salts"]
+    if not (_all_match(_SALTS_RE, 34, list(salts.values())) and _plain_pointers(list(salts))):
+        for pointer, salt in salts.items():  # which one, in words
+            if not _is_pointer(pointer) or not _SALT_RE.fullmatch(salt):
+                raise CredentialFormatError(f"/proof/0/salts/{pointer!r}", "bad pointer or salt")
     for name in ("validFrom", "validUntil"):
         if name in raw and not _DATETIME_RE.fullmatch(raw[name]):
             raise CredentialFormatError(f"/{name}", "must be an ISO 8601 date-time with ASCII digits")

@@ -20,7 +20,7 @@ from registry.core.credfile import (
     redact,
 )
 from registry.core.disclosure import compute_digest, field_hash, flatten, salt_fields
-from registry.core.filerules import _POINTER_RE, _is_pointer, check_strict, first_error
+from registry.core.filerules import _POINTER_RE, _SALT_RE, _is_pointer, check_strict, first_error
 from registry.core.keccak import keccak256
 from registry.core.merkle import MAX_PROOF_LENGTH, MerkleTree, leaf_hash, node_hash, process_proof, verify_proof
 from registry.errors import CredentialFormatError, InvalidInput, InvalidProof, RedactionError
@@ -282,6 +282,61 @@ def test_check_strict_v1_salts_and_dates(mutate: Any, message: str) -> None:
         check_strict(data)
 
 
+SALT = "0x" + "ab" * 16
+HASH = "0x" + "cd" * 32
+
+
+@pytest.mark.parametrize(
+    ("salts", "ok"),
+    [
+        ({}, True),
+        ({"/a": SALT}, True),
+        ({"/a": SALT, "/b~0c": SALT, "/d~1e/0": SALT}, True),  # escaped pointers: checked one by one
+        ({"/a": SALT + "\n" + SALT, "/b": SALT}, False),  # a newline smuggling a second salt in
+        ({"/a": SALT + "\n", "/b": SALT}, False),
+        ({"/a": SALT.upper()}, False),
+        ({"/a": SALT[:-1]}, False),
+        ({"a": SALT}, False),
+        ({"": SALT}, False),
+        ({"/a~": SALT}, False),
+        ({"/a~2": SALT}, False),
+    ],
+)
+def test_salts_are_checked_as_one_by_one(salts: dict[str, Any], ok: bool) -> None:
+    """check_strict tests all salts (and all hashes, below) with one match over their joined text,
+        looking one by one only when that fails: the verdict is the per-salt rule's on every case (the
+    file schema has made sure they are strings)."""
+    data = json.loads((GOLDEN_V1 / "credential.json").read_text("utf-8"))
+    data["proof"][0]["salts"] = salts
+    assert all(_is_pointer(p) and _SALT_RE.fullmatch(v) is not None for p, v in salts.items()) is ok
+    if ok:
+        check_strict(data)
+    else:
+        with pytest.raises(CredentialFormatError, match=r"bad pointer or salt"):
+            check_strict(data)
+
+
+@pytest.mark.parametrize(
+    ("path", "ok"),
+    [
+        ([], True),
+        ([HASH] * 5, True),
+        ([HASH, HASH + "\n" + HASH], False),
+        ([HASH + "\n"], False),
+        ([HASH, HASH.upper()], False),
+        ([HASH, HASH[:-2]], False),
+    ],
+)
+def test_merkle_path_hashes_are_checked_as_one_by_one(path: list[Any], ok: bool) -> None:
+    data = json.loads((GOLDEN_V1 / "credential.json").read_text("utf-8"))
+    data["proof"][0]["merklePath"] = path
+    if ok:
+        check_strict(data)
+    else:
+        with pytest.raises(CredentialFormatError, match=r"merklePath/\d+: must be '0x' \+ 64 lower-case hex"):
+            check_strict(data)
+
+
 def test_a_long_schema_message_is_cut_at_300_characters() -> None:
     data = _v1()
     data["validFrom"] = "9" * 400
@@ -357,6 +412,22 @@ def test_the_array_shape_rule_does_not_apply_to_the_proof() -> None:
     assert list(cf.proof["profiles"]) == ["0"]
     with pytest.raises(CredentialFormatError, match=r"shaped like an array"):
         parse_credential_file({**data, "extension": {"0": "a", "1": "b"}})
+
+
+@pytest.mark.parametrize("leaf", ["x", 0, None, {}, [], {"b": 1}, [1]])
+def test_the_depth_limit_is_exact_for_every_kind_of_leaf(leaf: Any) -> None:
+    """The checks skip calls for scalars; a scalar, an empty container or a small one at the
+    boundary is still measured as before: refused exactly when something sits below level 32."""
+    below = 1 if isinstance(leaf, dict | list) and leaf else 0  # a non-empty container adds a level
+    for levels in range(MAX_DEPTH - 2, MAX_DEPTH + 2):
+        value: Any = leaf
+        for _ in range(levels):
+            value = {"a": value}
+        for data in ({**_v1(), "extension": value}, _v1()):
+            if "extension" not in data:
+                data["proof"][0]["extension"] = value  # in the proof: two levels lower
+            deepest = levels + below + (1 if "extension" in data else 3)
+            assert _depth_refused(json.dumps(data).encode()) is (deepest > MAX_DEPTH), (leaf, levels, deepest)
 
 
 def test_the_depth_limit_counts_arrays_too() -> None:
