@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from registry.chain.model import REVOCATION_REASONS
 from registry.core.baking import extract_if_baked
@@ -60,10 +62,34 @@ def _require_json(body: bytes) -> None:
         raise malformed_json(str(exc)) from None
 
 
+_CONFIRMATIONS: Final = TypeAdapter(Annotated[int, Field(ge=1, le=1000)])
+_CONFIRMATIONS_PARAMETER: Final = {
+    "name": "confirmations",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "maximum": 1000, "minimum": 1, "default": 1, "title": "Confirmations"},
+}
+
+
+def _confirmations(request: Request) -> int:
+    """``?confirmations=N`` (1 to 1,000; default 1), validated as FastAPI validates a declared
+    query parameter (the last value given wins; the same 422 answer), but without its dependency
+    machinery on the busiest route (5-6 % of a verification's CPU under load)."""
+    value = request.query_params.get("confirmations")
+    if value is None:
+        return 1
+    try:
+        return int(_CONFIRMATIONS.validate_python(value))
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("query", "confirmations", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
 @router.post(
     "/verify",
     response_model=Report,
     openapi_extra={
+        "parameters": [_CONFIRMATIONS_PARAMETER],
         "requestBody": {
             "required": True,
             "content": {
@@ -71,14 +97,10 @@ def _require_json(body: bytes) -> None:
                 "image/png": {"schema": {"type": "string", "format": "binary"}},
                 "image/svg+xml": {"schema": {"type": "string"}},
             },
-        }
+        },
     },
 )
-async def verify(
-    request: Request,
-    state: StateDep,
-    confirmations: Annotated[int, Query(ge=1, le=1000)] = 1,
-) -> Response:
+async def verify(request: Request) -> Response:
     """Verify a credential file (JSON, or a baked PNG/SVG badge) against the chain: each named
     check with its reason and the verdict VALID, INVALID or INDETERMINATE. A malformed body is a
     400 ``malformed_json``; a well-formed file that fails a check is a 200 with verdict INVALID."""
@@ -86,6 +108,8 @@ async def verify(
     # thread shares the head call of the others that arrived before it, and is answered as of a
     # block no older than on arrival (registry.chain.headcache).
     asked_at = time.monotonic()
+    confirmations = _confirmations(request)
+    state: ServiceState = request.app.state.service
     body = await request.body()
     as_json = request.headers.get("content-type", "").startswith("application/json")
     # A body labelled JSON that is not JSON is a 400, not a report. The verifier parses the body
