@@ -3,10 +3,10 @@
 
 Libraries, no hand-written canonicalisation or curve code: ``pyld`` turns JSON-LD into RDF and is
 the reference RDFC-1.0 (URDNA2015) canonicaliser; ``pyoxigraph`` (Oxigraph's Rust RDFC-1.0) relabels
-blank nodes fast; ``cryptography`` signs with Ed25519 and ``PyNaCl`` (libsodium) verifies (about half
-of OpenSSL's time, and it refuses small-order keys and points, which make any message verify
-under OpenSSL's check); ``based58`` (Rust's ``bs58``) encodes and
-decodes multibase (about 1.7 µs for a signature, against 28 µs for the pure-Python ``base58``).
+blank nodes fast; ``cryptography`` signs with Ed25519 and ``PyNaCl`` (libsodium) verifies (in about
+half of OpenSSL's time, and refusing the small-order keys and points that let any message verify
+under OpenSSL's check); ``based58`` (Rust's ``bs58``) encodes and decodes multibase (1.7 µs for a
+signature, against 28 µs for the pure-Python ``base58``).
 
 Speed: expanding a credential with pyld costs ~8 ms. A batch's credentials share their shape
 (keys, types, numbers) and differ in strings, so :class:`Canonicalizer` converts each *shape* to
