@@ -252,6 +252,10 @@ def with_supersedes(file_dict: Mapping[str, Any], *, old_id: str, old_digest: by
     return out
 
 
+_CONTAINERS: Final = (dict, list)
+"""What the depth walks descend into (a tuple, not ``dict | list``: that builds a union per test)."""
+
+
 def _check_tree(value: Any, depth: int = 0) -> None:
     """Depth limit, and no object shaped like an array (member names exactly "0" … "n-1").
 
@@ -279,7 +283,7 @@ def _check_tree(value: Any, depth: int = 0) -> None:
     if depth >= MAX_DEPTH and children:  # its members sit deeper than the limit, scalars too
         raise CredentialFormatError("format", f"JSON nested deeper than {MAX_DEPTH} levels")
     for v in children:
-        if isinstance(v, dict | list):  # a scalar ends its branch: no call for it
+        if isinstance(v, _CONTAINERS):  # a scalar ends its branch: no call for it
             _check_tree(v, depth + 1)
 
 
@@ -295,7 +299,7 @@ def _check_depth(value: Any, depth: int = 0) -> None:
     if depth >= MAX_DEPTH and children:  # its members sit deeper than the limit, scalars too
         raise CredentialFormatError("format", f"JSON nested deeper than {MAX_DEPTH} levels")
     for v in children:
-        if isinstance(v, dict | list):  # a scalar ends its branch: no call for it
+        if isinstance(v, _CONTAINERS):  # a scalar ends its branch: no call for it
             _check_depth(v, depth + 1)
 
 
