@@ -262,11 +262,21 @@ def _check_tree(value: Any, depth: int = 0) -> None:
     Such an object flattens to the same pointers as the array would, so the digest cannot tell
     ``{"a": ["x"]}`` from ``{"a": {"0": "x"}}`` (docs/format.md §2); files with one are refused.
     """
+    _check_nesting(value, depth, array_shapes=True)
+
+
+def _check_depth(value: Any, depth: int = 0) -> None:
+    """Depth limit only (the proof's maps may look like arrays: a profile may be named "0")."""
+    _check_nesting(value, depth, array_shapes=False)
+
+
+def _check_nesting(value: Any, depth: int, *, array_shapes: bool) -> None:
     if depth > MAX_DEPTH:
         raise CredentialFormatError("format", f"JSON nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, dict):
         if (
-            "0" in value  # an array-shaped object has a member "0"; most objects stop here
+            array_shapes
+            and "0" in value  # an array-shaped object has a member "0"; most objects stop here
             and all(type(k) is str and _INDEX_RE.fullmatch(k) for k in value)
             and sorted(int(k) for k in value) == list(range(len(value)))
         ):
@@ -284,23 +294,7 @@ def _check_tree(value: Any, depth: int = 0) -> None:
         raise CredentialFormatError("format", f"JSON nested deeper than {MAX_DEPTH} levels")
     for v in children:
         if isinstance(v, _CONTAINERS):  # a scalar ends its branch: no call for it
-            _check_tree(v, depth + 1)
-
-
-def _check_depth(value: Any, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        raise CredentialFormatError("format", f"JSON nested deeper than {MAX_DEPTH} levels")
-    if isinstance(value, dict):
-        children: Any = value.values()
-    elif isinstance(value, list):
-        children = value
-    else:
-        return
-    if depth >= MAX_DEPTH and children:  # its members sit deeper than the limit, scalars too
-        raise CredentialFormatError("format", f"JSON nested deeper than {MAX_DEPTH} levels")
-    for v in children:
-        if isinstance(v, _CONTAINERS):  # a scalar ends its branch: no call for it
-            _check_depth(v, depth + 1)
+            _check_nesting(v, depth + 1, array_shapes=array_shapes)
 
 
 _PDF_PROBLEM: Final = (

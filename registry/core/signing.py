@@ -52,6 +52,7 @@ __all__ = [
     "check_signature",
     "derive_signing_key",
     "dropped_terms",
+    "multibase_base58btc",
     "public_key_from_multibase",
     "public_key_multibase",
     "reference_canonical",
@@ -504,7 +505,7 @@ def public_key_multibase(public_key: bytes) -> str:
     """Multikey ``publicKeyMultibase``: ``z`` + base58btc(0xed01 ‖ 32-byte Ed25519 key)."""
     if len(public_key) != 32:
         raise InvalidInput("public_key", "an Ed25519 public key has 32 bytes")
-    return "z" + _b58encode(_MULTIKEY_PREFIX + public_key)
+    return multibase_base58btc(_MULTIKEY_PREFIX + public_key)
 
 
 def public_key_from_multibase(value: str) -> bytes:
@@ -517,6 +518,11 @@ def public_key_from_multibase(value: str) -> bytes:
 def _b58encode(data: bytes) -> str:
     """base58btc (Bitcoin alphabet) of ``data``."""
     return str(based58.b58encode(data).decode("ascii"))
+
+
+def multibase_base58btc(data: bytes) -> str:
+    """Multibase base58btc of ``data``: ``"z"`` + base58btc (keys, signatures, digests)."""
+    return "z" + _b58encode(data)
 
 
 def _b58decode(text: str) -> bytes:
@@ -634,7 +640,7 @@ class Signer:
 
     def proof_value(self, credential: Mapping[str, Any]) -> str:
         signature = self._key.sign(_hash_data(credential, self.options, self._canon))
-        return "z" + _b58encode(signature)
+        return multibase_base58btc(signature)
 
     def proof(self, credential: Mapping[str, Any]) -> dict[str, Any]:
         """The ``DataIntegrityProof`` of ``credential`` (its ``proof`` member, if any, ignored)."""

@@ -358,9 +358,9 @@ def component_digest_multibase(credential_digest: str) -> str:
     """How an umbrella credential names a component (VC 2.0 ``relatedResource.digestMultibase``):
     base58btc multibase of the keccak-256 multihash (code 0x1b) of its ``credentialDigest``
     (0x-hex), the digest its anchor covers, the same for every redacted copy of it."""
-    import based58
+    from registry.core.signing import multibase_base58btc  # signing's imports only when asked
 
     raw = bytes.fromhex(credential_digest.removeprefix("0x"))
     if len(raw) != 32:
         raise InvalidInput("credentialDigest", "must be 32 bytes")
-    return "z" + str(based58.b58encode(_KECCAK_256_MULTIHASH + raw).decode("ascii"))
+    return multibase_base58btc(_KECCAK_256_MULTIHASH + raw)
